@@ -1,0 +1,41 @@
+"""Survival analysis with R `survival` conventions: Kaplan-Meier, follow-up, log-rank, Cox, Firth,
+competing risks.
+
+This package knows nothing of myeloma or MRD: functions take a frame and column names.
+Names are resolved lazily so that ``import mrdtrack.survival`` stays fast (numba kernels are
+compiled on first use and cached on disk).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_API = {
+    "kaplan_meier": "kaplan_meier",
+    "KaplanMeier": "kaplan_meier",
+    "kaplan_meier_batched": "kaplan_meier",
+    "median_followup": "followup",
+    "logrank_test": "logrank",
+    "logrank_batched": "logrank",
+    "LogrankResult": "logrank",
+    "cox_ph": "cox",
+    "CoxFit": "cox",
+    "cox_ph_batched": "cox",
+    "cumulative_incidence": "competing",
+    "gray_test": "competing",
+    "fine_gray": "competing",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mrdtrack.survival' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"mrdtrack.survival.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return __all__
