@@ -6,7 +6,7 @@ A `Cohort` is built only by `Cohort.from_frames` (which validates) or by the rea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -26,7 +26,7 @@ class SourceFile:
     rows_read: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Cohort:
     """A validated study: patients, MRD assessments, outcomes, adverse events and exclusions.
 
@@ -41,6 +41,13 @@ class Cohort:
         Input files with checksums (empty for frames passed in memory).
     name : str
         Study label used in outputs.
+    metadata : dict
+        Reader details: ``rows_read`` per table, ``notes`` (values interpreted, e.g. partial
+        dates imputed), ``warnings`` (the excluded-record problems), options used.
+
+    Two cohorts are equal (``==``) when their four tables are equal and they excluded the same
+    number of records per table, column and rule; name, sources and metadata (which name the
+    input files) are not compared.
     """
 
     patients: pl.DataFrame
@@ -83,6 +90,39 @@ class Cohort:
             file_names=file_names,
         )
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Cohort):
+            return NotImplemented
+        tables = ("patients", "mrd", "outcomes", "adverse_events")
+        if not all(getattr(self, t).equals(getattr(other, t)) for t in tables):
+            return False
+        return self.exclusion_counts().equals(other.exclusion_counts())
+
+    __hash__ = object.__hash__
+
+    # ---- accounting ----------------------------------------------------------------------
+
+    def exclusion_counts(self) -> pl.DataFrame:
+        """Excluded records per table, column and rule: ``table, column, rule, n``."""
+        return (
+            self.exclusions.group_by("table", "column", "rule")
+            .agg(pl.len().cast(pl.Int64).alias("n"))
+            .sort("table", "column", "rule", nulls_last=True)
+        )
+
+    def accounting(self) -> pl.DataFrame:
+        """Records read, kept and excluded per table (read = kept + excluded, always)."""
+        read = self.metadata.get("rows_read", {})
+        rows = []
+        for t in ("patients", "mrd", "outcomes", "adverse_events"):
+            kept = getattr(self, t).height
+            excluded = self.exclusions.filter(pl.col("table") == t).height
+            rows.append(
+                {"table": t, "read": int(read.get(t, kept + excluded)), "kept": kept,
+                 "excluded": excluded}
+            )  # fmt: skip
+        return pl.DataFrame(rows)
+
     # ---- derived quantities -------------------------------------------------------------
 
     @property
@@ -121,3 +161,119 @@ class Cohort:
             event_type.alias("event_type"),
         )
         return out.sort("patient_id")
+
+    def disposition(self) -> pl.DataFrame:
+        """Status of each patient at the data cutoff.
+
+        ``status`` is the first that applies: "progressed" (progression on or before the
+        cutoff), "died" (death without progression), "on_treatment" (no treatment end, or
+        treatment end after the cutoff), "off_treatment" (treatment ended, alive and
+        progression-free). Columns: ``patient_id, status, treatment_end_reason``.
+        """
+        o = self.outcomes.join(
+            self.patients.select("patient_id", "cutoff_day"), on="patient_id", how="inner"
+        )
+        status = (
+            pl.when(pl.col("progression_day").is_not_null())
+            .then(pl.lit("progressed"))
+            .when(pl.col("death_day").is_not_null())
+            .then(pl.lit("died"))
+            .when(
+                pl.col("treatment_end_day").is_null()
+                | (pl.col("treatment_end_day") > pl.col("cutoff_day"))
+            )
+            .then(pl.lit("on_treatment"))
+            .otherwise(pl.lit("off_treatment"))
+        )
+        return o.select("patient_id", status.alias("status"), "treatment_end_reason").sort(
+            "patient_id"
+        )
+
+    def on_treatment_at_cutoff(self) -> pl.DataFrame:
+        """Patients still on maintenance at the cutoff: ``patient_id, on_treatment`` (bool)."""
+        d = self.disposition()
+        return d.select("patient_id", (pl.col("status") == "on_treatment").alias("on_treatment"))
+
+    def evaluable(self, min_cycles: int = 4) -> Cohort:
+        """The cohort restricted to patients who completed at least ``min_cycles`` cycles.
+
+        The founding study's PFS population ("completed at least 4 cycles"). Patients with a
+        missing ``cycles_completed`` are not evaluable. The restriction is an analysis
+        population, not an exclusion: it is recorded in ``metadata["population"]``.
+        """
+        cycles = self.patients.get_column("cycles_completed")
+        if cycles.null_count() == cycles.len() and cycles.len() > 0:
+            raise ValueError(
+                "cycles_completed is missing for all patients; evaluability cannot be decided"
+            )
+        ids = self.patients.filter(pl.col("cycles_completed") >= min_cycles).get_column(
+            "patient_id"
+        )
+        keep = pl.col("patient_id").is_in(ids.implode())
+        meta = dict(self.metadata)
+        meta["population"] = f"evaluable: completed >= {min_cycles} cycles"
+        return replace(
+            self,
+            patients=self.patients.filter(keep),
+            mrd=self.mrd.filter(keep),
+            outcomes=self.outcomes.filter(keep),
+            adverse_events=self.adverse_events.filter(keep),
+            metadata=meta,
+        )
+
+    def pseudonymise(self, salt: str | bytes) -> Cohort:
+        """The same cohort with patient ids replaced by stable keyed pseudonyms.
+
+        See `mrdtrack.privacy.pseudonymise` (HMAC-SHA256 of the id under ``salt``).
+        """
+        from mrdtrack.privacy import pseudonymise
+
+        return pseudonymise(self, salt)
+
+    def counts(self) -> dict[str, Any]:
+        """Headline counts (for summaries and ``--json``): patients, assessments, events…"""
+        pfs = self.pfs()
+        os_ = self.os()
+        ae = self.adverse_events
+        excl = self.exclusions.group_by("rule").agg(pl.len()).sort("rule")
+        return {
+            "patients": self.patients.height,
+            "mrd_assessments": self.mrd.height,
+            "patients_with_mrd": self.mrd.get_column("patient_id").n_unique(),
+            "pfs_events": int(pfs.get_column("event").sum() or 0),
+            "progressions": int((pfs.get_column("event_type") == "progression").sum() or 0),
+            "deaths": int(os_.get_column("event").sum() or 0),
+            "adverse_events": ae.height,
+            "patients_with_ae": ae.get_column("patient_id").n_unique(),
+            "serious_adverse_events": int(ae.get_column("serious").sum() or 0),
+            "on_treatment_at_cutoff": int(
+                self.on_treatment_at_cutoff().get_column("on_treatment").sum() or 0
+            ),
+            "exclusions": self.exclusions.height,
+            "exclusions_by_rule": dict(
+                zip(
+                    excl.get_column("rule").to_list(), excl.get_column("len").to_list(), strict=True
+                )
+            ),
+        }
+
+    def summary(self) -> str:
+        """Human-readable summary: sizes, events, exclusions by reason."""
+        c = self.counts()
+        lines = [
+            f"Study {self.name!r}",
+            f"  patients                 {c['patients']}",
+            f"  MRD assessments          {c['mrd_assessments']} "
+            f"({c['patients_with_mrd']} patients)",
+            f"  PFS events               {c['pfs_events']} "
+            f"({c['progressions']} progressions, {c['pfs_events'] - c['progressions']} deaths "
+            "without progression)",
+            f"  deaths                   {c['deaths']}",
+            f"  on treatment at cutoff   {c['on_treatment_at_cutoff']}",
+            f"  adverse events           {c['adverse_events']} "
+            f"({c['patients_with_ae']} patients, {c['serious_adverse_events']} serious)",
+            f"  records excluded         {c['exclusions']}",
+        ]
+        for rule, n in c["exclusions_by_rule"].items():
+            lines.append(f"    {rule:<26}{n}")
+        return "\n".join(lines)

@@ -160,9 +160,7 @@ ADVERSE_EVENTS = TableSpec(
     ),
 )
 
-TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (PATIENTS, MRD, OUTCOMES, ADVERSE_EVENTS)
-}
+TABLES: dict[str, TableSpec] = {t.name: t for t in (PATIENTS, MRD, OUTCOMES, ADVERSE_EVENTS)}
 REQUIRED_TABLES = ("patients", "mrd", "outcomes")
 
 EXCLUSIONS_SCHEMA: dict[str, pl.DataType] = {

@@ -1,0 +1,303 @@
+"""The ``mrdtrack`` command: ``validate`` here; ``mrd``, ``fit``, ``simulate``, ``predict``,
+``report`` from their packages (registered when installed).
+
+Exit codes: 0 ok, 2 usage, 3 validation failed (with the error table), 4 estimation problem.
+Output never shows patient identifiers, dates or cell values; problems cite file/row/column.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mrdtrack import __version__
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_INVALID = 3
+EXIT_ESTIMATION = 4
+
+app = typer.Typer(
+    name="mrdtrack",
+    help="Minimal residual disease over time: validate a study, analyse, simulate, report.",
+    # a traceback with local variables would print patient data
+    pretty_exceptions_show_locals=False,
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# (command name, module exposing a typer `app`); registered when the module exists
+SUBCOMMANDS = (
+    ("mrd", "mrdtrack.mrd.cli"),
+    ("fit", "mrdtrack.survival.cli"),
+    ("multistate", "mrdtrack.multistate.cli"),
+    ("simulate", "mrdtrack.simulate.cli"),
+    ("predict", "mrdtrack.predict.cli"),
+    ("report", "mrdtrack.report.cli"),
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mrdtrack {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """mrdtrack: MRD dynamics and progression risk, numbers checked against R."""
+
+
+def register_subcommands(target: typer.Typer, commands: tuple[tuple[str, str], ...]) -> list[str]:
+    """Add each command's typer app to ``target``; skip a module that does not exist (yet).
+
+    Only a missing module itself (or its package) is skipped: an ImportError raised *inside*
+    an existing module is a bug and propagates.
+    """
+    added = []
+    for name, module in commands:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as exc:
+            parts = module.split(".")
+            missing = {".".join(parts[:i]) for i in range(2, len(parts) + 1)}
+            if exc.name in missing:
+                continue
+            raise
+        sub = getattr(mod, "app", None)
+        if isinstance(sub, typer.Typer):
+            target.add_typer(sub, name=name)
+            added.append(name)
+    return added
+
+
+# ---------------------------------------------------------------------------------------------
+# validate
+# ---------------------------------------------------------------------------------------------
+
+
+def _problem_table(problems: Any, title: str) -> Table:
+    t = Table(title=title, show_lines=False)
+    for c in ("severity", "file", "row", "column", "rule", "message", "hint"):
+        t.add_column(c, overflow="fold")
+    for p in problems:
+        t.add_row(
+            p.severity,
+            p.file,
+            "" if p.row is None else str(p.row),
+            p.column or "",
+            p.rule,
+            p.message,
+            p.hint,
+        )
+    return t
+
+
+def _summary_tables(cohort: Any) -> list[Table]:
+    c = cohort.counts()
+    t = Table(title=f"Study {cohort.name}", show_header=True)
+    t.add_column("quantity")
+    t.add_column("n", justify="right")
+    rows = [
+        ("patients", c["patients"]),
+        ("MRD assessments", c["mrd_assessments"]),
+        ("patients with an MRD assessment", c["patients_with_mrd"]),
+        ("PFS events (progression or death)", c["pfs_events"]),
+        ("  progressions", c["progressions"]),
+        ("deaths", c["deaths"]),
+        ("on treatment at data cutoff", c["on_treatment_at_cutoff"]),
+        ("adverse events", c["adverse_events"]),
+        ("patients with an adverse event", c["patients_with_ae"]),
+        ("serious adverse events", c["serious_adverse_events"]),
+        ("records excluded", c["exclusions"]),
+    ]
+    for k, v in rows:
+        t.add_row(k, str(v))
+    acc = Table(title="Records read = kept + excluded")
+    for col in ("table", "read", "kept", "excluded"):
+        acc.add_column(col, justify="left" if col == "table" else "right")
+    for r in cohort.accounting().iter_rows(named=True):
+        acc.add_row(r["table"], str(r["read"]), str(r["kept"]), str(r["excluded"]))
+    out = [t, acc]
+    if c["exclusions"]:
+        ex = Table(title="Exclusions by reason")
+        for col in ("table", "column", "rule", "n"):
+            ex.add_column(col, justify="right" if col == "n" else "left")
+        for r in cohort.exclusion_counts().iter_rows(named=True):
+            ex.add_row(r["table"], r["column"] or "", r["rule"], str(r["n"]))
+        out.append(ex)
+    notes = cohort.metadata.get("notes")
+    if notes is not None and notes.height:
+        nt = Table(title="Notes: values interpreted, nothing excluded")
+        for col in ("file", "column", "rule", "n"):
+            nt.add_column(col, justify="right" if col == "n" else "left")
+        for r in _note_counts(notes):
+            nt.add_row(r["file"], r["column"] or "", r["rule"], str(r["n"]))
+        out.append(nt)
+    return out
+
+
+def _note_counts(notes: Any) -> list[dict[str, Any]]:
+    import polars as pl
+
+    return (
+        notes.group_by("file", "column", "rule")
+        .agg(pl.len().alias("n"))
+        .sort("file", "column", "rule", nulls_last=True)
+        .to_dicts()
+    )
+
+
+@app.command()
+def validate(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Study folder (CSV/Parquet/Excel or ADaM); default: the demo study."),
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", "-m", help="Study map (TOML).")
+    ] = None,
+    adam: Annotated[
+        bool | None,
+        typer.Option("--adam/--tables", help="Read CDISC ADaM datasets (default: detect)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for pipelines.")] = False,
+    exclusions: Annotated[
+        bool, typer.Option("--exclusions", help="List every excluded record (file/row/rule).")
+    ] = False,
+) -> None:
+    """Read and validate a study; print what was read, kept and excluded."""
+    from mrdtrack.errors import StudyValidationError
+    from mrdtrack.io import demo_study_path, load_study
+
+    console = Console(soft_wrap=False, width=max(100, Console().width))
+    if path is not None and not path.exists():
+        typer.echo(f"error: study path does not exist: {path.name}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if mapping is not None and not mapping.is_file():
+        typer.echo(f"error: study map not found: {mapping.name}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    where = path if path is not None else demo_study_path()
+    try:
+        cohort = load_study(where, mapping=mapping, adam=adam)
+    except StudyValidationError as exc:
+        errors = [p for p in exc.problems if p.severity == "error"]
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "valid": False,
+                        "n_errors": len(errors),
+                        "problems": [_problem_dict(p) for p in exc.problems],
+                    },
+                    indent=2,
+                )
+            )
+        else:
+            console.print(_problem_table(exc.problems, "Validation failed"))
+            console.print(
+                f"[bold red]{len(errors)} error(s)[/]; nothing was built. Fix the errors and "
+                "run again."
+            )
+        raise typer.Exit(EXIT_INVALID) from None
+    if as_json:
+        payload = {
+            "valid": True,
+            "study": cohort.name,
+            "counts": cohort.counts(),
+            "accounting": cohort.accounting().to_dicts(),
+            "notes": _note_counts(cohort.metadata["notes"]) if "notes" in cohort.metadata else [],
+            "exclusions": cohort.exclusions.to_dicts() if exclusions else None,
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    for t in _summary_tables(cohort):
+        console.print(t)
+    if exclusions and cohort.exclusions.height:
+        console.print(_problem_table(cohort.metadata.get("warnings", ()), "Excluded records"))
+    console.print("[bold green]valid[/]: records read = kept + excluded in every table.")
+
+
+def _problem_dict(p: Any) -> dict[str, Any]:
+    return {
+        "severity": p.severity,
+        "file": p.file,
+        "row": p.row,
+        "column": p.column,
+        "rule": p.rule,
+        "message": p.message,
+        "hint": p.hint,
+    }
+
+
+@app.command()
+def export(
+    path: Annotated[Path, typer.Argument(help="Study folder (CSV/Parquet/Excel or ADaM).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    mapping: Annotated[Path | None, typer.Option("--mapping", "-m", help="Study map.")] = None,
+    adam_out: Annotated[
+        bool, typer.Option("--adam", help="Write ADaM .xpt instead of CSV tables.")
+    ] = False,
+    pseudonymise: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymise", help="Replace patient ids by keyed pseudonyms (needs a salt)."
+        ),
+    ] = False,
+    salt: Annotated[
+        str | None,
+        typer.Option(help="Pseudonymisation secret; default: environment MRDTRACK_SALT."),
+    ] = None,
+) -> None:
+    """Write the validated study (study days, our column names) as CSV tables or ADaM."""
+    from mrdtrack.errors import StudyValidationError
+    from mrdtrack.io import load_study
+
+    if not path.exists():
+        typer.echo(f"error: study path does not exist: {path.name}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        cohort = load_study(path, mapping=mapping)
+    except StudyValidationError as exc:
+        Console().print(_problem_table(exc.problems, "Validation failed"))
+        raise typer.Exit(EXIT_INVALID) from None
+    if pseudonymise:
+        secret = salt or os.environ.get("MRDTRACK_SALT")
+        if not secret:
+            typer.echo("error: --pseudonymise needs --salt or MRDTRACK_SALT", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        try:
+            cohort = cohort.pseudonymise(secret)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+    out.mkdir(parents=True, exist_ok=True)
+    if adam_out:
+        from mrdtrack.io.adam import write_adam
+
+        write_adam(cohort, out)
+    else:
+        for t in ("patients", "mrd", "outcomes", "adverse_events", "exclusions"):
+            getattr(cohort, t).write_csv(out / f"{t}.csv")
+    typer.echo(f"wrote {cohort.n_patients} patients to {out}")
+
+
+register_subcommands(app, SUBCOMMANDS)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point (``mrdtrack``)."""
+    return app(args=argv if argv is not None else sys.argv[1:], prog_name="mrdtrack")

@@ -1,0 +1,90 @@
+"""Readers: a folder of CSV/Parquet/Excel tables (with a study map) and CDISC ADaM datasets.
+
+Both end in `mrdtrack.io.validate.validate_tables` and return the same validated `Cohort`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mrdtrack.io.folder import read_study
+from mrdtrack.io.mapping import StudyMap, load_mapping
+from mrdtrack.io.validate import RULES, ValidationOptions, validate_tables
+
+__all__ = [
+    "RULES",
+    "StudyMap",
+    "ValidationOptions",
+    "demo_study_path",
+    "example_study_path",
+    "load_mapping",
+    "load_study",
+    "read_adam",
+    "read_study",
+    "validate_tables",
+    "write_adam",
+]
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def read_adam(path_or_files: Any, **kwargs: Any) -> Any:
+    """Read CDISC ADaM datasets (ADSL, ADTTE, ADAE, ADMRD); see `mrdtrack.io.adam.read_adam`."""
+    from mrdtrack.io.adam import read_adam as _read_adam
+
+    return _read_adam(path_or_files, **kwargs)
+
+
+def write_adam(cohort: Any, folder: Any, **kwargs: Any) -> Any:
+    """Write a Cohort as ADaM .xpt datasets; see `mrdtrack.io.adam.write_adam`."""
+    from mrdtrack.io.adam import write_adam as _write_adam
+
+    return _write_adam(cohort, folder, **kwargs)
+
+
+def example_study_path(kind: str = "csv") -> Path:
+    """The small example study of the source tree: ``kind`` "csv", "adam" or "mapped"."""
+    root = _PACKAGE.parent.parent / "examples"
+    return root / {"csv": "csv_study", "adam": "adam_study", "mapped": "mapped_study"}[kind]
+
+
+def demo_study_path() -> Path:
+    """Folder of the embedded demo study (CSV), used when a command is given no study.
+
+    The demo study is built by `mrdtrack.simulate` into ``mrdtrack/data/demo/csv``; until it
+    ships, the small example study of the source tree (``examples/csv_study``) stands in.
+    """
+    demo = _PACKAGE / "data" / "demo" / "csv"
+    if (demo / "patients.csv").is_file():
+        return demo
+    return example_study_path("csv")
+
+
+def load_study(
+    path: str | Path | None = None,
+    *,
+    mapping: str | Path | None = None,
+    adam: bool | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Read a study folder whatever its kind: the one entry point commands use.
+
+    ``path`` None reads the embedded demo study (`demo_study_path`). ``adam`` None detects
+    ADaM: a folder with ``.xpt``/``.sas7bdat`` files and no ``patients`` table, or a single SAS
+    file. Otherwise `read_study` with ``mapping``.
+    """
+    folder = demo_study_path() if path is None else Path(path)
+    if adam is None:
+        if folder.is_file():
+            adam = folder.suffix.lower() in (".xpt", ".sas7bdat")
+        elif folder.is_dir():
+            names = [p.name.lower() for p in folder.iterdir()]
+            has_sas = any(n.endswith((".xpt", ".sas7bdat")) for n in names)
+            has_table = any(n.startswith("patients.") for n in names) or "study.toml" in names
+            adam = has_sas and not has_table and mapping is None
+        else:
+            adam = False
+    if adam:
+        return read_adam(folder, **kwargs)
+    return read_study(folder, mapping, **kwargs)

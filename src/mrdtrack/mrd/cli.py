@@ -1,0 +1,274 @@
+"""``mrdtrack mrd ...``: MRD status, trajectory classes, transitions, landmark and
+(start, stop] data, figures.
+
+Each command reads a study folder (tables or CDISC ADaM, `mrdtrack.io.load_study`; the embedded
+demo study when none is given), writes its table as CSV or Parquet by the suffix of ``--out``
+and prints a summary on stderr. Exit codes: 0 ok, 2 usage, 3 study validation failed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+
+from mrdtrack.errors import MrdtrackError, StudyValidationError
+
+app = typer.Typer(
+    name="mrd",
+    help="MRD dynamics: status calls, IMWG trajectory classes, transitions, landmark data.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a traceback with locals would print patient data
+    add_completion=False,
+)
+
+StudyArg = Annotated[
+    Path | None,
+    typer.Argument(help="Study folder (CSV/Parquet/Excel or ADaM); default: the demo study."),
+]
+MapOpt = Annotated[Path | None, typer.Option("--mapping", "-m", help="Study map (TOML).")]
+ThresholdOpt = Annotated[
+    float, typer.Option("--threshold", help="MRD sensitivity threshold (IMWG: 1e-5).")
+]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output table: .csv or .parquet.")]
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def _load(study: Path | None, mapping: Path | None) -> Any:
+    """Read the study (tables folder or ADaM, detected by `mrdtrack.io.load_study`)."""
+    from mrdtrack.io import load_study
+
+    try:
+        return load_study(study, mapping=mapping)
+    except StudyValidationError as err:
+        _fail(str(err), 3)
+
+
+def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
+    """List columns (evidence days) as ';'-joined text, for CSV."""
+    lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
+    return frame.with_columns(
+        pl.col(c).cast(pl.List(pl.String)).list.join(";").alias(c) for c in lists
+    )
+
+
+def _check_out(*paths: Path | None) -> None:
+    for out in paths:
+        if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
+            _fail(f"output files must end in .csv or .parquet, got {out.suffix!r}", 2)
+
+
+def write_table(frame: pl.DataFrame, out: Path) -> None:
+    """Write ``frame`` as CSV (list columns joined with ';') or Parquet, by suffix."""
+    suffix = out.suffix.lower()
+    if suffix == ".csv":
+        _flatten(frame).write_csv(out)
+    elif suffix == ".parquet":
+        frame.write_parquet(out)
+    else:
+        _fail(f"--out must end in .csv or .parquet, got {out.suffix!r}", 2)
+
+
+def _run(fn: Any) -> Any:
+    try:
+        return fn()
+    except StudyValidationError as err:
+        _fail(str(err), 3)
+    except (MrdtrackError, ValueError) as err:
+        _fail(f"error: {err}", 2)
+
+
+@app.command()
+def classify(
+    study: StudyArg = None,
+    out: OutOpt = Path("mrd_classes.csv"),
+    landmark: Annotated[
+        str | None,
+        typer.Option(help="Use assessments up to this day only, e.g. 24m or 730 (default: all)."),
+    ] = None,
+    threshold: ThresholdOpt = 1e-5,
+    confirm_days: Annotated[int, typer.Option(help="Sustained: negatives this far apart.")] = 365,
+    tolerance_days: Annotated[int, typer.Option(help="Allowed shortfall of that gap.")] = 0,
+    positive_below_threshold: Annotated[
+        str,
+        typer.Option(help="Call of a positive with clonal fraction below the threshold."),
+    ] = "positive",
+    conversion_then_sustained: Annotated[
+        str,
+        typer.Option(help="Class of pos->neg->neg (confirmed): sustained_negative or conversion."),
+    ] = "sustained_negative",
+    mapping: MapOpt = None,
+) -> None:
+    """Per-patient MRD trajectory class with its evidence (IMWG 2016 rules)."""
+    from mrdtrack.mrd.trajectories import classify_trajectories
+
+    _check_out(out)
+    cohort = _load(study, mapping)
+    res = _run(
+        lambda: classify_trajectories(
+            cohort,
+            window_end=landmark,
+            threshold=threshold,
+            confirm_days=confirm_days,
+            tolerance_days=tolerance_days,
+            sustained_after_conversion=conversion_then_sustained,  # type: ignore[arg-type]
+            positive_below_threshold=positive_below_threshold,  # type: ignore[arg-type]
+        )
+    )
+    write_table(res.table(), out)
+    typer.echo(res.summary(), err=True)
+    typer.echo(f"wrote {res.table().height} rows to {out}", err=True)
+
+
+@app.command()
+def status(
+    study: StudyArg = None,
+    out: OutOpt = Path("mrd_status.csv"),
+    level: Annotated[str, typer.Option(help="visit or assay")] = "visit",
+    threshold: ThresholdOpt = 1e-5,
+    concordance: Annotated[
+        Path | None, typer.Option(help="Also write the assay concordance table here.")
+    ] = None,
+    positive_below_threshold: Annotated[
+        str,
+        typer.Option(help="Call of a positive with clonal fraction below the threshold."),
+    ] = "positive",
+    mapping: MapOpt = None,
+) -> None:
+    """MRD status call per visit (or per assay) with the reason of each call."""
+    from mrdtrack.mrd.status import call_status
+
+    _check_out(out, concordance)
+    cohort = _load(study, mapping)
+    calls = _run(
+        lambda: call_status(
+            cohort,
+            threshold,
+            positive_below_threshold=positive_below_threshold,  # type: ignore[arg-type]
+        )
+    )
+    write_table(_run(lambda: calls.table(level)), out)
+    if concordance is not None:
+        write_table(calls.concordance(), concordance)
+    typer.echo(calls.summary(), err=True)
+
+
+@app.command()
+def transitions(
+    study: StudyArg = None,
+    out: OutOpt = Path("mrd_transitions.csv"),
+    prevalence: Annotated[
+        Path | None, typer.Option(help="Also write state prevalence by visit here.")
+    ] = None,
+    states: Annotated[
+        Path | None, typer.Option(help="Also write the patient x visit state table here.")
+    ] = None,
+    visit_window: Annotated[int, typer.Option(help="Visit window half-width, days.")] = 90,
+    threshold: ThresholdOpt = 1e-5,
+    mapping: MapOpt = None,
+) -> None:
+    """Yearly visit-to-visit MRD transition counts with row percentages."""
+    from mrdtrack.mrd.transitions import transitions as _transitions
+
+    _check_out(out, prevalence, states)
+    cohort = _load(study, mapping)
+    res = _run(lambda: _transitions(cohort, threshold, visit_window_days=visit_window))
+    write_table(res.table(), out)
+    if prevalence is not None:
+        write_table(res.prevalence, prevalence)
+    if states is not None:
+        write_table(res.states, states)
+    typer.echo(res.summary(), err=True)
+
+
+@app.command()
+def landmark(
+    study: StudyArg = None,
+    out: OutOpt = Path("mrd_landmark.csv"),
+    at: Annotated[str, typer.Option(help="Landmark: 24m, 2y, 730…")] = "24m",
+    excluded: Annotated[
+        Path | None, typer.Option(help="Also write the excluded patients and reasons here.")
+    ] = None,
+    unit: Annotated[str, typer.Option(help="Time unit: days, months, years.")] = "days",
+    threshold: ThresholdOpt = 1e-5,
+    mapping: MapOpt = None,
+) -> None:
+    """Landmark PFS data: patients at risk at the landmark, class from data up to it."""
+    from mrdtrack.mrd.landmark import landmark_data
+
+    _check_out(out, excluded)
+    cohort = _load(study, mapping)
+    res = _run(lambda: landmark_data(cohort, at=at, threshold=threshold, unit=unit))
+    write_table(res.table(), out)
+    if excluded is not None:
+        write_table(res.excluded, excluded)
+    typer.echo(res.summary(), err=True)
+
+
+@app.command()
+def timedep(
+    study: StudyArg = None,
+    out: OutOpt = Path("mrd_timedep.csv"),
+    lag: Annotated[int, typer.Option(help="Days from sample to effect.")] = 0,
+    unit: Annotated[str, typer.Option(help="Time unit: days, months, years.")] = "days",
+    threshold: ThresholdOpt = 1e-5,
+    mapping: MapOpt = None,
+) -> None:
+    """(start, stop] PFS rows with current MRD status (as R survival::tmerge)."""
+    from mrdtrack.mrd.timedep import time_dependent_data
+
+    _check_out(out)
+    cohort = _load(study, mapping)
+    res = _run(lambda: time_dependent_data(cohort, lag=lag, threshold=threshold, unit=unit))
+    write_table(res.table(), out)
+    typer.echo(res.summary(), err=True)
+
+
+@app.command()
+def figures(
+    study: StudyArg = None,
+    outdir: Annotated[Path, typer.Option(help="Folder for the figures and their numbers.")] = Path(
+        "mrd_figures"
+    ),
+    fmt: Annotated[str, typer.Option("--format", help="svg, png or pdf")] = "svg",
+    max_patients: Annotated[int, typer.Option(help="Lanes in the swimmer plot.")] = 60,
+    lane_labels: Annotated[
+        str, typer.Option(help="Swimmer lane labels: number, id or none.")
+    ] = "number",
+    threshold: ThresholdOpt = 1e-5,
+    mapping: MapOpt = None,
+) -> None:
+    """Swimmer plot, alluvial diagram and prevalence plot, each with a CSV of its numbers."""
+    from mrdtrack.mrd.figures import alluvial_plot, prevalence_plot, save_figure, swimmer_plot
+
+    if fmt not in ("svg", "png", "pdf"):
+        _fail("--format must be svg, png or pdf", 2)
+    cohort = _load(study, mapping)
+    outdir.mkdir(parents=True, exist_ok=True)
+    made = {
+        "swimmer": _run(
+            lambda: swimmer_plot(
+                cohort, threshold, max_patients=max_patients, lane_labels=lane_labels
+            )
+        ),
+        "alluvial": _run(lambda: alluvial_plot(cohort, threshold)),
+        "prevalence": _run(lambda: prevalence_plot(cohort, threshold)),
+    }
+    for name, (fig, frame) in made.items():
+        save_figure(fig, outdir / f"{name}.{fmt}")
+        write_table(frame, outdir / f"{name}.csv")
+    typer.echo(f"wrote {len(made)} figures and their numbers to {outdir}", err=True)
+
+
+def main() -> None:  # pragma: no cover - entry point for `python -m mrdtrack.mrd.cli`
+    app(sys.argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,47 @@
+"""Dynamic prediction of progression from each patient's MRD history.
+
+Landmark supermodel (van Houwelingen 2007) with cross-validated IPCW accuracy measures, and
+prediction from the panel multi-state model for comparison.
+"""
+
+from mrdtrack.predict.crossval import DEFAULT_MODELS, bootstrap_risk, cross_validate
+from mrdtrack.predict.dynamic import (
+    PatientPrediction,
+    predict_patient,
+    risk_trajectory,
+    watch_list,
+)
+from mrdtrack.predict.evaluate import (
+    PredictionAccuracy,
+    brier_score,
+    calibration,
+    time_dependent_auc,
+)
+from mrdtrack.predict.stack import MRD_FEATURES, landmark_stack, mrd_history
+from mrdtrack.predict.supermodel import (
+    LandmarkSupermodel,
+    breslow_cumhaz,
+    current_rows,
+    fit_landmark_supermodel,
+)
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "MRD_FEATURES",
+    "LandmarkSupermodel",
+    "PatientPrediction",
+    "PredictionAccuracy",
+    "bootstrap_risk",
+    "breslow_cumhaz",
+    "brier_score",
+    "calibration",
+    "cross_validate",
+    "current_rows",
+    "fit_landmark_supermodel",
+    "landmark_stack",
+    "mrd_history",
+    "predict_patient",
+    "risk_trajectory",
+    "time_dependent_auc",
+    "watch_list",
+]

@@ -1,0 +1,133 @@
+"""``mrdtrack predict``: a patient's risk now, its trajectory, the watch list, and accuracy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Dynamic prediction of progression from MRD history (landmark supermodel).",
+    pretty_exceptions_show_locals=False,
+    no_args_is_help=False,
+)
+
+
+@app.callback(invoke_without_command=True)
+def predict(
+    study: Annotated[
+        Path | None, typer.Argument(help="Study folder (default: the embedded demo study).")
+    ] = None,
+    patient: Annotated[str | None, typer.Option(help="Patient identifier to predict for.")] = None,
+    at: Annotated[str, typer.Option(help="Prediction time: days or e.g. '36m'.")] = "24m",
+    window: Annotated[str, typer.Option(help="Prediction window: days or e.g. '24m'.")] = "24m",
+    landmarks: Annotated[
+        str, typer.Option(help="Comma-separated landmarks of the supermodel.")
+    ] = "0m,6m,12m,18m,24m,30m,36m",
+    covariates: Annotated[
+        str, typer.Option(help="Comma-separated baseline covariates (patients table).")
+    ] = "",
+    interactions: Annotated[
+        bool,
+        typer.Option(help="Landmark interactions of the MRD terms (large studies only)."),
+    ] = False,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the risk CI.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap / cross-validation.")] = 20211,
+    figure: Annotated[
+        Path | None, typer.Option(help="Write the patient's risk-trajectory figure here.")
+    ] = None,
+    watch_list: Annotated[
+        bool, typer.Option("--watch-list", help="List patients who lost negativity, by risk.")
+    ] = False,
+    evaluate: Annotated[
+        bool, typer.Option("--evaluate", help="Cross-validated AUC / Brier / calibration.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Predict P(progression or death within WINDOW | progression-free at AT, MRD history)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mrdtrack.predict import (
+        cross_validate,
+        fit_landmark_supermodel,
+        predict_patient,
+        risk_trajectory,
+    )
+    from mrdtrack.predict import watch_list as make_watch_list
+
+    console = Console()
+    cohort = _load(study)
+    lms = [v.strip() for v in landmarks.split(",") if v.strip()]
+    covs = tuple(v.strip() for v in covariates.split(",") if v.strip())
+    inter = ("mrd_positive", "mrd_unknown", "lost_negativity") if interactions else ()
+    fit_args = {"landmarks": lms, "window": window, "covariates": covs, "interactions": inter}
+    model = fit_landmark_supermodel(cohort, **fit_args)
+    out: dict = {"model": model.table().to_dicts()}
+    if not as_json:
+        typer.echo(model.summary())
+    if patient is not None:
+        pred = predict_patient(
+            cohort,
+            model,
+            patient,
+            at,
+            covariates=covs,
+            n_boot=n_boot,
+            seed=seed,
+            fit_args=fit_args,
+        )
+        out["prediction"] = pred.table().to_dicts()[0]
+        out["history"] = pred.history.to_dicts()
+        if not as_json:
+            typer.echo("")
+            typer.echo(pred.summary())
+        if figure is not None:
+            from mrdtrack.predict.figures import plot_risk_trajectory
+
+            fig, _ = plot_risk_trajectory(
+                risk_trajectory(cohort, model, patient, covariates=covs), model.window
+            )
+            fig.savefig(figure, metadata=_figure_metadata(figure))
+            if not as_json:
+                console.print(f"figure written to {figure}")
+    if watch_list:
+        wl = make_watch_list(cohort, model, at, covariates=covs)
+        out["watch_list"] = wl.to_dicts()
+        if not as_json:
+            table = Table(title=f"Watch list at {at}: patients who lost MRD negativity, by risk")
+            for col in ("patient", "day of loss", "risk"):
+                table.add_column(col)
+            for r in wl.iter_rows(named=True):
+                table.add_row(r["patient_id"], str(r["day_of_loss"]), f"{r['risk']:.1%}")
+            console.print(table)
+    if evaluate:
+        acc = cross_validate(cohort, landmarks=lms, window=window, covariates=covs, seed=seed)
+        out["accuracy"] = acc.table().to_dicts()
+        if not as_json:
+            typer.echo("")
+            typer.echo(acc.summary())
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, default=str))
+
+
+def _figure_metadata(path: Path) -> dict:
+    """No creation date in figure files, so that reruns are byte-identical."""
+    suffix = path.suffix.lower()
+    if suffix == ".svg":
+        return {"Date": None}
+    if suffix == ".pdf":
+        return {"CreationDate": None}
+    return {}
+
+
+def _load(study: Path | None):
+    import mrdtrack
+
+    if study is None:
+        from mrdtrack.io import demo_study_path
+
+        study = demo_study_path()
+    return mrdtrack.read_study(study)

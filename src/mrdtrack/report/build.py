@@ -1,0 +1,366 @@
+"""Build the study report: compute every section, write results.json, render HTML and PDF.
+
+Flow: read the study (or the embedded demo) → run each section (a section whose analysis
+module is not installed is skipped with the reason; any other error stops the run) → write
+``results.json`` (every number, stable names), ``run.json`` (provenance), figures (SVG/PNG),
+``report.html`` (self-contained) and ``report.pdf`` into a temporary folder beside ``out``,
+which is moved into place only when everything succeeded: a failed run leaves no report that
+looks complete.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import math
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from mrdtrack.cohort import Cohort
+from mrdtrack.errors import MrdtrackError
+from mrdtrack.report import fmt
+from mrdtrack.report.config import OPTION_DOCS, ReportConfig, load_config
+from mrdtrack.report.provenance import RunRecord
+from mrdtrack.report.sections import (
+    SECTIONS,
+    Context,
+    MissingModule,
+    Section,
+    SectionResult,
+    SectionSkipped,
+    Table,
+)
+from mrdtrack.report.sections._base import resolve
+
+RESULTS_SCHEMA = "mrdtrack.report.results/1"
+RUN_MARKER = "run.json"
+
+
+@dataclass(frozen=True)
+class ReportOutput:
+    """Where the report went and what it contains."""
+
+    out: Path
+    results: dict[str, Any]
+    skipped: dict[str, str]
+
+    @property
+    def html(self) -> Path:
+        return self.out / "report.html"
+
+    @property
+    def pdf(self) -> Path:
+        return self.out / "report.pdf"
+
+
+def load_study(study: str | Path | Cohort | None) -> Cohort:
+    """A Cohort from a Cohort, a study folder (CSV/Parquet/Excel or ADaM), or None (the demo).
+
+    Folders are read by `mrdtrack.io.load_study` (ADaM detected from .xpt/.sas7bdat files).
+    """
+    if isinstance(study, Cohort):
+        return study
+    try:
+        reader = resolve("mrdtrack.io:load_study")
+    except MissingModule as e:
+        raise MrdtrackError(f"cannot read the study: the readers are not installed ({e})") from e
+    if study is not None and not Path(study).exists():
+        raise MrdtrackError(f"study path not found: {Path(study).name}")
+    return reader(None if study is None else Path(study))
+
+
+def run_sections(
+    ctx: Context,
+    sections: tuple[Section, ...] | None = None,
+    strict: bool = False,
+    progress: Callable[[SectionResult], None] | None = None,
+) -> dict[str, SectionResult]:
+    """Compute each section; skip (with the reason) on a missing module or a data reason."""
+    for section in SECTIONS if sections is None else sections:
+        res = SectionResult(section.key, section.title)
+        try:
+            for req in section.requires:
+                resolve(req)
+            section.compute(ctx, res)
+        except MissingModule as e:
+            if strict:
+                raise MrdtrackError(f"section {section.key!r} cannot run: {e}") from e
+            res = SectionResult(section.key, section.title, "skipped", f"not available: {e}")
+        except SectionSkipped as e:
+            res = SectionResult(section.key, section.title, "skipped", str(e))
+        ctx.results[section.key] = res
+        if progress is not None:
+            progress(res)
+    return ctx.results
+
+
+def _jsonable(x: Any) -> Any:
+    """Plain JSON values; non-finite floats become the strings "inf"/"-inf"/null (NaN)."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, bool) or x is None or isinstance(x, (int, str)):
+        return x
+    if isinstance(x, float):
+        if math.isnan(x):
+            return None
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return x
+    if hasattr(x, "item"):  # numpy scalars
+        return _jsonable(x.item())
+    return str(x)
+
+
+def results_dict(
+    cohort: Cohort, config: ReportConfig, record: RunRecord, sections: dict[str, SectionResult]
+) -> dict[str, Any]:
+    """The results.json content: identical for identical inputs except ``timestamp``."""
+    return _jsonable(
+        {
+            "schema": RESULTS_SCHEMA,
+            "timestamp": record.started,
+            "study": {
+                "name": cohort.name,
+                "patients": cohort.n_patients,
+                "mrd_records": cohort.mrd.height,
+                "adverse_event_records": cohort.adverse_events.height,
+                "records_excluded": cohort.exclusions.height,
+            },
+            "options": config.as_dict(),
+            "provenance": record.stable(),
+            "section_order": list(sections),
+            "sections": {k: s.as_json() for k, s in sections.items()},
+        }
+    )
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("mrdtrack.report", "templates"),
+        autoescape=True,  # every user string (terms, sites, ids, file names) is escaped
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def display_model(
+    cohort: Cohort,
+    config: ReportConfig,
+    record: RunRecord,
+    sections: dict[str, SectionResult],
+    figures_dir: Path,
+    inline: bool,
+) -> dict[str, Any]:
+    """Formatted text for the renderers (HTML inlines figures, PDF refers to files)."""
+    out_sections = []
+    for s in sections.values():
+        figs = []
+        for f in s.figures:
+            svg = figures_dir / f"{f.name}.svg"
+            src = (
+                "data:image/svg+xml;base64," + base64.b64encode(svg.read_bytes()).decode("ascii")
+                if inline
+                else f"figures/{f.name}.svg"
+            )
+            figs.append(
+                {
+                    "src": src,
+                    "caption": f.caption,
+                    "alt": f.alt,
+                    "name": f.name,
+                    "pdf_width_cm": _pdf_width_cm(svg),
+                }
+            )
+        tables = [
+            {
+                "name": t.name,
+                "caption": t.caption,
+                "headers": [c.label for c in t.columns],
+                "rows": _display_rows(t),
+                "notes": list(t.notes),
+            }
+            for t in s.tables
+        ]
+        out_sections.append(
+            {
+                "key": s.key,
+                "title": s.title,
+                "status": s.status,
+                "reason": s.reason or "",
+                "highlights": [list(h) for h in s.highlights],
+                "paragraphs": list(s.paragraphs),
+                "tables": tables,
+                "figures": figs,
+                "notes": list(s.notes),
+            }
+        )
+    options = [
+        {"name": k, "value": _option_text(v), "doc": OPTION_DOCS.get(k, "")}
+        for k, v in config.as_dict().items()
+    ]
+    return {
+        "title": f"MRD dynamics report: {cohort.name}",
+        "study": cohort.name,
+        "sections": out_sections,
+        "options": options,
+        "run": record.as_dict(),
+    }
+
+
+def _display_rows(t: Table) -> list[list[str]]:
+    """Formatted cells; a value repeated down a ``collapse`` column is shown once (nested:
+    a column is blanked only while the collapse columns before it are blanked too)."""
+    rows: list[list[str]] = []
+    previous: list[str] | None = None
+    for r in t.rows:
+        cells = [fmt.cell(r.get(c.key), c.fmt) for c in t.columns]
+        shown = list(cells)
+        same_so_far = previous is not None
+        for k, c in enumerate(t.columns):
+            if c.key not in t.collapse:
+                continue
+            same_so_far = same_so_far and previous is not None and previous[k] == cells[k]
+            if same_so_far:
+                shown[k] = ""
+        rows.append(shown)
+        previous = cells
+    return rows
+
+
+_SVG_SIZE = re.compile(rb'<svg[^>]*?width="([0-9.]+)pt"[^>]*?height="([0-9.]+)pt"', re.S)
+
+
+def _pdf_width_cm(svg: Path, max_width: float = 16.0, max_height: float = 22.0) -> float:
+    """Width that fits the figure on an A4 page (a tall swimmer plot is scaled down)."""
+    m = _SVG_SIZE.search(svg.read_bytes()[:4000])
+    if not m:
+        return max_width
+    w, h = float(m.group(1)), float(m.group(2))
+    return round(min(max_width, max_height * w / h), 2)
+
+
+def _option_text(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, list):
+        return ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v) or "—"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def render_html(model: dict[str, Any]) -> str:
+    return _environment().get_template("report.html.j2").render(**model)
+
+
+def _check_out(out: Path) -> None:
+    """``out`` must be absent, empty, or an earlier mrdtrack report (never a user's folder)."""
+    if out.exists() and (
+        not out.is_dir() or (any(out.iterdir()) and not (out / RUN_MARKER).exists())
+    ):
+        raise MrdtrackError(
+            f"output folder {out.name} exists and is not an mrdtrack report; "
+            "choose another --out or remove it"
+        )
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    """Move the finished report into ``out`` (replacing an earlier mrdtrack report only)."""
+    _check_out(out)
+    if out.exists():
+        old = out.with_name(f".{out.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(out)
+
+
+def build_report(
+    study: str | Path | Cohort | None = None,
+    out: str | Path = "mrdtrack-report",
+    *,
+    config: str | Path | ReportConfig | None = None,
+    pdf: bool = True,
+    strict: bool = False,
+    argv: list[str] | None = None,
+    progress: Callable[[SectionResult], None] | None = None,
+) -> ReportOutput:
+    """Compute and write the complete study report into ``out``.
+
+    Parameters
+    ----------
+    study : path, Cohort or None
+        A study folder (read with `mrdtrack.read_study`, or `read_adam` if it holds .xpt /
+        .sas7bdat files), a Cohort, or None for the embedded demo study.
+    out : path
+        Output folder (created; an earlier mrdtrack report there is replaced only at the end).
+    config : path, ReportConfig or None
+        Analysis options (TOML; see `mrdtrack.report.config`); None uses the defaults.
+    pdf : bool
+        Also write report.pdf (typst).
+    strict : bool
+        Treat a section whose analysis module is not installed as an error.
+    argv : list of str
+        The command line to record (default ``sys.argv``).
+    progress : callable, optional
+        Called with each finished `SectionResult` (the CLI prints progress on stderr).
+
+    Raises
+    ------
+    StudyValidationError
+        The study failed validation; nothing is written.
+    """
+    out = Path(out).resolve()
+    _check_out(out)
+    cfg = config if isinstance(config, ReportConfig) else load_config(config)
+    record = RunRecord.start(argv, seed=cfg.seed)
+    if isinstance(config, (str, Path)):
+        record.add_config_file(config)
+    cohort = load_study(study)
+    if study is None:
+        cohort = dataclasses.replace(cohort, name="embedded demo study (simulated patients)")
+    record.add_inputs(cohort.sources)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        figures_dir = tmp / "figures"
+        figures_dir.mkdir()
+        ctx = Context(cohort=cohort, config=cfg, figures_dir=figures_dir)
+        sections = run_sections(ctx, strict=strict, progress=progress)
+        results = results_dict(cohort, cfg, record, sections)
+        (tmp / "results.json").write_text(
+            json.dumps(results, indent=2, sort_keys=True, allow_nan=False) + "\n",
+            encoding="utf-8",
+        )
+        if pdf:
+            from mrdtrack.report.pdf import render_pdf
+
+            model = display_model(cohort, cfg, record, sections, figures_dir, inline=False)
+            record.pdf_pages = render_pdf(model, tmp, tmp / "report.pdf")
+        record.finish()
+        model = display_model(cohort, cfg, record, sections, figures_dir, inline=True)
+        (tmp / "report.html").write_text(render_html(model), encoding="utf-8")
+        (tmp / RUN_MARKER).write_text(
+            json.dumps(_jsonable(record.as_dict()), indent=2, sort_keys=True) + "\n",
+            encoding="utf-8",
+        )
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    skipped = {k: s.reason or "" for k, s in sections.items() if s.status == "skipped"}
+    return ReportOutput(out=out, results=results, skipped=skipped)

@@ -1,0 +1,138 @@
+"""`mrdtrack report [STUDY] [--config analysis.toml] --out DIR`: the study report in one command.
+
+Exit codes (CONVENTIONS.md): 0 report written; 2 usage or option error (bad config, output
+folder taken); 3 the study failed validation (the problems are printed, nothing is written);
+4 an estimation problem stopped the report. Progress goes to stderr; ``--json`` prints a
+machine-readable summary on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from mrdtrack.errors import (
+    ConvergenceError,
+    EstimationError,
+    MrdtrackError,
+    StudyValidationError,
+)
+
+# Tracebacks with locals would print patient data: never show them.
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="Write the study report (HTML, PDF, results.json, figures, run record).",
+)
+
+
+def _validation_table(err: StudyValidationError) -> RichTable:
+    t = RichTable(title=f"Study validation failed: {len(err.problems)} problem(s)")
+    for col in ("file", "row", "column", "rule", "message"):
+        t.add_column(col)
+    for p in err.problems[:200]:
+        t.add_row(
+            p.file,
+            "" if p.row is None else str(p.row),
+            p.column or "",
+            p.rule,
+            p.message + (f" Hint: {p.hint}" if p.hint else ""),
+        )
+    return t
+
+
+def _command_line() -> list[str]:
+    """The command as the user would type it: ``mrdtrack report ARGS``."""
+    args = sys.argv[1:]
+    if args[:1] == ["report"]:
+        args = args[1:]
+    return ["mrdtrack", "report", *args]
+
+
+def report(
+    study: Annotated[
+        Path | None,
+        typer.Argument(help="Study folder (CSV/Parquet/Excel or ADaM); omit for the demo study."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "mrdtrack-report"
+    ),
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Analysis options (TOML).")
+    ] = None,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf.")] = True,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail if a section's analysis module is missing.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON summary on stdout.")
+    ] = False,
+) -> None:
+    """Compute every analysis of the study and write the report into OUT."""
+    from mrdtrack.report.build import build_report
+
+    err = Console(stderr=True)
+
+    def progress(res: object) -> None:
+        status = getattr(res, "status", "ok")
+        mark = "[green]done[/green]" if status == "ok" else "[yellow]skipped[/yellow]"
+        reason = f" ({res.reason})" if status != "ok" else ""  # type: ignore[attr-defined]
+        err.print(f"  {res.title}: {mark}{reason}", highlight=False, markup=True)  # type: ignore[attr-defined]
+
+    try:
+        result = build_report(
+            study,
+            out,
+            config=config,
+            pdf=pdf,
+            strict=strict,
+            argv=_command_line(),
+            progress=progress,
+        )
+    except StudyValidationError as e:
+        err.print(_validation_table(e))
+        err.print("[red]No report written.[/red]")
+        raise typer.Exit(3) from None
+    except (EstimationError, ConvergenceError) as e:
+        err.print(f"[red]Estimation problem:[/red] {e}", highlight=False)
+        err.print("[red]No report written.[/red]")
+        raise typer.Exit(4) from None
+    except (MrdtrackError, ValueError) as e:
+        err.print(f"[red]Error:[/red] {e}", highlight=False)
+        err.print("[red]No report written.[/red]")
+        raise typer.Exit(2) from None
+    err.print(f"Report written to {result.html}", highlight=False)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "out": str(result.out),
+                    "html": str(result.html),
+                    "pdf": str(result.pdf) if pdf else None,
+                    "results": str(result.out / "results.json"),
+                    "skipped": result.skipped,
+                },
+                indent=2,
+            )
+        )
+
+
+# The command is the app's callback, so both `app()` and `main.add_typer(app, name="report")`
+# give `... report [STUDY] --out DIR`; interspersed args let options follow STUDY.
+app.callback(invoke_without_command=True, context_settings={"allow_interspersed_args": True})(
+    report
+)
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m mrdtrack.report.cli`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,54 @@
+"""The report's sections, in report order. Each module defines ``SECTION`` (see `_base`)."""
+
+from __future__ import annotations
+
+from mrdtrack.report.sections import (
+    baseline,
+    disposition,
+    followup,
+    landmark,
+    methods,
+    mrd_over_time,
+    pfs,
+    safety,
+    timedep,
+    trajectories,
+)
+from mrdtrack.report.sections._base import (
+    Column,
+    Context,
+    Figure,
+    MissingModule,
+    Section,
+    SectionResult,
+    SectionSkipped,
+    Table,
+)
+
+SECTIONS: tuple[Section, ...] = tuple(
+    m.SECTION
+    for m in (
+        disposition,
+        baseline,
+        followup,
+        pfs,
+        mrd_over_time,
+        trajectories,
+        landmark,
+        timedep,
+        safety,
+        methods,
+    )
+)
+
+__all__ = [
+    "SECTIONS",
+    "Column",
+    "Context",
+    "Figure",
+    "MissingModule",
+    "Section",
+    "SectionResult",
+    "SectionSkipped",
+    "Table",
+]

@@ -1,0 +1,182 @@
+"""The section contract: what a report section declares, computes and returns.
+
+A section declares the analysis functions it needs as ``"package.module:name"`` strings. Before
+it runs, each requirement is resolved: if the module (or a module it imports from mrdtrack) does
+not exist yet, the section is *skipped* with that reason — mrdtrack's analysis modules may be
+installed piecemeal. Every other error, including an ImportError raised by code that does exist,
+propagates: a bug must never turn into a quietly missing section. A section skips itself for a
+data reason by raising `SectionSkipped`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from mrdtrack.cohort import Cohort
+from mrdtrack.report.config import ReportConfig
+
+
+class SectionSkipped(Exception):
+    """Raised inside a section's compute to skip it for a data reason (the message says why)."""
+
+
+class MissingModule(Exception):
+    """A required mrdtrack module is not installed (yet)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One displayed column: key in the row dicts, header label, number format."""
+
+    key: str
+    label: str
+    fmt: str = "auto"  # auto | int | pct | p | f1 | f2 | f3 | sci | text
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of a section: raw values per row (results.json) plus display columns."""
+
+    name: str
+    caption: str
+    columns: tuple[Column, ...]
+    rows: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...] = ()
+    collapse: tuple[str, ...] = ()  # display only: blank a repeated value in these columns
+
+    @classmethod
+    def from_frame(
+        cls,
+        name: str,
+        caption: str,
+        frame: pl.DataFrame,
+        labels: dict[str, str | tuple[str, str]],
+        notes: tuple[str, ...] = (),
+        collapse: tuple[str, ...] = (),
+    ) -> Table:
+        """Build from a polars frame; ``labels`` maps column -> label or (label, format)."""
+        cols = []
+        for key, spec in labels.items():
+            label, fmt = (spec, "auto") if isinstance(spec, str) else spec
+            cols.append(Column(key, label, fmt))
+        keep = [c.key for c in cols]
+        rows = tuple(frame.select(keep).to_dicts())
+        return cls(name, caption, tuple(cols), rows, notes, collapse)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "caption": self.caption,
+            "columns": [c.key for c in self.columns],
+            "rows": [dict(r) for r in self.rows],
+        }
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure written by the section (file stem inside figures/) and its caption."""
+
+    name: str
+    caption: str
+    alt: str
+
+
+@dataclass
+class SectionResult:
+    """What a section hands to the renderers (and, except display text, to results.json)."""
+
+    key: str
+    title: str
+    status: str = "ok"  # ok | skipped
+    reason: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    highlights: list[tuple[str, str]] = field(default_factory=list)  # (label, display text)
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"title": self.title, "status": self.status}
+        if self.reason:
+            out["reason"] = self.reason
+        out["values"] = self.values
+        out["tables"] = {t.name: t.as_json() for t in self.tables}
+        out["figures"] = [f"figures/{f.name}.svg" for f in self.figures]
+        return out
+
+
+@dataclass
+class Context:
+    """Everything a section may read: the cohort, the options, shared intermediate results."""
+
+    cohort: Cohort
+    config: ReportConfig
+    figures_dir: Any  # pathlib.Path
+    shared: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, SectionResult] = field(default_factory=dict)
+
+    def cached(self, key: str, make: Callable[[], Any]) -> Any:
+        """Compute an intermediate once per run (e.g. MRD calls used by several sections)."""
+        if key not in self.shared:
+            self.shared[key] = make()
+        return self.shared[key]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A report section: key (stable name in results.json), title, requirements, compute."""
+
+    key: str
+    title: str
+    requires: tuple[str, ...]
+    compute: Callable[[Context, SectionResult], None]
+
+
+def _module_exists(name: str) -> bool:
+    parts = name.split(".")
+    for i in range(1, len(parts) + 1):
+        try:
+            if importlib.util.find_spec(".".join(parts[:i])) is None:
+                return False
+        except ModuleNotFoundError:
+            return False
+    return True
+
+
+def resolve(requirement: str) -> Any:
+    """Import ``"pkg.module:name"``; `MissingModule` only if an mrdtrack module is absent."""
+    module_name, _, attr = requirement.partition(":")
+    if not _module_exists(module_name):
+        raise MissingModule(f"{module_name} is not installed yet")
+    try:
+        module = importlib.import_module(module_name)
+        if not attr:
+            return module
+        obj = getattr(module, attr)
+        # A lazily exported function shares its name with its submodule: once the submodule
+        # is imported, the package attribute is the module, not the function.
+        if isinstance(obj, types.ModuleType) and obj.__name__ == f"{module_name}.{attr}":
+            obj = getattr(obj, attr)
+        return obj
+    except ModuleNotFoundError as e:
+        # Absent only counts when the missing module is ours and truly not there; a landed
+        # module that fails to import for any other reason is a bug and must surface.
+        if e.name and e.name.startswith("mrdtrack") and not _module_exists(e.name):
+            raise MissingModule(f"{e.name} is not installed yet (needed by {requirement})") from e
+        raise
+    except AttributeError as e:
+        if attr and not hasattr(module, attr):
+            raise MissingModule(f"{module_name} does not provide {attr} yet") from e
+        raise
+
+
+def need(requirement: str) -> Any:
+    """Resolve a requirement inside a section's compute (a missing module skips the section)."""
+    return resolve(requirement)

@@ -1,0 +1,77 @@
+"""MRD quantities shared by several sections, computed once per run with the report's options.
+
+Each helper resolves the `mrdtrack.mrd` function it needs through `need`, so a section using it
+is skipped (with the reason) while that module is not installed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import polars as pl
+
+from mrdtrack.report.sections._base import Context, need
+
+CLASS_LABELS = {
+    "sustained_negative": "Sustained MRD negativity",
+    "conversion": "Conversion MRD+ → MRD−",
+    "loss_of_negativity": "Loss of MRD negativity",
+    "persistent_positive": "Persistent MRD positivity",
+    "not_classifiable": "Not classifiable",
+}
+STATUS_LABELS = {
+    "negative": "MRD−",
+    "positive": "MRD+",
+    "not_evaluable": "Not evaluable",
+    "not_assessed": "Not assessed",
+}
+
+
+def _methods(ctx: Context) -> tuple[str, ...] | None:
+    return ctx.config.mrd_methods or None
+
+
+def calls(ctx: Context) -> Any:
+    """Visit-level MRD calls at the report's threshold (`mrdtrack.mrd.call_status`)."""
+    call_status = need("mrdtrack.mrd:call_status")
+    return ctx.cached(
+        "mrd_calls",
+        lambda: call_status(ctx.cohort, ctx.config.mrd_threshold, methods=_methods(ctx)),
+    )
+
+
+def baseline_status(ctx: Context) -> pl.DataFrame:
+    """``patient_id, baseline_status`` (negative / positive / not_evaluable / not_assessed)."""
+    fn = need("mrdtrack.mrd:baseline_status")
+
+    def make() -> pl.DataFrame:
+        b = fn(ctx.cohort, ctx.config.mrd_threshold, methods=_methods(ctx))
+        return b.rename({"status": "baseline_status"})
+
+    return ctx.cached("mrd_baseline", make)
+
+
+def classes(ctx: Context, window_end: int | None = None) -> Any:
+    """Trajectory classes over the whole follow-up (None) or up to a study day."""
+    fn = need("mrdtrack.mrd:classify_trajectories")
+    c = ctx.config
+    return ctx.cached(
+        f"mrd_classes_{window_end}",
+        lambda: fn(
+            ctx.cohort,
+            window_end,
+            c.mrd_threshold,
+            confirm_days=c.confirmation_days,
+            tolerance_days=c.confirmation_tolerance_days,
+            methods=_methods(ctx),
+        ),
+    )
+
+
+def landmark_day(ctx: Context) -> int:
+    """The landmark as a whole study day, rounded down (24 months = 730.5 days -> day 730).
+
+    Same rule as `mrdtrack.mrd` for "24m": the last whole day that has fully elapsed.
+    """
+    return math.floor(ctx.config.landmark_days + 1e-9)

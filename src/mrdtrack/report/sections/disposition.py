@@ -1,0 +1,133 @@
+"""Section 1: disposition (enrolled, evaluable, on treatment at cutoff, reasons off treatment),
+a CONSORT-style flow, and the records excluded at validation with their reasons."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from mrdtrack.report import figures
+from mrdtrack.report.fmt import n_pct
+from mrdtrack.report.sections._base import Context, Figure, Section, SectionResult, Table
+
+
+def evaluable_ids(ctx: Context) -> pl.Series:
+    """Patients evaluable for PFS: completed at least ``min_cycles`` maintenance cycles.
+
+    When no cycle counts are recorded at all, every enrolled patient is evaluable (stated).
+    """
+    p = ctx.cohort.patients
+    k = ctx.config.evaluable_min_cycles
+    if "cycles_completed" not in p.columns or p["cycles_completed"].null_count() == p.height:
+        return p["patient_id"]
+    return p.filter(pl.col("cycles_completed") >= k)["patient_id"]
+
+
+def compute(ctx: Context, res: SectionResult) -> None:
+    cohort = ctx.cohort
+    p = cohort.patients.join(cohort.outcomes, on="patient_id", how="left")
+    n = p.height
+    k = ctx.config.evaluable_min_cycles
+    evaluable = evaluable_ids(ctx)
+    n_eval = evaluable.len()
+    cycles_recorded = (
+        "cycles_completed" in p.columns and p["cycles_completed"].null_count() < p.height
+    )
+    n_cycles_missing = int(p["cycles_completed"].null_count()) if cycles_recorded else n
+    ongoing = pl.col("treatment_end_day").is_null() | (
+        pl.col("treatment_end_day") > pl.col("cutoff_day")
+    )
+    n_on = p.filter(ongoing).height
+    off = p.filter(~ongoing)
+    reasons = (
+        off.with_columns(pl.col("treatment_end_reason").fill_null("not recorded"))
+        .group_by("treatment_end_reason")
+        .agg(pl.len().alias("n"))
+        .sort(["n", "treatment_end_reason"], descending=[True, False])
+        .with_columns((pl.col("n") / n).alias("fraction"))
+        .rename({"treatment_end_reason": "reason"})
+    )
+    n_prog = p.filter(pl.col("progression_day").is_not_null()).height
+    n_death = p.filter(pl.col("death_day").is_not_null()).height
+
+    res.values.update(
+        {
+            "enrolled": n,
+            "evaluable_pfs": n_eval,
+            "not_evaluable_pfs": n - n_eval,
+            "evaluable_rule": f"completed >= {k} cycles" if cycles_recorded else "all enrolled",
+            "cycles_not_recorded": n_cycles_missing if cycles_recorded else None,
+            "on_treatment_at_cutoff": n_on,
+            "off_treatment": off.height,
+            "progressions": n_prog,
+            "deaths": n_death,
+            "records_excluded": cohort.exclusions.height,
+        }
+    )
+    res.highlights += [
+        ("Enrolled", f"{n}"),
+        ("Evaluable for PFS", n_pct(n_eval, n)),
+        ("On treatment at data cutoff", n_pct(n_on, n)),
+        ("Records excluded at validation", f"{cohort.exclusions.height}"),
+    ]
+    if cycles_recorded:
+        res.paragraphs.append(
+            f"Patients who completed at least {k} maintenance cycles are evaluable for PFS "
+            f"(protocol rule of the founding study); {n - n_eval} are not"
+            + (f", of whom {n_cycles_missing} have no cycle count." if n_cycles_missing else ".")
+        )
+    else:
+        res.paragraphs.append("No cycle counts recorded: every enrolled patient is evaluable.")
+    res.tables.append(
+        Table.from_frame(
+            "off_treatment_reasons",
+            "Reasons off treatment (% of enrolled)",
+            reasons,
+            {"reason": ("Reason", "text"), "n": ("n", "int"), "fraction": ("%", "pct")},
+        )
+    )
+    excl = cohort.exclusions
+    if excl.height:
+        summary = (
+            excl.group_by("table", "rule", "reason")
+            .agg(pl.len().alias("records"))
+            .sort(["table", "rule", "reason"])
+        )
+        res.tables.append(
+            Table.from_frame(
+                "exclusions",
+                "Records excluded at validation, by table and rule",
+                summary,
+                {
+                    "table": ("Table", "text"),
+                    "rule": ("Rule", "text"),
+                    "reason": ("Reason", "text"),
+                    "records": ("Records", "int"),
+                },
+            )
+        )
+    else:
+        res.notes.append("No record was excluded at validation.")
+
+    boxes = [
+        (0.5, 0.85, f"Enrolled\nn = {n}"),
+        (0.27, 0.52, f"Evaluable for PFS\nn = {n_eval}"),
+        (0.75, 0.52, f"Not evaluable for PFS\nn = {n - n_eval}"),
+        (0.27, 0.16, f"At data cutoff (all enrolled):\non treatment, n = {n_on}"),
+        (0.75, 0.16, f"At data cutoff (all enrolled):\noff treatment, n = {off.height}"),
+    ]
+    figures.save(figures.flow_chart(boxes, [(0, 1), (0, 2)]), ctx.figures_dir, "disposition_flow")
+    res.figures.append(
+        Figure(
+            "disposition_flow",
+            "Patient flow (CONSORT style); treatment status at cutoff counts all enrolled.",
+            f"Flow chart: {n} enrolled, {n_eval} evaluable for PFS, {n_on} on treatment at cutoff.",
+        )
+    )
+
+
+SECTION = Section(
+    key="disposition",
+    title="Disposition",
+    requires=(),
+    compute=compute,
+)

@@ -1,0 +1,250 @@
+"""Section 7: landmark analysis of PFS by MRD trajectory class (no guarantee-time bias).
+
+Landmark method (Anderson, Cain & Gelber 1983) via `mrdtrack.mrd.landmark_data`: patients
+evaluable for PFS who are alive, progression-free and followed after the landmark; classes
+from assessments on or before the landmark only; time reset to the landmark. For each pairwise
+comparison the founding study made (loss of negativity vs sustained negativity, and vs
+persistent positivity): Cox HR (ML, Wald CI, LRT p) and log-rank p. When the ML likelihood is
+monotone (no events in one group) the HR is shown as "∞ (no events in reference)" — never as a
+large number — together with Firth's penalised estimate with a profile-likelihood CI and the
+penalised likelihood-ratio p (Heinze & Schemper 2001; R coxphf).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import polars as pl
+
+from mrdtrack.errors import EstimationError
+from mrdtrack.report.fmt import p_value
+from mrdtrack.report.sections import _mrd, _surv, disposition
+from mrdtrack.report.sections._base import (
+    Column,
+    Context,
+    MissingModule,
+    Section,
+    SectionResult,
+    SectionSkipped,
+    Table,
+    need,
+    resolve,
+)
+
+# (key, group, reference) as in the founding study's landmark comparisons
+COMPARISONS = (
+    ("lost_vs_sustained", "loss_of_negativity", "sustained_negative"),
+    ("lost_vs_persistent", "loss_of_negativity", "persistent_positive"),
+)
+PLOT_ORDER = ("sustained_negative", "conversion", "persistent_positive", "loss_of_negativity")
+
+
+def _ml_comparison(ctx: Context, d: pl.DataFrame, group: str, ref: str) -> dict[str, Any]:
+    """ML Cox HR of ``group`` vs ``ref`` and the log-rank test, as plain numbers."""
+    logrank = need("mrdtrack.survival:logrank_test")
+    sub = d.filter(pl.col("mrd_class").is_in([group, ref]))
+    counts = {
+        g: {
+            "n": int((sub["mrd_class"] == g).sum()),
+            "events": int(sub.filter(pl.col("mrd_class") == g)["event"].sum()),
+        }
+        for g in (group, ref)
+    }
+    out: dict[str, Any] = {"group": group, "reference": ref, "counts": counts}
+    if counts[group]["n"] == 0 or counts[ref]["n"] == 0:
+        out["status"] = "not estimable: a group has no patient at risk at the landmark"
+        return out
+    if counts[group]["events"] + counts[ref]["events"] == 0:
+        out["status"] = "not estimable: no event after the landmark in either group"
+        return out
+    lr = logrank(sub, "time", "event", "mrd_class")
+    out["logrank"] = {
+        "statistic": _surv._f(lr.statistic),
+        "df": _surv._f(lr.df),
+        "p": _surv._f(lr.p_value),
+    }
+    try:
+        with warnings.catch_warnings():
+            # monotone likelihood is reported through fit.monotone, not as a warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fit, _ = _surv.cox_two_groups(ctx, sub, "mrd_class", ref, group)
+    except EstimationError as e:
+        out["status"] = f"not estimable: {e}"
+        return out
+    out["cox_ml"] = _surv.hr_values(fit, ctx.config.conf_level)
+    out["status"] = "ok"
+    try:
+        resolve("mrdtrack.survival.firth")
+    except MissingModule as e:
+        out["firth_note"] = f"Firth estimate not available: {e}"
+        return out
+    try:
+        firth_fit, _ = _surv.cox_two_groups(ctx, sub, "mrd_class", ref, group, firth=True)
+        fv = _surv.hr_values(firth_fit, ctx.config.conf_level, method="profile")
+    except EstimationError as e:
+        out["firth_note"] = f"Firth estimate not estimable: {e}"
+        return out
+    out["cox_firth"] = fv
+    return out
+
+
+def _lrt_p(v: dict[str, Any] | None) -> float | None:
+    if not v:
+        return None
+    t = v.get("tests", {})
+    for key in ("likelihood_ratio", "penalized_likelihood_ratio", "penalised_likelihood_ratio"):
+        if key in t:
+            return t[key]["p"]
+    return None
+
+
+def compute(ctx: Context, res: SectionResult) -> None:
+    landmark_data = need("mrdtrack.mrd:landmark_data")
+    cfg = ctx.config
+    lm_day = _mrd.landmark_day(ctx)
+    ld = landmark_data(
+        ctx.cohort,
+        at=lm_day,
+        threshold=cfg.mrd_threshold,
+        unit=cfg.time_unit,
+        confirm_days=cfg.confirmation_days,
+        tolerance_days=cfg.confirmation_tolerance_days,
+        methods=cfg.mrd_methods or None,
+    )
+    evaluable = disposition.evaluable_ids(ctx).implode()
+    d = ld.data.filter(pl.col("patient_id").is_in(evaluable))
+    excluded = ld.excluded.filter(pl.col("patient_id").is_in(evaluable))
+    if d.height == 0:
+        raise SectionSkipped(f"no evaluable patient is at risk at the landmark (day {lm_day})")
+    unit = cfg.time_unit
+    lm_text = f"{cfg.landmark:g} {unit}"
+    counts = (
+        d.group_by("mrd_class")
+        .agg(pl.len().alias("n"), pl.col("event").sum().cast(pl.Int64).alias("events"))
+        .with_columns(
+            pl.col("mrd_class")
+            .replace_strict(_mrd.CLASS_LABELS, default=pl.col("mrd_class"))
+            .alias("label")
+        )
+        .sort("mrd_class")
+    )
+    excl = excluded.group_by("reason").agg(pl.len().alias("n")).sort("reason")
+    res.values.update(
+        {
+            "landmark_day": lm_day,
+            "at_risk": d.height,
+            "events_after_landmark": int(d["event"].sum()),
+            "by_class": {
+                r["mrd_class"]: {"n": r["n"], "events": r["events"]} for r in counts.to_dicts()
+            },
+            "excluded": dict(excl.iter_rows()),
+        }
+    )
+    res.paragraphs.append(
+        f"Landmark at {lm_text} (study day {lm_day}): {d.height} patients evaluable for PFS were "
+        f"alive, progression-free and in follow-up after the landmark; {excluded.height} were "
+        "not (reasons below). Classes use only MRD assessments on or before the landmark; PFS "
+        "time is counted from the landmark."
+    )
+    res.tables.append(
+        Table.from_frame(
+            "landmark_classes",
+            f"Patients at risk at the {lm_text} landmark and PFS events after it, by MRD class",
+            counts,
+            {
+                "label": ("Class at landmark", "text"),
+                "n": ("At risk", "int"),
+                "events": ("Events", "int"),
+            },
+        )
+    )
+    if excl.height:
+        res.tables.append(
+            Table.from_frame(
+                "landmark_excluded",
+                "Evaluable patients not at risk at the landmark",
+                excl,
+                {"reason": ("Reason", "text"), "n": ("Patients", "int")},
+            )
+        )
+
+    comparisons: dict[str, Any] = {}
+    rows = []
+    for key, group, ref in COMPARISONS:
+        c = _ml_comparison(ctx, d, group, ref)
+        comparisons[key] = c
+        ml, fi = c.get("cox_ml"), c.get("cox_firth")
+        rows.append(
+            {
+                "comparison": f"{_mrd.CLASS_LABELS[group]} vs {_mrd.CLASS_LABELS[ref]}",
+                "n": f"{c['counts'][group]['n']} vs {c['counts'][ref]['n']}",
+                "events": f"{c['counts'][group]['events']} vs {c['counts'][ref]['events']}",
+                "hr_ml": ml["display"] if ml else c["status"],
+                "p_lrt": p_value(_lrt_p(ml)) if ml else "—",
+                "p_logrank": p_value(c["logrank"]["p"]) if "logrank" in c else "—",
+                "hr_firth": fi["display"] if fi else c.get("firth_note", "—"),
+                "p_firth": p_value(_lrt_p(fi)) if fi else "—",
+            }
+        )
+        if ml:
+            res.highlights.append(
+                (
+                    f"HR {_mrd.CLASS_LABELS[group]} vs {_mrd.CLASS_LABELS[ref]}",
+                    f"{ml['display']}; log-rank p = {p_value(c['logrank']['p'])}"
+                    + (f"; Firth {fi['display']}, p = {p_value(_lrt_p(fi))}" if fi else ""),
+                )
+            )
+    res.values["comparisons"] = comparisons
+    lvl = round(100 * cfg.conf_level)
+    res.tables.append(
+        Table(
+            "landmark_comparisons",
+            f"Cox hazard ratios after the {lm_text} landmark ({lvl}% CI; {cfg.ties} ties)",
+            tuple(
+                Column(k, label, "text")
+                for k, label in (
+                    ("comparison", "Comparison"),
+                    ("n", "At risk"),
+                    ("events", "Events"),
+                    ("hr_ml", "HR (ML, Wald CI)"),
+                    ("p_lrt", "p (LRT)"),
+                    ("p_logrank", "p (log-rank)"),
+                    ("hr_firth", "HR (Firth, profile CI)"),
+                    ("p_firth", "p (penalised LRT)"),
+                )
+            ),
+            tuple(rows),
+            notes=(
+                "∞: no progression or death after the landmark in the reference group, so the "
+                "Cox likelihood is monotone and the ML hazard ratio is infinite; Firth's "
+                "penalised likelihood gives a finite estimate.",
+            ),
+        )
+    )
+    plot_groups = [g for g in PLOT_ORDER if g in res.values["by_class"]]
+    if plot_groups:
+        lost = comparisons["lost_vs_sustained"].get("cox_ml")
+        ann = None
+        if lost:
+            ann = f"Loss vs sustained negativity: HR {lost['display']}"
+        _surv.km_section(
+            ctx,
+            res,
+            d.filter(pl.col("mrd_class").is_in(plot_groups)),
+            name="landmark_pfs_by_class",
+            by="mrd_class",
+            order=plot_groups,
+            labels={g: _mrd.CLASS_LABELS[g] for g in plot_groups},
+            title=f"PFS from the {lm_text} landmark by MRD class at the landmark",
+            annotation=ann,
+            time_offset=cfg.landmark,
+        )
+
+
+SECTION = Section(
+    key="landmark",
+    title="Landmark analysis by MRD class",
+    requires=("mrdtrack.mrd:landmark_data", "mrdtrack.survival:cox_ph"),
+    compute=compute,
+)

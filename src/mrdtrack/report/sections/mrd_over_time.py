@@ -1,0 +1,201 @@
+"""Section 5: MRD over time — assessments and state prevalence by yearly visit, visit-to-visit
+transitions, state prevalence figure, alluvial diagram and swimmer plot.
+
+All from `mrdtrack.mrd.transitions` and `mrdtrack.mrd.figures` at the report's threshold:
+nominal yearly visits (baseline = visit 0) with a ±90-day window; the state at a visit is the
+call of the assessment closest to the nominal day, or progressed / died / follow-up ended /
+not assessed (shown, not dropped). Prevalence is over all patients (intention to treat) with
+the MRD-negative percentage among evaluable calls; transitions carry row percentages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from mrdtrack.report import figures
+from mrdtrack.report.sections import _mrd
+from mrdtrack.report.sections._base import (
+    Context,
+    Figure,
+    Section,
+    SectionResult,
+    SectionSkipped,
+    Table,
+    need,
+)
+
+STATE_LABELS = {
+    "negative": "MRD−",
+    "positive": "MRD+",
+    "not_evaluable": "Not evaluable",
+    "missing": "Not assessed",
+    "progressed": "Progressed",
+    "died": "Died",
+    "censored": "Follow-up ended",
+}
+MAX_SWIMMER_LANES = 150
+
+
+def _visit_label(v: int) -> str:
+    return "Baseline" if v == 0 else f"Year {v}"
+
+
+def compute(ctx: Context, res: SectionResult) -> None:
+    transitions = need("mrdtrack.mrd:transitions")
+    cfg = ctx.config
+    if ctx.cohort.mrd.height == 0:
+        raise SectionSkipped("no MRD assessment in this study")
+    t = transitions(ctx.cohort, cfg.mrd_threshold, methods=cfg.mrd_methods or None)
+    prev = t.prevalence
+    wide = prev.pivot(on="state", index="visit", values="n").fill_null(0).sort("visit")
+    for s in STATE_LABELS:
+        if s not in wide.columns:
+            wide = wide.with_columns(pl.lit(0, pl.Int64).alias(s))
+    wide = wide.with_columns(
+        (pl.col("negative") + pl.col("positive") + pl.col("not_evaluable")).alias("assessed"),
+        pl.col("visit").map_elements(_visit_label, return_dtype=pl.String).alias("label"),
+    ).with_columns(
+        pl.when(pl.col("negative") + pl.col("positive") > 0)
+        .then(pl.col("negative") / (pl.col("negative") + pl.col("positive")))
+        .otherwise(None)
+        .alias("negative_fraction_evaluable")
+    )
+    res.values["threshold"] = cfg.mrd_threshold
+    res.values["visit_window_days"] = t.visit_window_days
+    res.values["by_visit"] = {
+        str(r["visit"]): {
+            k: r[k] for k in ("assessed", *STATE_LABELS, "negative_fraction_evaluable")
+        }
+        for r in wide.to_dicts()
+    }
+    calls = _mrd.calls(ctx)
+    res.values["assessments"] = calls.visits.height
+    res.highlights += [
+        ("MRD assessments (visits with a sample)", f"{calls.visits.height}"),
+        ("Patients with at least one assessment", f"{calls.visits['patient_id'].n_unique()}"),
+    ]
+    _assays(ctx, res)
+    labels: dict[str, Any] = {"label": ("Visit", "text"), "assessed": ("Assessed", "int")}
+    labels |= {s: (lab, "int") for s, lab in STATE_LABELS.items()}
+    labels["negative_fraction_evaluable"] = ("% MRD− of evaluable", "pct")
+    res.tables.append(
+        Table.from_frame(
+            "state_by_visit",
+            f"MRD state of all {ctx.cohort.n_patients} patients at each yearly visit "
+            f"(window ±{t.visit_window_days} days; threshold {cfg.mrd_threshold:g})",
+            wide,
+            labels,
+        )
+    )
+    tr = t.transitions.filter(pl.col("from_state").is_in(["negative", "positive"])).with_columns(
+        pl.format(
+            "{} → {}",
+            pl.col("from_visit").map_elements(_visit_label, return_dtype=pl.String),
+            pl.col("to_visit").map_elements(_visit_label, return_dtype=pl.String),
+        ).alias("interval"),
+        pl.col("from_state").replace_strict(STATE_LABELS).alias("from"),
+        pl.col("to_state").replace_strict(STATE_LABELS).alias("to"),
+        (pl.col("row_percent") / 100).alias("row_fraction"),
+    )
+    res.values["transitions"] = tr.select(
+        "from_visit", "to_visit", "from_state", "to_state", "n", "row_percent"
+    ).to_dicts()
+    res.tables.append(
+        Table.from_frame(
+            "yearly_transitions",
+            "MRD state from one yearly visit to the next, for patients MRD− or MRD+ at the first "
+            "(row %)",
+            tr,
+            {
+                "interval": ("Visits", "text"),
+                "from": ("From", "text"),
+                "to": ("To", "text"),
+                "n": ("n", "int"),
+                "row_fraction": ("Row %", "pct"),
+            },
+            collapse=("interval", "from"),
+        )
+    )
+    _mrd_figures(ctx, res)
+
+
+def _assays(ctx: Context, res: SectionResult) -> None:
+    """Method, specimen and sensitivity behind every "MRD−" (CONVENTIONS: always shown)."""
+    a = (
+        ctx.cohort.mrd.with_columns(pl.col("specimen").fill_null("bone_marrow"))
+        .group_by("method", "specimen")
+        .agg(
+            pl.len().alias("assays"),
+            pl.col("sensitivity").min().alias("best_sensitivity"),
+            pl.col("sensitivity").max().alias("worst_sensitivity"),
+            pl.col("sensitivity").is_null().sum().cast(pl.Int64).alias("sensitivity_missing"),
+            (pl.col("sensitivity") > ctx.config.mrd_threshold)
+            .sum()
+            .cast(pl.Int64)
+            .alias("above_threshold"),
+        )
+        .sort("method", "specimen")
+    )
+    res.values["assays"] = a.to_dicts()
+    res.tables.append(
+        Table.from_frame(
+            "assays",
+            f"Assays behind the MRD calls: a negative counts only at a sensitivity of "
+            f"{ctx.config.mrd_threshold:g} or better",
+            a,
+            {
+                "method": ("Method", "text"),
+                "specimen": ("Specimen", "text"),
+                "assays": ("Assays", "int"),
+                "best_sensitivity": ("Best sensitivity", "sci"),
+                "worst_sensitivity": ("Worst sensitivity", "sci"),
+                "above_threshold": ("Worse than threshold", "int"),
+                "sensitivity_missing": ("Not reported", "int"),
+            },
+        )
+    )
+
+
+def _mrd_figures(ctx: Context, res: SectionResult) -> None:
+    prevalence_plot = need("mrdtrack.mrd.figures:prevalence_plot")
+    alluvial_plot = need("mrdtrack.mrd.figures:alluvial_plot")
+    swimmer_plot = need("mrdtrack.mrd.figures:swimmer_plot")
+    thr = ctx.config.mrd_threshold
+    n = ctx.cohort.n_patients
+    lanes = min(n, MAX_SWIMMER_LANES)
+    with figures.style():
+        drawn = [
+            (
+                "mrd_prevalence",
+                prevalence_plot(ctx.cohort, thr)[0],
+                "MRD state at each yearly visit, % of all patients; MRD− % of evaluable above.",
+                "Stacked bars of MRD states per yearly visit.",
+            ),
+            (
+                "mrd_alluvial",
+                alluvial_plot(ctx.cohort, thr)[0],
+                "MRD states across yearly visits (alluvial diagram); bands carry patients.",
+                "Alluvial diagram of MRD state flows between yearly visits.",
+            ),
+            (
+                "mrd_swimmer",
+                swimmer_plot(ctx.cohort, thr, max_patients=lanes)[0],
+                "One lane per patient: MRD assessments coloured by status, thick bar = on "
+                "treatment, markers for progression, death and censoring"
+                + (f" (first {lanes} of {n} patients by identifier)." if lanes < n else "."),
+                "Swimmer plot of MRD assessments and outcomes per patient.",
+            ),
+        ]
+    for name, fig, caption, alt in drawn:
+        figures.save(fig, ctx.figures_dir, name)
+        res.figures.append(Figure(name, caption, alt))
+
+
+SECTION = Section(
+    key="mrd_over_time",
+    title="MRD over time",
+    requires=("mrdtrack.mrd:transitions", "mrdtrack.mrd.figures:swimmer_plot"),
+    compute=compute,
+)

@@ -1,0 +1,190 @@
+"""Section 9: safety — serious AE rate, AEs by term and grade, deaths with cause and attribution.
+
+AE counting (CONVENTIONS.md, as in FDA/CDISC safety tables): each patient is counted once per
+preferred term (``decod``, else the verbatim ``term``) at the highest grade recorded for that
+term; columns "any grade" and "grade >= 3" give patients and % of the safety population (all
+enrolled patients, every one of whom started maintenance at day 0). Records with a missing grade
+count towards "any grade" and are listed, never dropped; a patient whose only records of a term
+lack a grade is not counted as grade >= 3.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from mrdtrack.report.fmt import n_pct, pct
+from mrdtrack.report.sections._base import Context, Section, SectionResult, SectionSkipped, Table
+from mrdtrack.schema import DAYS_PER_MONTH
+
+
+def ae_table(adverse_events: pl.DataFrame, n_patients: int) -> pl.DataFrame:
+    """Patients per preferred term: any grade and grade >= 3 (n and fraction), sorted.
+
+    Sorted by any-grade count (descending), then grade >= 3 count, then term (for ties).
+    """
+    ae = adverse_events.with_columns(pl.coalesce("decod", "term").alias("_term"))
+    per_patient = ae.group_by("_term", "patient_id").agg(
+        pl.col("grade").max().alias("max_grade"),
+        pl.col("grade").is_null().any().alias("any_missing_grade"),
+        pl.col("serious").fill_null(False).any().alias("serious"),
+    )
+    out = (
+        per_patient.group_by("_term")
+        .agg(
+            pl.len().alias("any_n"),
+            (pl.col("max_grade") >= 3).sum().cast(pl.Int64).alias("grade3plus_n"),
+            (pl.col("max_grade") == 5).sum().cast(pl.Int64).alias("grade5_n"),
+            pl.col("serious").sum().cast(pl.Int64).alias("serious_n"),
+            pl.col("max_grade").is_null().sum().cast(pl.Int64).alias("grade_missing_n"),
+        )
+        .with_columns(
+            (pl.col("any_n") / n_patients).alias("any_fraction"),
+            (pl.col("grade3plus_n") / n_patients).alias("grade3plus_fraction"),
+        )
+        .rename({"_term": "term"})
+        .sort(["any_n", "grade3plus_n", "term"], descending=[True, True, False])
+    )
+    return out
+
+
+def compute(ctx: Context, res: SectionResult) -> None:
+    cohort = ctx.cohort
+    n = cohort.n_patients
+    ae = cohort.adverse_events
+    if n == 0:
+        raise SectionSkipped("no patients")
+    if ae.height == 0:
+        res.notes.append("No adverse event records in this study.")
+    else:
+        table = ae_table(ae, n)
+        n_sae = ae.filter(pl.col("serious").fill_null(False))["patient_id"].n_unique()
+        n_any = ae["patient_id"].n_unique()
+        n_g3 = ae.filter(pl.col("grade") >= 3)["patient_id"].n_unique()
+        missing = ae.filter(pl.col("grade").is_null())
+        res.values.update(
+            {
+                "safety_population": n,
+                "patients_with_any_ae": n_any,
+                "patients_with_grade3plus_ae": n_g3,
+                "patients_with_serious_ae": n_sae,
+                "serious_ae_fraction": n_sae / n,
+                "records": ae.height,
+                "records_missing_grade": missing.height,
+                "by_term": {
+                    r["term"]: {
+                        "any_n": r["any_n"],
+                        "any_fraction": r["any_fraction"],
+                        "grade3plus_n": r["grade3plus_n"],
+                        "grade3plus_fraction": r["grade3plus_fraction"],
+                    }
+                    for r in table.to_dicts()
+                },
+            }
+        )
+        res.highlights += [
+            ("Patients with a serious AE", f"{n_pct(n_sae, n)}"),
+            ("Patients with a grade ≥3 AE", f"{n_pct(n_g3, n)}"),
+        ]
+        top3 = table.sort(["grade3plus_n", "term"], descending=[True, False]).head(3)
+        for r in top3.to_dicts():
+            if r["grade3plus_n"]:
+                res.highlights.append(
+                    (
+                        f"Grade ≥3 {r['term']}",
+                        f"{r['grade3plus_n']} ({pct(r['grade3plus_fraction'])})",
+                    )
+                )
+        res.tables.append(
+            Table.from_frame(
+                "ae_by_term",
+                f"Adverse events by preferred term: patients (% of {n}), each patient once per "
+                "term at the highest grade",
+                table,
+                {
+                    "term": ("Term", "text"),
+                    "any_n": ("Any grade, n", "int"),
+                    "any_fraction": ("Any grade, %", "pct"),
+                    "grade3plus_n": ("Grade ≥3, n", "int"),
+                    "grade3plus_fraction": ("Grade ≥3, %", "pct"),
+                    "serious_n": ("Serious, n", "int"),
+                    "grade_missing_n": ("Grade missing only, n", "int"),
+                },
+            )
+        )
+        if missing.height:
+            listing = (
+                missing.with_columns(pl.coalesce("decod", "term").alias("term_shown"))
+                .group_by("term_shown")
+                .agg(pl.len().alias("records"), pl.col("patient_id").n_unique().alias("patients"))
+                .sort("term_shown")
+            )
+            res.tables.append(
+                Table.from_frame(
+                    "ae_missing_grade",
+                    "Adverse event records with a missing grade (counted under any grade only)",
+                    listing,
+                    {
+                        "term_shown": ("Term", "text"),
+                        "records": ("Records", "int"),
+                        "patients": ("Patients", "int"),
+                    },
+                )
+            )
+    _deaths(ctx, res)
+
+
+def _deaths(ctx: Context, res: SectionResult) -> None:
+    """Deaths on study with cause and attribution (from a grade-5 AE's ``related`` flag)."""
+    o = ctx.cohort.outcomes.join(
+        ctx.cohort.patients.select("patient_id", "cutoff_day"), on="patient_id"
+    )
+    deaths = o.filter(
+        pl.col("death_day").is_not_null() & (pl.col("death_day") <= pl.col("cutoff_day"))
+    )
+    g5 = (
+        ctx.cohort.adverse_events.filter(pl.col("grade") == 5)
+        .group_by("patient_id")
+        .agg(pl.col("related").fill_null(False).any().alias("related"))
+    )
+    d = (
+        deaths.join(g5, on="patient_id", how="left")
+        .with_columns(
+            (pl.col("death_day") / DAYS_PER_MONTH).alias("month"),
+            (
+                pl.col("progression_day").is_not_null()
+                & (pl.col("progression_day") <= pl.col("death_day"))
+            ).alias("after_progression"),
+            pl.col("death_cause").fill_null("not recorded").alias("cause"),
+            pl.when(pl.col("related").is_null())
+            .then(pl.lit("not recorded"))
+            .when(pl.col("related"))
+            .then(pl.lit("related"))
+            .otherwise(pl.lit("unrelated"))
+            .alias("attribution"),
+        )
+        .sort("death_day", "cause")
+    )
+    res.values["deaths_on_study"] = d.height
+    res.values["deaths_related"] = int((d["attribution"] == "related").sum())
+    res.highlights.append(("Deaths on study", f"{d.height}"))
+    if d.height:
+        res.tables.append(
+            Table.from_frame(
+                "deaths",
+                "Deaths on study: cause and attribution to study treatment",
+                d,
+                {
+                    "month": ("Month of death", "f1"),
+                    "cause": ("Cause", "text"),
+                    "after_progression": ("After progression", "auto"),
+                    "attribution": ("Attribution", "text"),
+                },
+                notes=(
+                    "Attribution from the related flag of a grade-5 adverse event; "
+                    "'not recorded' when the death has no grade-5 AE record.",
+                ),
+            )
+        )
+
+
+SECTION = Section(key="safety", title="Safety", requires=(), compute=compute)

@@ -1,0 +1,220 @@
+"""Section 8: MRD as a time-dependent covariate in Cox, and a multi-state model of MRD dynamics.
+
+Time-dependent Cox: (start, stop] rows from `mrdtrack.mrd.time_dependent_data` (R ``tmerge``)
+with the current MRD status carried forward from each evaluable assessment; the HR compares
+current MRD+ with current MRD− without guarantee-time bias (R ``coxph(Surv(start, stop, event)
+~ mrd_positive)``). Rows before a patient's first evaluable assessment have no status and are
+left out (counted). Multi-state model: a continuous-time Markov model for panel data (R
+``msm``) with states MRD−, MRD+ and progression/death (exact time), fitted by
+`mrdtrack.multistate.fit_panel_markov`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from mrdtrack.report.fmt import estimate_ci, p_value
+from mrdtrack.report.sections import _mrd, _surv, disposition
+from mrdtrack.report.sections._base import (
+    Context,
+    MissingModule,
+    Section,
+    SectionResult,
+    SectionSkipped,
+    Table,
+    need,
+)
+
+
+def compute(ctx: Context, res: SectionResult) -> None:
+    cfg = ctx.config
+    time_dependent_data = need("mrdtrack.mrd:time_dependent_data")
+    tdd = time_dependent_data(
+        ctx.cohort,
+        lag=0,
+        threshold=cfg.mrd_threshold,
+        unit=cfg.time_unit,
+        methods=cfg.mrd_methods or None,
+    )
+    evaluable = disposition.evaluable_ids(ctx).implode()
+    d = tdd.data.filter(pl.col("patient_id").is_in(evaluable))
+    unknown = d.filter(pl.col("mrd_status").is_null())
+    d = d.filter(pl.col("mrd_status").is_not_null())
+    if d.height == 0 or d["mrd_status"].n_unique() < 2:
+        raise SectionSkipped("MRD status does not vary: a time-dependent comparison needs both")
+    unit = cfg.time_unit
+    pt = (
+        d.group_by("mrd_status")
+        .agg(
+            (pl.col("stop") - pl.col("start")).sum().alias("person_time"),
+            pl.col("event").sum().cast(pl.Int64).alias("events"),
+            pl.col("patient_id").n_unique().alias("patients"),
+        )
+        .with_columns((pl.col("events") / pl.col("person_time")).alias("rate"))
+        .sort("mrd_status")
+    )
+    cox = need("mrdtrack.survival:cox_ph")
+    fit = cox(
+        d.with_columns(pl.col("mrd_positive").cast(pl.Float64)),
+        "stop",
+        "event",
+        ["mrd_positive"],
+        start="start",
+        ties=cfg.ties,
+    )
+    hr = _surv.hr_values(fit, cfg.conf_level)
+    p_lrt = hr["tests"]["likelihood_ratio"]["p"]
+    res.values["time_dependent_cox"] = {
+        "rows": d.height,
+        "patients": d["patient_id"].n_unique(),
+        "rows_without_status": unknown.height,
+        "events_without_status": int(unknown["event"].sum()),
+        "lag_days": 0,
+        **hr,
+        "person_time": {
+            r["mrd_status"]: {
+                "person_time": r["person_time"],
+                "events": r["events"],
+                "patients": r["patients"],
+            }
+            for r in pt.to_dicts()
+        },
+    }
+    res.highlights.append(
+        (
+            "HR current MRD+ vs MRD− (time-dependent Cox)",
+            f"{hr['display']}; LRT p = {p_value(p_lrt)}",
+        )
+    )
+    res.paragraphs.append(
+        f"Follow-up of {d['patient_id'].n_unique()} patients evaluable for PFS split at each "
+        f"evaluable MRD assessment into {d.height} (start, stop] intervals carrying the current "
+        f"status forward ({unknown.height} intervals before a first evaluable assessment, with "
+        f"{int(unknown['event'].sum())} events, have no status and are left out)."
+    )
+    res.tables.append(
+        Table.from_frame(
+            "td_person_time",
+            f"Person-time ({unit}) and PFS events by current MRD status",
+            pt.with_columns(
+                pl.col("mrd_status").replace_strict(
+                    _mrd.STATUS_LABELS, default=pl.col("mrd_status")
+                )
+            ),
+            {
+                "mrd_status": ("Current status", "text"),
+                "patients": ("Patients", "int"),
+                "person_time": (f"Person-time ({unit})", "f1"),
+                "events": ("Events", "int"),
+                "rate": (f"Events per {unit[:-1]}", "f4"),
+            },
+        )
+    )
+    try:
+        _multistate(ctx, res)
+    except MissingModule as e:
+        res.notes.append(f"Multi-state model not shown: {e}.")
+
+
+def _multistate(ctx: Context, res: SectionResult) -> None:
+    mrd_markov_data = need("mrdtrack.multistate:mrd_markov_data")
+    fit_panel_markov = need("mrdtrack.multistate:fit_panel_markov")
+    md = mrd_markov_data(ctx.cohort, threshold=ctx.config.mrd_threshold, death="as_progression")
+    evaluable = disposition.evaluable_ids(ctx).implode()
+    panel = md.data.filter(pl.col("patient_id").is_in(evaluable))
+    if panel["patient_id"].n_unique() < 10:
+        res.notes.append("Multi-state model not fitted: fewer than 10 evaluable patients.")
+        return
+    fit = fit_panel_markov(
+        panel,
+        subject="patient_id",
+        time="years",
+        state="state",
+        qmatrix=md.qmatrix,
+        exact_death_states=md.exact_death_states,
+        censored_states=md.censored_states,
+        ci_level=ctx.config.conf_level,
+    )
+    labels = {int(k): str(v) for k, v in md.state_labels.items()}
+    absorbing = max(labels)
+
+    def named(frame: pl.DataFrame, col: str, alias: str) -> pl.DataFrame:
+        return frame.with_columns(
+            pl.col(col).replace_strict(labels, return_dtype=pl.String).alias(alias)
+        )
+
+    q = named(named(fit.intensities(), "from", "from_label"), "to", "to_label")
+    soj = named(fit.sojourn(), "state", "label")
+    p = fit.pmatrix(1.0, ci="delta").table()
+    prog = named(
+        p.filter((pl.col("to") == absorbing) & (pl.col("from") < absorbing)), "from", "label"
+    )
+    res.values["multistate"] = {
+        "states": {str(k): v for k, v in labels.items()},
+        "time_unit": "years",
+        "subjects": int(fit.n_subjects),
+        "observations": int(fit.n_observations),
+        "minus2loglik": float(fit.minus2loglik),
+        "converged": bool(fit.converged),
+        "intensities": q.select("from", "to", "estimate", "lower", "upper").to_dicts(),
+        "sojourn": soj.select("state", "estimate", "lower", "upper").to_dicts(),
+        "p_absorbing_1y": prog.select("from", "estimate", "lower", "upper").to_dicts(),
+    }
+    for s in soj.filter(pl.col("state") == 1).to_dicts():
+        res.highlights.append(
+            (
+                f"Mean sojourn in {s['label']} (years)",
+                estimate_ci(s["estimate"], s["lower"], s["upper"], 2),
+            )
+        )
+    for r in prog.to_dicts():
+        res.highlights.append(
+            (
+                f"P({labels[absorbing]} within 1 year | {r['label']} now)",
+                estimate_ci(r["estimate"], r.get("lower"), r.get("upper"), as_pct=True),
+            )
+        )
+    res.tables.append(
+        Table.from_frame(
+            "ms_intensities",
+            "Multi-state model: transition intensities per year (delta-method CI, as msm)",
+            q,
+            {
+                "from_label": ("From", "text"),
+                "to_label": ("To", "text"),
+                "estimate": ("Intensity", "f4"),
+                "lower": ("Lower", "f4"),
+                "upper": ("Upper", "f4"),
+            },
+        )
+    )
+    res.tables.append(
+        Table.from_frame(
+            "ms_sojourn",
+            "Mean sojourn time in each transient state (years)",
+            soj,
+            {
+                "label": ("State", "text"),
+                "estimate": ("Mean", "f2"),
+                "lower": ("Lower", "f2"),
+                "upper": ("Upper", "f2"),
+            },
+        )
+    )
+    res.paragraphs.append(
+        "Multi-state Markov model for panel data (Kalbfleisch & Lawless 1985; R msm), built "
+        "by mrdtrack.multistate.mrd_markov_data: states "
+        + ", ".join(labels.values())
+        + f" (entered at its exact time, msm deathexact); follow-up after the last MRD visit "
+        f"is a censored observation in MRD− or MRD+ (msm censor). {fit.n_subjects} patients "
+        f"evaluable for PFS, {fit.n_observations} observations, −2 log-likelihood "
+        f"{fit.minus2loglik:.2f}."
+    )
+
+
+SECTION = Section(
+    key="timedep",
+    title="Time-dependent MRD and multi-state model",
+    requires=("mrdtrack.mrd:time_dependent_data", "mrdtrack.survival:cox_ph"),
+    compute=compute,
+)

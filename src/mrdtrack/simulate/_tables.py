@@ -1,0 +1,156 @@
+"""One simulated replicate as the four study tables of `mrdtrack.schema` (vectorised)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from mrdtrack.simulate.model import NO_SAMPLE, NOT_EVALUABLE, POSITIVE, RESULT_LABELS, Trials
+
+ISS_LABELS = ("I", "II", "III")
+TREATMENT_END_REASONS = (
+    "",
+    "withdrawal before cycle 5",
+    "progression",
+    "death",
+    "protocol completed (5 years)",
+    "lost to follow-up",
+    "adverse event or patient decision",
+)
+VISIT_LABELS = ("BASELINE", "YEAR1", "YEAR2", "YEAR3", "YEAR4", "YEAR5", "YEAR6", "YEAR7")
+
+
+def _null_if(values: np.ndarray, missing: np.ndarray) -> list:
+    return [None if m else v for v, m in zip(values.tolist(), missing.tolist(), strict=True)]
+
+
+def trial_tables(trials: Trials, r: int) -> dict[str, pl.DataFrame]:
+    """The patients, mrd, outcomes and adverse_events tables of replicate row ``r``.
+
+    Patients are numbered ``"001"…`` in order of enrolment (ties by simulation order).
+    """
+    t, p = trials, trials.params
+    order = np.argsort(t.enrol_day[r], kind="stable")
+    n = order.size
+    width = max(3, len(str(n)))
+    ids = np.array([str(k + 1).zfill(width) for k in range(n)])
+    pid_of = np.empty(n, dtype=object)
+    pid_of[order] = ids
+
+    def g(a):
+        return a[r][order]
+
+    # R-ISS without LDH (not simulated): I = ISS I and standard risk, III = ISS III and high
+    # risk, II otherwise (Palumbo et al. 2015)
+    iss, hr = g(t.iss), g(t.high_risk)
+    riss = np.where((iss == 0) & ~hr, 0, np.where((iss == 2) & hr, 2, 1))
+    patients = pl.DataFrame(
+        {
+            "patient_id": ids,
+            "arm": np.full(n, "lenalidomide maintenance"),
+            "site": np.full(n, "site 1"),
+            "cutoff_day": g(t.cutoff_day),
+            "age": g(t.age).astype(float),
+            "sex": np.where(g(t.male), "M", "F"),
+            "iss": np.array(ISS_LABELS)[g(t.iss)],
+            "riss": np.array(ISS_LABELS)[riss],
+            "cytogenetic_risk": np.where(g(t.high_risk), "high", "standard"),
+            "prior_transplant": g(t.prior_transplant),
+            "induction": np.array(p.covariates.induction)[g(t.induction)],
+            "baseline_response": np.array(p.covariates.responses)[g(t.baseline_response)],
+            "cycles_completed": g(t.cycles_completed),
+        }
+    )
+    prog, death, txe = g(t.progression_day), g(t.death_day), g(t.treatment_end_day)
+    reason = np.array(TREATMENT_END_REASONS, dtype=object)[g(t.treatment_end_reason)]
+    outcomes = pl.DataFrame(
+        {
+            "patient_id": ids,
+            "progression_day": pl.Series(_null_if(prog, prog < 0), dtype=pl.Int64),
+            "progression_method": pl.Series(
+                _null_if(np.full(n, "IMWG_laboratory"), prog < 0), dtype=pl.String
+            ),
+            "death_day": pl.Series(_null_if(death, death < 0), dtype=pl.Int64),
+            "death_cause": pl.Series(
+                _null_if(np.full(n, p.death.cause), death < 0), dtype=pl.String
+            ),
+            "last_contact_day": g(t.last_contact_day),
+            "treatment_end_day": pl.Series(_null_if(txe, txe < 0), dtype=pl.Int64),
+            "treatment_end_reason": pl.Series(_null_if(reason, txe < 0), dtype=pl.String),
+        }
+    )
+
+    res = t.visit_result[r][order]
+    pi, vi = np.nonzero(res != NO_SAMPLE)
+    rv = res[pi, vi]
+    cf = t.visit_clonal_fraction[r][order][pi, vi]
+    mrd = pl.DataFrame(
+        {
+            "patient_id": ids[pi],
+            "day": t.visit_day[r][order][pi, vi],
+            "visit": np.array(VISIT_LABELS)[vi],
+            "method": np.full(pi.size, p.assessment.method),
+            "specimen": np.full(pi.size, p.assessment.specimen),
+            "sensitivity": pl.Series(
+                _null_if(t.visit_sensitivity[r][order][pi, vi], rv == NOT_EVALUABLE),
+                dtype=pl.Float64,
+            ),
+            "result": np.array(RESULT_LABELS)[rv],
+            "clonal_fraction": pl.Series(_null_if(cf, rv != POSITIVE), dtype=pl.Float64),
+            "adequate": rv != NOT_EVALUABLE,
+        }
+    )
+
+    rows: list[pl.DataFrame] = []
+    terms = p.safety.terms
+    if terms:
+        gr = t.ae_grade[r][order]
+        pa, ta = np.nonzero(gr > 0)
+        rows.append(
+            pl.DataFrame(
+                {
+                    "patient_id": ids[pa],
+                    "term": np.array([x.term for x in terms])[ta],
+                    "body_system": np.array([x.body_system for x in terms])[ta],
+                    "grade": gr[pa, ta].astype(np.int64),
+                    "serious": np.zeros(pa.size, dtype=bool),
+                    "onset_day": t.ae_onset[r][order][pa, ta],
+                    "related": t.ae_related[r][order][pa, ta],
+                }
+            )
+        )
+    ps = np.nonzero(g(t.sae))[0]
+    st = g(t.sae_term)[ps]
+    rows.append(
+        pl.DataFrame(
+            {
+                "patient_id": ids[ps],
+                "term": np.array(p.safety.serious_terms)[st],
+                "body_system": np.array(p.safety.serious_body_systems)[st],
+                "grade": np.full(ps.size, 3, dtype=np.int64),
+                "serious": np.ones(ps.size, dtype=bool),
+                "onset_day": g(t.sae_onset)[ps],
+                "related": np.zeros(ps.size, dtype=bool),
+            }
+        )
+    )
+    pdth = np.nonzero(death >= 0)[0]
+    rows.append(
+        pl.DataFrame(
+            {
+                "patient_id": ids[pdth],
+                "term": np.full(pdth.size, p.death.grade5_term),
+                "body_system": np.full(pdth.size, p.death.grade5_body_system),
+                "grade": np.full(pdth.size, 5, dtype=np.int64),
+                "serious": np.ones(pdth.size, dtype=bool),
+                "onset_day": death[pdth],
+                "related": np.zeros(pdth.size, dtype=bool),
+            }
+        )
+    )
+    ae = pl.concat(rows, how="vertical")
+    ae = ae.with_columns(pl.col("term").alias("decod")).select(
+        "patient_id", "term", "decod", "body_system", "grade", "serious", "onset_day", "related"
+    )
+    ae = ae.sort(["patient_id", "onset_day", "term"])
+    return {"patients": patients, "mrd": mrd, "outcomes": outcomes, "adverse_events": ae}

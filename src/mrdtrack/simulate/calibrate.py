@@ -1,0 +1,454 @@
+"""Calibration of the simulator to published summary figures, and the calibration report.
+
+Method: the **method of simulated moments** (McFadden 1989; Gourieroux & Monfort 1996) with
+common random numbers. For a vector of free parameters theta (on the log scale, or the logit
+scale for probabilities) we simulate ``R`` replicate trials from fixed streams ``[seed, i]`` and
+minimise
+
+    Q(theta) = sum_k ((m_k(theta) - y_k) / s_k)^2
+
+where ``y_k`` are published figures, ``m_k`` the simulated means of the same statistics and
+``s_k`` their simulated between-trial standard deviations at the starting point (so a figure
+that a 108-patient trial measures imprecisely weighs less). The landmark hazard ratio enters
+as the log HR of the trials pooled (a smooth functional; single small trials often have
+monotone likelihoods). Minimisation: Levenberg-Marquardt with a forward-difference Jacobian of fixed width 0.1 on the
+free scale (or Nelder-Mead), deterministic given the seed.
+
+The **calibration report** then simulates ``>= 1000`` fresh replicate trials (another seed)
+and, for every published number with a simulated counterpart, shows the median and the
+central 95% interval of the simulated distribution and whether the published value is inside:
+numbers inside [2.5%, 97.5%]; ``"infinite"`` HR inside when at least 2.5% of trials have a
+reference group without events; ``"not reached"`` median likewise; ``*_p_max`` (a published
+"P < bound") inside when the 2.5% quantile is below the bound. Published figures without a simulated counterpart
+(design facts) are listed as such.
+
+Targets TOML schema (``mrdtrack.simulate.targets/1``): tables of ``key = value`` exactly as
+``shared/reference/founding-study.toml`` (which is accepted as is); optional top-level
+``schema``, ``name``, ``params`` (parameter file to start from) and a ``[sources]`` table;
+optional ``[calibration] moments = [...]`` to choose the fitted moments.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mrdtrack.errors import MrdtrackError
+from mrdtrack.simulate._kernels import landmark_tests
+from mrdtrack.simulate.model import simulate_trials
+from mrdtrack.simulate.params import SimulationParams, load_params
+from mrdtrack.simulate.summaries import landmark_groups, pfs_arrays, trial_summaries
+
+TARGETS_SCHEMA = "mrdtrack.simulate.targets/1"
+
+DEFAULT_FREE = (
+    "baseline_mrd__negative_logit",
+    "baseline_mrd__missing",
+    "mrd_dynamics__neg_to_pos_early",
+    "mrd_dynamics__neg_to_pos_late",
+    "mrd_dynamics__pos_to_neg_early",
+    "mrd_dynamics__pos_to_neg_late",
+    "progression__negative",
+    "progression__persistent_positive",
+    "progression__lost_early",
+    "progression__lost_late",
+    "treatment__early_discontinuation",
+    "treatment__discontinuation_per_year",
+    "death__rate_at_mean_age",
+    "safety__serious_fraction",
+)
+
+DEFAULT_MOMENTS = (
+    "cohort.evaluable_pfs",
+    "cohort.baseline_mrd_assessed",
+    "cohort.on_maintenance_at_cutoff",
+    "mrd_baseline.negative",
+    "mrd_classes_whole_followup.sustained_negative",
+    "mrd_classes_whole_followup.positive_to_negative",
+    "mrd_classes_whole_followup.negative_to_positive",
+    "pfs.five_year",
+    "safety.on_study_deaths",
+    "safety.serious_ae_fraction",
+    "landmark_2y.lost_vs_persistent_hr",
+)
+
+_PROBABILITY = ("missing", "early_discontinuation", "serious_fraction")
+_SIGNED = ("negative_logit",)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Published figures: ``values`` maps ``"section.key"`` to a number, string or interval."""
+
+    name: str
+    values: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)
+    params: str | None = None
+    moments: tuple[str, ...] = DEFAULT_MOMENTS
+    path: str = ""
+
+
+def load_targets(path: str | Path | None = None) -> Targets:
+    """Read a targets TOML; ``None`` reads the shipped founding-study targets."""
+    if path is None:
+        text = (
+            resources.files("mrdtrack.data")
+            .joinpath("targets/founding_study.toml")
+            .read_text(encoding="utf-8")
+        )
+        src = "founding_study.toml"
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+        src = str(path)
+    data = tomllib.loads(text)
+    schema = data.pop("schema", TARGETS_SCHEMA)
+    if schema != TARGETS_SCHEMA:
+        raise MrdtrackError(f"{src}: schema must be {TARGETS_SCHEMA!r}, found {schema!r}")
+    name = str(data.pop("name", Path(src).stem))
+    params = data.pop("params", None)
+    sources = {str(k): str(v) for k, v in data.pop("sources", {}).items()}
+    calib = data.pop("calibration", {})
+    values: dict[str, Any] = {}
+    for section, table in data.items():
+        if not isinstance(table, dict):
+            raise MrdtrackError(f"{src}: top-level key {section!r} must be a [table] of figures")
+        for key, value in table.items():
+            values[f"{section}.{key}"] = value
+    moments = tuple(calib.get("moments", [m for m in DEFAULT_MOMENTS if m in values]))
+    return Targets(name, values, sources, params, moments, src)
+
+
+# ---- the method of simulated moments --------------------------------------------------------
+
+
+def _to_free(name: str, value: float) -> float:
+    leaf = name.split("__")[1]
+    if leaf in _SIGNED:
+        return value
+    if leaf in _PROBABILITY:
+        return math.log(value / (1 - value))
+    return math.log(value)
+
+
+def _from_free(name: str, x: float) -> float:
+    leaf = name.split("__")[1]
+    if leaf in _SIGNED:
+        return float(x)
+    if leaf in _PROBABILITY:
+        return float(1 / (1 + math.exp(-x)))
+    return float(math.exp(x))
+
+
+def pooled_log_hr(trials, landmark_day: float = 730.0) -> float:
+    """Log HR of loss of negativity vs persistent positivity, all replicate trials pooled."""
+    time, event = pfs_arrays(trials)
+    evaluable = trials.cycles_completed >= 4
+    lt, g_per, _ = landmark_groups(trials, time, evaluable, landmark_day)
+    res = landmark_tests(lt.reshape(1, -1), event.reshape(1, -1), g_per.reshape(1, -1))
+    return float(np.log(res[0, 7]))
+
+
+def simulate_summaries(
+    params: SimulationParams, n_replicates: int, seed: int, *, chunk: int = 100
+) -> dict[str, np.ndarray]:
+    """`trial_summaries` of replicates ``0 .. n_replicates - 1``, simulated in chunks."""
+    parts = [
+        trial_summaries(simulate_trials(params, min(chunk, n_replicates - s), seed, start=s))
+        for s in range(0, n_replicates, chunk)
+    ]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def simulated_moments(
+    params: SimulationParams, moments: tuple[str, ...], n_replicates: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Per-replicate values of the moment statistics (HR: the pooled log HR, repeated)."""
+    if "landmark_2y.lost_vs_persistent_hr" not in moments:
+        s = simulate_summaries(params, n_replicates, seed)
+        return {m: s[m] for m in moments}
+    tr = simulate_trials(params, n_replicates, seed)
+    s = trial_summaries(tr)
+    out = {m: s[m] for m in moments if m != "landmark_2y.lost_vs_persistent_hr"}
+    if "landmark_2y.lost_vs_persistent_hr" in moments:
+        out["landmark_2y.lost_vs_persistent_hr"] = np.full(n_replicates, pooled_log_hr(tr))
+    return out
+
+
+def _target_number(targets: Targets, m: str) -> float:
+    v = targets.values[m]
+    if m == "landmark_2y.lost_vs_persistent_hr":
+        return math.log(float(v))
+    return float(v)
+
+
+@dataclass(frozen=True)
+class CalibrationFit:
+    """Result of `calibrate`: fitted parameters, the objective and the moment table."""
+
+    params: SimulationParams
+    objective: float
+    n_evaluations: int
+    free: tuple[str, ...]
+    start: tuple[float, ...]
+    estimate: tuple[float, ...]
+    moments: pl.DataFrame
+    method: str = "method of simulated moments (common random numbers)"
+
+    def table(self) -> pl.DataFrame:
+        return pl.DataFrame({"parameter": self.free, "start": self.start, "estimate": self.estimate})
+
+    def summary(self) -> str:
+        lines = [f"Calibration: {self.method}; Q = {self.objective:.4g} ({self.n_evaluations} evals)"]
+        lines += [f"  {a:45s} {b:10.4g} -> {c:10.4g}" for a, b, c in self.table().iter_rows()]
+        return "\n".join(lines)
+
+
+def calibrate(
+    params: SimulationParams,
+    targets: Targets,
+    *,
+    free: tuple[str, ...] = DEFAULT_FREE,
+    n_replicates: int = 200,
+    seed: int = 20210601,
+    max_evaluations: int = 400,
+    method: str = "levenberg-marquardt",
+) -> CalibrationFit:
+    """Fit ``free`` parameters to the ``targets`` moments by the method of simulated moments."""
+    from scipy.optimize import minimize
+
+    moments = tuple(m for m in targets.moments if m in targets.values)
+    if not moments:
+        raise MrdtrackError("no calibration moments: the targets file has none of " + str(DEFAULT_MOMENTS))
+    y = np.array([_target_number(targets, m) for m in moments])
+    start = np.array([_to_free(f, _get(params, f)) for f in free])
+    m0 = simulated_moments(params, moments, n_replicates, seed)
+    scale = np.array([max(np.std(m0[m]), 1e-3) for m in moments])
+    if "landmark_2y.lost_vs_persistent_hr" in moments:
+        # the pooled log HR is one number per simulation; weigh it like a 0.35 SE on the log scale
+        scale[moments.index("landmark_2y.lost_vs_persistent_hr")] = 0.35
+    n_eval = 0
+
+    def build(x):
+        return params.replace(**{f: _from_free(f, xi) for f, xi in zip(free, x, strict=True)})
+
+    def resid(x):
+        m = simulated_moments(build(x), moments, n_replicates, seed)
+        mean = np.array([np.nanmean(m[k]) for k in moments])
+        if not np.all(np.isfinite(mean)):
+            return np.full(len(moments), 1e3)
+        return (mean - y) / scale
+
+    def q(x):
+        nonlocal n_eval
+        n_eval += 1
+        m = simulated_moments(build(x), moments, n_replicates, seed)
+        mean = np.array([np.nanmean(m[k]) for k in moments])
+        if not np.all(np.isfinite(mean)):
+            return 1e6
+        return float(np.sum(((mean - y) / scale) ** 2))
+
+    if method == "nelder-mead":
+        res = minimize(
+            q, start, method="Nelder-Mead",
+            options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3},
+        )
+        x_hat, q_hat = res.x, float(res.fun)
+    else:
+        x_hat, q_hat = _levenberg_marquardt(resid, start, max_evaluations)
+        n_eval = _levenberg_marquardt.n_eval
+    fitted = build(x_hat)
+    m = simulated_moments(fitted, moments, n_replicates, seed)
+    tab = pl.DataFrame(
+        {
+            "moment": moments,
+            "published": y,
+            "simulated_mean": [float(np.nanmean(m[k])) for k in moments],
+            "scale": scale,
+        }
+    )
+    return CalibrationFit(
+        params=fitted,
+        objective=q_hat,
+        n_evaluations=n_eval,
+        free=tuple(free),
+        start=tuple(_from_free(f, s) for f, s in zip(free, start, strict=True)),
+        estimate=tuple(_get(fitted, f) for f in free),
+        moments=tab,
+    )
+
+
+def _levenberg_marquardt(resid, x0, max_evaluations, h=0.1):
+    """Levenberg-Marquardt on simulated residuals, Jacobian by forward differences of width
+    ``h`` on the free scale (wide enough to see through the step function that common random
+    numbers make of a count's mean)."""
+    x = np.asarray(x0, float).copy()
+    r = resid(x)
+    q = float(r @ r)
+    lam = 1e-2
+    n_eval = 1
+    while n_eval + x.size + 1 <= max_evaluations:
+        jac = np.empty((r.size, x.size))
+        for j in range(x.size):
+            xj = x.copy()
+            xj[j] += h
+            jac[:, j] = (resid(xj) - r) / h
+        n_eval += x.size
+        jtj, jtr = jac.T @ jac, jac.T @ r
+        improved = False
+        while n_eval < max_evaluations and lam < 1e6:
+            step = np.linalg.solve(jtj + lam * np.diag(np.diag(jtj) + 1e-9), -jtr)
+            step = np.clip(step, -1.0, 1.0)
+            r_new = resid(x + step)
+            n_eval += 1
+            q_new = float(r_new @ r_new)
+            if q_new < q:
+                x, r, q, lam, improved = x + step, r_new, q_new, lam / 3, True
+                break
+            lam *= 4
+        if not improved or q < 1e-3:
+            break
+    _levenberg_marquardt.n_eval = n_eval
+    return x, q
+
+
+def _get(params: SimulationParams, name: str) -> float:
+    section, key = name.split("__")
+    return float(getattr(getattr(params, section), key))
+
+
+# ---- the calibration report -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """For every published figure: the simulated distribution over replicate trials."""
+
+    name: str
+    n_replicates: int
+    seed: int
+    rows: pl.DataFrame
+
+    @property
+    def all_inside(self) -> bool:
+        tested = self.rows.filter(pl.col("inside").is_not_null())
+        return bool(tested.get_column("inside").all())
+
+    def table(self) -> pl.DataFrame:
+        return self.rows
+
+    def summary(self) -> str:
+        lines = [
+            f"Calibration report: {self.name}; {self.n_replicates} simulated trials (seed {self.seed})",
+            f"{'published figure':58s} {'published':>12s} {'sim median':>11s} {'95% interval':>23s}  inside",
+        ]
+        for r in self.rows.iter_rows(named=True):
+            inside = {True: "yes", False: "NO", None: "-"}[r["inside"]]
+            lo, hi, med = r["lower"], r["upper"], r["median"]
+            interval = "" if lo is None else f"[{_fmt(lo)}, {_fmt(hi)}]"
+            lines.append(
+                f"{r['figure']:58s} {r['published']:>12s} {_fmt(med):>11s} {interval:>23s}  {inside}"
+                + (f"  ({r['note']})" if r["note"] else "")
+            )
+        tested = self.rows.filter(pl.col("inside").is_not_null())
+        n_in = int(tested.get_column("inside").sum())
+        lines.append(f"{n_in} of {tested.height} published figures inside their simulated 95% interval")
+        return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float) and math.isinf(v):
+        return "inf"
+    if abs(v) >= 1000 or (0 < abs(v) < 0.001):
+        return f"{v:.3g}"
+    return f"{v:.4g}"
+
+
+def calibration_report(
+    params: SimulationParams,
+    targets: Targets,
+    *,
+    n_replicates: int = 1000,
+    seed: int = 1,
+    summaries: dict[str, np.ndarray] | None = None,
+) -> CalibrationReport:
+    """Simulate ``n_replicates`` trials and place each published figure in its distribution."""
+    if summaries is None:
+        summaries = simulate_summaries(params, n_replicates, seed)
+    rows = []
+    for fig, value in targets.values.items():
+        row = {"figure": fig, "published": str(value), "median": None, "lower": None,
+               "upper": None, "inside": None, "note": ""}
+        if isinstance(value, list):
+            row["note"] = "published interval (not tested)"
+        elif value == "infinite" and f"{fig}_infinite" in summaries:
+            x = summaries[f"{fig}_infinite"]
+            frac = float(x.mean())
+            row.update(median=frac, lower=float(np.quantile(x, 0.025)), upper=float(np.quantile(x, 0.975)))
+            row["inside"] = frac >= 0.025
+            row["note"] = "fraction of trials with no events in the reference group"
+        elif value == "not reached" and fig == "pfs.median":
+            x = 1.0 - summaries["pfs.median_reached"]
+            row.update(median=float(x.mean()), lower=float(np.quantile(x, 0.025)), upper=float(np.quantile(x, 0.975)))
+            row["inside"] = float(x.mean()) >= 0.025
+            row["note"] = "fraction of trials with median PFS not reached"
+        elif isinstance(value, bool) or not isinstance(value, int | float) or fig not in summaries:
+            row["note"] = "design fact (input, not simulated)"
+        else:
+            x = summaries[fig]
+            x = x[~np.isnan(x)]
+            if x.size == 0:
+                row["note"] = "no simulated value"
+            else:
+                # infinite HRs (monotone likelihood) are ordered above every finite value
+                xc = np.clip(x, -1e300, 1e300)
+                lo, med, hi = (
+                    float(np.inf if v >= 1e300 else v) for v in np.quantile(xc, [0.025, 0.5, 0.975])
+                )
+                row.update(median=float(med), lower=float(lo), upper=float(hi))
+                if fig.endswith("_p_max"):
+                    row["inside"] = bool(lo <= value)
+                    row["note"] = "published upper bound"
+                else:
+                    row["inside"] = bool(lo <= value <= hi)
+                if fig.endswith("_hr"):
+                    row["note"] = f"{np.isinf(x).mean():.0%} of trials infinite, {(x == 0).mean():.0%} zero"
+        rows.append(row)
+    schema = {"figure": pl.String, "published": pl.String, "median": pl.Float64,
+              "lower": pl.Float64, "upper": pl.Float64, "inside": pl.Boolean, "note": pl.String}
+    return CalibrationReport(targets.name, int(n_replicates), int(seed), pl.DataFrame(rows, schema=schema))
+
+
+def default_params_for(targets: Targets) -> SimulationParams:
+    """The parameter file a targets file names (relative to it), else the founding study's."""
+    if targets.params and targets.path and Path(targets.path).exists():
+        cand = Path(targets.path).parent / targets.params
+        if cand.exists():
+            return load_params(cand)
+        cand = Path(targets.path).parent.parent / "simulation" / targets.params
+        if cand.exists():
+            return load_params(cand)
+    if targets.params:
+        try:
+            return load_params_resource(targets.params)
+        except FileNotFoundError:
+            pass
+    return load_params()
+
+
+def load_params_resource(name: str) -> SimulationParams:
+    """A shipped parameter file by name (``mrdtrack/data/simulation/NAME``)."""
+    from mrdtrack.simulate.params import loads_params
+
+    res = resources.files("mrdtrack.data").joinpath(f"simulation/{name}")
+    if not res.is_file():
+        raise FileNotFoundError(name)
+    return loads_params(res.read_text(encoding="utf-8"), source=name)

@@ -1,0 +1,437 @@
+"""The generative model of a single-arm MRD maintenance study, vectorised over patients and trials.
+
+Every replicate trial ``i`` draws all its randomness as one block of uniforms from its own
+stream ``numpy.random.default_rng([seed, i])``: replicate ``i`` is the same trial whatever the
+number of replicates simulated together or the number of workers. Within a replicate, a fixed
+column of that block belongs to each random quantity (inverse-transform sampling), so all
+patients of all replicates are simulated with array operations — there is no per-patient loop.
+
+The model (rates per year, times in study days; day 0 = start of maintenance)
+---------------------------------------------------------------------------
+- Accrual uniform over the enrolment window; a common calendar data cutoff; follow-up capped at
+  the protocol's maximum.
+- Covariates: age (normal truncated to [min, max] by clipping), sex, prior ASCT, high-risk
+  cytogenetics, ISS stage.
+- True MRD state at day 0: negative with logistic probability (intercept + prior ASCT + risk).
+- MRD dynamics: a two-state continuous-time Markov process; MRD- → MRD+ intensity
+  ``neg_to_pos · exp(log_rr · high_risk)``; MRD+ → MRD- intensity ``pos_to_neg_early`` before
+  ``change_day`` and ``pos_to_neg_late`` after it (piecewise-constant, exact inversion). At most
+  ``max_transitions`` jumps are simulated; the state then stays. MRD- → MRD+ intensity has
+  the same early/late change.
+- Progression: piecewise-constant hazard given the current state: ``negative``; positive never
+  having been negative (``persistent_positive``); positive after loss of negativity
+  (``lost_early`` for the first ``lost_change_days`` after the loss, ``lost_late`` after), times
+  ``exp(high_risk_log_hr · high_risk + age_log_hr_per_10y · (age - mean) / 10)``.
+- Death from other causes: exponential with an age gradient. Loss to follow-up: exponential.
+- Treatment: a fraction stops within the first ``early_window_days`` (not evaluable for PFS;
+  they leave the study ``early_withdrawal_followup_days`` later); others stop at an exponential
+  rate after that window, at progression, death, loss to follow-up or the protocol maximum;
+  otherwise they are on maintenance at the data cutoff.
+- MRD assessments: baseline on day U{day_min..day_max} (missing with probability ``missing``),
+  then on the anniversaries of the baseline sample, within ``[0, window_days]`` days after each,
+  up to ``n_followup_visits``, while progression-free and under follow-up; each follow-up visit
+  may be missed (no record), inadequate (record ``not_evaluable``) or reach only ``low_lod``
+  sensitivity; a true positive is detected when its log-normal clonal fraction reaches the
+  sample's sensitivity, otherwise it reads negative.
+- Adverse events: one record per patient and CTCAE term with per-patient probability of any
+  grade and of grade >= 3; one serious event in a ``serious_fraction`` of patients; a grade-5
+  event for a death.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.special import ndtri
+
+from mrdtrack.simulate.params import SimulationParams
+
+DAYS_PER_YEAR = 365.25
+NO_SAMPLE, NEGATIVE, POSITIVE, NOT_EVALUABLE = 0, 1, 2, 3
+RESULT_LABELS = ("", "negative", "positive", "not_evaluable")
+
+
+class _Columns:
+    """Hands out named column ranges of the per-replicate uniform block."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.n_patient_level = 0
+        self.slots: dict[str, slice] = {}
+
+    def take(self, name: str, k: int = 1) -> None:
+        self.slots[name] = slice(self.n, self.n + k)
+        self.n += k
+
+
+def _layout(p: SimulationParams) -> _Columns:
+    """Column layout: patient-level draws first, then the visit draws (a second block, so a
+    different assessment schedule leaves every patient-level draw unchanged)."""
+    c = _Columns()
+    for name in ("enrol", "age", "sex", "asct", "risk", "iss", "bday", "bmiss", "bneg"):
+        c.take(name)
+    c.take("mrd_jump", p.mrd_dynamics.max_transitions)
+    for name in ("prog", "death", "early", "early_t", "disc", "ltfu"):
+        c.take(name)
+    t = len(p.safety.terms)
+    for name in ("ae_any", "ae_grade", "ae_onset", "ae_related"):
+        c.take(name, t)
+    for name in ("sae", "sae_term", "sae_onset", "induction", "response"):
+        c.take(name)
+    c.n_patient_level = c.n
+    v = p.assessment.n_followup_visits + 1
+    for name in ("v_jitter", "v_miss", "v_inad", "v_lowsens", "v_clonal"):
+        c.take(name, v)
+    return c
+
+
+def replicate_uniforms(p: SimulationParams, seed: int, replicates: np.ndarray) -> np.ndarray:
+    """Uniform blocks ``(R, n_patients, K)``; block ``r`` comes only from stream ``[seed, i_r]``.
+
+    Each stream first fills the patient-level columns, then the visit columns.
+    """
+    lay = _layout(p)
+    k, k1 = lay.n, lay.n_patient_level
+    n = p.trial.n_patients
+    out = np.empty((len(replicates), n, k))
+    for r, i in enumerate(replicates):
+        g = np.random.default_rng([int(seed), int(i)])
+        out[r, :, :k1] = g.random((n, k1))
+        out[r, :, k1:] = g.random((n, k - k1))
+    return out
+
+
+@dataclass(frozen=True)
+class Trials:
+    """Simulated trials as arrays: patient arrays ``(R, n)``, visits ``(R, n, V)``, AEs ``(R, n, T)``.
+
+    Times are study days (float for continuous quantities before rounding, int64 after).
+    ``progression_day``, ``death_day`` and ``treatment_end_day`` are ``-1`` when absent.
+    """
+
+    params: SimulationParams
+    seed: int
+    replicates: np.ndarray
+    enrol_day: np.ndarray
+    cutoff_day: np.ndarray
+    age: np.ndarray
+    male: np.ndarray
+    prior_transplant: np.ndarray
+    high_risk: np.ndarray
+    iss: np.ndarray
+    induction: np.ndarray
+    baseline_response: np.ndarray
+    baseline_state_negative: np.ndarray
+    progression_day: np.ndarray
+    death_day: np.ndarray
+    last_contact_day: np.ndarray
+    treatment_end_day: np.ndarray
+    treatment_end_reason: np.ndarray
+    cycles_completed: np.ndarray
+    visit_day: np.ndarray
+    visit_result: np.ndarray
+    visit_sensitivity: np.ndarray
+    visit_clonal_fraction: np.ndarray
+    ae_grade: np.ndarray
+    ae_onset: np.ndarray
+    ae_related: np.ndarray
+    sae: np.ndarray
+    sae_term: np.ndarray
+    sae_onset: np.ndarray
+
+    @property
+    def n_replicates(self) -> int:
+        return self.enrol_day.shape[0]
+
+    def subset(self, rows: np.ndarray) -> Trials:
+        """Trials restricted to replicate rows ``rows`` (an index array)."""
+        kw = {
+            k: (v[rows] if isinstance(v, np.ndarray) else v)
+            for k, v in self.__dict__.items()
+            if k not in ("params", "seed")
+        }
+        return Trials(params=self.params, seed=self.seed, **kw)
+
+    def to_cohort(self, r: int = 0, *, name: str | None = None, validate: bool = True):
+        """Replicate row ``r`` as a `Cohort` (validated by `Cohort.from_frames` when available)."""
+        from mrdtrack.simulate._tables import trial_tables
+
+        frames = trial_tables(self, r)
+        return _make_cohort(
+            frames, name or f"{self.params.name} replicate {self.replicates[r]}", validate
+        )
+
+
+def _make_cohort(frames: dict[str, pl.DataFrame], name: str, validate: bool):
+    from mrdtrack.cohort import Cohort
+
+    if validate:
+        try:
+            return Cohort.from_frames(
+                frames["patients"],
+                frames["mrd"],
+                frames["outcomes"],
+                frames["adverse_events"],
+                name=name,
+            )
+        except ImportError:
+            pass  # the validating readers are not installed in this build
+    return Cohort(
+        patients=frames["patients"],
+        mrd=frames["mrd"],
+        outcomes=frames["outcomes"],
+        adverse_events=frames["adverse_events"],
+        name=name,
+    )
+
+
+def _exp_piecewise(t0, e, rate_before, rate_after, change):
+    """Time of the first event after ``t0`` for a unit-exponential ``e`` and a hazard that is
+    ``rate_before`` before ``change`` and ``rate_after`` from it (exact inversion)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h_before = rate_before * np.maximum(change - t0, 0.0)
+        t_early = t0 + e / rate_before
+        t_late = np.maximum(t0, change) + (e - h_before) / rate_after
+    return np.where(e < h_before, t_early, t_late)
+
+
+def simulate_trials(
+    params: SimulationParams,
+    n_replicates: int = 1,
+    seed: int = 0,
+    *,
+    start: int = 0,
+    replicates: np.ndarray | None = None,
+    uniforms: np.ndarray | None = None,
+) -> Trials:
+    """Simulate replicate trials ``start .. start + n_replicates - 1`` (or ``replicates``).
+
+    Replicate ``i`` depends only on ``(seed, i)`` and ``params`` (stream ``[seed, i]``).
+    ``uniforms`` (advanced) supplies the uniform block directly, e.g. for a patient pool.
+    """
+    p = params
+    if replicates is None:
+        replicates = np.arange(start, start + n_replicates, dtype=np.int64)
+    replicates = np.asarray(replicates, dtype=np.int64)
+    u = replicate_uniforms(p, seed, replicates) if uniforms is None else uniforms
+    cols = _layout(p).slots
+
+    def U(name):
+        s = cols[name]
+        return u[..., s.start] if s.stop - s.start == 1 else u[..., s]
+
+    def expo(name):
+        return -np.log1p(-U(name))
+
+    tr, cv, bm, dyn, pr = p.trial, p.covariates, p.baseline_mrd, p.mrd_dynamics, p.progression
+    tx, fu, asm, sf = p.treatment, p.followup, p.assessment, p.safety
+
+    # accrual, cutoff, covariates
+    enrol = np.floor(U("enrol") * tr.enrolment_days)
+    cutoff = np.floor(tr.cutoff_calendar_day - enrol).astype(np.int64)
+    horizon = np.minimum(cutoff, tr.max_followup_days).astype(float)
+    age = np.clip(cv.age_mean + cv.age_sd * ndtri(U("age")), cv.age_min, cv.age_max)
+    age = np.round(age, 0)
+    male = U("sex") < cv.male
+    asct = U("asct") < cv.prior_transplant
+    risk = U("risk") < cv.high_risk_cytogenetics
+    iss_cum = np.cumsum(cv.iss)
+    iss = np.searchsorted(iss_cum / iss_cum[-1], U("iss"), side="right").clip(0, 2)
+    ind_cum = np.cumsum(cv.induction_probs)
+    induction = np.searchsorted(ind_cum / ind_cum[-1], U("induction"), side="right")
+    induction = induction.clip(0, len(cv.induction) - 1)
+
+    # true MRD state at day 0 and its continuous-time dynamics
+    logit = (
+        bm.negative_logit + bm.negative_logit_transplant * asct + bm.negative_logit_high_risk * risk
+    )
+    neg0 = U("bneg") < 1.0 / (1.0 + np.exp(-logit))
+    rr_np = np.exp(dyn.neg_to_pos_high_risk_log_rr * risk) / DAYS_PER_YEAR
+    r_np_e, r_np_l = dyn.neg_to_pos_early * rr_np, dyn.neg_to_pos_late * rr_np
+    rn = np.cumsum(cv.response_probs_if_negative)
+    rp = np.cumsum(cv.response_probs_if_positive)
+    response = np.where(
+        neg0,
+        np.searchsorted(rn / rn[-1], U("response"), side="right"),
+        np.searchsorted(rp / rp[-1], U("response"), side="right"),
+    ).clip(0, len(cv.responses) - 1)
+    r_pn_e, r_pn_l = dyn.pos_to_neg_early / DAYS_PER_YEAR, dyn.pos_to_neg_late / DAYS_PER_YEAR
+    jumps = np.empty((*enrol.shape, dyn.max_transitions))
+    t = np.zeros_like(enrol)
+    state_neg = neg0.copy()
+    e_jump = -np.log1p(-U("mrd_jump"))
+    for j in range(dyn.max_transitions):  # a few jumps, each vectorised over all patients
+        t_np = _exp_piecewise(t, e_jump[..., j], r_np_e, r_np_l, dyn.change_day)
+        t_pn = _exp_piecewise(t, e_jump[..., j], r_pn_e, r_pn_l, dyn.change_day)
+        t = np.where(state_neg, t_np, t_pn)
+        jumps[..., j] = t
+        state_neg = ~state_neg
+
+    # progression: piecewise-constant hazard over MRD segments (a lost segment splits in two)
+    mult = (
+        np.exp(pr.high_risk_log_hr * risk + pr.age_log_hr_per_10y * (age - cv.age_mean) / 10.0)
+        / DAYS_PER_YEAR
+    )
+    seg_start, seg_end, seg_rate = [], [], []
+    start_t = np.zeros_like(enrol)
+    state_neg = neg0.copy()
+    ever_neg = neg0.copy()
+    for j in range(dyn.max_transitions + 1):
+        end_t = jumps[..., j] if j < dyn.max_transitions else np.full_like(enrol, np.inf)
+        lost = ~state_neg & ever_neg
+        mid = np.where(lost, np.minimum(start_t + pr.lost_change_days, end_t), end_t)
+        rate_a = np.where(
+            state_neg, pr.negative, np.where(lost, pr.lost_early, pr.persistent_positive)
+        )
+        rate_b = np.where(lost, pr.lost_late, rate_a)
+        seg_start += [start_t, mid]
+        seg_end += [mid, end_t]
+        seg_rate += [rate_a * mult, rate_b * mult]
+        start_t = end_t
+        state_neg = ~state_neg
+        ever_neg = ever_neg | state_neg
+    s0, s1, rt = np.stack(seg_start, -1), np.stack(seg_end, -1), np.stack(seg_rate, -1)
+    with np.errstate(invalid="ignore"):
+        seg_h = np.where(s1 > s0, rt * (s1 - s0), 0.0)
+    cum = np.cumsum(seg_h, axis=-1)
+    e_prog = expo("prog")
+    k = np.minimum((cum < e_prog[..., None]).sum(-1), s0.shape[-1] - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # (inf - inf) only in segments after the one that holds the event; never selected
+        before = np.take_along_axis(cum - seg_h, k[..., None], -1)[..., 0]
+        rate_k = np.take_along_axis(rt, k[..., None], -1)[..., 0]
+        t_prog = np.take_along_axis(s0, k[..., None], -1)[..., 0] + (e_prog - before) / rate_k
+
+    # death from other causes, loss to follow-up, treatment stops
+    d_rate = p.death.rate_at_mean_age / DAYS_PER_YEAR
+    t_death = expo("death") / (d_rate * np.exp(p.death.age_log_hr_per_year * (age - cv.age_mean)))
+    if fu.loss_per_year > 0:
+        t_ltfu = expo("ltfu") / (fu.loss_per_year / DAYS_PER_YEAR)
+    else:
+        t_ltfu = np.full_like(enrol, np.inf)
+    early = U("early") < tx.early_discontinuation
+    t_early = 1.0 + np.floor(U("early_t") * (tx.early_window_days - 1))
+    t_disc = np.where(
+        early,
+        t_early,
+        tx.early_window_days + expo("disc") / (tx.discontinuation_per_year / DAYS_PER_YEAR),
+    )
+    prog_d = np.maximum(np.ceil(t_prog), 1.0)
+    death_d = np.maximum(np.ceil(t_death), 1.0)
+    ltfu_d = np.maximum(np.ceil(t_ltfu), 1.0)
+    fu_end = np.minimum(horizon, ltfu_d)
+    fu_end = np.where(
+        early, np.minimum(fu_end, t_early + fu.early_withdrawal_followup_days), fu_end
+    )
+    fu_end = np.minimum(fu_end, death_d)
+    prog_obs = prog_d <= fu_end
+    death_obs = death_d <= fu_end
+    tx_end = np.minimum.reduce(
+        [
+            t_disc,
+            np.where(prog_obs, prog_d, np.inf),
+            np.where(death_obs, death_d, np.inf),
+            np.full_like(t_disc, tx.max_days),
+            ltfu_d,
+        ]
+    )
+    # on maintenance at the cutoff: treatment outlasts a follow-up that ended at the cutoff
+    ongoing = (tx_end > fu_end) & (fu_end >= cutoff)
+    reason = np.select(
+        [
+            ongoing,
+            early,
+            prog_obs & (tx_end == prog_d),
+            death_obs & (tx_end == death_d),
+            tx_end == tx.max_days,
+            tx_end == ltfu_d,
+        ],
+        [0, 1, 2, 3, 4, 5],
+        6,
+    )
+    tx_end = np.minimum(np.ceil(tx_end), fu_end)
+    tx_end_d = np.where(ongoing, -1, tx_end).astype(np.int64)
+    tx_dur = np.where(ongoing, fu_end, tx_end)
+    cycles = np.minimum(np.floor(tx_dur / tx.cycle_days), np.floor(tx.max_days / tx.cycle_days))
+
+    # MRD assessment schedule and assay
+    nv = asm.n_followup_visits + 1
+    bday = bm.day_min + np.floor(U("bday") * (bm.day_max - bm.day_min + 1))
+    k_idx = np.arange(nv)
+    vday = (
+        bday[..., None]
+        + asm.interval_days * k_idx
+        + np.where(k_idx > 0, np.floor(U("v_jitter") * (asm.window_days + 1)), 0.0)
+    )
+    stop = np.minimum(fu_end, np.where(prog_obs, prog_d - 1, np.inf))
+    happens = vday <= stop[..., None]
+    happens[..., 0] &= U("bmiss") >= bm.missing
+    follow = k_idx > 0
+    happens &= ~(follow & (U("v_miss") < asm.missed))
+    inadequate = follow & (U("v_inad") < asm.inadequate)
+    sens = np.where(follow & (U("v_lowsens") < asm.low_sensitivity), asm.low_lod, asm.lod)
+    n_jumps = (jumps[..., None, :] <= vday[..., None]).sum(-1)
+    true_neg = np.where(n_jumps % 2 == 0, neg0[..., None], ~neg0[..., None])
+    log_cf = bm.clonal_log10_mean + bm.clonal_log10_sd * ndtri(U("v_clonal"))
+    cf = np.minimum(10.0**log_cf, 0.5)  # a marrow is never all clonal cells: cap the tail
+    detected = ~true_neg & (cf >= sens)
+    result = np.where(
+        ~happens,
+        NO_SAMPLE,
+        np.where(inadequate, NOT_EVALUABLE, np.where(detected, POSITIVE, NEGATIVE)),
+    ).astype(np.int8)
+    cf_rep = np.where(result == POSITIVE, np.round(cf, 8), np.nan)
+
+    # adverse events
+    terms = sf.terms
+    if terms:
+        any_p = np.array([t_.any_grade for t_ in terms])
+        g3_p = np.array([t_.grade3plus for t_ in terms])
+        g4_p = np.array([t_.grade4_given_3plus for t_ in terms])
+        ua, ug = U("ae_any"), U("ae_grade")
+        grade = np.where(
+            ua < g3_p, np.where(ug < g4_p, 4, 3), np.where(ua < any_p, np.where(ug < 0.5, 1, 2), 0)
+        )
+        onset = 1 + np.floor(U("ae_onset") * np.maximum(tx_dur - 1, 1)[..., None])
+        related = U("ae_related") < 0.8
+    else:
+        shape = (*enrol.shape, 0)
+        grade, onset, related = np.zeros(shape, int), np.zeros(shape), np.zeros(shape, bool)
+    sae = U("sae") < sf.serious_fraction
+    sae_term = np.floor(U("sae_term") * len(sf.serious_terms)).astype(np.int64)
+    sae_onset = 1 + np.floor(U("sae_onset") * np.maximum(tx_dur - 1, 1))
+
+    i64 = np.int64
+    return Trials(
+        params=p,
+        seed=int(seed),
+        replicates=replicates,
+        enrol_day=enrol.astype(i64),
+        cutoff_day=cutoff,
+        age=age,
+        male=male,
+        prior_transplant=asct,
+        high_risk=risk,
+        iss=iss.astype(np.int8),
+        induction=induction.astype(np.int8),
+        baseline_response=response.astype(np.int8),
+        baseline_state_negative=neg0,
+        progression_day=np.where(prog_obs, prog_d, -1).astype(i64),
+        death_day=np.where(death_obs, death_d, -1).astype(i64),
+        last_contact_day=fu_end.astype(i64),
+        treatment_end_day=tx_end_d,
+        treatment_end_reason=reason.astype(np.int8),
+        cycles_completed=cycles.astype(i64),
+        visit_day=vday.astype(i64),
+        visit_result=result,
+        visit_sensitivity=sens,
+        visit_clonal_fraction=cf_rep,
+        ae_grade=grade.astype(np.int8),
+        ae_onset=onset.astype(i64),
+        ae_related=related,
+        sae=sae,
+        sae_term=sae_term,
+        sae_onset=sae_onset.astype(i64),
+    )

@@ -1,0 +1,407 @@
+"""The prepared design of a Cox model: validated, expanded, centred and sorted for the kernels.
+
+This is the boundary between the user front-end (:func:`mrdtrack.survival.cox.cox_ph`, frames and
+column names) and the fitters (plain arrays), as R separates ``coxph()`` from ``coxph.fit`` /
+``agreg.fit``. The Firth fitter (:mod:`mrdtrack.survival.firth`) uses the same object and the same
+likelihood kernel, :func:`cox_loglik_derivs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mrdtrack._frames import to_polars
+from mrdtrack.errors import EstimationError
+
+__all__ = ["CoxData", "cox_loglik_derivs", "prepare_cox_data"]
+
+_TIES = ("efron", "breslow")
+
+
+@dataclass(frozen=True)
+class CoxData:
+    """A validated Cox design, sorted as the kernels need.
+
+    Rows are sorted by stratum (ascending) then by stop time (descending); ``row_index`` maps a
+    sorted row back to its row in the caller's frame. ``X`` is centred at the weighted column
+    means ``means`` (as R ``coxph`` does before fitting): the partial likelihood, its score and
+    information do not depend on the centring, but the baseline hazard does, and it is reported
+    at ``means`` as R ``survfit.coxph`` does.
+
+    Attributes
+    ----------
+    start : float64 (n,)
+        Entry time of the interval ``(start, stop]``; ``-inf`` for right-censored data.
+    stop : float64 (n,)
+        Event or censoring time.
+    event : float64 (n,)
+        1.0 for an event at ``stop``, 0.0 for censoring.
+    X : float64 (n, p), C-contiguous
+        Covariates after categorical expansion, centred at ``means``.
+    weights : float64 (n,)
+        Case weights (all 1.0 without ``weights=``).
+    strata : int64 (n,)
+        Stratum codes 0..S-1 (all 0 without ``strata=``); ``strata_levels`` holds the labels.
+    names : tuple of str
+        Column names of ``X`` (R style: ``"armB"`` for level ``B`` of ``arm``).
+    cluster : int64 (n,) or None
+        Cluster codes 0..C-1 for the robust variance, or None.
+    order_start : int64 (n,)
+        Row positions sorted by stratum then start time (descending), for the entry sweep.
+    row_index : int64 (n,)
+        Position of each sorted row in the input frame.
+    means : float64 (p,)
+        The centring, R's ``fit$means`` (weighted column means; 0 for {-1, 0, 1} columns).
+    counting : bool
+        True for ``(start, stop]`` data.
+    strata_levels : tuple
+        The stratum labels, in code order.
+    terms : dict
+        For each input covariate, the tuple of ``X`` column names it expanded to.
+    """
+
+    start: np.ndarray
+    stop: np.ndarray
+    event: np.ndarray
+    X: np.ndarray
+    weights: np.ndarray
+    strata: np.ndarray
+    names: tuple[str, ...]
+    cluster: np.ndarray | None
+    order_start: np.ndarray
+    row_index: np.ndarray
+    means: np.ndarray
+    counting: bool
+    strata_levels: tuple
+    terms: dict
+
+    @property
+    def n(self) -> int:
+        return int(self.stop.shape[0])
+
+    @property
+    def p(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def n_events(self) -> int:
+        return int(np.sum(self.event > 0))
+
+
+def cox_loglik_derivs(
+    cd: CoxData, beta: np.ndarray, ties: str = "efron", information: bool = True
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Log partial likelihood, score vector and observed information at ``beta``.
+
+    One O(n p^2) sweep over the sorted rows (numba, compiled on first use). Ties by Efron (1977)
+    or Breslow (1974) with case weights exactly as R ``survival`` (``coxfit6``/``agfit4``); risk
+    sets ``{start < t <= stop}``. ``information=False`` skips the p x p matrix (returned zero).
+
+    Returns
+    -------
+    (loglik, score (p,), information (p, p))
+    """
+    from mrdtrack.survival._kernels_cox import loglik_derivs
+
+    efron = _check_ties(ties) == "efron"
+    b = np.ascontiguousarray(beta, dtype=np.float64).reshape(-1)
+    if b.shape[0] != cd.p:
+        raise ValueError(f"beta has length {b.shape[0]}, the design has {cd.p} columns")
+    ll, u, imat = loglik_derivs(
+        cd.start,
+        cd.stop,
+        cd.event,
+        cd.X,
+        cd.weights,
+        cd.strata,
+        cd.order_start,
+        b,
+        efron,
+        information,
+    )
+    return float(ll), u, imat
+
+
+def _check_ties(ties: str) -> str:
+    t = str(ties).lower()
+    if t not in _TIES:
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    return t
+
+
+def _as_list(x: str | Sequence[str] | None) -> list[str]:
+    if x is None:
+        return []
+    if isinstance(x, str):
+        return [x]
+    return list(x)
+
+
+def _need(df: pl.DataFrame, name: str, role: str) -> pl.Series:
+    if name not in df.columns:
+        raise ValueError(
+            f"{role} column {name!r} not found; available columns: {sorted(df.columns)}"
+        )
+    col = df.get_column(name)
+    n_null = col.null_count()
+    if n_null:
+        raise ValueError(
+            f"{role} column {name!r} has {n_null} missing value(s); rows with missing data are "
+            "never dropped silently: remove or impute them first"
+        )
+    return col
+
+
+def _numeric(col: pl.Series, role: str) -> np.ndarray:
+    if col.dtype == pl.Boolean:
+        return col.cast(pl.Float64).to_numpy()
+    if not col.dtype.is_numeric():
+        raise ValueError(f"{role} column {col.name!r} must be numeric, got {col.dtype}")
+    x = col.cast(pl.Float64).to_numpy()
+    bad = int(np.sum(~np.isfinite(x)))
+    if bad:
+        raise ValueError(f"{role} column {col.name!r} has {bad} non-finite value(s) (NaN or inf)")
+    return x
+
+
+def _is_categorical(col: pl.Series) -> bool:
+    return col.dtype in (pl.String, pl.Categorical, pl.Utf8) or isinstance(
+        col.dtype, pl.Enum | pl.Categorical
+    )
+
+
+def _levels(col: pl.Series) -> list:
+    if isinstance(col.dtype, pl.Enum):
+        return list(col.dtype.categories)
+    vals = col.cast(pl.String).unique().to_list()
+    return sorted(vals)
+
+
+def _codes(col: pl.Series) -> tuple[np.ndarray, tuple]:
+    """Integer codes 0..K-1 of any column (sorted levels) and the levels."""
+    s = col.cast(pl.String) if _is_categorical(col) else col
+    levels, inv = np.unique(s.to_numpy(), return_inverse=True)
+    return inv.astype(np.int64).reshape(-1), tuple(levels.tolist())
+
+
+def _expand(
+    df: pl.DataFrame, covariates: list[str], reference: Mapping[str, Any]
+) -> tuple[list[np.ndarray], list[str], dict]:
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    terms: dict[str, tuple[str, ...]] = {}
+    for name in covariates:
+        col = _need(df, name, "covariate")
+        if _is_categorical(col):
+            levels = _levels(col)
+            ref = reference.get(name, levels[0] if levels else None)
+            if ref not in levels:
+                raise ValueError(
+                    f"reference level for covariate {name!r} is not one of its {len(levels)} levels"
+                )
+            if len(levels) < 2:
+                raise EstimationError(
+                    f"covariate {name!r} has a single level: it is constant and cannot be "
+                    "estimated; remove it"
+                )
+            values = col.cast(pl.String).to_numpy()
+            expanded = []
+            for lev in levels:
+                if lev == ref:
+                    continue
+                cols.append((values == lev).astype(np.float64))
+                expanded.append(f"{name}{lev}")
+            names.extend(expanded)
+            terms[name] = tuple(expanded)
+        elif col.dtype == pl.Boolean:
+            cols.append(col.cast(pl.Float64).to_numpy())
+            names.append(f"{name}TRUE")
+            terms[name] = (f"{name}TRUE",)
+        else:
+            cols.append(_numeric(col, "covariate"))
+            names.append(name)
+            terms[name] = (name,)
+    return cols, names, terms
+
+
+def prepare_cox_data(
+    data: Any,
+    time: str,
+    event: str,
+    covariates: str | Sequence[str],
+    start: str | None = None,
+    strata: str | Sequence[str] | None = None,
+    cluster: str | None = None,
+    weights: str | None = None,
+    reference: Mapping[str, Any] | None = None,
+) -> CoxData:
+    """Validate and prepare a Cox design from a frame.
+
+    Parameters
+    ----------
+    data : polars or pandas DataFrame
+    time : str
+        Event/censoring time; the stop time of ``(start, stop]`` intervals when ``start`` is given.
+    event : str
+        1 (or True) for an event, 0 (or False) for censoring.
+    covariates : str or list of str
+        Numeric, boolean (coded ``nameTRUE`` as R) or categorical (string, Categorical, Enum)
+        columns. Categorical columns are expanded to treatment-coded dummies named
+        ``f"{column}{level}"`` as R; the reference level is the first sorted level (the first
+        category of an Enum) unless ``reference={column: level}`` says otherwise.
+    start : str, optional
+        Entry time: rows are intervals ``(start, stop]`` at risk at t when start < t <= stop.
+    strata : str or list of str, optional
+        Stratification columns (several are crossed, as R ``strata(a, b)``).
+    cluster : str, optional
+        Cluster identifier for the robust (sandwich) variance, as R ``cluster()``.
+    weights : str, optional
+        Case weights (> 0), as R ``weights=``.
+
+    Raises
+    ------
+    ValueError
+        Missing columns, missing or non-finite values, negative times, ``stop <= start``, events
+        outside {0, 1}, non-positive weights (the message names the column and counts the rows).
+    EstimationError
+        A constant covariate, exactly collinear covariates, or no events.
+    """
+    df = to_polars(data)
+    covs = _as_list(covariates)
+    if not covs:
+        raise ValueError("at least one covariate is needed")
+    if len(set(covs)) != len(covs):
+        raise ValueError("a covariate is listed twice")
+    n = df.height
+    if n == 0:
+        raise ValueError("the data have no rows")
+
+    stop = _numeric(_need(df, time, "time"), "time")
+    bad = int(np.sum(stop < 0))
+    if bad:
+        raise ValueError(f"time column {time!r} has {bad} negative value(s)")
+    if start is not None:
+        entry = _numeric(_need(df, start, "start"), "start")
+        bad = int(np.sum(entry < 0))
+        if bad:
+            raise ValueError(f"start column {start!r} has {bad} negative value(s)")
+        bad = int(np.sum(stop <= entry))
+        if bad:
+            raise ValueError(
+                f"{bad} row(s) have stop ({time!r}) <= start ({start!r}); intervals must be "
+                "(start, stop] with start < stop"
+            )
+    else:
+        entry = np.full(n, -np.inf)
+
+    ev_col = _need(df, event, "event")
+    ev = _numeric(ev_col, "event")
+    bad = int(np.sum((ev != 0) & (ev != 1)))
+    if bad:
+        raise ValueError(f"event column {event!r} has {bad} value(s) outside {{0, 1}}")
+    if not np.any(ev == 1):
+        raise EstimationError(f"event column {event!r} has no events: a Cox model needs events")
+
+    if weights is not None:
+        w = _numeric(_need(df, weights, "weights"), "weights")
+        bad = int(np.sum(w <= 0))
+        if bad:
+            raise ValueError(f"weights column {weights!r} has {bad} value(s) <= 0")
+    else:
+        w = np.ones(n)
+
+    strata_cols = _as_list(strata)
+    if strata_cols:
+        codes = np.zeros(n, dtype=np.int64)
+        labels: list[tuple] = []
+        parts = []
+        for name in strata_cols:
+            c, lev = _codes(_need(df, name, "strata"))
+            parts.append((c, lev))
+        # crossed strata: code the observed combinations in sorted order
+        combo = np.stack([c for c, _ in parts], axis=1)
+        uniq, inv = np.unique(combo, axis=0, return_inverse=True)
+        codes = inv.astype(np.int64).reshape(-1)
+        for row in uniq:
+            labels.append(tuple(parts[k][1][row[k]] for k in range(len(parts))))
+        strata_levels = tuple(lab[0] if len(lab) == 1 else lab for lab in labels)
+    else:
+        codes = np.zeros(n, dtype=np.int64)
+        strata_levels = ()
+
+    cl = None
+    if cluster is not None:
+        cl, _ = _codes(_need(df, cluster, "cluster"))
+
+    cols, names, terms = _expand(df, covs, reference or {})
+    const = [names[k] for k, c in enumerate(cols) if c.min() == c.max()]
+    if const:
+        raise EstimationError(
+            f"covariate(s) {const} are constant: their coefficients cannot be estimated; "
+            "remove them"
+        )
+
+    # sort by stratum, then stop time descending (the kernels add all rows of a time together,
+    # so the order within a tied time does not matter); entry times likewise, for the sweep
+    order = np.lexsort((-stop, codes)) if strata_cols else np.argsort(-stop)
+    s_sorted = codes[order] if strata_cols else codes
+    entry_sorted = entry[order] if start is not None else entry
+    if start is None:
+        order_start = np.arange(n, dtype=np.int64)  # nobody enters late: never used to remove
+    elif strata_cols:
+        order_start = np.lexsort((-entry_sorted, s_sorted)).astype(np.int64)
+    else:
+        order_start = np.argsort(-entry_sorted).astype(np.int64)
+
+    # centre as R coxph: weighted column means, except columns with all values in {-1, 0, 1}
+    # (R's nocenter default), which are left alone; one row gather builds X in sorted order
+    X = np.column_stack(cols)
+    means = (w @ X) / w.sum()
+    for k, c in enumerate(cols):
+        if bool(np.all(np.abs(c) <= 1.0)) and bool(np.all((c == 0) | (np.abs(c) == 1))):
+            means[k] = 0.0
+    Xc = np.take(X, order, axis=0)
+    del X
+    Xc -= means
+    _check_collinear(Xc, names)
+    return CoxData(
+        start=np.ascontiguousarray(entry_sorted),
+        stop=np.ascontiguousarray(stop[order]),
+        event=np.ascontiguousarray(ev[order]),
+        X=Xc,
+        weights=w[order] if weights is not None else w,
+        strata=np.ascontiguousarray(s_sorted),
+        names=tuple(names),
+        cluster=None if cl is None else np.ascontiguousarray(cl[order]),
+        order_start=order_start,
+        row_index=order.astype(np.int64, copy=False),
+        means=means,
+        counting=start is not None,
+        strata_levels=strata_levels,
+        terms=terms,
+    )
+
+
+def _check_collinear(Xc: np.ndarray, names: list[str]) -> None:
+    """Exact collinearity is an error (R would report NA for the aliased coefficients)."""
+    if Xc.shape[1] < 2:
+        return
+    # eigenvalues of the correlation matrix: O(n p^2), cheap at 10^6 rows unlike an SVD of X.
+    # Columns left uncentred (dummies) are centred here: a constant shift is absorbed by the
+    # baseline hazard, so x and 1 - x are collinear in a Cox model
+    mbar = Xc.mean(axis=0)
+    g = Xc.T @ Xc - Xc.shape[0] * np.outer(mbar, mbar)
+    d = np.sqrt(np.diag(g))
+    ev = np.linalg.eigvalsh(g / np.outer(d, d))
+    tol = 1e-12 * max(ev[-1], 1.0)
+    if ev[0] <= tol:
+        raise EstimationError(
+            f"covariates {names} are exactly collinear (the design matrix has rank "
+            f"{int(np.sum(ev > tol))} < {len(names)}); R would report NA for the aliased "
+            "coefficient(s): remove the redundant covariate(s)"
+        )

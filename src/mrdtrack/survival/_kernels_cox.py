@@ -1,0 +1,736 @@
+"""numba kernels of the Cox partial likelihood, with pure-numpy references used in tests.
+
+Every kernel takes the rows of a :class:`~mrdtrack.survival._coxdata.CoxData`, i.e. sorted by
+stratum (ascending) then stop time (descending), plus ``order_start``: the row positions sorted
+by stratum then start time (descending). One backward sweep over the distinct stop times adds the
+rows whose stop time is reached and removes the rows whose start time is not before the current
+time, so a risk set is ``{i : start_i < t <= stop_i}`` (R ``agreg``) at O(n p^2) cost per pass.
+Right-censored data have ``start = -inf`` and nothing is ever removed (R ``coxph.fit``).
+
+Ties: Efron (1977) when ``efron`` is true, otherwise Breslow (1974), both with case weights as R
+``survival`` (Therneau & Grambsch 2000, sec. 3.3): the deaths at a tied time share their mean
+weight, and the Efron denominators are ``denom - (k / d) * denom_deaths`` for k = 0..d-1.
+
+The kernels are compiled on first call and cached on disk (``cache=True``), never at import.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _advance_stratum(order_start, strata, j, s):
+    n = order_start.shape[0]
+    while j < n and strata[order_start[j]] < s:
+        j += 1
+    return j
+
+
+@njit(cache=True)
+def loglik_derivs(start, stop, event, X, w, strata, order_start, beta, efron, want_imat):
+    """Log partial likelihood, score and information at ``beta`` (one sweep)."""
+    n, p = X.shape
+    eta = X @ beta
+    risk = w * np.exp(eta)
+    loglik = 0.0
+    u = np.zeros(p)
+    imat = np.zeros((p, p))
+    a = np.zeros(p)
+    a2 = np.zeros(p)
+    mv = np.zeros(p)
+    cmat = np.zeros((p, p))
+    cmat2 = np.zeros((p, p))
+    denom = 0.0
+    nrisk = 0
+    i = 0
+    j = 0
+    cur = -1
+    while i < n:
+        s = strata[i]
+        if s != cur:
+            cur = s
+            denom = 0.0
+            nrisk = 0
+            a[:] = 0.0
+            cmat[:, :] = 0.0
+            j = _advance_stratum(order_start, strata, j, s)
+        t = stop[i]
+        # add every row whose stop time is t; collect the deaths at t
+        denom2 = 0.0
+        a2[:] = 0.0
+        if want_imat:
+            cmat2[:, :] = 0.0
+        ndead = 0
+        wdead = 0.0
+        k = i
+        while k < n and strata[k] == s and stop[k] == t:
+            r = risk[k]
+            denom += r
+            nrisk += 1
+            for q in range(p):
+                a[q] += r * X[k, q]
+            if want_imat:
+                for q in range(p):
+                    rx = r * X[k, q]
+                    for m in range(q + 1):
+                        cmat[q, m] += rx * X[k, m]
+            if event[k] > 0:
+                ndead += 1
+                wdead += w[k]
+                loglik += w[k] * eta[k]
+                denom2 += r
+                for q in range(p):
+                    u[q] += w[k] * X[k, q]
+                    a2[q] += r * X[k, q]
+                if want_imat:
+                    for q in range(p):
+                        rx = r * X[k, q]
+                        for m in range(q + 1):
+                            cmat2[q, m] += rx * X[k, m]
+            k += 1
+        # drop the rows that entered at or after t: they are not at risk at t (start < t needed)
+        while j < n and strata[order_start[j]] == s and start[order_start[j]] >= t:
+            r_idx = order_start[j]
+            r = risk[r_idx]
+            denom -= r
+            nrisk -= 1
+            for q in range(p):
+                a[q] -= r * X[r_idx, q]
+            if want_imat:
+                for q in range(p):
+                    rx = r * X[r_idx, q]
+                    for m in range(q + 1):
+                        cmat[q, m] -= rx * X[r_idx, m]
+            j += 1
+        if nrisk == 0:
+            # an empty risk set: clear the running sums so that round-off does not accumulate
+            denom = 0.0
+            a[:] = 0.0
+            cmat[:, :] = 0.0
+        if ndead > 0:
+            nterm = ndead if efron else 1
+            meanwt = wdead / nterm
+            for kk in range(nterm):
+                frac = kk / ndead if efron else 0.0
+                d2 = denom - frac * denom2
+                inv = 1.0 / d2
+                loglik -= meanwt * np.log(d2)
+                for q in range(p):
+                    mv[q] = (a[q] - frac * a2[q]) * inv
+                    u[q] -= meanwt * mv[q]
+                if want_imat:
+                    for q in range(p):
+                        for m in range(q + 1):
+                            imat[q, m] += meanwt * (
+                                (cmat[q, m] - frac * cmat2[q, m]) * inv - mv[q] * mv[m]
+                            )
+        i = k
+    for q in range(p):
+        for m in range(q):
+            imat[m, q] = imat[q, m]
+    return loglik, u, imat
+
+
+def reference_loglik_derivs(start, stop, event, X, w, strata, beta, efron):
+    """Direct O(n^2) evaluation of the same quantities, one death time at a time (for tests)."""
+    _n, p = X.shape
+    eta = X @ beta
+    risk = w * np.exp(eta)
+    loglik = 0.0
+    u = np.zeros(p)
+    imat = np.zeros((p, p))
+    for s in np.unique(strata):
+        ins = strata == s
+        for t in np.unique(stop[ins & (event > 0)]):
+            at_risk = ins & (start < t) & (stop >= t)
+            dead = ins & (stop == t) & (event > 0)
+            d = int(dead.sum())
+            wd = w[dead]
+            loglik += float(np.sum(wd * eta[dead]))
+            u += wd @ X[dead]
+            fracs = np.arange(d) / d if (efron and d > 1) else np.zeros(1)
+            meanwt = wd.sum() / len(fracs)
+            for f in fracs:
+                r = risk * (at_risk - f * dead)
+                den = r.sum()
+                mean = r @ X / den
+                loglik -= meanwt * np.log(den)
+                u -= meanwt * mean
+                imat += meanwt * ((X * r[:, None]).T @ X / den - np.outer(mean, mean))
+    return loglik, u, imat
+
+
+@njit(cache=True)
+def death_terms(start, stop, event, X, w, strata, order_start, beta, efron):
+    """Per distinct death time (stratum ascending, time descending) the pieces that residuals,
+    the baseline hazard and the cox.zph test need, at ``beta``.
+
+    Returns (time, stratum, n_risk (rows), w_risk (weighted), n_event (rows), w_event
+    (weighted), haz, haz_dead, xhaz (m, p), xhaz_dead (m, p), xbar (m, p), wx_dead (m, p),
+    dinfo (m, p, p), hvar). ``haz`` is the hazard increment of a subject at risk with risk score 1
+    (Breslow: w_event / denom; Efron: sum_k mean_w / denom_k); ``haz_dead`` the same for a
+    subject dying at that time (Efron weights (1 - k/d)); ``xhaz`` and ``xhaz_dead`` carry the
+    risk-set means; ``xbar`` is the mean of the Efron means, ``dinfo`` the information increment,
+    ``hvar`` the variance increment of the cumulative hazard (sum_k mean_w / denom_k^2).
+    """
+    n, p = X.shape
+    eta = X @ beta
+    risk = w * np.exp(eta)
+    m_max = 0
+    for i in range(n):
+        if event[i] > 0:
+            m_max += 1
+    t_out = np.empty(m_max)
+    s_out = np.empty(m_max, dtype=np.int64)
+    nr_out = np.empty(m_max)
+    wr_out = np.empty(m_max)
+    nd_out = np.empty(m_max)
+    wd_out = np.empty(m_max)
+    haz = np.empty(m_max)
+    haz2 = np.empty(m_max)
+    hvar = np.empty(m_max)
+    xhaz = np.zeros((m_max, p))
+    xhaz2 = np.zeros((m_max, p))
+    xbar = np.zeros((m_max, p))
+    wxd = np.zeros((m_max, p))
+    dinfo = np.zeros((m_max, p, p))
+    a = np.zeros(p)
+    a2 = np.zeros(p)
+    cmat = np.zeros((p, p))
+    cmat2 = np.zeros((p, p))
+    denom = 0.0
+    wrisk = 0.0
+    nrisk = 0
+    i = 0
+    j = 0
+    m = 0
+    cur = -1
+    while i < n:
+        s = strata[i]
+        if s != cur:
+            cur = s
+            denom = 0.0
+            wrisk = 0.0
+            nrisk = 0
+            a[:] = 0.0
+            cmat[:, :] = 0.0
+            j = _advance_stratum(order_start, strata, j, s)
+        t = stop[i]
+        denom2 = 0.0
+        a2[:] = 0.0
+        cmat2[:, :] = 0.0
+        ndead = 0
+        wdead = 0.0
+        k = i
+        while k < n and strata[k] == s and stop[k] == t:
+            r = risk[k]
+            denom += r
+            wrisk += w[k]
+            nrisk += 1
+            for q in range(p):
+                a[q] += r * X[k, q]
+                for mm in range(q + 1):
+                    cmat[q, mm] += r * X[k, q] * X[k, mm]
+            if event[k] > 0:
+                ndead += 1
+                wdead += w[k]
+                denom2 += r
+                for q in range(p):
+                    a2[q] += r * X[k, q]
+                    wxd[m, q] += w[k] * X[k, q]
+                    for mm in range(q + 1):
+                        cmat2[q, mm] += r * X[k, q] * X[k, mm]
+            k += 1
+        while j < n and strata[order_start[j]] == s and start[order_start[j]] >= t:
+            r_idx = order_start[j]
+            r = risk[r_idx]
+            denom -= r
+            wrisk -= w[r_idx]
+            nrisk -= 1
+            for q in range(p):
+                a[q] -= r * X[r_idx, q]
+                for mm in range(q + 1):
+                    cmat[q, mm] -= r * X[r_idx, q] * X[r_idx, mm]
+            j += 1
+        if nrisk == 0:
+            denom = 0.0
+            wrisk = 0.0
+            a[:] = 0.0
+            cmat[:, :] = 0.0
+        if ndead > 0:
+            t_out[m] = t
+            s_out[m] = s
+            nr_out[m] = nrisk
+            wr_out[m] = wrisk
+            nd_out[m] = ndead
+            wd_out[m] = wdead
+            h = 0.0
+            h2 = 0.0
+            hv = 0.0
+            nterm = ndead if efron else 1
+            meanwt = wdead / nterm
+            for kk in range(nterm):
+                frac = kk / ndead if efron else 0.0
+                d2 = denom - frac * denom2
+                inc = meanwt / d2
+                h += inc
+                h2 += (1.0 - frac) * inc
+                hv += meanwt / (d2 * d2)
+                for q in range(p):
+                    mq = (a[q] - frac * a2[q]) / d2
+                    xhaz[m, q] += inc * mq
+                    xhaz2[m, q] += (1.0 - frac) * inc * mq
+                    xbar[m, q] += mq / nterm
+                    for mm in range(q + 1):
+                        dinfo[m, q, mm] += meanwt * (
+                            (cmat[q, mm] - frac * cmat2[q, mm]) / d2
+                            - mq * (a[mm] - frac * a2[mm]) / d2
+                        )
+            for q in range(p):
+                for mm in range(q):
+                    dinfo[m, mm, q] = dinfo[m, q, mm]
+            haz[m] = h
+            haz2[m] = h2
+            hvar[m] = hv
+            m += 1
+        i = k
+    return (
+        t_out[:m],
+        s_out[:m],
+        nr_out[:m],
+        wr_out[:m],
+        nd_out[:m],
+        wd_out[:m],
+        haz[:m],
+        haz2[:m],
+        xhaz[:m],
+        xhaz2[:m],
+        xbar[:m],
+        wxd[:m],
+        dinfo[:m],
+        hvar[:m],
+    )
+
+
+@njit(cache=True)
+def score_residuals(
+    start, stop, event, X, strata, eta, dt_time, dt_strat, haz, haz2, xhaz, xhaz2, xbar
+):
+    """Unweighted score residuals of every (sorted) row from the death-time terms.
+
+    For row i: event_i * (x_i - xbar(t_i)) - exp(eta_i) * sum over death times t in
+    (start_i, stop_i] of (x_i * dH(t) - dG(t)), with the Efron share for a row dying at t.
+    The death-time arrays come from :func:`death_terms` (stratum ascending, time descending).
+    """
+    n, p = X.shape
+    m = dt_time.shape[0]
+    # cumulative sums in ascending time within each stratum
+    cum_h = np.zeros(m + 1)
+    cum_x = np.zeros((m + 1, p))
+    # position arrays: reorder death times ascending within stratum
+    order = np.empty(m, dtype=np.int64)
+    lo = 0
+    while lo < m:
+        hi = lo
+        while hi < m and dt_strat[hi] == dt_strat[lo]:
+            hi += 1
+        for kk in range(hi - lo):
+            order[lo + kk] = hi - 1 - kk
+        lo = hi
+    t_asc = np.empty(m)
+    s_asc = np.empty(m, dtype=np.int64)
+    for kk in range(m):
+        o = order[kk]
+        t_asc[kk] = dt_time[o]
+        s_asc[kk] = dt_strat[o]
+        cum_h[kk + 1] = cum_h[kk] + haz[o]
+        for q in range(p):
+            cum_x[kk + 1, q] = cum_x[kk, q] + xhaz[o, q]
+    # stratum boundaries in the ascending arrays
+    n_strat = 0
+    for i in range(n):
+        if strata[i] + 1 > n_strat:
+            n_strat = strata[i] + 1
+    s_lo = np.zeros(n_strat, dtype=np.int64)
+    s_hi = np.zeros(n_strat, dtype=np.int64)
+    kk = 0
+    while kk < m:
+        s = s_asc[kk]
+        s_lo[s] = kk
+        while kk < m and s_asc[kk] == s:
+            kk += 1
+        s_hi[s] = kk
+    resid = np.zeros((n, p))
+    for i in range(n):
+        s = strata[i]
+        lo = s_lo[s]
+        hi = s_hi[s]
+        if hi <= lo:
+            continue
+        # number of death times <= stop and <= start in the stratum
+        ia = lo + np.searchsorted(t_asc[lo:hi], stop[i], side="right")
+        ib = lo + np.searchsorted(t_asc[lo:hi], start[i], side="right")
+        r = np.exp(eta[i])
+        dh = cum_h[ia] - cum_h[ib]
+        for q in range(p):
+            resid[i, q] = -r * (X[i, q] * dh - (cum_x[ia, q] - cum_x[ib, q]))
+        if event[i] > 0:
+            o = order[ia - 1]
+            # replace the at-risk share at the own death time by the dying share, add the jump
+            for q in range(p):
+                resid[i, q] += r * (X[i, q] * haz[o] - xhaz[o, q])
+                resid[i, q] -= r * (X[i, q] * haz2[o] - xhaz2[o, q])
+                resid[i, q] += X[i, q] - xbar[o, q]
+    return resid
+
+
+@njit(cache=True)
+def _fen_add(tree, i, v):
+    n = tree.shape[0]
+    i += 1
+    while i <= n:
+        tree[i - 1] += v
+        i += i & (-i)
+
+
+@njit(cache=True)
+def _fen_sum(tree, i):
+    # sum of positions 0..i-1
+    s = 0.0
+    while i > 0:
+        s += tree[i - 1]
+        i -= i & (-i)
+    return s
+
+
+@njit(cache=True)
+def _fen_split(tree, rk, lo, hi):
+    below = _fen_sum(tree, rk) - _fen_sum(tree, lo)
+    tied = _fen_sum(tree, rk + 1) - _fen_sum(tree, rk)
+    above = _fen_sum(tree, hi) - _fen_sum(tree, rk + 1)
+    return below, above, tied
+
+
+@njit(cache=True)
+def concordance_counts(start, stop, event, w, strata, order_start, rank, rank_lo, rank_hi, n_rank):
+    """Harrell's concordance of a risk score (higher score, earlier event) with its per-row
+    influence, as R ``concordancefit(reverse=TRUE, timewt="n")``.
+
+    Pairs are formed at each event time t between a row dying at t and every row at risk at t
+    (start < t <= stop) that does not die at t (deaths at the same time are tied in y). ``rank``
+    is the rank of the score, offset so that each stratum has its own range [rank_lo, rank_hi).
+    One descending sweep keeps two Fenwick trees over the ranks: the weights at risk (for the
+    dying row's side of its pairs) and the weights of the deaths seen so far (for the at-risk
+    row's side, as a difference between its entry and its exit). Returns (counts[concordant,
+    discordant, tied.x, tied.y (all pairs of deaths at one time), tied.xy], influence (n, 3):
+    concordant, discordant, tied.x per row).
+    """
+    n = stop.shape[0]
+    risk_tree = np.zeros(n_rank)
+    dead_tree = np.zeros(n_rank)
+    tie_tree = np.zeros(n_rank)
+    infl = np.zeros((n, 3))
+    counts = np.zeros(5)
+    i = 0
+    j = 0
+    cur = -1
+    while i < n:
+        s = strata[i]
+        if s != cur:
+            cur = s
+            j = _advance_stratum(order_start, strata, j, s)
+        t = stop[i]
+        lo = rank_lo[i]
+        hi = rank_hi[i]
+        k = i
+        while k < n and strata[k] == s and stop[k] == t:
+            k += 1
+        # rows that entered at or after t leave; their pairs with later deaths are complete
+        while j < n and strata[order_start[j]] == s and start[order_start[j]] >= t:
+            r = order_start[j]
+            _fen_add(risk_tree, rank[r], -w[r])
+            b, a, tx = _fen_split(dead_tree, rank[r], lo, hi)
+            infl[r, 0] += a
+            infl[r, 1] += b
+            infl[r, 2] += tx
+            j += 1
+        for kk in range(i, k):
+            if event[kk] == 0:
+                b, a, tx = _fen_split(dead_tree, rank[kk], lo, hi)
+                infl[kk, 0] -= a
+                infl[kk, 1] -= b
+                infl[kk, 2] -= tx
+                _fen_add(risk_tree, rank[kk], w[kk])
+        wd = 0.0
+        wd2 = 0.0
+        for kk in range(i, k):
+            if event[kk] > 0:
+                b, a, tx = _fen_split(risk_tree, rank[kk], lo, hi)
+                infl[kk, 0] += b
+                infl[kk, 1] += a
+                infl[kk, 2] += tx
+                counts[0] += w[kk] * b
+                counts[1] += w[kk] * a
+                counts[2] += w[kk] * tx
+                wd += w[kk]
+                wd2 += w[kk] * w[kk]
+        counts[3] += (wd * wd - wd2) / 2.0
+        # pairs of deaths at t that are also tied in the score (R reports them as tied.xy)
+        for kk in range(i, k):
+            if event[kk] > 0:
+                rk = rank[kk]
+                counts[4] += w[kk] * (_fen_sum(tie_tree, rk + 1) - _fen_sum(tie_tree, rk))
+                _fen_add(tie_tree, rk, w[kk])
+        for kk in range(i, k):
+            if event[kk] > 0:
+                _fen_add(tie_tree, rank[kk], -w[kk])
+        for kk in range(i, k):
+            if event[kk] > 0:
+                _fen_add(dead_tree, rank[kk], w[kk])
+        for kk in range(i, k):
+            if event[kk] > 0:
+                b, a, tx = _fen_split(dead_tree, rank[kk], lo, hi)
+                infl[kk, 0] -= a
+                infl[kk, 1] -= b
+                infl[kk, 2] -= tx
+                _fen_add(risk_tree, rank[kk], w[kk])
+        i = k
+        if i >= n or strata[i] != s:
+            # rows still at risk at the first time of the stratum: their entry is before it
+            while j < n and strata[order_start[j]] == s:
+                r = order_start[j]
+                b, a, tx = _fen_split(dead_tree, rank[r], lo, hi)
+                infl[r, 0] += a
+                infl[r, 1] += b
+                infl[r, 2] += tx
+                j += 1
+    return counts, infl
+
+
+@njit(cache=True)
+def _derivs_1(tt, ee, xx, lo, hi, beta, efron):
+    """One-covariate right-censored log likelihood, score and information for rows lo..hi-1
+    (sorted by time descending): the scalar form of :func:`loglik_derivs`, for batches."""
+    loglik = 0.0
+    u = 0.0
+    imat = 0.0
+    denom = 0.0
+    a = 0.0
+    c = 0.0
+    i = lo
+    while i < hi:
+        t = tt[i]
+        denom2 = 0.0
+        a2 = 0.0
+        c2 = 0.0
+        ndead = 0
+        k = i
+        while k < hi and tt[k] == t:
+            x = xx[k]
+            r = math.exp(beta * x)
+            denom += r
+            a += r * x
+            c += r * x * x
+            if ee[k] > 0:
+                ndead += 1
+                loglik += beta * x
+                u += x
+                denom2 += r
+                a2 += r * x
+                c2 += r * x * x
+            k += 1
+        if ndead > 0:
+            if ndead == 1 or not efron:
+                mq = a / denom
+                loglik -= ndead * math.log(denom)
+                u -= ndead * mq
+                imat += ndead * (c / denom - mq * mq)
+            else:
+                for kk in range(ndead):
+                    frac = kk / ndead
+                    d2 = denom - frac * denom2
+                    mq = (a - frac * a2) / d2
+                    loglik -= math.log(d2)
+                    u -= mq
+                    imat += (c - frac * c2) / d2 - mq * mq
+        i = k
+    return loglik, u, imat
+
+
+@njit(cache=True)
+def _batched_fit_1(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf):
+    nrep = bounds.shape[0] - 1
+    coef = np.full((nrep, 1), np.nan)
+    se = np.full((nrep, 1), np.nan)
+    ll0_out = np.full(nrep, np.nan)
+    ll_out = np.full(nrep, np.nan)
+    nev = np.zeros(nrep, dtype=np.int64)
+    iters = np.zeros(nrep, dtype=np.int64)
+    conv = np.zeros(nrep, dtype=np.int64)
+    mono = np.zeros((nrep, 1), dtype=np.int64)
+    xx = np.empty(t.shape[0])
+    ts = np.empty(t.shape[0])
+    es = np.empty(t.shape[0])
+    for r in range(nrep):
+        lo = bounds[r]
+        hi = bounds[r + 1]
+        if hi == lo:
+            continue
+        mean = 0.0
+        ne = 0
+        for i in range(lo, hi):
+            mean += X[i, 0]
+            if e[i] > 0:
+                ne += 1
+        mean /= hi - lo
+        # this block sorted by time, descending
+        idx = np.argsort(-t[lo:hi])
+        for k in range(hi - lo):
+            ts[lo + k] = t[lo + idx[k]]
+            es[lo + k] = e[lo + idx[k]]
+            xx[lo + k] = X[lo + idx[k], 0] - mean
+        nev[r] = ne
+        if ne == 0:
+            continue
+        beta = 0.0
+        ll0, u, imat = _derivs_1(ts, es, xx, lo, hi, beta, efron)
+        ll0_out[r] = ll0
+        if not imat > 0.0:
+            continue
+        best = ll0
+        newbeta = beta + u / imat
+        halving = 0
+        done = False
+        it = 1
+        while it <= iter_max:
+            ll, u, imat = _derivs_1(ts, es, xx, lo, hi, newbeta, efron)
+            finite = np.isfinite(ll) and np.isfinite(u) and np.isfinite(imat)
+            if finite and abs(1.0 - best / ll) <= eps:
+                beta = newbeta
+                done = True
+                break
+            if (not finite) or ll < best:
+                halving += 1
+                newbeta = (newbeta + halving * beta) / (halving + 1.0)
+            else:
+                halving = 0
+                best = ll
+                beta = newbeta
+                newbeta = newbeta + u / imat
+            it += 1
+        if not done:
+            ll, u, imat = _derivs_1(ts, es, xx, lo, hi, beta, efron)
+            it = iter_max
+        coef[r, 0] = beta
+        se[r, 0] = math.sqrt(1.0 / imat)
+        stp = abs(u / imat)
+        if done and stp > eps and stp > toler_inf * abs(beta):
+            mono[r, 0] = 1
+        if not done and stp > toler_inf * abs(beta):
+            lo_x = xx[lo]
+            hi_x = xx[lo]
+            for i in range(lo, hi):
+                lo_x = min(lo_x, xx[i])
+                hi_x = max(hi_x, xx[i])
+            if abs(beta) * (hi_x - lo_x) > span_inf:
+                mono[r, 0] = 1
+        ll_out[r] = ll
+        iters[r] = it
+        conv[r] = 1 if done else 0
+    return coef, se, ll0_out, ll_out, nev, iters, conv, mono
+
+
+@njit(cache=True)
+def batched_fit(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf):
+    """Newton-Raphson Cox fits of the row blocks [bounds[r], bounds[r + 1]) (any row order
+    within a block), with R's step-halving and convergence rule, one after the other in compiled
+    code. Each block is centred at its column means as R does (this changes nothing but the
+    round-off). Returns coef, se, loglik0, loglik, n_events, iterations, converged, monotone."""
+    if X.shape[1] == 1:
+        return _batched_fit_1(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf)
+    nrep = bounds.shape[0] - 1
+    p = X.shape[1]
+    coef = np.full((nrep, p), np.nan)
+    se = np.full((nrep, p), np.nan)
+    ll0_out = np.full(nrep, np.nan)
+    ll_out = np.full(nrep, np.nan)
+    nev = np.zeros(nrep, dtype=np.int64)
+    iters = np.zeros(nrep, dtype=np.int64)
+    conv = np.zeros(nrep, dtype=np.int64)
+    mono = np.zeros((nrep, p), dtype=np.int64)
+    for r in range(nrep):
+        lo = bounds[r]
+        hi = bounds[r + 1]
+        m = hi - lo
+        if m == 0:
+            continue
+        idx = lo + np.argsort(-t[lo:hi])
+        tt = t[idx]
+        ee = e[idx]
+        xx = X[idx]
+        for q in range(p):
+            xx[:, q] -= xx[:, q].mean()
+        ww = np.ones(m)
+        ss = np.zeros(m, dtype=np.int64)
+        st = np.full(m, -np.inf)
+        os = np.arange(m)
+        ne = 0
+        for i in range(m):
+            if ee[i] > 0:
+                ne += 1
+        nev[r] = ne
+        if ne == 0:
+            continue
+        beta = np.zeros(p)
+        ll0, u, imat = loglik_derivs(st, tt, ee, xx, ww, ss, os, beta, efron, True)
+        ll0_out[r] = ll0
+        if not np.all(np.isfinite(imat)) or np.linalg.det(imat) <= 0.0:
+            continue
+        step = np.linalg.solve(imat, u)
+        best = ll0
+        newbeta = beta + step
+        halving = 0
+        done = False
+        it = 1
+        while it <= iter_max:
+            ll, u, imat = loglik_derivs(st, tt, ee, xx, ww, ss, os, newbeta, efron, True)
+            finite = np.isfinite(ll)
+            for q in range(p):
+                if not np.isfinite(u[q]):
+                    finite = False
+            if finite and abs(1.0 - best / ll) <= eps:
+                beta = newbeta
+                done = True
+                break
+            if (not finite) or ll < best:
+                halving += 1
+                newbeta = (newbeta + halving * beta) / (halving + 1.0)
+            else:
+                halving = 0
+                best = ll
+                step = np.linalg.solve(imat, u)
+                beta = newbeta
+                newbeta = newbeta + step
+            it += 1
+        if not done:
+            ll, u, imat = loglik_derivs(st, tt, ee, xx, ww, ss, os, beta, efron, True)
+            it = iter_max
+        var = np.linalg.inv(imat)
+        stp = u @ var
+        for q in range(p):
+            coef[r, q] = beta[q]
+            se[r, q] = np.sqrt(var[q, q])
+            a = abs(stp[q])
+            if done and a > eps and a > toler_inf * abs(beta[q]):
+                mono[r, q] = 1
+            span = xx[:, q].max() - xx[:, q].min()
+            if not done and a > toler_inf * abs(beta[q]) and abs(beta[q]) * span > span_inf:
+                mono[r, q] = 1
+        ll_out[r] = ll
+        iters[r] = it
+        conv[r] = 1 if done else 0
+    return coef, se, ll0_out, ll_out, nev, iters, conv, mono

@@ -1,0 +1,880 @@
+"""Competing risks: Aalen-Johansen cumulative incidence, Gray's test, Fine-Gray regression.
+
+Status coding throughout: 0 = censored, 1..k = the competing causes (cmprsk's ``cencode = 0``;
+R ``Surv(time, factor(status))`` with the first level meaning censored).
+
+References
+----------
+1. Aalen OO, Johansen S (1978). An empirical transition matrix for non-homogeneous Markov
+   chains based on censored observations. Scand J Stat 5:141-150.
+2. Gray RJ (1988). A class of K-sample tests for comparing the cumulative incidence of a
+   competing risk. Ann Stat 16:1141-1154.
+3. Fine JP, Gray RJ (1999). A proportional hazards model for the subdistribution of a
+   competing risk. JASA 94:496-509.
+4. Therneau T, Crowson C, Atkinson E (2024). Multi-state models and competing risks
+   (vignette of the R package survival).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from mrdtrack._frames import column_array, to_polars
+from mrdtrack.errors import ConvergenceError, EstimationError
+
+__all__ = [
+    "CumulativeIncidence",
+    "FineGrayFit",
+    "GrayTest",
+    "cumulative_incidence",
+    "fine_gray",
+    "gray_test",
+]
+
+_CONF_TYPES = ("log", "log-log", "plain")
+_VARIANCES = ("ij", "gray")
+
+
+# --------------------------------------------------------------------------------------------
+# input checks shared by the three entry points
+# --------------------------------------------------------------------------------------------
+
+
+def _time_status(
+    df: pl.DataFrame, time: str, status: str, causes: Sequence[int] | None
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Validated times (finite, >= 0) and integer status codes; the declared causes."""
+    for col in (time, status):
+        if col not in df.columns:
+            raise ValueError(f"column {col!r} not found; available columns: {sorted(df.columns)}")
+        n_null = df.get_column(col).null_count()
+        if n_null:
+            raise ValueError(
+                f"column {col!r} has {n_null} missing value(s); remove or impute those rows "
+                "before a competing-risks analysis (no row is dropped silently)"
+            )
+    t = column_array(df, time)
+    bad = int(np.sum(~np.isfinite(t) | (t < 0)))
+    if bad:
+        raise ValueError(f"column {time!r}: {bad} row(s) with a negative or non-finite time")
+    s_raw = column_array(df, status)
+    s = np.rint(s_raw)
+    bad = int(np.sum(~np.isfinite(s_raw) | (s != s_raw) | (s < 0)))
+    if bad:
+        raise ValueError(
+            f"column {status!r}: {bad} row(s) are not 0 (censored) or a positive integer cause code"
+        )
+    s = s.astype(np.int64)
+    if causes is None:
+        declared = tuple(int(c) for c in np.unique(s[s > 0]))
+    else:
+        declared = tuple(sorted(int(c) for c in causes))
+        if any(c <= 0 for c in declared):
+            raise ValueError("causes must be positive integers (0 is reserved for censored)")
+        outside = int(np.sum((s > 0) & ~np.isin(s, declared)))
+        if outside:
+            raise ValueError(
+                f"column {status!r}: {outside} row(s) carry a cause code outside the declared "
+                f"causes {list(declared)} (0 = censored); declare every cause or recode the rows"
+            )
+    if len(t) == 0:
+        raise EstimationError("no rows: a competing-risks analysis needs data")
+    return t, s, declared
+
+
+def _check_cause(
+    s: np.ndarray, status: str, cause: int, declared: tuple[int, ...], causes: Any
+) -> None:
+    """The requested cause must be declared (when causes are given) and have events."""
+    if causes is not None and cause not in declared:
+        raise ValueError(f"cause {cause} is not among the declared causes {list(declared)}")
+    if not np.any(s == cause):
+        raise EstimationError(
+            f"column {status!r} has no events of cause {cause} (causes observed: "
+            f"{list(declared) if causes is None else sorted(set(s[s > 0].tolist()))})"
+        )
+
+
+def _labels(df: pl.DataFrame, col: str) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes 0..g-1 for the distinct (sorted) values of a grouping column."""
+    if col not in df.columns:
+        raise ValueError(f"column {col!r} not found; available columns: {sorted(df.columns)}")
+    series = df.get_column(col)
+    if series.null_count():
+        raise ValueError(
+            f"column {col!r} has {series.null_count()} missing value(s); give them a level "
+            "or remove those rows"
+        )
+    values = series.to_list()
+    levels = sorted(set(values), key=lambda v: (str(type(v)), v))
+    index = {v: i for i, v in enumerate(levels)}
+    return np.array([index[v] for v in values], dtype=np.int64), levels
+
+
+def _z(conf_level: float) -> float:
+    if not 0.0 < conf_level < 1.0:
+        raise ValueError(f"conf_level must be in (0, 1), got {conf_level}")
+    return float(stats.norm.ppf(1.0 - (1.0 - conf_level) / 2.0))
+
+
+def _ci(p: np.ndarray, se: np.ndarray, z: float, conf_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise CI for a state probability, with R ``survfit``'s transforms.
+
+    "log": exp(log p -/+ z se/p); "log-log": exp(-exp(log(-log p) -/+ z se/(p log p)));
+    "plain": p -/+ z se. Bounds are clipped to [0, 1]; undefined bounds (p = 0, or p = 1 on
+    log-log) are NaN, as R returns NA.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conf_type == "plain":
+            lo = np.clip(p - z * se, 0.0, 1.0)
+            hi = np.clip(p + z * se, 0.0, 1.0)
+        elif conf_type == "log":
+            w = z * se / p
+            lo = np.where(p > 0, np.exp(np.log(p) - w), np.nan)
+            hi = np.where(p > 0, np.minimum(np.exp(np.log(p) + w), 1.0), np.nan)
+        elif conf_type == "log-log":
+            ok = (p > 0) & (p < 1)
+            lp = np.log(p)
+            w = z * se / (p * lp)
+            lo = np.where(ok, np.exp(-np.exp(np.log(-lp) - w)), np.nan)
+            hi = np.where(ok, np.exp(-np.exp(np.log(-lp) + w)), np.nan)
+        else:
+            raise ValueError(f"conf_type must be one of {_CONF_TYPES}, got {conf_type!r}")
+    return lo, hi
+
+
+# --------------------------------------------------------------------------------------------
+# Aalen-Johansen cumulative incidence
+# --------------------------------------------------------------------------------------------
+
+
+def _group_counts(
+    t: np.ndarray, s: np.ndarray, causes: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct times, at-risk counts, events per cause (m, K) and censorings at each time."""
+    ut, inv = np.unique(t, return_inverse=True)
+    m = len(ut)
+    n_event = np.zeros((m, len(causes)))
+    for c, code in enumerate(causes):
+        n_event[:, c] = np.bincount(inv, weights=(s == code).astype(float), minlength=m)
+    n_censor = np.bincount(inv, weights=(s == 0).astype(float), minlength=m)
+    n_at = np.bincount(inv, minlength=m).astype(float)
+    n_risk = np.cumsum(n_at[::-1])[::-1]
+    return ut, n_risk, n_event, n_censor
+
+
+def _gray_cif_variance(
+    n_risk: np.ndarray, n_event: np.ndarray, km_left: np.ndarray, cif: np.ndarray
+) -> np.ndarray:
+    """Gray's variance of one cause's CIF at each distinct time (cmprsk ``cuminc``'s ``var``).
+
+    ``n_event`` (m, 2): events of the cause, events of all other causes. The variance is
+    updated at every event time and reported at the cause's own event times, carried forward
+    in between (cuminc's step function), 0 before the first event of the cause.
+    """
+    d1, d2 = n_event[:, 0], n_event[:, 1]
+    rs = n_risk
+    km_right = km_left * (rs - d1 - d2) / rs
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_right = np.where(km_right > 0, 1.0 / km_right, 0.0)
+
+        def tie(d: np.ndarray) -> np.ndarray:
+            return np.where(d > 1, 1.0 - (d - 1.0) / (rs - 1.0), 1.0)
+
+        # other causes: only when the all-cause KM stays positive
+        use2 = (d2 > 0) & (km_right > 0)
+        t6 = np.where(use2, km_left**2 * tie(d2) * d2 / rs**2, 0.0)
+        t3, t4 = inv_right, cif * inv_right
+        v1 = t4 * t4 * t6
+        v2 = t3 * t4 * t6
+        v3 = t3 * t3 * t6
+        use1 = d1 > 0
+        t6 = np.where(use1, km_left**2 * tie(d1) * d1 / rs**2, 0.0)
+        t4 = 1.0 + inv_right * cif
+        v1 = v1 + t4 * t4 * t6
+        v2 = v2 + inv_right * t4 * t6
+        v3 = v3 + inv_right * inv_right * t6
+    v1, v2, v3 = np.cumsum(v1), np.cumsum(v2), np.cumsum(v3)
+    at_event = v1 + cif**2 * v3 - 2.0 * cif * v2
+    idx = np.where(use1, np.arange(len(rs)), -1)
+    idx = np.maximum.accumulate(idx)
+    return np.where(idx >= 0, at_event[np.maximum(idx, 0)], 0.0)
+
+
+@dataclass(frozen=True)
+class GrayTest:
+    """Gray's K-sample test that one cause's cumulative incidence is equal across groups."""
+
+    cause: int
+    statistic: float
+    df: int
+    p_value: float
+    groups: tuple[Any, ...]
+    scores: np.ndarray = field(repr=False)
+    covariance: np.ndarray = field(repr=False)
+    rho: float = 0.0
+    strata: str | None = None
+
+    def table(self) -> pl.DataFrame:
+        """One row: cause, statistic, df, p_value, rho, stratified."""
+        return pl.DataFrame(
+            {
+                "cause": [self.cause],
+                "statistic": [self.statistic],
+                "df": [self.df],
+                "p_value": [self.p_value],
+                "rho": [self.rho],
+                "strata": [self.strata],
+            }
+        )
+
+    def summary(self) -> str:
+        strat = f", stratified by {self.strata}" if self.strata else ""
+        return (
+            f"Gray's test, cause {self.cause} (rho = {self.rho:g}{strat}): "
+            f"chi-square = {self.statistic:.4f} on {self.df} df, p = {self.p_value:.4g} "
+            f"[groups: {', '.join(str(g) for g in self.groups)}; as cmprsk::cuminc]"
+        )
+
+
+@dataclass(frozen=True)
+class CumulativeIncidence:
+    """Aalen-Johansen cumulative incidence curves, one per group and cause.
+
+    ``curves`` is a tidy frame: group, cause, time, n_risk, n_event, n_censor, estimate,
+    std_err, lower, upper (one row per distinct time of the group, event or censoring, as R
+    ``survfit``). ``tests`` holds Gray's test for each cause when there are >= 2 groups.
+    """
+
+    curves: pl.DataFrame
+    causes: tuple[int, ...]
+    groups: tuple[Any, ...]
+    by: str | None
+    conf_level: float
+    conf_type: str
+    variance: str
+    tests: tuple[GrayTest, ...] = ()
+
+    def table(self) -> pl.DataFrame:
+        """The curves as a tidy polars DataFrame."""
+        return self.curves
+
+    def at(self, times: Sequence[float]) -> pl.DataFrame:
+        """The step functions evaluated at ``times`` (value at the last time <= t)."""
+        rows = []
+        grid = np.asarray(times, dtype=float)
+        for (g, c), part in self.curves.group_by(["group", "cause"], maintain_order=True):
+            tt = part.get_column("time").to_numpy()
+            idx = np.searchsorted(tt, grid, side="right") - 1
+            for t_req, i in zip(grid, idx, strict=True):
+                if i < 0:
+                    rows.append((g, c, t_req, 0.0, 0.0, np.nan, np.nan))
+                else:
+                    r = part.row(int(i), named=True)
+                    rows.append((g, c, t_req, r["estimate"], r["std_err"], r["lower"], r["upper"]))
+        return pl.DataFrame(
+            rows,
+            schema=["group", "cause", "time", "estimate", "std_err", "lower", "upper"],
+            orient="row",
+        )
+
+    def summary(self) -> str:
+        var = "infinitesimal jackknife (R survfit)" if self.variance == "ij" else "Gray (cmprsk)"
+        lines = [
+            "Cumulative incidence (Aalen-Johansen; 0 = censored, causes "
+            f"{', '.join(map(str, self.causes))})",
+            f"variance: {var}; {self.conf_level:.0%} CI, transform {self.conf_type!r}",
+        ]
+        last = self.curves.group_by(["group", "cause"], maintain_order=True).last()
+        for r in last.iter_rows(named=True):
+            lines.append(
+                f"  group {r['group']}, cause {r['cause']}: CIF({r['time']:g}) = "
+                f"{r['estimate']:.4f} ({r['lower']:.4f}, {r['upper']:.4f})"
+            )
+        lines += ["  " + t.summary() for t in self.tests]
+        return "\n".join(lines)
+
+
+def cumulative_incidence(
+    data: Any,
+    time: str,
+    status: str,
+    by: str | None = None,
+    conf_level: float = 0.95,
+    conf_type: str = "log",
+    variance: str = "ij",
+    causes: Sequence[int] | None = None,
+) -> CumulativeIncidence:
+    """Aalen-Johansen cumulative incidence of each cause, with pointwise CIs.
+
+    The cumulative incidence of cause k is F_k(t) = sum_{s <= t} S(s-) d_k(s) / n(s), with S
+    the all-cause Kaplan-Meier (Aalen & Johansen 1978). Events of every cause at a time
+    precede censorings at that time; subjects censored at t are at risk at t.
+
+    Parameters
+    ----------
+    data : polars or pandas DataFrame
+    time, status : str
+        Follow-up time (>= 0) and status: 0 censored, 1..k cause codes.
+    by : str, optional
+        Grouping column: one set of curves per distinct value (R ``~ by``).
+    conf_level : float
+        Confidence level of the pointwise intervals.
+    conf_type : {"log", "log-log", "plain"}
+        CI transform of the probability, as R ``survfit(conf.type=)``; "log" is R's default.
+    variance : {"ij", "gray"}
+        "ij": the infinitesimal-jackknife variance R ``survfit(Surv(t, factor(status)) ~ by)``
+        reports for multi-state curves (the sum over subjects of the squared derivative of
+        F_k(t) with respect to the subject's case weight). "gray": the variance of
+        ``cmprsk::cuminc`` (Gray's delta-method formula, with its correction for ties).
+    causes : sequence of int, optional
+        The declared cause codes; a status outside {0} and these is an error.
+
+    Returns
+    -------
+    CumulativeIncidence
+        Tidy curves at every distinct time of each group, and Gray's test per cause when
+        ``by`` has two or more groups.
+
+    Notes
+    -----
+    R equivalent: ``survfit(Surv(time, factor(status, 0:k)) ~ by)`` (``pstate``, ``std.err``,
+    ``lower``, ``upper``); with ``variance="gray"``, ``cmprsk::cuminc(time, status, by)``'s
+    ``est`` and ``var``. SAS: PROC LIFETEST with EVENTCODE= (Gray's variance by default).
+    """
+    from mrdtrack.survival._kernels_cr import aj_ij_variance
+
+    df = to_polars(data)
+    if variance not in _VARIANCES:
+        raise ValueError(f"variance must be one of {_VARIANCES}, got {variance!r}")
+    if conf_type not in _CONF_TYPES:
+        raise ValueError(f"conf_type must be one of {_CONF_TYPES}, got {conf_type!r}")
+    z = _z(conf_level)
+    t, s, declared = _time_status(df, time, status, causes)
+    if not declared:
+        raise EstimationError(f"column {status!r} has no events of any cause (all censored)")
+    if by is None:
+        gcode, levels = np.zeros(len(t), dtype=np.int64), ["all"]
+    else:
+        gcode, levels = _labels(df, by)
+    k = len(declared)
+    frames = []
+    for gi, lev in enumerate(levels):
+        sel = gcode == gi
+        ut, n_risk, n_event, n_censor = _group_counts(t[sel], s[sel], declared)
+        p, var = aj_ij_variance(n_risk, n_event, n_censor, k)
+        km_left = np.concatenate(([1.0], p[:-1, 0]))
+        for c, code in enumerate(declared):
+            est = p[:, c + 1]
+            if variance == "ij":
+                # a CIF of 0 or 1 (to rounding) does not move with any case weight: its variance
+                # is 0 (the pooled sums leave rounding noise of order 1e-17 there)
+                v = np.where((est == 0.0) | (np.abs(est - 1.0) < 1e-12), 0.0, var[:, c + 1])
+            else:
+                other = n_event.sum(axis=1) - n_event[:, c]
+                v = _gray_cif_variance(
+                    n_risk, np.column_stack([n_event[:, c], other]), km_left, est
+                )
+            se = np.sqrt(np.maximum(v, 0.0))
+            lo, hi = _ci(est, se, z, conf_type)
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "group": pl.Series([str(lev)] * len(ut), dtype=pl.Utf8),
+                        "cause": np.full(len(ut), code, dtype=np.int64),
+                        "time": ut,
+                        "n_risk": n_risk.astype(np.int64),
+                        "n_event": n_event[:, c].astype(np.int64),
+                        "n_censor": n_censor.astype(np.int64),
+                        "estimate": est,
+                        "std_err": se,
+                        "lower": lo,
+                        "upper": hi,
+                    }
+                )
+            )
+    curves = pl.concat(frames)
+    tests: tuple[GrayTest, ...] = ()
+    if by is not None and len(levels) >= 2:
+        tests = tuple(
+            _gray(t, s, gcode, levels, code, None, None, 0.0)
+            for code in declared
+            if np.any(s == code)
+        )
+    return CumulativeIncidence(
+        curves=curves,
+        causes=declared,
+        groups=tuple(levels),
+        by=by,
+        conf_level=conf_level,
+        conf_type=conf_type,
+        variance=variance,
+        tests=tests,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Gray's test
+# --------------------------------------------------------------------------------------------
+
+
+def _gray(
+    t: np.ndarray,
+    s: np.ndarray,
+    gcode: np.ndarray,
+    levels: list[Any],
+    cause: int,
+    scode: np.ndarray | None,
+    strata: str | None,
+    rho: float,
+) -> GrayTest:
+    from mrdtrack.survival._kernels_cr import gray_stratum
+
+    ng = len(levels)
+    if ng < 2:
+        raise EstimationError("Gray's test needs at least two groups")
+    cind = np.where(s == cause, 1, np.where(s > 0, 2, 0)).astype(np.int64)
+    if scode is None:
+        scode = np.zeros(len(t), dtype=np.int64)
+    score = np.zeros(ng - 1)
+    cov = np.zeros((ng - 1, ng - 1))
+    for st in np.unique(scode):
+        sel = scode == st
+        order = np.argsort(t[sel], kind="stable")
+        sc, cv = gray_stratum(t[sel][order], cind[sel][order], gcode[sel][order], ng, float(rho))
+        score += sc
+        cov += cv
+    if np.linalg.matrix_rank(cov) < ng - 1:
+        # cmprsk reports -1 for a singular covariance; we refuse to give a number
+        raise EstimationError(
+            f"Gray's test for cause {cause}: the score covariance is singular "
+            "(a group with no one at risk at the cause's event times?)"
+        )
+    stat = float(score @ np.linalg.solve(cov, score))
+    df = ng - 1
+    return GrayTest(
+        cause=int(cause),
+        statistic=stat,
+        df=df,
+        p_value=float(stats.chi2.sf(stat, df)),
+        groups=tuple(levels),
+        scores=score,
+        covariance=cov,
+        rho=float(rho),
+        strata=strata,
+    )
+
+
+def gray_test(
+    data: Any,
+    time: str,
+    status: str,
+    group: str,
+    cause: int,
+    strata: str | None = None,
+    rho: float = 0.0,
+    causes: Sequence[int] | None = None,
+) -> GrayTest:
+    """Gray's test that the cumulative incidence of ``cause`` is equal across groups.
+
+    Gray (1988): a weighted comparison of each group's subdistribution hazard with the pooled
+    one, weight (1 - F(t-))^rho (rho = 0 default); chi-square on (groups - 1) df. With
+    ``strata`` the scores and covariances are summed over strata.
+
+    Parameters
+    ----------
+    data : polars or pandas DataFrame
+    time, status : str
+        Follow-up time and status (0 censored, 1..k causes).
+    group : str
+        Column defining the groups compared.
+    cause : int
+        The cause whose cumulative incidence is compared.
+    strata : str, optional
+        Stratification column.
+    rho : float
+        Power of the weight function.
+    causes : sequence of int, optional
+        Declared cause codes; a status outside {0} and these is an error.
+
+    Returns
+    -------
+    GrayTest
+        statistic, df, p_value, and the scores and covariance of the first groups - 1 groups.
+
+    Notes
+    -----
+    R equivalent: ``cmprsk::cuminc(time, status, group, strata, rho)$Tests`` (row ``cause``).
+    Groups are ordered as sorted distinct values (as R's factor levels); the statistic does
+    not depend on which group is left out.
+    """
+    df = to_polars(data)
+    t, s, declared = _time_status(df, time, status, causes)
+    _check_cause(s, status, cause, declared, causes)
+    gcode, levels = _labels(df, group)
+    scode = None if strata is None else _labels(df, strata)[0]
+    return _gray(t, s, gcode, levels, cause, scode, strata, rho)
+
+
+# --------------------------------------------------------------------------------------------
+# Fine-Gray subdistribution hazards
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FineGrayFit:
+    """Fine-Gray proportional subdistribution hazards fit (as ``cmprsk::crr``).
+
+    ``variance`` is the robust sandwich variance of Fine & Gray (1999), which accounts for the
+    estimated censoring weights; ``information`` is the observed information of the weighted
+    partial likelihood (crr's ``inf``).
+    """
+
+    terms: tuple[str, ...]
+    coef: np.ndarray
+    variance: np.ndarray = field(repr=False)
+    information: np.ndarray = field(repr=False)
+    loglik: float
+    loglik_null: float
+    n: int
+    n_events: int
+    n_competing: int
+    cause: int
+    conf_level: float
+    converged: bool
+    iterations: int
+
+    @property
+    def se(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.variance))
+
+    @property
+    def hazard_ratio(self) -> np.ndarray:
+        return np.exp(self.coef)
+
+    @property
+    def z(self) -> np.ndarray:
+        return self.coef / self.se
+
+    @property
+    def p_value(self) -> np.ndarray:
+        return 2.0 * stats.norm.sf(np.abs(self.z))
+
+    @property
+    def lr_test(self) -> tuple[float, int, float]:
+        """Pseudo likelihood-ratio statistic 2 (l(b) - l(0)), df, p (crr's ``logtest``)."""
+        stat = 2.0 * (self.loglik - self.loglik_null)
+        return stat, len(self.terms), float(stats.chi2.sf(stat, len(self.terms)))
+
+    def conf_int(self, level: float | None = None) -> pl.DataFrame:
+        """Wald CIs of the subdistribution hazard ratios (crr's ``summary`` conf.int)."""
+        z = _z(self.conf_level if level is None else level)
+        return pl.DataFrame(
+            {
+                "term": list(self.terms),
+                "hazard_ratio": self.hazard_ratio,
+                "lower": np.exp(self.coef - z * self.se),
+                "upper": np.exp(self.coef + z * self.se),
+            }
+        )
+
+    def table(self) -> pl.DataFrame:
+        """term, coef, se, z, p_value, hazard_ratio, lower, upper."""
+        ci = self.conf_int()
+        return pl.DataFrame(
+            {
+                "term": list(self.terms),
+                "coef": self.coef,
+                "se": self.se,
+                "z": self.z,
+                "p_value": self.p_value,
+                "hazard_ratio": self.hazard_ratio,
+                "lower": ci.get_column("lower"),
+                "upper": ci.get_column("upper"),
+            }
+        )
+
+    def summary(self) -> str:
+        lr, df, p = self.lr_test
+        lines = [
+            f"Fine-Gray subdistribution hazards for cause {self.cause} (as cmprsk::crr; "
+            "censoring weights: Kaplan-Meier of censoring at t-, Breslow ties; robust variance)",
+            f"n = {self.n}, events of cause {self.cause} = {self.n_events}, "
+            f"competing events = {self.n_competing}",
+            f"{'term':<16}{'coef':>10}{'sHR':>10}{'se':>10}{'z':>9}{'p':>11}"
+            f"{'lower':>10}{'upper':>10}",
+        ]
+        for r in self.table().iter_rows(named=True):
+            lines.append(
+                f"{r['term']:<16}{r['coef']:>10.4f}{r['hazard_ratio']:>10.4f}{r['se']:>10.4f}"
+                f"{r['z']:>9.3f}{r['p_value']:>11.3g}{r['lower']:>10.4f}{r['upper']:>10.4f}"
+            )
+        lines.append(
+            f"pseudo log-likelihood = {self.loglik:.4f} (null {self.loglik_null:.4f}); "
+            f"LR = {lr:.3f} on {df} df, p = {p:.3g}"
+        )
+        if not self.converged:
+            lines.append("WARNING: not converged")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _FGData:
+    time: np.ndarray  # sorted ascending
+    x: np.ndarray  # (n, p)
+    is1: np.ndarray  # failure of the cause of interest
+    is2: np.ndarray  # failure of a competing cause
+    is0: np.ndarray  # censored
+    g_left: np.ndarray  # censoring KM at t_i-, per subject
+    ut: np.ndarray  # distinct failure times of the cause
+    d: np.ndarray  # number of failures of the cause at each
+    g_ut: np.ndarray  # censoring KM at ut-
+    first_at: np.ndarray  # index of the first subject with time >= ut
+    n2_before: np.ndarray  # number of competing failures with time < ut
+
+
+def _censoring_km_left(t: np.ndarray, cens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct times and KM of the censoring distribution just before each (G(t-)).
+
+    Censorings are the 'events'; failures at the same time stay at risk for them (R
+    ``survfit(Surv(t, status == 0) ~ 1)``), and crr evaluates G just before t.
+    """
+    ut, inv = np.unique(t, return_inverse=True)
+    m = len(ut)
+    c = np.bincount(inv, weights=cens.astype(float), minlength=m)
+    n_at = np.bincount(inv, minlength=m).astype(float)
+    n_risk = np.cumsum(n_at[::-1])[::-1]
+    g = np.cumprod(1.0 - c / n_risk)
+    return ut, np.concatenate(([1.0], g[:-1]))
+
+
+def _prepare_fg(t: np.ndarray, s: np.ndarray, x: np.ndarray, cause: int) -> _FGData:
+    order = np.argsort(t, kind="stable")
+    t, s, x = t[order], s[order], x[order]
+    is1 = s == cause
+    is0 = s == 0
+    is2 = ~is1 & ~is0
+    gt, gl = _censoring_km_left(t, is0)
+    g_left = gl[np.searchsorted(gt, t)]
+    ut, d = np.unique(t[is1], return_counts=True)
+    g_ut = gl[np.searchsorted(gt, ut)]
+    first_at = np.searchsorted(t, ut, side="left")
+    n2_before = np.searchsorted(t[is2], ut, side="left")
+    return _FGData(t, x, is1, is2, is0, g_left, ut, d.astype(float), g_ut, first_at, n2_before)
+
+
+def _fg_sums(fd: _FGData, beta: np.ndarray, second: bool = True):
+    """S0, S1 (D, p) and S2 (D, p, p) over the Fine-Gray weighted risk sets.
+
+    Subject j is in the risk set at a failure time u with weight 1 if t_j >= u, and with
+    weight G(u-)/G(t_j-) if it failed from a competing cause before u (Fine & Gray 1999, eq. 2).
+    """
+    x = fd.x
+    eta = x @ beta
+    shift = float(np.max(eta)) if len(eta) else 0.0
+    e = np.exp(eta - shift)
+
+    def tail(v: np.ndarray) -> np.ndarray:
+        # sum over subjects with time >= u: reversed cumulative sums with a trailing zero
+        rc = np.concatenate((np.cumsum(v[::-1], axis=0)[::-1], np.zeros((1, *v.shape[1:]))))
+        return rc[fd.first_at]
+
+    def competing(v: np.ndarray) -> np.ndarray:
+        w = v[fd.is2] / fd.g_left[fd.is2].reshape((-1,) + (1,) * (v.ndim - 1))
+        cs = np.concatenate((np.zeros((1, *v.shape[1:])), np.cumsum(w, axis=0)))
+        return cs[fd.n2_before] * fd.g_ut.reshape((-1,) + (1,) * (v.ndim - 1))
+
+    s0 = tail(e) + competing(e)
+    ex = e[:, None] * x
+    s1 = tail(ex) + competing(ex)
+    s2 = None
+    if second:
+        exx = ex[:, :, None] * x[:, None, :]
+        s2 = tail(exx) + competing(exx)
+    return s0, s1, s2, shift, e
+
+
+def _fg_loglik(fd: _FGData, beta: np.ndarray):
+    s0, s1, s2, shift, _ = _fg_sums(fd, beta)
+    x1 = fd.x[fd.is1]
+    ll = float(np.sum(x1 @ beta) - np.sum(fd.d * (np.log(s0) + shift)))
+    xbar = s1 / s0[:, None]
+    score = x1.sum(axis=0) - (fd.d[:, None] * xbar).sum(axis=0)
+    info = np.einsum("d,dij->ij", fd.d, s2 / s0[:, None, None] - xbar[:, :, None] * xbar[:, None])
+    return ll, score, info
+
+
+def _fg_robust_variance(fd: _FGData, beta: np.ndarray, info: np.ndarray) -> np.ndarray:
+    """Fine & Gray (1999, section 3) sandwich variance, with crr's discretisation.
+
+    eta_i: the weighted score residual; psi_i: the correction for estimating G, an integral of
+    q(u)/pi(u) against the censoring martingale of subject i (pi = number at risk).
+    """
+    s0, s1, _, _, e = _fg_sums(fd, beta, second=False)
+    x, t = fd.x, fd.time
+    n, p = x.shape
+    xbar = s1 / s0[:, None]
+    dl = fd.d / s0  # increments of the baseline subdistribution hazard (per unit of e)
+    # eta: dN part for failures of the cause, minus the compensator over the weighted risk set
+    k_at = np.searchsorted(fd.ut, t, side="right")  # failure times u <= t_i: indices < k_at
+    cum0 = np.concatenate(([0.0], np.cumsum(dl)))
+    cum1 = np.concatenate((np.zeros((1, p)), np.cumsum(dl[:, None] * xbar, axis=0)))
+    eta = -e[:, None] * (x * cum0[k_at][:, None] - cum1[k_at])
+    gw0 = fd.g_ut * dl
+    gw1 = gw0[:, None] * xbar
+    r0 = np.concatenate((np.cumsum(gw0[::-1])[::-1], [0.0]))
+    r1 = np.concatenate((np.cumsum(gw1[::-1], axis=0)[::-1], np.zeros((1, p))))
+    after = r0[k_at][:, None] * x - r1[k_at]  # failure times u > t_i
+    w2 = np.where(fd.is2, e / fd.g_left, 0.0)
+    eta -= w2[:, None] * after
+    i1 = np.flatnonzero(fd.is1)
+    eta[i1] += x[i1] - xbar[np.searchsorted(fd.ut, t[i1])]
+    # psi: q(t) at each censoring time t, q(t) = sum_{u >= t} dl G(u-) [C1(t) - xbar(u) C0(t)],
+    # C the sums over competing failures before t of e x / G(t_j-)
+    ct = np.unique(t[fd.is0])
+    psi = np.zeros((n, p))
+    if len(ct):
+        t2 = t[fd.is2]
+        before = np.searchsorted(t2, ct, side="left")
+        w = (e / fd.g_left)[fd.is2]
+        c0 = np.concatenate(([0.0], np.cumsum(w)))[before]
+        c1 = np.concatenate((np.zeros((1, p)), np.cumsum(w[:, None] * x[fd.is2], axis=0)))[before]
+        k_ge = np.searchsorted(fd.ut, ct, side="left")  # u >= t
+        q = c1 * r0[k_ge][:, None] - c0[:, None] * r1[k_ge]
+        n_risk = (n - np.searchsorted(t, ct, side="left")).astype(float)
+        n_cens = np.bincount(np.searchsorted(ct, t[fd.is0]), minlength=len(ct)).astype(float)
+        cum_comp = np.cumsum(n_cens[:, None] * q / n_risk[:, None] ** 2, axis=0)
+        k_ct = np.searchsorted(ct, t, side="right")  # censoring times <= t_i
+        psi = -np.concatenate((np.zeros((1, p)), cum_comp))[k_ct]
+        i0 = np.flatnonzero(fd.is0)
+        j0 = np.searchsorted(ct, t[i0])
+        psi[i0] += q[j0] / n_risk[j0][:, None]
+    u = eta + psi
+    meat = u.T @ u
+    inv = np.linalg.inv(info)
+    return inv @ meat @ inv
+
+
+def fine_gray(
+    data: Any,
+    time: str,
+    status: str,
+    cause: int,
+    covariates: Sequence[str],
+    conf_level: float = 0.95,
+    max_iter: int = 50,
+    tol: float = 1e-10,
+    causes: Sequence[int] | None = None,
+) -> FineGrayFit:
+    """Fine-Gray proportional subdistribution hazards regression for one cause.
+
+    Fine & Gray (1999): a Cox-type model for the subdistribution hazard of ``cause``; subjects
+    who failed from a competing cause stay in the risk set with weight G(u-)/G(t_j-), G the
+    Kaplan-Meier estimate of the censoring distribution (censorings are the events; failures
+    at the same time stay at risk), evaluated just before each time as crr does. Tied failures
+    share one risk set (Breslow). Newton-Raphson with step halving from beta = 0.
+
+    Parameters
+    ----------
+    data : polars or pandas DataFrame
+    time, status : str
+        Follow-up time and status (0 censored, 1..k causes).
+    cause : int
+        The cause modelled (crr's ``failcode``).
+    covariates : sequence of str
+        Numeric covariate columns (crr's ``cov1``); code factors as 0/1 columns yourself.
+    conf_level : float
+        Level of the Wald CIs of the subdistribution hazard ratios.
+    max_iter, tol : int, float
+        Newton iterations; convergence when max |score| * max(|beta|, 1) < tol * max(|l|, 1)
+        (crr's criterion with a tighter default than its gtol = 1e-6).
+    causes : sequence of int, optional
+        Declared cause codes; a status outside {0} and these is an error.
+
+    Returns
+    -------
+    FineGrayFit
+        coef, se (robust sandwich), hazard_ratio, conf_int(), p_value, loglik, loglik_null.
+
+    Notes
+    -----
+    R equivalent: ``cmprsk::crr(time, status, cov1 = X, failcode = cause, cencode = 0)``. One
+    censoring group (crr's ``cengroup`` is not offered) and no time-varying ``cov2``.
+    SAS: PROC PHREG with EVENTCODE= (Breslow ties).
+    """
+    df = to_polars(data)
+    t, s, declared = _time_status(df, time, status, causes)
+    _check_cause(s, status, cause, declared, causes)
+    n_ev = int(np.sum(s == cause))
+    covariates = list(covariates)
+    if not covariates:
+        raise ValueError("fine_gray needs at least one covariate")
+    cols = []
+    for c in covariates:
+        if c not in df.columns:
+            raise ValueError(f"column {c!r} not found; available columns: {sorted(df.columns)}")
+        n_null = df.get_column(c).null_count()
+        v = column_array(df, c)
+        bad = n_null or int(np.sum(~np.isfinite(v)))
+        if bad:
+            raise ValueError(
+                f"covariate {c!r} has {bad} missing or non-finite value(s); crr drops such rows, "
+                "mrdtrack asks you to remove or impute them explicitly"
+            )
+        cols.append(v)
+    x = np.column_stack(cols)
+    fd = _prepare_fg(t, s, x, cause)
+    p = x.shape[1]
+    beta = np.zeros(p)
+    ll0, score, info = _fg_loglik(fd, beta)
+    ll = ll0
+    converged = False
+    it = 0
+    for it in range(max_iter + 1):
+        if np.max(np.abs(score) * np.maximum(np.abs(beta), 1.0)) < max(abs(ll), 1.0) * tol:
+            converged = True
+            break
+        if it == max_iter:
+            break
+        try:
+            step = np.linalg.solve(info, score)
+        except np.linalg.LinAlgError as exc:
+            raise EstimationError(
+                "Fine-Gray information matrix is singular: collinear or constant covariates"
+            ) from exc
+        for _ in range(30):
+            new = beta + step
+            ll_new, sc_new, inf_new = _fg_loglik(fd, new)
+            # crr's Armijo-type acceptance on the (negative) log-likelihood
+            if np.isfinite(ll_new) and ll_new >= ll + 1e-4 * float(step @ score):
+                break
+            step = step / 2.0
+        else:
+            raise ConvergenceError("Fine-Gray: step halving failed to increase the likelihood")
+        if abs(ll_new - ll) < 1e-15 * max(abs(ll), 1.0) and np.allclose(new, beta, rtol=0, atol=0):
+            beta, ll, score, info = new, ll_new, sc_new, inf_new
+            converged = True
+            break
+        beta, ll, score, info = new, ll_new, sc_new, inf_new
+    var = _fg_robust_variance(fd, beta, info)
+    return FineGrayFit(
+        terms=tuple(covariates),
+        coef=beta,
+        variance=var,
+        information=info,
+        loglik=ll,
+        loglik_null=ll0,
+        n=len(t),
+        n_events=n_ev,
+        n_competing=int(np.sum((s > 0) & (s != cause))),
+        cause=int(cause),
+        conf_level=conf_level,
+        converged=converged,
+        iterations=it,
+    )

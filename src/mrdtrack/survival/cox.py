@@ -1,0 +1,967 @@
+"""Cox proportional hazards regression with R ``survival`` conventions.
+
+Front-end :func:`cox_ph` (frame and column names) over a fitter that works on a prepared
+:class:`~mrdtrack.survival._coxdata.CoxData` (plain sorted arrays), as R separates ``coxph()``
+from ``coxph.fit``/``agreg.fit``. Everything a trial statistician compares with R is here:
+coefficients, model-based and robust (sandwich) standard errors, the three global tests,
+Harrell's concordance, the ``cox.zph`` proportional-hazards test and the baseline survival.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import special
+
+from mrdtrack.errors import EstimationError
+from mrdtrack.survival._coxdata import (
+    CoxData,
+    _check_ties,
+    cox_loglik_derivs,
+    prepare_cox_data,
+)
+
+__all__ = ["CoxFit", "CoxTest", "cox_ph", "cox_ph_batched", "fit_cox_data"]
+
+_EPS = 1e-9  # R coxph.control(eps)
+_ITER_MAX = 20  # R coxph.control(iter.max)
+_TOLER_INF = math.sqrt(_EPS)  # R coxph.control(toler.inf)
+_SPAN_INF = 20.0  # |beta| * range(x) beyond which a non-converged coefficient is "infinite"
+
+
+@dataclass(frozen=True)
+class CoxTest:
+    """A chi-square test of all coefficients: statistic, degrees of freedom, p-value."""
+
+    statistic: float
+    df: int
+    p_value: float
+
+
+@dataclass(frozen=True)
+class Concordance:
+    """Harrell's C as R ``concordance(fit)``, with its infinitesimal-jackknife standard error."""
+
+    concordance: float
+    std_err: float
+    concordant: float
+    discordant: float
+    tied_x: float
+    tied_y: float
+    tied_xy: float
+
+    def table(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "concordance": [self.concordance],
+                "std_err": [self.std_err],
+                "concordant": [self.concordant],
+                "discordant": [self.discordant],
+                "tied_x": [self.tied_x],
+                "tied_y": [self.tied_y],
+                "tied_xy": [self.tied_xy],
+            }
+        )
+
+    def summary(self) -> str:
+        return (
+            f"Concordance = {self.concordance:.4f} (se = {self.std_err:.4f}); pairs: "
+            f"{self.concordant:g} concordant, {self.discordant:g} discordant, {self.tied_x:g} "
+            f"tied in the risk score (R concordance(), timewt 'n')"
+        )
+
+
+@dataclass(frozen=True)
+class PHTest:
+    """The proportional-hazards score test of R ``cox.zph`` (one row per term and GLOBAL)."""
+
+    transform: str
+    terms: tuple[str, ...]
+    chisq: np.ndarray
+    df: np.ndarray
+    p_value: np.ndarray
+
+    def table(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "term": list(self.terms),
+                "chisq": self.chisq,
+                "df": self.df.astype(np.int64),
+                "p_value": self.p_value,
+            }
+        )
+
+    def summary(self) -> str:
+        lines = [f"Test of proportional hazards (R cox.zph, transform={self.transform!r})"]
+        lines.append(f"{'term':<20}{'chisq':>12}{'df':>5}{'p':>12}")
+        for t, c, d, p in zip(self.terms, self.chisq, self.df, self.p_value, strict=True):
+            lines.append(f"{t:<20}{c:>12.4f}{int(d):>5d}{p:>12.4g}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Newton:
+    beta: np.ndarray
+    loglik0: float
+    loglik: float
+    score0: np.ndarray
+    info0: np.ndarray
+    u: np.ndarray
+    info: np.ndarray
+    sctest: float
+    iterations: int
+    converged: bool
+
+
+def _chi2_sf(x: Any, df: Any) -> Any:
+    return special.chdtrc(df, x)
+
+
+def _solve_pd(a: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
+    # Cholesky as R's cholesky2: a positive-definite information matrix or an error
+    try:
+        if not np.all(np.isfinite(a)):
+            raise np.linalg.LinAlgError("not finite")
+        c = np.linalg.cholesky(a)
+    except np.linalg.LinAlgError as exc:
+        raise EstimationError(
+            f"the {what} is singular or not finite: a covariate is not identifiable "
+            "(constant within every stratum, collinear, or with no events in one of its groups)"
+        ) from exc
+    y = np.linalg.solve(c, b)
+    return np.linalg.solve(c.T, y)
+
+
+def _newton(cd: CoxData, ties: str, eps: float, iter_max: int, init: np.ndarray) -> _Newton:
+    """Newton-Raphson with step-halving exactly as R ``coxfit6`` / ``agfit4``.
+
+    Start at ``init`` (0). Converged when |1 - loglik_best / loglik_new| <= eps (relative change
+    of the log partial likelihood; for (start, stop] data R ``agfit4`` also requires that the
+    last step was not a halving). A step that lowers the log likelihood is pulled back towards
+    the last good beta: new = (new + h * old) / (h + 1), h = 1, 2, ... consecutive halvings.
+    """
+    beta = np.array(init, dtype=np.float64)
+    ll0, u0, i0 = cox_loglik_derivs(cd, beta, ties)
+    step = _solve_pd(i0, u0, "information matrix at the initial values")
+    sctest = float(u0 @ step)
+    if iter_max == 0:
+        return _Newton(beta, ll0, ll0, u0, i0, u0, i0, sctest, 0, True)
+    best = ll0
+    newbeta = beta + step
+    halving = 0
+    for it in range(1, iter_max + 1):
+        ll, u, info = cox_loglik_derivs(cd, newbeta, ties)
+        finite = np.isfinite(ll) and np.all(np.isfinite(u)) and np.all(np.isfinite(info))
+        if finite and abs(1.0 - best / ll) <= eps and (halving == 0 or not cd.counting):
+            return _Newton(newbeta, ll0, ll, u0, i0, u, info, sctest, it, True)
+        if not finite or ll < best:
+            halving += 1
+            newbeta = (newbeta + halving * beta) / (halving + 1.0)
+        else:
+            halving = 0
+            best = ll
+            step = _solve_pd(info, u, "information matrix")
+            beta = newbeta
+            newbeta = newbeta + step
+    # out of iterations: report the last good beta and its information, as R does
+    ll, u, info = cox_loglik_derivs(cd, beta, ties)
+    return _Newton(beta, ll0, ll, u0, i0, u, info, sctest, iter_max, False)
+
+
+def _chisq(stat: float, df: int) -> CoxTest:
+    return CoxTest(float(stat), int(df), float(_chi2_sf(stat, df)))
+
+
+def _death_terms(cd: CoxData, beta: np.ndarray, ties: str) -> tuple:
+    from mrdtrack.survival._kernels_cox import death_terms
+
+    return death_terms(
+        cd.start,
+        cd.stop,
+        cd.event,
+        cd.X,
+        cd.weights,
+        cd.strata,
+        cd.order_start,
+        np.ascontiguousarray(beta, dtype=np.float64),
+        ties == "efron",
+    )
+
+
+def score_residuals(cd: CoxData, beta: np.ndarray, ties: str) -> np.ndarray:
+    """Unweighted score residuals (n, p) in the sorted row order of ``cd``, as R
+    ``residuals(fit, type="score")`` (Efron shares for tied deaths; Therneau & Grambsch 2000)."""
+    from mrdtrack.survival._kernels_cox import score_residuals as _kernel
+
+    dt = _death_terms(cd, beta, ties)
+    eta = cd.X @ beta
+    return _kernel(
+        cd.start,
+        cd.stop,
+        cd.event,
+        cd.X,
+        cd.strata,
+        eta,
+        dt[0],
+        dt[1],
+        dt[6],
+        dt[7],
+        dt[8],
+        dt[9],
+        dt[10],
+    )
+
+
+def _collapse(values: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
+    if cluster is None:
+        return values
+    out = np.zeros((int(cluster.max()) + 1, values.shape[1]))
+    np.add.at(out, cluster, values)
+    return out
+
+
+def fit_cox_data(
+    cd: CoxData,
+    ties: str = "efron",
+    robust: bool | None = None,
+    eps: float = _EPS,
+    iter_max: int = _ITER_MAX,
+    init: Sequence[float] | None = None,
+) -> CoxFit:
+    """Fit a Cox model to a prepared :class:`CoxData` (see :func:`cox_ph` for the conventions)."""
+    ties = _check_ties(ties)
+    p = cd.p
+    init_arr = np.zeros(p) if init is None else np.asarray(init, dtype=np.float64)
+    nr = _newton(cd, ties, eps, iter_max, init_arr)
+    beta = nr.beta
+    var = _solve_pd(nr.info, np.eye(p), "information matrix at the estimate")
+    var = (var + var.T) / 2.0
+
+    # R's monotone-likelihood rule (coxph.fit): the loglik converged while a Newton step of the
+    # coefficient is still large relative to the coefficient
+    step = np.abs(nr.u @ var)
+    if nr.converged:
+        diverging = (~np.isfinite(nr.u)) | ((step > eps) & (step > _TOLER_INF * np.abs(beta)))
+    else:
+        # out of iterations: R only warns; we call a coefficient diverging when its hazard ratio
+        # over the covariate's observed range exceeds exp(20) and Newton still moves it
+        span = cd.X.max(axis=0) - cd.X.min(axis=0)
+        diverging = (step > _TOLER_INF * np.abs(beta)) & (np.abs(beta) * span > _SPAN_INF)
+    monotone = {cd.names[k]: math.copysign(math.inf, beta[k]) for k in np.flatnonzero(diverging)}
+    if monotone:
+        warnings.warn(
+            "monotone likelihood: the log partial likelihood converged while "
+            + ", ".join(f"{t} -> {'+' if v > 0 else '-'}inf" for t, v in monotone.items())
+            + " diverges; the hazard ratio is not estimable by maximum likelihood "
+            "(use firth=True)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    elif not nr.converged and iter_max > 1:
+        warnings.warn(
+            f"Cox model did not converge in {iter_max} iterations (R: 'Ran out of iterations')",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+    if robust is None:
+        robust = cd.cluster is not None or bool(np.any(cd.weights != np.floor(cd.weights)))
+    robust_var = None
+    rscore = None
+    if robust:
+        # R coxph: dfbeta residuals (weighted score residuals times the model variance), summed
+        # within cluster; the robust score test uses the score residuals at the initial beta
+        cl = cd.cluster
+        w = cd.weights[:, None]
+        d = _collapse(w * score_residuals(cd, beta, ties), cl) @ var
+        robust_var = d.T @ d
+        d0 = _collapse(w * score_residuals(cd, init_arr, ties), cl)
+        u0 = d0.sum(axis=0)
+        rscore = float(u0 @ _solve_pd(d0.T @ d0, u0, "robust score variance"))
+
+    use_var = robust_var if robust_var is not None else var
+    wald_stat = float((beta - init_arr) @ _solve_pd(use_var, beta - init_arr, "variance"))
+    tests = {
+        "likelihood_ratio": _chisq(2.0 * (nr.loglik - nr.loglik0), p),
+        "wald": _chisq(wald_stat, p),
+        "score": _chisq(nr.sctest, p),
+    }
+    if rscore is not None:
+        tests["robust_score"] = _chisq(rscore, p)
+
+    return CoxFit(
+        names=cd.names,
+        coef_array=beta,
+        var=var,
+        robust_var=robust_var,
+        loglik=(float(nr.loglik0), float(nr.loglik)),
+        tests=tests,
+        n=cd.n,
+        n_events=int(np.sum(cd.event > 0)),
+        iterations=int(nr.iterations),
+        converged=bool(nr.converged),
+        monotone=monotone,
+        ties=ties,
+        means=dict(zip(cd.names, cd.means.tolist(), strict=True)),
+        data=cd,
+    )
+
+
+def cox_ph(
+    data: Any,
+    time: str,
+    event: str,
+    covariates: str | Sequence[str],
+    start: str | None = None,
+    strata: str | Sequence[str] | None = None,
+    cluster: str | None = None,
+    weights: str | None = None,
+    ties: str = "efron",
+    firth: bool = False,
+    robust: bool | None = None,
+    reference: Mapping[str, Any] | None = None,
+    eps: float = _EPS,
+    iter_max: int = _ITER_MAX,
+    **firth_options: Any,
+) -> CoxFit:
+    """Cox proportional hazards model by maximum partial likelihood, as R ``survival::coxph``.
+
+    Method: Cox (1972) partial likelihood; ties by Efron (1977) (R's default) or Breslow (1974)
+    (SAS PHREG's and statsmodels' default); Newton-Raphson from beta = 0 with step-halving and
+    R's convergence rule |1 - loglik_old / loglik_new| <= ``eps`` (1e-9), at most ``iter_max``
+    (20) iterations (R ``coxph.control``). Counting-process data: a row ``(start, stop]`` is at
+    risk at t when start < t <= stop (R ``Surv(start, stop, event)``); so a row starting at the
+    time another row of the same subject stops is at risk only after that time.
+
+    Parameters
+    ----------
+    data : polars or pandas DataFrame
+    time, event : str
+        Event/censoring (stop) time and the 0/1 event indicator.
+    covariates : str or list of str
+        Numeric, boolean or categorical columns; categorical ones are treatment coded with the
+        first sorted level as reference (override with ``reference={column: level}``), terms
+        named like R (``"armB"``).
+    start : str, optional
+        Entry time of ``(start, stop]`` rows (time-dependent covariates, delayed entry).
+    strata : str or list of str, optional
+        Separate baseline hazard per stratum (R ``strata()``).
+    cluster : str, optional
+        Cluster identifier: robust sandwich variance as R ``cluster()`` (Lin & Wei 1989): the
+        dfbeta residuals (weighted score residuals times the model variance) summed within a
+        cluster, V = D'D; the Wald test then uses V and a robust score test is added.
+    weights : str, optional
+        Case weights as R ``weights=``. As R, non-integer weights switch on the robust variance
+        (each row its own cluster) unless ``robust=False``.
+    ties : {"efron", "breslow"}
+    firth : bool
+        Firth's penalised likelihood (Heinze & Schemper 2001), computed by
+        :func:`mrdtrack.survival.firth.fit_firth`.
+    robust : bool, optional
+        Force the robust variance on or off (default as R: on with a cluster or non-integer
+        weights).
+
+    Returns
+    -------
+    CoxFit
+
+    Notes
+    -----
+    - R's ``coxph`` first merges times that differ only by floating-point noise (``timefix``);
+      mrdtrack treats times as given.
+    - A constant covariate or exactly collinear covariates raise
+      :class:`~mrdtrack.errors.EstimationError` (R would keep going and report NA).
+    - Monotone likelihood (a coefficient that diverges, e.g. no events in one group): detected by
+      R's rule (the log likelihood has converged while the Newton step of the coefficient is
+      still larger than sqrt(eps) times the coefficient); the fit carries
+      ``monotone = {term: +inf or -inf}``, a ``RuntimeWarning`` is issued, and tables show the
+      hazard ratio as not estimable instead of the last iterate (kept in ``coef_array``). If
+      Newton runs out of iterations, a coefficient still moving whose hazard ratio over the
+      covariate's range exceeds exp(20) is flagged the same way (R only warns).
+
+    References
+    ----------
+    .. [1] Cox DR (1972). Regression models and life-tables. JRSS-B 34:187-220.
+    .. [2] Efron B (1977). The efficiency of Cox's likelihood function for censored data.
+           JASA 72:557-565.
+    .. [3] Therneau TM, Grambsch PM (2000). Modeling Survival Data. Springer.
+    .. [4] Lin DY, Wei LJ (1989). The robust inference for the Cox proportional hazards model.
+           JASA 84:1074-1078.
+    """
+    cd = prepare_cox_data(
+        data,
+        time,
+        event,
+        covariates,
+        start=start,
+        strata=strata,
+        cluster=cluster,
+        weights=weights,
+        reference=reference,
+    )
+    if firth:
+        from mrdtrack.survival.firth import fit_firth
+
+        return fit_firth(cd, ties=ties, **firth_options)
+    if firth_options:
+        raise TypeError(f"unexpected keyword arguments: {sorted(firth_options)}")
+    return fit_cox_data(cd, ties=ties, robust=robust, eps=eps, iter_max=iter_max)
+
+
+@dataclass(frozen=True)
+class CoxFit:
+    """A fitted Cox model (see :func:`cox_ph`).
+
+    Attributes
+    ----------
+    coef, se, robust_se, hazard_ratio : dict[str, float]
+        Indexed by term name. ``robust_se`` is None without a robust variance. A term with a
+        monotone likelihood has coef ±inf, hazard ratio inf or 0 and se nan.
+    loglik : (null, fitted)
+    tests : dict of CoxTest
+        ``likelihood_ratio``, ``wald`` (robust variance when robust, as R), ``score`` and, when
+        robust, ``robust_score``.
+    monotone : dict[str, float]
+        Terms whose estimate diverges, with the direction (+inf / -inf).
+    """
+
+    names: tuple[str, ...]
+    coef_array: np.ndarray
+    var: np.ndarray
+    robust_var: np.ndarray | None
+    loglik: tuple[float, float]
+    tests: dict
+    n: int
+    n_events: int
+    iterations: int
+    converged: bool
+    monotone: dict
+    ties: str
+    means: dict
+    data: CoxData = field(repr=False)
+
+    # ---- named per-term attributes -------------------------------------------------------
+    @property
+    def coef(self) -> dict[str, float]:
+        return {
+            t: self.monotone.get(t, float(b))
+            for t, b in zip(self.names, self.coef_array, strict=True)
+        }
+
+    @property
+    def se(self) -> dict[str, float]:
+        s = np.sqrt(np.diag(self.var))
+        return {
+            t: (math.nan if t in self.monotone else float(v))
+            for t, v in zip(self.names, s, strict=True)
+        }
+
+    @property
+    def robust_se(self) -> dict[str, float] | None:
+        if self.robust_var is None:
+            return None
+        s = np.sqrt(np.diag(self.robust_var))
+        return {
+            t: (math.nan if t in self.monotone else float(v))
+            for t, v in zip(self.names, s, strict=True)
+        }
+
+    @property
+    def hazard_ratio(self) -> dict[str, float]:
+        return {t: math.exp(b) for t, b in self.coef.items()}
+
+    @property
+    def robust(self) -> bool:
+        return self.robust_var is not None
+
+    def _used_se(self) -> np.ndarray:
+        v = self.robust_var if self.robust_var is not None else self.var
+        return np.sqrt(np.diag(v))
+
+    # ---- tables ---------------------------------------------------------------------------
+    def conf_int(self, level: float = 0.95) -> pl.DataFrame:
+        """Wald confidence intervals of the hazard ratios: exp(coef ± z se), the robust se when
+        the fit is robust (as R ``summary.coxph``). Monotone terms get null bounds."""
+        z = special.ndtri(0.5 + level / 2.0)
+        se = self._used_se()
+        rows = []
+        for k, t in enumerate(self.names):
+            b = float(self.coef_array[k])
+            if t in self.monotone:
+                rows.append((t, math.exp(self.monotone[t]), None, None))
+            else:
+                rows.append((t, math.exp(b), math.exp(b - z * se[k]), math.exp(b + z * se[k])))
+        return pl.DataFrame(
+            rows, schema=["term", "estimate", "lower", "upper"], orient="row"
+        ).with_columns(pl.col("estimate", "lower", "upper").cast(pl.Float64))
+
+    def table(self, level: float = 0.95) -> pl.DataFrame:
+        """One row per term: coef, hazard_ratio, se, robust_se, z, p_value, lower, upper,
+        monotone (the R ``summary.coxph`` coefficient table; z and p use the robust se when
+        robust)."""
+        se = np.sqrt(np.diag(self.var))
+        rse = np.sqrt(np.diag(self.robust_var)) if self.robust_var is not None else None
+        used = self._used_se()
+        ci = self.conf_int(level)
+        out = {
+            "term": list(self.names),
+            "coef": [],
+            "hazard_ratio": [],
+            "se": [],
+            "robust_se": [],
+            "z": [],
+            "p_value": [],
+        }
+        for k, t in enumerate(self.names):
+            mono = t in self.monotone
+            b = float(self.coef_array[k])
+            out["coef"].append(self.monotone[t] if mono else b)
+            out["hazard_ratio"].append(math.exp(self.monotone[t]) if mono else math.exp(b))
+            out["se"].append(math.nan if mono else float(se[k]))
+            out["robust_se"].append(None if rse is None or mono else float(rse[k]))
+            zz = math.nan if mono else b / used[k]
+            out["z"].append(zz)
+            out["p_value"].append(math.nan if mono else float(2 * special.ndtr(-abs(zz))))
+        df = pl.DataFrame(out, schema_overrides={"robust_se": pl.Float64})
+        return df.with_columns(
+            lower=ci["lower"],
+            upper=ci["upper"],
+            monotone=pl.Series([t in self.monotone for t in self.names]),
+        )
+
+    def tests_table(self) -> pl.DataFrame:
+        """The global tests as a tidy frame: test, statistic, df, p_value."""
+        return pl.DataFrame(
+            {
+                "test": list(self.tests),
+                "statistic": [t.statistic for t in self.tests.values()],
+                "df": [t.df for t in self.tests.values()],
+                "p_value": [t.p_value for t in self.tests.values()],
+            }
+        )
+
+    def summary(self, level: float = 0.95) -> str:
+        """Human-readable summary in the layout of R ``summary.coxph``."""
+        cd = self.data
+        lines = [
+            "Cox proportional hazards model (partial likelihood, "
+            f"ties={self.ties} as R coxph{', strata' if cd.strata_levels else ''}"
+            f"{', (start, stop] data' if cd.counting else ''})",
+            f"  n = {self.n}, number of events = {self.n_events}, iterations = "
+            f"{self.iterations}{'' if self.converged else ' (NOT converged)'}",
+            "",
+        ]
+        tab = self.table(level)
+        pct = f"{100 * level:g}%"
+        head = f"{'term':<22}{'coef':>10}{'HR':>10}{'se(coef)':>10}"
+        if self.robust:
+            head += f"{'robust se':>10}"
+        head += f"{'z':>8}{'p':>11}{'lower ' + pct:>13}{'upper ' + pct:>13}"
+        lines.append(head)
+        for r in tab.iter_rows(named=True):
+            if r["monotone"]:
+                sign = "+inf" if r["coef"] > 0 else "-inf"
+                hr = "inf" if r["coef"] > 0 else "0"
+                lines.append(
+                    f"{r['term']:<22}{sign:>10}{hr:>10}  HR not estimable by maximum likelihood "
+                    "(monotone likelihood): use firth=True"
+                )
+                continue
+            s = f"{r['term']:<22}{r['coef']:>10.4f}{r['hazard_ratio']:>10.4f}{r['se']:>10.4f}"
+            if self.robust:
+                s += f"{r['robust_se']:>10.4f}"
+            s += f"{r['z']:>8.3f}{r['p_value']:>11.3g}{r['lower']:>13.4f}{r['upper']:>13.4f}"
+            lines.append(s)
+        c = self.concordance
+        lines += ["", f"Concordance = {c.concordance:.4f} (se = {c.std_err:.4f})"]
+        names = {
+            "likelihood_ratio": "Likelihood ratio test",
+            "wald": "Wald test" + (" (robust variance)" if self.robust else ""),
+            "score": "Score (logrank) test",
+            "robust_score": "Robust score test",
+        }
+        for k, t in self.tests.items():
+            lines.append(f"{names[k]:<36}= {t.statistic:.4f} on {t.df} df, p = {t.p_value:.4g}")
+        if self.robust:
+            lines.append(
+                "  (the likelihood ratio and score tests assume independent rows; the Wald and "
+                "robust score tests do not)"
+            )
+        if self.monotone:
+            lines.append(
+                "  Monotone likelihood: the Wald test and the concordance use the last iterate of "
+                "the diverging coefficient(s) and are not reliable; the likelihood ratio and "
+                "score tests are."
+            )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    # ---- concordance, PH test, baseline ---------------------------------------------------
+    @cached_property
+    def concordance(self) -> Concordance:
+        """Harrell's C of the linear predictor as R ``concordance(fit)`` (timewt "n"; pairs
+        within strata; a censored row at an event time counts as surviving longer; deaths at the
+        same time are tied in y and not used). The standard error is R's infinitesimal
+        jackknife, summed within cluster for a clustered fit."""
+        from mrdtrack.survival._kernels_cox import concordance_counts
+
+        cd = self.data
+        eta = cd.X @ self.coef_array
+        # ranks of the score within stratum, on disjoint ranges so strata never mix
+        order = np.lexsort((eta, cd.strata))
+        key_s = cd.strata[order]
+        key_e = eta[order]
+        new = np.ones(cd.n, dtype=bool)
+        new[1:] = (key_s[1:] != key_s[:-1]) | (key_e[1:] != key_e[:-1])
+        rank_sorted = np.cumsum(new) - 1
+        rank = np.empty(cd.n, dtype=np.int64)
+        rank[order] = rank_sorted
+        n_rank = int(rank_sorted[-1]) + 1
+        first = np.ones(cd.n, dtype=bool)
+        first[1:] = key_s[1:] != key_s[:-1]
+        s_lo = np.zeros(int(cd.strata.max()) + 1, dtype=np.int64)
+        s_hi = np.zeros_like(s_lo)
+        s_lo[key_s[first]] = rank_sorted[first]
+        last = np.ones(cd.n, dtype=bool)
+        last[:-1] = key_s[1:] != key_s[:-1]
+        s_hi[key_s[last]] = rank_sorted[last] + 1
+        counts, infl = concordance_counts(
+            cd.start,
+            cd.stop,
+            cd.event,
+            cd.weights,
+            cd.strata,
+            cd.order_start,
+            rank,
+            s_lo[cd.strata],
+            s_hi[cd.strata],
+            n_rank,
+        )
+        conc, disc, tx, ty_all, txy = (float(v) for v in counts)
+        ty = ty_all - txy
+        npair = conc + disc + tx
+        somer = (conc - disc) / npair
+        dfb = cd.weights * ((infl[:, 0] - infl[:, 1]) / npair - (somer / npair) * infl.sum(axis=1))
+        if cd.cluster is not None:
+            dfb = np.bincount(cd.cluster, weights=dfb)
+        var = float(np.sum(dfb**2)) / 4.0
+        return Concordance((somer + 1.0) / 2.0, math.sqrt(var), conc, disc, tx, ty, txy)
+
+    def ph_test(self, transform: str = "km") -> PHTest:
+        """Test of proportional hazards as R ``cox.zph`` (survival >= 3, Grambsch & Therneau
+        1994): for each term the score test of adding x * g(t) at the fitted beta, using the full
+        2p x 2p information matrix, and a GLOBAL test of all terms (a categorical covariate is one
+        term with df = its number of dummies). ``transform``: "km" (g = 1 - the left-continuous
+        unweighted Kaplan-Meier of all rows, as R), "identity", "rank" or "log" of the event
+        time; g is centred at its mean over the events."""
+        cd = self.data
+        ties = self.ties
+        beta = self.coef_array
+        if transform == "km":
+
+            def gfun(t: np.ndarray) -> np.ndarray:
+                return 1.0 - _km_left(cd.start, cd.stop, cd.event, t)
+        elif transform == "identity":
+
+            def gfun(t: np.ndarray) -> np.ndarray:
+                return t
+        elif transform == "log":
+            gfun = np.log
+        elif transform == "rank":
+            ut, first = np.unique(cd.stop, return_index=True)
+            from scipy.stats import rankdata
+
+            ranks = rankdata(cd.stop)[first]
+
+            def gfun(t: np.ndarray) -> np.ndarray:
+                return ranks[np.searchsorted(ut, t)]
+        else:
+            raise ValueError("transform must be 'km', 'identity', 'rank' or 'log'")
+        center = float(np.mean(gfun(cd.stop[cd.event > 0])))
+        dt = _death_terms(cd, beta, ties)
+        gt = gfun(dt[0]) - center
+        dinfo = dt[12]
+        p = cd.p
+        imat = np.zeros((2 * p, 2 * p))
+        imat[:p, :p] = dinfo.sum(axis=0)
+        imat[:p, p:] = np.einsum("m,mij->ij", gt, dinfo)
+        imat[p:, :p] = imat[:p, p:].T
+        imat[p:, p:] = np.einsum("m,mij->ij", gt**2, dinfo)
+        u2 = gt @ (dt[11] - dt[5][:, None] * dt[10])
+        terms = list(cd.terms.items())
+        chisq, df = [], []
+        for _, cols in terms:
+            jj = [cd.names.index(c) for c in cols]
+            kk = list(range(p)) + [p + j for j in jj]
+            u = np.concatenate([np.zeros(p), u2[jj]])
+            sub = imat[np.ix_(kk, kk)]
+            chisq.append(float(u @ np.linalg.solve(sub, u)))
+            df.append(len(jj))
+        u = np.concatenate([np.zeros(p), u2])
+        chisq.append(float(u @ np.linalg.solve(imat, u)))
+        df.append(p)
+        chisq_a = np.asarray(chisq)
+        df_a = np.asarray(df, dtype=np.float64)
+        return PHTest(
+            transform,
+            tuple([t for t, _ in terms] + ["GLOBAL"]),
+            chisq_a,
+            df_a,
+            _chi2_sf(chisq_a, df_a),
+        )
+
+    def baseline_survival(self) -> pl.DataFrame:
+        """Baseline survival as R ``survfit(fit)``: the curve of a subject with covariates equal
+        to R's ``fit$means``: the weighted means of the design columns, except columns whose
+        values are all in {-1, 0, 1} (dummies), which R does not centre (``nocenter``) and are
+        set to 0. One curve per stratum.
+
+        Cumulative hazard increments at each death time: Breslow w_d / sum(w exp(eta)) for
+        ties="breslow"; for ties="efron" the Efron-consistent sum_k (w_d / d) / (denom -
+        (k / d) denom_deaths) (R ``ctype = 2``); survival exp(-cumhaz) (R ``stype = 2``). Rows
+        at every distinct stop time (censoring times included, as R), with n_risk (rows at risk,
+        start < t <= stop; weighted as R), n_event (weighted), cumhaz, surv and std_err (of the
+        cumulative hazard, as R's
+        ``std.err``; includes the variance of beta)."""
+        cd = self.data
+        dt = _death_terms(cd, self.coef_array, self.ties)
+        t_d, s_d, w_ev, haz, xhaz = dt[0], dt[1], dt[5], dt[6], dt[8]
+        # R survfit.coxph uses fit$var, the robust variance for a robust fit
+        var = self.robust_var if self.robust_var is not None else self.var
+        frames = []
+        n_strata = int(cd.strata.max()) + 1
+        for s in range(n_strata):
+            ins = cd.strata == s
+            tt = np.unique(cd.stop[ins])
+            n_risk = _weighted_at_risk(cd.start[ins], cd.stop[ins], cd.weights[ins], tt)
+            m = s_d == s
+            td = t_d[m][::-1]
+            hz = haz[m][::-1]
+            xh = xhaz[m][::-1]
+            vinc = dt[13][m][::-1]
+            cum = np.concatenate([[0.0], np.cumsum(hz)])
+            cvar = np.concatenate([[0.0], np.cumsum(vinc)])
+            cx = np.vstack([np.zeros((1, cd.p)), np.cumsum(xh, axis=0)])
+            idx = np.searchsorted(td, tt, side="right")
+            nev = np.zeros(len(tt))
+            pos = np.searchsorted(tt, td)
+            nev[pos] = w_ev[m][::-1]
+            ch = cum[idx]
+            dvec = cx[idx]
+            se = np.sqrt(cvar[idx] + np.einsum("ij,jk,ik->i", dvec, var, dvec))
+            cols = {
+                "time": tt,
+                "n_risk": n_risk.astype(np.float64),
+                "n_event": nev,
+                "cumhaz": ch,
+                "surv": np.exp(-ch),
+                "std_err": se,
+            }
+            if cd.strata_levels:
+                cols = {"stratum": [str(cd.strata_levels[s])] * len(tt), **cols}
+            frames.append(pl.DataFrame(cols))
+        return pl.concat(frames)
+
+
+def _weighted_at_risk(
+    start: np.ndarray, stop: np.ndarray, w: np.ndarray, at: np.ndarray
+) -> np.ndarray:
+    # sum of weights with start < t <= stop: (stop >= t) minus (start >= t), by cumulative sums
+    o1 = np.argsort(stop)
+    c1 = np.concatenate([[0.0], np.cumsum(w[o1])])
+    o2 = np.argsort(start)
+    c2 = np.concatenate([[0.0], np.cumsum(w[o2])])
+    n_stop = c1[-1] - c1[np.searchsorted(stop[o1], at, side="left")]
+    n_start = c2[-1] - c2[np.searchsorted(start[o2], at, side="left")]
+    return n_stop - n_start
+
+
+def _km_left(start: np.ndarray, stop: np.ndarray, event: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Unweighted Kaplan-Meier of all rows (delayed entry: at risk when start < t <= stop),
+    evaluated just before each time in ``at`` (left-continuous), as R ``cox.zph`` uses."""
+    ev_t = np.unique(stop[event > 0])
+    stop_s = np.sort(stop)
+    start_s = np.sort(start)
+    n_risk = (len(stop_s) - np.searchsorted(stop_s, ev_t, side="left")) - (
+        len(start_s) - np.searchsorted(start_s, ev_t, side="left")
+    )
+    d_s = np.sort(stop[event > 0])
+    n_ev = np.searchsorted(d_s, ev_t, side="right") - np.searchsorted(d_s, ev_t, side="left")
+    surv = np.concatenate([[1.0], np.cumprod(1.0 - n_ev / n_risk)])
+    return surv[np.searchsorted(ev_t, at, side="left")]
+
+
+@dataclass(frozen=True)
+class CoxBatch:
+    """Cox fits of many independent data sets (see :func:`cox_ph_batched`).
+
+    Arrays are indexed by replicate (in the order of ``replicates``) and, for per-term
+    quantities, by term (``names``).
+    """
+
+    replicates: np.ndarray
+    names: tuple[str, ...]
+    coef: np.ndarray
+    se: np.ndarray
+    loglik_null: np.ndarray
+    loglik: np.ndarray
+    lrt: np.ndarray
+    p_value: np.ndarray
+    n_events: np.ndarray
+    iterations: np.ndarray
+    converged: np.ndarray
+    monotone: np.ndarray
+    ties: str
+
+    def summary(self) -> str:
+        n = len(self.replicates)
+        return (
+            f"{n} Cox fits (ties={self.ties}, terms {', '.join(self.names)}): "
+            f"{int(self.converged.sum())} converged, {int(self.monotone.any(axis=1).sum())} with "
+            f"a monotone likelihood; median coef "
+            + ", ".join(
+                f"{t} {np.nanmedian(self.coef[:, k]):.4f}" for k, t in enumerate(self.names)
+            )
+        )
+
+    def table(self) -> pl.DataFrame:
+        """Long tidy frame: replicate, term, coef, se, hazard_ratio, lrt, p_value (the
+        likelihood-ratio test of all terms), n_events, converged, monotone."""
+        r = len(self.replicates)
+        p = len(self.names)
+        coef = self.coef.reshape(-1)
+        return pl.DataFrame(
+            {
+                "replicate": np.repeat(self.replicates, p),
+                "term": np.tile(np.asarray(self.names, dtype=object), r).tolist(),
+                "coef": coef,
+                "se": self.se.reshape(-1),
+                "hazard_ratio": np.exp(coef),
+                "lrt": np.repeat(self.lrt, p),
+                "p_value": np.repeat(self.p_value, p),
+                "n_events": np.repeat(self.n_events, p),
+                "converged": np.repeat(self.converged, p),
+                "monotone": self.monotone.reshape(-1),
+            }
+        )
+
+
+def cox_ph_batched(
+    time: Any,
+    event: Any,
+    x: Any,
+    replicate: Any,
+    ties: str = "efron",
+    data: Any = None,
+    names: Sequence[str] | None = None,
+    eps: float = _EPS,
+    iter_max: int = _ITER_MAX,
+) -> CoxBatch:
+    """Cox models of many independent right-censored data sets at once (simulation studies).
+
+    Each replicate is fitted exactly as :func:`cox_ph` would fit it alone (same likelihood
+    kernel, Newton-Raphson with R's step-halving and convergence rule, Efron or Breslow ties),
+    in one compiled loop over replicates, without a Python call per data set. No strata,
+    weights, entry times or categorical expansion: ``x`` is numeric, (n,) or (n, p).
+
+    Parameters
+    ----------
+    time, event, x, replicate : arrays, or column names of ``data``
+        ``replicate`` labels the data set of each row (any sortable values).
+    ties : {"efron", "breslow"}
+
+    Returns
+    -------
+    CoxBatch
+        coef, se (model-based), loglik_null, loglik, the likelihood-ratio statistic ``lrt``
+        (df = p) and its p-value per replicate; ``monotone`` flags diverging coefficients by
+        R's rule (their coef is the last iterate, not an estimate).
+    """
+    from mrdtrack.survival._kernels_cox import batched_fit
+
+    efron = _check_ties(ties) == "efron"
+    if data is not None:
+        from mrdtrack._frames import to_polars
+
+        df = to_polars(data)
+        xs = [x] if isinstance(x, str) else list(x)
+        names = tuple(xs)
+        time = df.get_column(time).to_numpy()
+        event = df.get_column(event).to_numpy()
+        x = np.column_stack([df.get_column(c).to_numpy() for c in xs])
+        replicate = df.get_column(replicate).to_numpy()
+    t = np.asarray(time, dtype=np.float64)
+    e = np.asarray(event, dtype=np.float64)
+    xm = np.asarray(x, dtype=np.float64)
+    if xm.ndim == 1:
+        xm = xm[:, None]
+    rep = np.asarray(replicate)
+    n = t.shape[0]
+    if not (e.shape[0] == n and xm.shape[0] == n and rep.shape[0] == n):
+        raise ValueError("time, event, x and replicate must have the same number of rows")
+    for nm, arr in (("time", t), ("x", xm)):
+        bad = int(np.sum(~np.isfinite(arr)))
+        if bad:
+            raise ValueError(f"{nm} has {bad} non-finite value(s)")
+    bad = int(np.sum(t < 0))
+    if bad:
+        raise ValueError(f"time has {bad} negative value(s)")
+    bad = int(np.sum((e != 0) & (e != 1)))
+    if bad:
+        raise ValueError(f"event has {bad} value(s) outside {{0, 1}}")
+    p = xm.shape[1]
+    if names is None:
+        names = ("x",) if p == 1 else tuple(f"x{k + 1}" for k in range(p))
+    # group the rows by replicate (the kernel sorts each block by time itself)
+    if rep.dtype.kind in "iu" and (n < 2 or bool(np.all(rep[1:] >= rep[:-1]))):
+        order = None
+        rep_s = rep
+    else:
+        if rep.dtype.kind in "iuf":
+            order = np.argsort(rep, kind="stable")
+        else:
+            _, codes = np.unique(rep, return_inverse=True)
+            order = np.argsort(codes.reshape(-1), kind="stable")
+        rep_s = rep[order]
+    starts = np.flatnonzero(np.r_[True, rep_s[1:] != rep_s[:-1]]) if n else np.zeros(0, int)
+    reps = rep_s[starts]
+    bounds = np.r_[starts, n].astype(np.int64)
+    if order is not None:
+        t, e, xm = t[order], e[order], xm[order]
+    res = batched_fit(
+        np.ascontiguousarray(t),
+        np.ascontiguousarray(e),
+        np.ascontiguousarray(xm),
+        bounds,
+        efron,
+        eps,
+        iter_max,
+        _TOLER_INF,
+        _SPAN_INF,
+    )
+    coef, se, ll0, ll1, nev, iters, conv, mono = res
+    lrt = 2.0 * (ll1 - ll0)
+    return CoxBatch(
+        replicates=reps,
+        names=tuple(names),
+        coef=coef,
+        se=se,
+        loglik_null=ll0,
+        loglik=ll1,
+        lrt=lrt,
+        p_value=_chi2_sf(lrt, p),
+        n_events=nev,
+        iterations=iters,
+        converged=conv.astype(bool),
+        monotone=mono.astype(bool),
+        ties=ties,
+    )

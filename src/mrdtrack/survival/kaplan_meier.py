@@ -1,0 +1,826 @@
+"""Kaplan-Meier survival curves with R ``survival::survfit`` conventions.
+
+Everything here reproduces R (survival 3.5) to floating-point precision: the product-limit
+estimate, Greenwood's variance, the three confidence-interval transforms, the quantile rule of
+``quantile.survfit`` (including the midpoint of a flat segment) and ``summary(fit, times=)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mrdtrack._frames import to_polars
+
+__all__ = ["KaplanMeier", "KaplanMeierBatch", "kaplan_meier", "kaplan_meier_batched"]
+
+CONF_TYPES = ("log", "log-log", "plain")
+# R quantile.survfit: tolerance = sqrt(.Machine$double.eps)
+QUANTILE_TOL = float(np.sqrt(np.finfo(np.float64).eps))
+
+
+# --------------------------------------------------------------------------- input checks
+def _bad(column: str, count: int, what: str, hint: str = "") -> ValueError:
+    rows = "row" if count == 1 else "rows"
+    msg = f"column {column!r}: {count} {rows} {what}"
+    if hint:
+        msg += f". Hint: {hint}"
+    return ValueError(msg)
+
+
+def _numeric(df: pl.DataFrame, name: str, role: str) -> np.ndarray:
+    if name not in df.columns:
+        raise ValueError(
+            f"{role} column {name!r} not found; available columns: {sorted(df.columns)}"
+        )
+    s = df.get_column(name)
+    if s.dtype == pl.Boolean:
+        s = s.cast(pl.Int8)
+    if not s.dtype.is_numeric():
+        raise ValueError(f"{role} column {name!r} must be numeric, got {s.dtype}")
+    n_null = s.null_count()
+    if n_null:
+        raise _bad(name, n_null, "are missing", "remove or impute them before the analysis")
+    return s.cast(pl.Float64).to_numpy()
+
+
+def check_time(df: pl.DataFrame, name: str, role: str = "time") -> np.ndarray:
+    """A non-negative finite time column as float64, or a ValueError with the count of bad rows."""
+    t = _numeric(df, name, role)
+    bad = ~np.isfinite(t)
+    if bad.any():
+        raise _bad(name, int(bad.sum()), "have non-finite values (NaN or infinity)")
+    neg = t < 0
+    if neg.any():
+        raise _bad(name, int(neg.sum()), "have negative times", "times are durations from origin")
+    return t
+
+
+def check_event(df: pl.DataFrame, name: str) -> np.ndarray:
+    """A 0/1 event column as float64 (1 = event, 0 = censored)."""
+    e = _numeric(df, name, "event")
+    bad = ~((e == 0) | (e == 1))
+    if bad.any():
+        raise _bad(
+            name, int(bad.sum()), "have an event code outside {0, 1}", "1 = event, 0 = censored"
+        )
+    return e
+
+
+def check_entry(df: pl.DataFrame, name: str, time: np.ndarray) -> np.ndarray:
+    """Entry (left-truncation) times: finite, >= 0 and strictly before the exit time."""
+    a = check_time(df, name, "entry")
+    bad = a >= time
+    if bad.any():
+        raise _bad(name, int(bad.sum()), "have entry >= time", "each interval is (entry, time]")
+    return a
+
+
+def check_weights(df: pl.DataFrame, name: str) -> np.ndarray:
+    w = _numeric(df, name, "weights")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise _bad(name, int(bad.sum()), "have negative or non-finite weights")
+    return w
+
+
+def group_codes(df: pl.DataFrame, name: str, role: str = "group") -> tuple[np.ndarray, list[str]]:
+    """Integer codes and string labels of a grouping column, levels sorted as R sorts factors.
+
+    Numbers sort numerically and print without a trailing ``.0`` when integral (as R's
+    ``factor(c(1, 2))`` gives levels "1", "2"); strings sort by code point.
+    """
+    if name not in df.columns:
+        raise ValueError(
+            f"{role} column {name!r} not found; available columns: {sorted(df.columns)}"
+        )
+    s = df.get_column(name)
+    n_null = s.null_count()
+    if n_null:
+        raise _bad(name, n_null, "are missing", f"every row needs a {role} value")
+    if s.dtype.is_float():
+        v = s.to_numpy()
+        if not np.isfinite(v).all():
+            raise _bad(name, int((~np.isfinite(v)).sum()), "have non-finite values")
+        if np.all(v == np.round(v)):
+            s = s.cast(pl.Int64)
+    if s.dtype.is_numeric():
+        v = s.to_numpy()
+        levels = np.unique(v)
+        if levels.shape[0] <= 32:
+            # a few comparisons per level beat a binary search per row
+            codes = np.zeros(v.shape[0], dtype=np.int64)
+            for lev in levels[1:]:
+                codes += v >= lev
+        else:
+            codes = np.searchsorted(levels, v)
+        labels = [str(x) for x in levels.tolist()]
+    else:
+        s = s.cast(pl.String)
+        labels = sorted(s.unique().to_list())
+        codes = s.replace_strict(labels, list(range(len(labels))), return_dtype=pl.Int64).to_numpy()
+    return codes.astype(np.int64, copy=False), labels
+
+
+# --------------------------------------------------------------------------- core numerics
+def z_value(conf_level: float) -> float:
+    """Two-sided normal quantile (R ``qnorm(1 - (1 - conf.int)/2)``)."""
+    from scipy.special import ndtri
+
+    if not 0.0 < conf_level < 1.0:
+        raise ValueError(f"conf_level must be in (0, 1), got {conf_level}")
+    return float(ndtri(1.0 - (1.0 - conf_level) / 2.0))
+
+
+def confidence_limits(
+    surv: np.ndarray, std_err: np.ndarray, conf_type: str, z: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise limits from the cumulative-hazard-scale SE, as R ``survfit_confint``.
+
+    ``log``: exp(log S -/+ z se), upper clipped at 1, NA where S = 0.
+    ``log-log``: exp(-exp(log(-log S) -/+ z se / log S)), NA where S is 0 or 1.
+    ``plain``: S -/+ z se S clipped to [0, 1].
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if conf_type == "log":
+            lx = np.log(np.where(surv == 0, np.nan, surv))
+            zse = z * std_err
+            lower = np.exp(lx - zse)
+            upper = np.minimum(np.exp(lx + zse), 1.0)
+        elif conf_type == "log-log":
+            xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
+            se2 = z * std_err / np.log(xx)
+            lower = np.exp(-np.exp(np.log(-np.log(xx)) - se2))
+            upper = np.exp(-np.exp(np.log(-np.log(xx)) + se2))
+        elif conf_type == "plain":
+            se2 = std_err * surv * z
+            # R pmax/pmin propagate NaN (S = 0 with an infinite SE gives NA)
+            lower = np.where(np.isnan(se2), np.nan, np.maximum(surv - se2, 0.0))
+            upper = np.where(np.isnan(se2), np.nan, np.minimum(surv + se2, 1.0))
+        else:
+            raise ValueError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
+    return lower, upper
+
+
+def counts_at(ut: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """How many of ``values`` equal each of the sorted distinct times ``ut`` (all must occur)."""
+    out = np.zeros(ut.shape[0])
+    if values.size:
+        v = np.sort(values)
+        first = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
+        out[np.searchsorted(ut, v[first])] = np.diff(np.r_[first, v.shape[0]])
+    return out
+
+
+def _km_points(
+    time: np.ndarray,
+    event: np.ndarray,
+    weight: np.ndarray | None,
+    entry: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    """Distinct exit times with risk-set counts and the product-limit estimate (one curve)."""
+    nobs = time.shape[0]
+    if weight is None:
+        # counts only: two plain sorts (SIMD-fast) instead of an argsort and gathers
+        t = np.sort(time)
+        starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+        ut = t[starts]
+        tot = np.diff(np.r_[starts, nobs]).astype(np.float64)
+        d = counts_at(ut, time[event == 1])
+    else:
+        # a stable order keeps the rounding of weighted sums independent of the row order
+        order = np.argsort(time, kind="stable")
+        t = time[order]
+        starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+        ut = t[starts]
+        w = weight[order]
+        tot = np.add.reduceat(w, starts)
+        d = np.add.reduceat(w * event[order], starts)
+    # risk set at t: time >= t (tied censorings stay at risk), accumulated from the end as R
+    n_risk = np.cumsum(tot[::-1])[::-1]
+    if entry is not None:
+        # (entry, time] intervals: remove those not yet entered, i.e. entry >= t
+        if weight is None:
+            se = np.sort(entry)
+            not_entered = se.shape[0] - np.searchsorted(se, ut, side="left")
+        else:
+            eo = np.argsort(entry, kind="stable")
+            se = entry[eo]
+            cw = np.r_[0.0, np.cumsum(weight[eo])]
+            not_entered = cw[-1] - cw[np.searchsorted(se, ut, side="left")]
+        n_risk = n_risk - not_entered
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # a time with only zero-weight subjects has n_risk = 0 and no deaths: factor 1, as R
+        surv = np.cumprod(np.where(d > 0, (n_risk - d) / n_risk, 1.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        green = np.cumsum(np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0))
+    return {
+        "time": ut,
+        "n_risk": n_risk,
+        "n_event": d,
+        "n_censor": tot - d,
+        "surv": surv,
+        "std_err": np.sqrt(green),
+    }
+
+
+def findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = QUANTILE_TOL) -> float:
+    """Where a horizontal line at ``p`` meets the step curve ``y`` (R ``findq``, one curve).
+
+    ``x`` and ``y`` start with the origin (0, 0); ``y`` is 1 - S (or 1 - a confidence limit)
+    and may contain NaN. Rules of R ``quantile.survfit``: repeated y values are dropped (the
+    first time a level is reached counts); the answer is the mean of the first x where
+    y + tol >= p and the first x where y - tol >= p, so a flat segment lying at p within tol
+    gives its midpoint; a flat piece at p at the end of the curve gives the midpoint between
+    its start and the last time; NaN when the curve never reaches p.
+    """
+    valid = ~np.isnan(y)
+    if p == 0:
+        return float(x[0])
+    if not valid.any() or np.max(y[valid]) < p:
+        return float("nan")
+    xmax = x[-1]
+    # drop repeats of an earlier value (NaN counts as one value), keeping first occurrences
+    _, first = np.unique(np.where(valid, y, np.inf), return_index=True)
+    keep = np.zeros(y.shape[0], dtype=bool)
+    keep[first] = True
+    xk, yk = x[keep], y[keep]
+    ok = ~np.isnan(yk)
+
+    def index(v: np.ndarray) -> int | None:
+        # approx(v, seq_along(v), p, method="constant", f=1): the smallest v >= p, else NA
+        cand = ok & (v >= p)
+        if not cand.any() or p < np.min(v[ok]):
+            return None
+        vv = np.where(cand, v, np.inf)
+        return int(np.argmin(vv))
+
+    i1 = index(yk + tol)
+    i2 = index(yk - tol)
+    q = (xk[i1] + xk[i2]) / 2.0 if (i1 is not None and i2 is not None) else float("nan")
+    if not np.isnan(yk[-1]) and abs(p - yk[-1]) < tol:
+        q = (xk[i1] + xmax) / 2.0 if i1 is not None else float("nan")
+    return float(q)
+
+
+def findq_segments(
+    seg_ptr: np.ndarray, x: np.ndarray, y: np.ndarray, p: float, tol: float = QUANTILE_TOL
+) -> np.ndarray:
+    """``findq`` for many curves at once (each segment must begin with its (0, 0) origin).
+
+    Vectorised with segment reductions: the smallest ``y + tol`` (and ``y - tol``) that reaches
+    ``p`` per segment, first position on ties; repeated values cannot change that minimum.
+    Only segments with a value within ``tol`` of ``p`` (where R's end-of-curve rule may apply)
+    go through the one-curve ``findq``.
+    """
+    nseg = seg_ptr.shape[0] - 1
+    starts = seg_ptr[:-1]
+    m = x.shape[0]
+    seg = np.repeat(np.arange(nseg), np.diff(seg_ptr))
+    pos = np.arange(m)
+    valid = ~np.isnan(y)
+    big = np.iinfo(np.int64).max
+    ymax = np.maximum.reduceat(np.where(valid, y, -np.inf), starts)
+
+    def first_min(v: np.ndarray) -> np.ndarray:
+        cand = valid & (v >= p)
+        vv = np.where(cand, v, np.inf)
+        vmin = np.minimum.reduceat(vv, starts)
+        hit = cand & (vv == vmin[seg])
+        idx = np.minimum.reduceat(np.where(hit, pos, big), starts)
+        return idx
+
+    i1 = first_min(y + tol)
+    i2 = first_min(y - tol)
+    has1, has2 = i1 != big, i2 != big
+    q = np.full(nseg, np.nan)
+    both = has1 & has2
+    q[both] = (x[i1[both]] + x[i2[both]]) / 2.0
+    q[~(ymax >= p)] = np.nan
+    near = np.maximum.reduceat(
+        (np.abs(p - np.where(valid, y, np.inf)) < tol).astype(np.int8), starts
+    )
+    for s in np.flatnonzero(near):
+        lo, hi = seg_ptr[s], seg_ptr[s + 1]
+        q[s] = findq(x[lo:hi], y[lo:hi], p, tol)
+    if p == 0:
+        q = x[starts].astype(np.float64)
+    return q
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class _Curve:
+    time: np.ndarray
+    n_risk: np.ndarray
+    n_event: np.ndarray
+    n_censor: np.ndarray
+    surv: np.ndarray
+    std_err: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    n: float
+
+
+def _curve(
+    time: np.ndarray,
+    event: np.ndarray,
+    weight: np.ndarray | None,
+    entry: np.ndarray | None,
+    conf_type: str,
+    z: float,
+) -> _Curve:
+    pts = _km_points(time, event, weight, entry)
+    lower, upper = confidence_limits(pts["surv"], pts["std_err"], conf_type, z)
+    n = float(time.shape[0] if weight is None else weight.sum())
+    return _Curve(lower=lower, upper=upper, n=n, **pts)
+
+
+def _as_times(times: Iterable[float] | float) -> np.ndarray:
+    t = np.atleast_1d(np.asarray(times, dtype=np.float64))
+    if t.ndim != 1 or t.size == 0:
+        raise ValueError("times must be a non-empty sequence of numbers")
+    if not np.isfinite(t).all() or (t < 0).any():
+        bad = int((~np.isfinite(t) | (t < 0)).sum())
+        raise ValueError(f"times: {bad} values are negative or not finite")
+    return np.sort(t)
+
+
+def _at_times(c: _Curve, times: np.ndarray) -> dict[str, np.ndarray]:
+    """R ``summary(fit, times=)`` for one curve (times sorted), NaN estimates past the end."""
+    # survfit0: the curve starts at time 0 with S = 1 and the first row's number at risk
+    if c.time[0] != 0:
+        t0 = np.r_[0.0, c.time]
+        cols = {
+            "n_risk": np.r_[c.n_risk[0], c.n_risk],
+            "n_event": np.r_[0.0, c.n_event],
+            "n_censor": np.r_[0.0, c.n_censor],
+            "surv": np.r_[1.0, c.surv],
+            "std_err": np.r_[0.0, c.std_err],
+            "lower": np.r_[1.0, c.lower],
+            "upper": np.r_[1.0, c.upper],
+        }
+    else:
+        t0 = c.time
+        cols = {k: getattr(c, k) for k in ("n_risk", "n_event", "n_censor", "surv", "std_err")}
+        cols |= {"lower": c.lower, "upper": c.upper}
+    index1 = np.searchsorted(t0, times, side="right")  # rows with time <= t
+    index2 = np.searchsorted(t0, times, side="left")  # first row with time >= t
+    row = np.maximum(index1, 1) - 1
+    beyond = times > t0[-1]
+    out: dict[str, np.ndarray] = {"time": times}
+    out["n_risk"] = np.r_[cols["n_risk"], 0.0][index2]
+    for k in ("n_event", "n_censor"):
+        cum = np.r_[0.0, np.cumsum(cols[k])][index1]
+        out[k] = np.diff(np.r_[0.0, cum])
+    surv = cols["surv"][row]
+    with np.errstate(invalid="ignore"):
+        # R summary reports the standard error of S itself: std.err * surv
+        se = cols["std_err"][row] * surv
+    for k, v in (("surv", surv), ("std_err", se), ("lower", cols["lower"][row])):
+        out[k] = np.where(beyond, np.nan, v)
+    out["upper"] = np.where(beyond, np.nan, cols["upper"][row])
+    return out
+
+
+def _nan_to_null(df: pl.DataFrame) -> pl.DataFrame:
+    return df.with_columns(pl.col(pl.Float64).fill_nan(None))
+
+
+@dataclass(frozen=True)
+class KaplanMeier:
+    """A fitted Kaplan-Meier estimate, one curve per group (see :func:`kaplan_meier`).
+
+    Attributes
+    ----------
+    groups : tuple of str
+        Group labels in R factor order (sorted); ``("all",)`` without ``by``.
+    by, conf_type, conf_level, has_entry, weighted :
+        The settings used.
+    """
+
+    groups: tuple[str, ...]
+    by: str | None
+    conf_type: str
+    conf_level: float
+    has_entry: bool
+    weighted: bool
+    _curves: tuple[_Curve, ...] = field(repr=False)
+
+    def _group_frame(self, label: str, cols: dict[str, np.ndarray]) -> pl.DataFrame:
+        n = len(next(iter(cols.values())))
+        data: dict[str, Any] = {}
+        if self.by is not None:
+            data["group"] = [label] * n
+        data |= {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
+        return pl.DataFrame(data)
+
+    def table(self) -> pl.DataFrame:
+        """The survfit table: one row per distinct time (events and censorings).
+
+        Columns ``time, n_risk, n_event, n_censor, surv, std_err, lower, upper`` (and
+        ``group`` first when ``by`` is given). ``std_err`` is R's ``fit$std.err``: the standard
+        error of the cumulative hazard -log S (Greenwood), not of S. NA limits are null.
+        """
+        names = ("time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper")
+        frames = [
+            self._group_frame(g, {k: getattr(c, k) for k in names})
+            for g, c in zip(self.groups, self._curves, strict=True)
+        ]
+        return _nan_to_null(pl.concat(frames))
+
+    def quantile(self, p: float | Sequence[float] = (0.25, 0.5, 0.75)) -> pl.DataFrame:
+        """Survival-time quantiles with confidence limits, as R ``quantile(fit, probs)``.
+
+        The p-quantile is the first time S(t) <= 1 - p (midpoint of a flat segment lying at
+        1 - p within sqrt(machine eps)); the lower limit is the same quantity read off the lower
+        confidence curve and the upper limit off the upper curve (Brookmeyer & Crowley, 1982).
+        NA (null) where a curve never reaches 1 - p.
+        """
+        probs = np.atleast_1d(np.asarray(p, dtype=np.float64))
+        if ((probs < 0) | (probs > 1)).any() or np.isnan(probs).any():
+            raise ValueError("quantile probabilities must lie in [0, 1]")
+        rows = []
+        for g, c in zip(self.groups, self._curves, strict=True):
+            x = np.r_[0.0, c.time]
+            for pr in probs:
+                est = findq(x, np.r_[0.0, 1.0 - c.surv], float(pr))
+                lo = findq(x, np.r_[0.0, 1.0 - c.lower], float(pr))
+                hi = findq(x, np.r_[0.0, 1.0 - c.upper], float(pr))
+                rows.append((g, float(pr), *(None if np.isnan(v) else v for v in (est, lo, hi))))
+        schema = {"group": pl.String, "p": pl.Float64}
+        schema |= {"estimate": pl.Float64, "lower": pl.Float64, "upper": pl.Float64}
+        df = pl.DataFrame(rows, schema=schema, orient="row")
+        return df if self.by is not None else df.drop("group")
+
+    def median(self) -> pl.DataFrame:
+        """Median survival with its confidence interval per group (R ``print.survfit``)."""
+        return self.quantile([0.5]).drop("p")
+
+    def survival_at(self, times: Iterable[float] | float) -> pl.DataFrame:
+        """Survival and confidence limits at fixed times, as R ``summary(fit, times=)``.
+
+        Times are sorted. At t the estimate is the curve's value at the last distinct time <= t
+        (1 before the first). ``std_err`` here is the standard error of S(t) (Greenwood), as
+        R's summary prints it. Times after a group's last observed time get null estimates
+        (R, with ``extend=FALSE``, drops those rows instead); counts are as in
+        :meth:`risk_table`.
+        """
+        t = _as_times(times)
+        frames = [
+            self._group_frame(g, _at_times(c, t))
+            for g, c in zip(self.groups, self._curves, strict=True)
+        ]
+        return _nan_to_null(pl.concat(frames))
+
+    def risk_table(self, times: Iterable[float] | float) -> pl.DataFrame:
+        """Number at risk at t, events and censorings in (previous t, t], as R ``summary(times=)``.
+
+        ``n_risk`` is R's: the number at risk at the first observed time >= t, that is the
+        subjects with time >= t (for right-censored data), and 0 after the last time. With
+        delayed entry R's rule still applies: those with entry < t' <= time where t' is the
+        first observed time >= t. ``n_event``/``n_censor`` count (t_{j-1}, t_j], the first
+        interval starting at the origin.
+        """
+        cols = ("time", "n_risk", "n_event", "n_censor")
+        if self.by is not None:
+            cols = ("group", *cols)
+        return self.survival_at(times).select(cols)
+
+    def summary(self) -> str:
+        """R ``print.survfit``-like text: n, events, median and its CI per group."""
+        med = self.median()
+        lvl = f"{self.conf_level:g}"
+        data_kind = "(entry, time] risk sets" if self.has_entry else "right-censored"
+        lines = [
+            f"Kaplan-Meier estimate ({data_kind}"
+            f"{', weighted' if self.weighted else ''}); CI: {self.conf_type} transform, "
+            f"level {lvl}; Greenwood variance",
+            f"{'group':<16}{'n':>8}{'events':>9}{'median':>10}{lvl + 'LCL':>10}{lvl + 'UCL':>10}",
+        ]
+
+        def fmt(v: Any) -> str:
+            return "NA" if v is None else f"{v:.4g}"
+
+        for i, (g, c) in enumerate(zip(self.groups, self._curves, strict=True)):
+            r = med.row(i, named=True)
+            lines.append(
+                f"{g:<16}{c.n:>8.4g}{c.n_event.sum():>9.4g}{fmt(r['estimate']):>10}"
+                f"{fmt(r['lower']):>10}{fmt(r['upper']):>10}"
+            )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def kaplan_meier(
+    data: Any,
+    time: str,
+    event: str,
+    by: str | None = None,
+    entry: str | None = None,
+    conf_type: str = "log",
+    conf_level: float = 0.95,
+    weights: str | None = None,
+) -> KaplanMeier:
+    """Kaplan-Meier (product-limit) survival estimate, one curve per group.
+
+    Method: Kaplan & Meier (1958); variance by Greenwood's formula (Greenwood, 1926),
+    Var(-log S(t)) = sum_{t_i <= t} d_i / (n_i (n_i - d_i)). R equivalent:
+    ``survfit(Surv(time, event) ~ by, data, conf.type=)`` or, with ``entry``,
+    ``survfit(Surv(entry, time, event) ~ by)``; SAS: ``PROC LIFETEST``.
+
+    Conventions (all as R survival 3.5):
+
+    - risk set at t: subjects with time >= t; censorings tied with events at t are at risk at t;
+    - delayed entry: a subject is at risk on (entry, time], so not at its entry time;
+    - one row per distinct time (event or censoring times);
+    - ``conf_type``: "log" (R default), "log-log" (SAS default), "plain" (clipped to [0, 1]);
+      limits are NA (null) where S = 0 ("log", "log-log") or S = 1 ("log-log");
+    - weights are case weights; the variance is Greenwood with weighted counts, which is R's
+      ``robust=FALSE`` (R's default for non-integer weights is an infinitesimal-jackknife
+      variance instead); integer weights equal replicated rows;
+    - R's ``timefix`` merging of nearly-equal times is not done: times are used as given.
+
+    Parameters
+    ----------
+    data : polars or pandas DataFrame
+    time, event : str
+        Follow-up time (>= 0, finite) and event indicator (1 event, 0 censored).
+    by : str, optional
+        Grouping column; levels kept as strings, ordered as R orders factor levels (sorted).
+    entry : str, optional
+        Left-truncation (delayed entry) time, strictly less than ``time``.
+    conf_type : {"log", "log-log", "plain"}
+    conf_level : float
+    weights : str, optional
+        Non-negative case weights.
+
+    Returns
+    -------
+    KaplanMeier
+        With ``table()``, ``median()``, ``quantile()``, ``survival_at()``, ``risk_table()``,
+        ``summary()``.
+
+    References
+    ----------
+    1. Kaplan EL, Meier P (1958). Nonparametric estimation from incomplete observations.
+       JASA 53:457-481.
+    2. Greenwood M (1926). The natural duration of cancer. Reports on Public Health and
+       Medical Subjects 33.
+    3. Brookmeyer R, Crowley J (1982). A confidence interval for the median survival time.
+       Biometrics 38:29-41.
+    4. Therneau TM (2023). A package for survival analysis in R (survival 3.5).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> d = pl.DataFrame({"t": [1, 2, 3, 4, 5, 6], "e": [1, 1, 1, 1, 1, 1]})
+    >>> kaplan_meier(d, "t", "e").median()["estimate"][0]  # S = 0.5 on [3, 4): midpoint
+    3.5
+    """
+    if conf_type not in CONF_TYPES:
+        raise ValueError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
+    z = z_value(conf_level)
+    df = to_polars(data)
+    if df.height == 0:
+        raise ValueError("no rows: the data are empty")
+    t = check_time(df, time)
+    e = check_event(df, event)
+    a = check_entry(df, entry, t) if entry is not None else None
+    w = check_weights(df, weights) if weights is not None else None
+    if by is None:
+        codes, labels = np.zeros(t.shape[0], dtype=np.int64), ["all"]
+    else:
+        codes, labels = group_codes(df, by, "by")
+    curves = []
+    for k in range(len(labels)):
+        m = codes == k
+        if by is None:
+            curves.append(_curve(t, e, w, a, conf_type, z))
+            break
+        curves.append(
+            _curve(
+                t[m],
+                e[m],
+                None if w is None else w[m],
+                None if a is None else a[m],
+                conf_type,
+                z,
+            )
+        )
+    return KaplanMeier(
+        groups=tuple(labels),
+        by=by,
+        conf_type=conf_type,
+        conf_level=conf_level,
+        has_entry=entry is not None,
+        weighted=weights is not None,
+        _curves=tuple(curves),
+    )
+
+
+# --------------------------------------------------------------------------- batched
+@dataclass(frozen=True)
+class KaplanMeierBatch:
+    """Kaplan-Meier summaries for many independent data sets (see :func:`kaplan_meier_batched`).
+
+    Attributes
+    ----------
+    replicate : ndarray
+        Replicate identifiers, sorted.
+    median, median_lower, median_upper : ndarray
+        Median survival and its CI per replicate (R ``quantile.survfit``; NaN if not reached).
+    times : ndarray
+        The requested fixed times (sorted).
+    surv_at, lower_at, upper_at, n_risk_at : ndarray, shape (n_replicates, n_times)
+        As :meth:`KaplanMeier.survival_at` (NaN after a replicate's last time).
+    n, n_event : ndarray
+        Rows and events per replicate.
+    """
+
+    replicate: np.ndarray
+    n: np.ndarray
+    n_event: np.ndarray
+    median: np.ndarray
+    median_lower: np.ndarray
+    median_upper: np.ndarray
+    times: np.ndarray
+    surv_at: np.ndarray
+    lower_at: np.ndarray
+    upper_at: np.ndarray
+    n_risk_at: np.ndarray
+    conf_type: str
+    conf_level: float
+
+    def table(self) -> pl.DataFrame:
+        """One row per replicate: n, events, median with CI, and surv at each time."""
+        data: dict[str, Any] = {
+            "replicate": self.replicate,
+            "n": self.n,
+            "n_event": self.n_event,
+            "median": self.median,
+            "median_lower": self.median_lower,
+            "median_upper": self.median_upper,
+        }
+        for j, t in enumerate(self.times):
+            data[f"surv_{t:g}"] = self.surv_at[:, j]
+        return _nan_to_null(pl.DataFrame(data))
+
+    def summary(self) -> str:
+        med = self.median[~np.isnan(self.median)]
+        q = np.quantile(med, [0.25, 0.5, 0.75]) if med.size else [np.nan] * 3
+        return (
+            f"Kaplan-Meier over {self.replicate.shape[0]} replicates ({self.conf_type} CI, "
+            f"level {self.conf_level:g}); median reached in {med.size}; "
+            f"median of medians {q[1]:.4g} (IQR {q[0]:.4g} to {q[2]:.4g})"
+        )
+
+
+def _segment_sort(
+    time: np.ndarray, replicate: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Replicate ids (sorted), codes, and a permutation sorting rows by (replicate, time).
+
+    One unstable (SIMD) sort of the times, then a stable O(n) counting sort by replicate: far
+    faster than a lexicographic sort; the order of tied times is irrelevant to every count.
+    Input already sorted by (replicate, time) is detected in O(n) and not sorted again.
+    """
+    from mrdtrack.survival import _kernels_km
+
+    n = replicate.shape[0]
+    if replicate.dtype.kind in "iub" and n and int(replicate.max()) - int(replicate.min()) <= 4 * n:
+        lo = int(replicate.min())
+        raw = replicate.astype(np.int64) - lo
+        present = np.bincount(raw) > 0
+        remap = np.cumsum(present) - 1
+        codes = remap[raw]
+        reps = (np.flatnonzero(present) + lo).astype(replicate.dtype)
+    else:
+        reps, codes = np.unique(replicate, return_inverse=True)
+        codes = codes.astype(np.int64).reshape(-1)
+    if _kernels_km.is_sorted_by(codes, time):
+        # already sorted by (replicate, time), as simulation output often is: no sort needed
+        return reps, codes, np.arange(n)
+    by_time = np.argsort(time)
+    order = by_time[_kernels_km.counting_order(codes[by_time], reps.shape[0])]
+    return reps, codes, order
+
+
+def _batched_points(
+    time: np.ndarray, event: np.ndarray, codes_sorted: np.ndarray, nrep: int
+) -> dict[str, np.ndarray]:
+    """Distinct (replicate, time) points with n_risk, n_event, n_censor and segment pointers."""
+    m = time.shape[0]
+    change = np.r_[True, (time[1:] != time[:-1]) | (codes_sorted[1:] != codes_sorted[:-1])]
+    starts = np.flatnonzero(change)
+    pt_time = time[starts]
+    pt_seg = codes_sorted[starts]
+    tot = np.diff(np.r_[starts, m]).astype(np.float64)
+    d = np.add.reduceat(event, starts)
+    seg_ptr = np.searchsorted(pt_seg, np.arange(nrep + 1), side="left")
+    # reverse cumulative sums within each replicate (exact: integer-valued floats)
+    rc = np.r_[np.cumsum(tot[::-1])[::-1], 0.0]
+    n_risk = rc[:-1] - rc[seg_ptr[1:]][pt_seg]
+    return {
+        "time": pt_time,
+        "seg": pt_seg,
+        "seg_ptr": seg_ptr,
+        "n_risk": n_risk,
+        "n_event": d,
+        "n_censor": tot - d,
+    }
+
+
+def kaplan_meier_batched(
+    time: np.ndarray,
+    event: np.ndarray,
+    replicate: np.ndarray,
+    times: Sequence[float] | None = None,
+    conf_type: str = "log",
+    conf_level: float = 0.95,
+) -> KaplanMeierBatch:
+    """Kaplan-Meier median and survival at fixed times for many data sets at once.
+
+    The same estimator and conventions as :func:`kaplan_meier` (right-censored data), run over
+    every ``replicate`` in one vectorised pass (one sort, segment reductions and a compiled
+    segmented product) instead of a Python loop per data set. Results equal
+    ``kaplan_meier`` on each replicate separately. R equivalent: ``survfit`` in a loop.
+
+    Parameters
+    ----------
+    time, event, replicate : array-like, same length
+        Times (>= 0), 0/1 events, and the data-set identifier of each row.
+    times : sequence of float, optional
+        Fixed times for ``surv_at`` (R ``summary(fit, times=)`` semantics).
+    conf_type, conf_level : as :func:`kaplan_meier`.
+    """
+    from mrdtrack.survival import _kernels_km
+
+    if conf_type not in CONF_TYPES:
+        raise ValueError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
+    z = z_value(conf_level)
+    df = pl.DataFrame(
+        {
+            "time": np.asarray(time, dtype=np.float64),
+            "event": np.asarray(event, dtype=np.float64),
+        }
+    )
+    t = check_time(df, "time")
+    e = check_event(df, "event")
+    rep = np.asarray(replicate)
+    if rep.shape != t.shape:
+        raise ValueError("time, event and replicate must have the same length")
+    if t.size == 0:
+        raise ValueError("no rows: the data are empty")
+    reps, codes, order = _segment_sort(t, rep)
+    nrep = reps.shape[0]
+    row_ptr = np.r_[0, np.cumsum(np.bincount(codes, minlength=nrep))]
+    pt_time, n_risk, n_ev, _, seg_ptr = _kernels_km.points_segs(row_ptr, t[order], e[order])
+    pts = {"time": pt_time, "n_risk": n_risk, "n_event": n_ev}
+    surv, green = _kernels_km.km_segments(seg_ptr, pts["n_risk"], pts["n_event"])
+    se = np.sqrt(green)
+    lower, upper = confidence_limits(surv, se, conf_type, z)
+    m = surv.shape[0]
+    med = _kernels_km.findq_segs(seg_ptr, pts["time"], 1.0 - surv, 0.5, QUANTILE_TOL)
+    med_lo = _kernels_km.findq_segs(seg_ptr, pts["time"], 1.0 - lower, 0.5, QUANTILE_TOL)
+    med_hi = _kernels_km.findq_segs(seg_ptr, pts["time"], 1.0 - upper, 0.5, QUANTILE_TOL)
+    n = np.bincount(codes, minlength=nrep).astype(np.float64)
+    n_event = np.bincount(codes, weights=e, minlength=nrep)
+    q = np.zeros(0) if times is None else _as_times(times)
+    le, lt = _kernels_km.locate(seg_ptr, pts["time"], q)
+    base = seg_ptr[:-1, None]
+    nseg_pts = np.diff(seg_ptr)[:, None]
+    idx = base + np.maximum(le, 1) - 1
+    before = le == 0
+    beyond = lt >= nseg_pts  # no point >= t: past the last time (R extend=FALSE)
+    idx = np.minimum(idx, m - 1)
+
+    def pick(v: np.ndarray, at_origin: float) -> np.ndarray:
+        out = np.where(before, at_origin, v[idx])
+        return np.where(beyond & ~before, np.nan, out)
+
+    surv_at = pick(surv, 1.0)
+    lower_at = pick(lower, 1.0)
+    upper_at = pick(upper, 1.0)
+    n_risk_at = np.where(beyond, 0.0, pts["n_risk"][np.minimum(base + lt, m - 1)])
+    return KaplanMeierBatch(
+        replicate=reps,
+        n=n,
+        n_event=n_event,
+        median=med,
+        median_lower=med_lo,
+        median_upper=med_hi,
+        times=q,
+        surv_at=surv_at,
+        lower_at=lower_at,
+        upper_at=upper_at,
+        n_risk_at=n_risk_at,
+        conf_type=conf_type,
+        conf_level=conf_level,
+    )

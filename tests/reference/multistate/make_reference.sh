@@ -1,0 +1,6 @@
+#!/bin/sh
+# Regenerate the R msm reference outputs (needs R with msm >= 1.7).
+set -e
+cd "$(dirname "$0")"
+python simulate_mrd.py
+Rscript make_reference.R

@@ -1,0 +1,83 @@
+"""`mrdtrack report` on the command line: exit codes, validation report, no partial output."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from report_synthetic import make_tables, write_study
+from typer.testing import CliRunner
+
+from mrdtrack.report.cli import app
+
+runner = CliRunner()
+
+
+def test_broken_study_exits_3_with_the_validation_report_and_no_folder(tmp_path):
+    tables = make_tables()
+    tables["outcomes"] = tables["outcomes"].drop("last_contact_day")
+    study = write_study(tmp_path / "broken", tables)
+    out = tmp_path / "out"
+    r = runner.invoke(app, [str(study), "--out", str(out)])
+    assert r.exit_code == 3, r.output
+    assert "validation failed" in r.output.lower()
+    assert "last_contact_day" in r.output
+    assert "No report written" in r.output
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["broken"]
+
+
+def test_bad_config_exits_2(tmp_path):
+    cfg = tmp_path / "analysis.toml"
+    cfg.write_text("[analysis]\nlandmrk = 24\n")
+    r = runner.invoke(
+        app, [str(write_study(tmp_path / "s")), "--config", str(cfg), "--out", str(tmp_path / "o")]
+    )
+    assert r.exit_code == 2
+    assert "landmrk" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_report_on_a_study_folder_with_config_and_json(tmp_path):
+    cfg = tmp_path / "analysis.toml"
+    cfg.write_text("[analysis]\nlandmark = 12\n")
+    study = write_study(tmp_path / "study")
+    out = tmp_path / "out"
+    r = runner.invoke(
+        app, [str(study), "--config", str(cfg), "--out", str(out), "--no-pdf", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output[r.output.index("{") :])
+    assert summary["html"].endswith("report.html")
+    results = json.loads((out / "results.json").read_text())
+    assert results["options"]["landmark"] == 12.0
+    assert results["provenance"]["config_file"]["file"] == "analysis.toml"
+    files = {i["file"] for i in results["provenance"]["inputs"]}
+    assert {"patients.csv", "mrd.csv", "outcomes.csv"} <= files
+    assert all(len(i["sha256"]) == 64 for i in results["provenance"]["inputs"])
+    run = json.loads((out / "run.json").read_text())
+    assert run["command"].startswith("mrdtrack report")
+    assert run["started"] <= run["finished"]
+
+
+def test_app_registers_as_a_subcommand(tmp_path):
+    main = typer.Typer()
+
+    @main.command()
+    def validate() -> None:  # pragma: no cover - a sibling command
+        pass
+
+    main.add_typer(app, name="report")
+    r = runner.invoke(main, ["report", "--help"])
+    assert r.exit_code == 0
+    assert "--out" in r.output
+
+
+def test_hostile_folder_name_is_escaped(tmp_path):
+    study = write_study(tmp_path / "s<script>alert(1)<\\script>'\"")
+    out = tmp_path / "out"
+    r = runner.invoke(app, [str(study), "--out", str(out), "--no-pdf"])
+    assert r.exit_code == 0, r.output
+    html = (out / "report.html").read_text()
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)" in html

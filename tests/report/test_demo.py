@@ -1,0 +1,94 @@
+"""The report on the embedded demo study reproduces the founding study's published figures.
+
+Counts hold exactly (the demo is built so that they do); continuous figures lie within the
+tolerances below, which are those the simulator's calibration documents for one replicate
+(docs/methods/simulate.md): they are checks of the report's wiring, not of the simulator.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from importlib import resources
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def published():
+    path = resources.files("mrdtrack") / "data" / "targets" / "founding_study.toml"
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def sections(demo_report):
+    r = json.loads((demo_report.out / "results.json").read_text())
+    assert all(s["status"] == "ok" for s in r["sections"].values()), {
+        k: s.get("reason") for k, s in r["sections"].items() if s["status"] != "ok"
+    }
+    return r["sections"]
+
+
+def test_published_counts_hold_exactly(sections, published):
+    d = sections["disposition"]["values"]
+    assert d["enrolled"] == published["cohort"]["enrolled"] == 108
+    assert d["evaluable_pfs"] == published["cohort"]["evaluable_pfs"] == 100
+    assert d["on_treatment_at_cutoff"] == published["cohort"]["on_maintenance_at_cutoff"] == 62
+    b = sections["baseline"]["values"]["n"]
+    assert (b["negative"], b["positive"]) == (
+        published["mrd_baseline"]["negative"],
+        published["mrd_baseline"]["positive"],
+    )
+    assert b["negative"] + b["positive"] == published["cohort"]["baseline_mrd_assessed"]
+    c = sections["trajectories"]["values"]["whole_followup"]
+    classes = published["mrd_classes_whole_followup"]
+    assert c["sustained_negative"] == classes["sustained_negative"] == 45
+    assert c["conversion"] == classes["positive_to_negative"] == 8
+    assert c["loss_of_negativity"] == classes["negative_to_positive"] == 10
+    s = sections["safety"]["values"]
+    assert s["deaths_on_study"] == published["safety"]["on_study_deaths"] == 1
+    assert s["deaths_related"] == published["safety"]["deaths_related"] == 0
+
+
+def test_continuous_figures_within_tolerance(sections, published):
+    fu = sections["followup"]["values"]
+    assert fu["median"] == pytest.approx(published["followup"]["median_months"], abs=2.0)
+    pfs = sections["pfs"]["values"]
+    assert pfs["median"]["estimate"] is None  # not reached, as published
+    five = pfs["at"]["60"]
+    if five.get("beyond_follow_up"):
+        five = pfs["last_follow_up"]
+    assert five["surv"] == pytest.approx(published["pfs"]["five_year"], abs=0.08)
+    s = sections["safety"]["values"]
+    assert s["serious_ae_fraction"] == pytest.approx(
+        published["safety"]["serious_ae_fraction"], abs=0.03
+    )
+    by_term = s["by_term"]
+    for term, key in (
+        ("Lymphocyte count decreased", "grade3plus_lymphocyte_count_decreased"),
+        ("Neutrophil count decreased", "grade3plus_neutrophil_count_decreased"),
+    ):
+        assert by_term[term]["grade3plus_fraction"] == pytest.approx(
+            published["safety"][key], abs=0.05
+        )
+
+
+def test_landmark_comparisons_as_published(sections, published):
+    lm = sections["landmark"]["values"]
+    assert lm["landmark_day"] == 730
+    lost_sus = lm["comparisons"]["lost_vs_sustained"]
+    # "HR infinite": no events in the sustained-negativity group after the landmark
+    assert lost_sus["counts"]["sustained_negative"]["events"] == 0
+    assert lost_sus["cox_ml"]["monotone"] is True
+    assert lost_sus["cox_ml"]["hazard_ratio"] == "inf"
+    assert lost_sus["cox_ml"]["display"] == "∞ (no events in reference)"
+    assert lost_sus["logrank"]["p"] < published["landmark_2y"]["lost_vs_sustained_p_max"]
+    firth = lost_sus["cox_firth"]
+    assert 1 < firth["hazard_ratio"] < float("inf")
+    assert firth["lower"] > 1 and firth["tests"]["likelihood_ratio"]["p"] < 0.05
+    lost_per = lm["comparisons"]["lost_vs_persistent"]
+    assert lost_per["cox_ml"]["monotone"] is False
+    assert 2.0 < lost_per["cox_ml"]["hazard_ratio"] < 15.0
+    assert lost_per["logrank"]["p"] == pytest.approx(
+        published["landmark_2y"]["lost_vs_persistent_p"], abs=0.01
+    )
