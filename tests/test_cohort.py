@@ -129,3 +129,10 @@ def test_docs_cover_every_column_and_rule():
             assert f"`{c.name}`" in doc, c.name
     for r in RULES:
         assert f"`{r}`" in doc, r
+
+
+def test_repr_shows_no_identifiers():
+    r = repr(small())
+    assert (
+        r == "Cohort(name='study', patients=4, mrd=1, outcomes=4, adverse_events=0, exclusions=0)"
+    )

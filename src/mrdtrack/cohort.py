@@ -26,7 +26,7 @@ class SourceFile:
     rows_read: int
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Cohort:
     """A validated study: patients, MRD assessments, outcomes, adverse events and exclusions.
 
@@ -45,9 +45,9 @@ class Cohort:
         Reader details: ``rows_read`` per table, ``notes`` (values interpreted, e.g. partial
         dates imputed), ``warnings`` (the excluded-record problems), options used.
 
-    Two cohorts are equal (``==``) when their four tables are equal and they excluded the same
-    number of records per table, column and rule; name, sources and metadata (which name the
-    input files) are not compared.
+    ``repr`` shows sizes only (no identifiers). Two cohorts are equal (``==``) when their
+    four tables are equal and they excluded the same number of records per table, column and
+    rule; name, sources and metadata (which name the input files) are not compared.
     """
 
     patients: pl.DataFrame
@@ -99,6 +99,15 @@ class Cohort:
         return self.exclusion_counts().equals(other.exclusion_counts())
 
     __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        # sizes only: the default dataclass repr would print identifiers from the tables
+        return (
+            f"Cohort(name={self.name!r}, patients={self.patients.height}, "
+            f"mrd={self.mrd.height}, outcomes={self.outcomes.height}, "
+            f"adverse_events={self.adverse_events.height}, "
+            f"exclusions={self.exclusions.height})"
+        )
 
     # ---- accounting ----------------------------------------------------------------------
 

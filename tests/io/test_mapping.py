@@ -86,3 +86,20 @@ def test_invalid_toml(tmp_path):
     with pytest.raises(StudyValidationError) as err:
         load_mapping(tmp_path / "m.toml")
     assert err.value.problems[0].file == "m.toml"
+
+
+def test_mapped_file_must_exist():
+    smap = load_mapping({"tables": {"adverse_events": {"file": "ae_listing.csv"}}})
+    files = {
+        "patients.csv": b"patient_id,cutoff_day\n1,10\n",
+        "mrd.csv": b"patient_id,day,method,result\n1,1,NGF,negative\n",
+        "outcomes.csv": b"patient_id,last_contact_day\n1,5\n",
+    }
+    with pytest.raises(StudyValidationError) as err:
+        read_files(files, smap)
+    (p,) = err.value.problems
+    assert (p.file, p.rule, p.message) == (
+        "ae_listing.csv",
+        "missing_table",
+        "required table 'adverse_events' is missing",
+    )

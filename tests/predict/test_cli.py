@@ -14,7 +14,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def demo_json():
-    res = runner.invoke(app, ["--at", "24m", "--watch-list", "--json"])
+    res = runner.invoke(app, ["--at", "24m", "--watch-list", "--multistate", "--json"])
     assert res.exit_code == 0, res.output
     return json.loads(res.output)
 
@@ -36,3 +36,8 @@ def test_patient_prediction_with_figure(demo_json, tmp_path):
     assert "Risk of progression or death within 24 months, at month 24.0" in res.output
     assert "negativity lost" in res.output
     assert fig.read_text().startswith("<?xml")
+
+
+def test_multistate_comparison_on_the_demo(demo_json):
+    models = {r["model"] for r in demo_json["multistate_comparison"]}
+    assert models == {"supermodel", "multistate"}

@@ -38,8 +38,15 @@ def pool():
 
 
 def _power(pool, n, hr, reps=200):
-    pt = {"n_randomised": n, "hazard_ratio": hr, "accrual_months": 24, "followup_months": 24,
-          "alpha": 0.05, "pool_times": pool[0], "pool_surv": pool[1]}
+    pt = {
+        "n_randomised": n,
+        "hazard_ratio": hr,
+        "accrual_months": 24,
+        "followup_months": 24,
+        "alpha": 0.05,
+        "pool_times": pool[0],
+        "pool_surv": pool[1],
+    }
     return early_intervention_chunk(pt, 5, 0, reps)["reject"].mean()
 
 
@@ -58,10 +65,11 @@ def test_scenario_errors(tmp_path):
 def test_cli_design_runs_and_resumes(tmp_path):
     f = tmp_path / "s.toml"
     f.write_text(
-        'study = "schedule"\nreplicates = 6\nchunk_size = 3\n[schedule]\nintervals_months = [12, 6]\n',
+        'study = "schedule"\nreplicates = 6\nchunk_size = 3\n'
+        "[schedule]\nintervals_months = [12, 6]\n",
         encoding="utf-8",
     )
-    args = ["design", "--scenario", str(f), "--out", str(tmp_path / "o")]
+    args = ["design", "--scenario", str(f), "--out", str(tmp_path / "o"), "--workers", "0"]
     r1 = CliRunner().invoke(app, args)
     assert r1.exit_code == 0, r1.output
     assert "chunks computed 4, reused from disk 0" in r1.output

@@ -72,6 +72,7 @@ def test_every_replicate_is_a_valid_cohort(seed):
     pfs = c.pfs()
     assert pfs.height == 108 and pfs["time"].min() > 0
     assert set(c.mrd["result"].unique()) <= {"negative", "positive", "not_evaluable"}
-    assert c.adverse_events.filter(pl.col("grade") == 5).height == c.outcomes[
-        "death_day"
-    ].drop_nulls().len()
+    assert (
+        c.adverse_events.filter(pl.col("grade") == 5).height
+        == c.outcomes["death_day"].drop_nulls().len()
+    )

@@ -43,7 +43,11 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         run_sweep(
-            landmark_chunk, POINTS, n_replicates=12, out=out, chunk_size=4,
+            landmark_chunk,
+            POINTS,
+            n_replicates=12,
+            out=out,
+            chunk_size=4,
             on_chunk=interrupt_after_two,
         )
     assert read_results(out).height == 8
@@ -61,24 +65,29 @@ def test_resume_with_another_definition_is_refused(tmp_path):
 def test_process_pool_equals_serial(tmp_path):
     pts = [{"params": P, "interval_months": m} for m in (12.0, 6.0)]
     a = run_sweep(schedule_chunk, pts, n_replicates=6, out=tmp_path / "s", chunk_size=3)
-    b = run_sweep(
-        schedule_chunk, pts, n_replicates=6, out=tmp_path / "p", chunk_size=3, workers=2
-    )
+    b = run_sweep(schedule_chunk, pts, n_replicates=6, out=tmp_path / "p", chunk_size=3, workers=2)
     assert a.results.equals(b.results)
 
 
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as lc, distributed.Client(lc) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as lc,
+        distributed.Client(lc) as client,
+    ):
         yield client
 
 
 def test_local_cluster_equals_serial(tmp_path, cluster):
     d = run_sweep(
-        landmark_chunk, POINTS, n_replicates=12, out=tmp_path / "dask", chunk_size=4,
+        landmark_chunk,
+        POINTS,
+        n_replicates=12,
+        out=tmp_path / "dask",
+        chunk_size=4,
         client=cluster,
     )
     assert d.results.equals(_serial(tmp_path))

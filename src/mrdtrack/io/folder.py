@@ -87,8 +87,10 @@ def read_files(
         if tm.file is not None:
             chosen = [lower[tm.file.lower()]] if tm.file.lower() in lower else []
             if not chosen:
+                # a file the study map names must exist, even for an optional table
                 file_names[tname] = tm.file
-                frames[tname] = None
+                problems.append(problem("missing_table", tm.file, table=tname))
+                frames[tname] = _Broken
                 continue
         else:
             chosen = [lower[tname + s] for s in SUFFIXES if tname + s in lower]
@@ -156,8 +158,11 @@ def _validate(
             raise
         # a table that exists but could not be read is reported by its own problem
         unreadable = {file_names[t] for t in broken}
+        ours = {id(p) for p in problems}
         found = [
-            p for p in exc.problems if not (p.rule == "missing_table" and p.file in unreadable)
+            p
+            for p in exc.problems
+            if id(p) in ours or not (p.rule == "missing_table" and p.file in unreadable)
         ]
         raise StudyValidationError(found) from None
 

@@ -17,6 +17,7 @@ from mrdtrack.predict.evaluate import (
     calibration,
     time_dependent_auc,
 )
+from mrdtrack.predict.multistate import compare_with_multistate, multistate_risk
 from mrdtrack.predict.stack import MRD_FEATURES, landmark_stack, mrd_history
 from mrdtrack.predict.supermodel import (
     LandmarkSupermodel,
@@ -35,11 +36,13 @@ __all__ = [
     "breslow_cumhaz",
     "brier_score",
     "calibration",
+    "compare_with_multistate",
     "cross_validate",
     "current_rows",
     "fit_landmark_supermodel",
     "landmark_stack",
     "mrd_history",
+    "multistate_risk",
     "predict_patient",
     "risk_trajectory",
     "time_dependent_auc",

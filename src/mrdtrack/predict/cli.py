@@ -44,6 +44,10 @@ def predict(
     evaluate: Annotated[
         bool, typer.Option("--evaluate", help="Cross-validated AUC / Brier / calibration.")
     ] = False,
+    multistate: Annotated[
+        bool,
+        typer.Option("--multistate", help="Compare with the panel Markov model's predictions."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Predict P(progression or death within WINDOW | progression-free at AT, MRD history)."""
@@ -109,6 +113,18 @@ def predict(
         if not as_json:
             typer.echo("")
             typer.echo(acc.summary())
+    if multistate:
+        from mrdtrack.multistate.mrd_model import fit_mrd_markov
+        from mrdtrack.predict import compare_with_multistate
+
+        # Point predictions need no Hessian: an intensity at the boundary (e.g. no progression
+        # from MRD-, as in the founding study) is reported as a warning, not an error.
+        ms_fit = fit_mrd_markov(cohort, errors="warn")
+        comparison = compare_with_multistate(cohort, model, ms_fit)
+        out["multistate_comparison"] = comparison.table().to_dicts()
+        if not as_json:
+            typer.echo("")
+            typer.echo(comparison.summary())
     if as_json:
         typer.echo(json.dumps(out, indent=2, default=str))
 

@@ -78,7 +78,11 @@ def cross_validate(
                     ),
                 }
             )
-    return PredictionAccuracy(pl.DataFrame(rows), window=w, folds=folds, seed=seed)
+    return PredictionAccuracy(
+        pl.DataFrame(rows),
+        window=w,
+        validation=f"{folds}-fold cross-validation by patient, seed {seed}",
+    )
 
 
 def _fit_model(train: pl.DataFrame, w: int, covariates, spec, threshold) -> LandmarkSupermodel:

@@ -109,26 +109,34 @@ def calibration(
     r = np.clip(np.asarray(risk, dtype=np.float64), 1e-10, 1 - 1e-10)
     lr = np.log(r / (1 - r))[resolved]
     y, wt = y[resolved], wt[resolved]
-    if y.min() == y.max():
+    if y.size == 0 or y.min() == y.max():
         return float("nan"), float("nan")
+    intercept = _weighted_logistic(np.ones((lr.size, 1)), y, wt, lr)[0]
+    if np.ptp(lr) < 1e-8:  # one predicted risk for everyone: no slope to estimate
+        return float("nan"), float(intercept)
     slope = _weighted_logistic(np.column_stack([np.ones_like(lr), lr]), y, wt, np.zeros_like(lr))
-    intercept = _weighted_logistic(np.ones((lr.size, 1)), y, wt, lr)
-    return float(slope[1]), float(intercept[0])
+    return float(slope[1]), float(intercept)
 
 
 def _weighted_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray):
-    """Newton-Raphson for a weighted logistic regression with offset (few parameters)."""
+    """Newton-Raphson for a weighted logistic regression with offset (few parameters).
+
+    Returns NaNs when the fit does not exist (separation, singular information).
+    """
     beta = np.zeros(x.shape[1])
     for _ in range(50):
-        eta = offset + x @ beta
+        eta = np.clip(offset + x @ beta, -30, 30)
         p = 1 / (1 + np.exp(-eta))
         grad = x.T @ (w * (y - p))
         info = (x * (w * p * (1 - p))[:, None]).T @ x
-        step = np.linalg.solve(info, grad)
+        try:
+            step = np.linalg.solve(info, grad)
+        except np.linalg.LinAlgError:
+            return np.full(x.shape[1], np.nan)
         beta += step
         if np.max(np.abs(step)) < 1e-10:
-            break
-    return beta
+            return beta
+    return np.full(x.shape[1], np.nan)
 
 
 @dataclass(frozen=True)
@@ -138,16 +146,15 @@ class PredictionAccuracy:
 
     results: pl.DataFrame
     window: int
-    folds: int
-    seed: int
+    validation: str  # how the predictions were obtained, e.g. "5-fold cross-validation ..."
 
     def table(self) -> pl.DataFrame:
         return self.results
 
     def summary(self) -> str:
         lines = [
-            f"Dynamic prediction accuracy ({self.folds}-fold cross-validation by patient, "
-            f"seed {self.seed}); window {self.window} days; IPCW with marginal KM of censoring",
+            f"Dynamic prediction accuracy ({self.validation}); window {self.window} days; "
+            "IPCW with marginal KM of censoring",
         ]
         for r in self.results.iter_rows(named=True):
             lines.append(

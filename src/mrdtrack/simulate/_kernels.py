@@ -3,7 +3,8 @@
 For each replicate row: the log-rank test (Mantel-Haenszel variance with the ``(n - d)/(n - 1)``
 tie correction, as R ``survival::survdiff``) and the Cox hazard ratio of group 1 vs group 0 for a
 single binary covariate with Efron's tie handling (R ``coxph`` default), fitted by Newton-Raphson
-from beta = 0 with step halving when the log partial likelihood would decrease (as R). When all events fall in one group the partial likelihood is monotone and the
+from beta = 0 with step halving when the log partial likelihood would decrease (as R).
+When all events fall in one group the partial likelihood is monotone and the
 hazard ratio is reported as ``inf`` (or 0), as R does with a warning; Firth's correction
 (`mrdtrack.survival`) is the estimator to use then.
 

@@ -11,16 +11,16 @@ where ``y_k`` are published figures, ``m_k`` the simulated means of the same sta
 ``s_k`` their simulated between-trial standard deviations at the starting point (so a figure
 that a 108-patient trial measures imprecisely weighs less). The landmark hazard ratio enters
 as the log HR of the trials pooled (a smooth functional; single small trials often have
-monotone likelihoods). Minimisation: Levenberg-Marquardt with a forward-difference Jacobian of fixed width 0.1 on the
-free scale (or Nelder-Mead), deterministic given the seed.
+monotone likelihoods). Minimisation: Levenberg-Marquardt with a forward-difference
+Jacobian of fixed width 0.1 on the free scale (or Nelder-Mead), deterministic given the seed.
 
 The **calibration report** then simulates ``>= 1000`` fresh replicate trials (another seed)
 and, for every published number with a simulated counterpart, shows the median and the
 central 95% interval of the simulated distribution and whether the published value is inside:
 numbers inside [2.5%, 97.5%]; ``"infinite"`` HR inside when at least 2.5% of trials have a
 reference group without events; ``"not reached"`` median likewise; ``*_p_max`` (a published
-"P < bound") inside when the 2.5% quantile is below the bound. Published figures without a simulated counterpart
-(design facts) are listed as such.
+"P < bound") inside when the 2.5% quantile is below the bound. Published figures without a
+simulated counterpart (design facts) are listed as such.
 
 Targets TOML schema (``mrdtrack.simulate.targets/1``): tables of ``key = value`` exactly as
 ``shared/reference/founding-study.toml`` (which is accepted as is); optional top-level
@@ -202,10 +202,14 @@ class CalibrationFit:
     method: str = "method of simulated moments (common random numbers)"
 
     def table(self) -> pl.DataFrame:
-        return pl.DataFrame({"parameter": self.free, "start": self.start, "estimate": self.estimate})
+        return pl.DataFrame(
+            {"parameter": self.free, "start": self.start, "estimate": self.estimate}
+        )
 
     def summary(self) -> str:
-        lines = [f"Calibration: {self.method}; Q = {self.objective:.4g} ({self.n_evaluations} evals)"]
+        lines = [
+            f"Calibration: {self.method}; Q = {self.objective:.4g} ({self.n_evaluations} evals)"
+        ]
         lines += [f"  {a:45s} {b:10.4g} -> {c:10.4g}" for a, b, c in self.table().iter_rows()]
         return "\n".join(lines)
 
@@ -225,7 +229,9 @@ def calibrate(
 
     moments = tuple(m for m in targets.moments if m in targets.values)
     if not moments:
-        raise MrdtrackError("no calibration moments: the targets file has none of " + str(DEFAULT_MOMENTS))
+        raise MrdtrackError(
+            "no calibration moments: the targets file has none of " + str(DEFAULT_MOMENTS)
+        )
     y = np.array([_target_number(targets, m) for m in moments])
     start = np.array([_to_free(f, _get(params, f)) for f in free])
     m0 = simulated_moments(params, moments, n_replicates, seed)
@@ -256,7 +262,9 @@ def calibrate(
 
     if method == "nelder-mead":
         res = minimize(
-            q, start, method="Nelder-Mead",
+            q,
+            start,
+            method="Nelder-Mead",
             options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3},
         )
         x_hat, q_hat = res.x, float(res.fun)
@@ -345,20 +353,24 @@ class CalibrationReport:
 
     def summary(self) -> str:
         lines = [
-            f"Calibration report: {self.name}; {self.n_replicates} simulated trials (seed {self.seed})",
-            f"{'published figure':58s} {'published':>12s} {'sim median':>11s} {'95% interval':>23s}  inside",
+            f"Calibration report: {self.name}; {self.n_replicates} simulated trials "
+            f"(seed {self.seed})",
+            f"{'published figure':58s} {'published':>12s} {'sim median':>11s} "
+            f"{'95% interval':>23s}  inside",
         ]
         for r in self.rows.iter_rows(named=True):
             inside = {True: "yes", False: "NO", None: "-"}[r["inside"]]
             lo, hi, med = r["lower"], r["upper"], r["median"]
             interval = "" if lo is None else f"[{_fmt(lo)}, {_fmt(hi)}]"
             lines.append(
-                f"{r['figure']:58s} {r['published']:>12s} {_fmt(med):>11s} {interval:>23s}  {inside}"
-                + (f"  ({r['note']})" if r["note"] else "")
+                f"{r['figure']:58s} {r['published']:>12s} {_fmt(med):>11s} "
+                f"{interval:>23s}  {inside}" + (f"  ({r['note']})" if r["note"] else "")
             )
         tested = self.rows.filter(pl.col("inside").is_not_null())
         n_in = int(tested.get_column("inside").sum())
-        lines.append(f"{n_in} of {tested.height} published figures inside their simulated 95% interval")
+        lines.append(
+            f"{n_in} of {tested.height} published figures inside their simulated 95% interval"
+        )
         return "\n".join(lines)
 
 
@@ -385,19 +397,32 @@ def calibration_report(
         summaries = simulate_summaries(params, n_replicates, seed)
     rows = []
     for fig, value in targets.values.items():
-        row = {"figure": fig, "published": str(value), "median": None, "lower": None,
-               "upper": None, "inside": None, "note": ""}
+        row = {
+            "figure": fig,
+            "published": str(value),
+            "median": None,
+            "lower": None,
+            "upper": None,
+            "inside": None,
+            "note": "",
+        }
         if isinstance(value, list):
             row["note"] = "published interval (not tested)"
         elif value == "infinite" and f"{fig}_infinite" in summaries:
             x = summaries[f"{fig}_infinite"]
             frac = float(x.mean())
-            row.update(median=frac, lower=float(np.quantile(x, 0.025)), upper=float(np.quantile(x, 0.975)))
+            row.update(
+                median=frac, lower=float(np.quantile(x, 0.025)), upper=float(np.quantile(x, 0.975))
+            )
             row["inside"] = frac >= 0.025
             row["note"] = "fraction of trials with no events in the reference group"
         elif value == "not reached" and fig == "pfs.median":
             x = 1.0 - summaries["pfs.median_reached"]
-            row.update(median=float(x.mean()), lower=float(np.quantile(x, 0.025)), upper=float(np.quantile(x, 0.975)))
+            row.update(
+                median=float(x.mean()),
+                lower=float(np.quantile(x, 0.025)),
+                upper=float(np.quantile(x, 0.975)),
+            )
             row["inside"] = float(x.mean()) >= 0.025
             row["note"] = "fraction of trials with median PFS not reached"
         elif isinstance(value, bool) or not isinstance(value, int | float) or fig not in summaries:
@@ -420,28 +445,44 @@ def calibration_report(
                 else:
                     row["inside"] = bool(lo <= value <= hi)
                 if fig.endswith("_hr"):
-                    row["note"] = f"{np.isinf(x).mean():.0%} of trials infinite, {(x == 0).mean():.0%} zero"
+                    row["note"] = (
+                        f"{np.isinf(x).mean():.0%} of trials infinite, {(x == 0).mean():.0%} zero"
+                    )
         rows.append(row)
-    schema = {"figure": pl.String, "published": pl.String, "median": pl.Float64,
-              "lower": pl.Float64, "upper": pl.Float64, "inside": pl.Boolean, "note": pl.String}
-    return CalibrationReport(targets.name, int(n_replicates), int(seed), pl.DataFrame(rows, schema=schema))
+    schema = {
+        "figure": pl.String,
+        "published": pl.String,
+        "median": pl.Float64,
+        "lower": pl.Float64,
+        "upper": pl.Float64,
+        "inside": pl.Boolean,
+        "note": pl.String,
+    }
+    return CalibrationReport(
+        targets.name, int(n_replicates), int(seed), pl.DataFrame(rows, schema=schema)
+    )
 
 
 def default_params_for(targets: Targets) -> SimulationParams:
-    """The parameter file a targets file names (relative to it), else the founding study's."""
-    if targets.params and targets.path and Path(targets.path).exists():
-        cand = Path(targets.path).parent / targets.params
-        if cand.exists():
-            return load_params(cand)
-        cand = Path(targets.path).parent.parent / "simulation" / targets.params
-        if cand.exists():
-            return load_params(cand)
-    if targets.params:
-        try:
-            return load_params_resource(targets.params)
-        except FileNotFoundError:
-            pass
-    return load_params()
+    """The parameter file a targets file names: beside it, in a sibling ``simulation/`` folder,
+    or shipped in ``mrdtrack/data/simulation``; the founding study's when it names none."""
+    if not targets.params:
+        return load_params()
+    if targets.path:
+        here = Path(targets.path).resolve()
+        for cand in (
+            here.parent / targets.params,
+            here.parent.parent / "simulation" / targets.params,
+        ):
+            if cand.is_file() and cand.resolve() != here:
+                return load_params(cand)
+    try:
+        return load_params_resource(targets.params)
+    except FileNotFoundError:
+        raise MrdtrackError(
+            f"{targets.path}: parameter file {targets.params!r} not found beside the targets, "
+            "in ../simulation/ or among the shipped ones; pass --params"
+        ) from None
 
 
 def load_params_resource(name: str) -> SimulationParams:

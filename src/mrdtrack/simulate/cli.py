@@ -1,10 +1,14 @@
-"""``mrdtrack simulate …``: calibrate, design, demo (typer sub-application ``app``)."""
+"""``mrdtrack simulate …``: calibrate, design, demo (typer sub-application ``app``).
+
+Exit codes: 0 ok; 2 usage; 4 a published figure outside its simulated 95% interval.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -15,13 +19,19 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+ParamsOpt = Annotated[
+    Path | None, typer.Option("--params", help="Parameter TOML (default: the founding study's).")
+]
+
 
 @app.command()
 def demo(
-    out: Path = typer.Option(..., "--out", help="Folder to write csv/ (and adam/) into."),
-    seed: int = typer.Option(None, "--seed", help="Seed (default: the shipped study's)."),
-    params: Path = typer.Option(None, "--params", help="Parameter TOML (default: founding study)."),
-    adam: bool = typer.Option(True, help="Also write ADaM .xpt files when the writer exists."),
+    out: Annotated[Path, typer.Option("--out", help="Folder to write csv/ and adam/ into.")],
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed (default: the shipped study's).")
+    ] = None,
+    params: ParamsOpt = None,
+    adam: Annotated[bool, typer.Option(help="Also write ADaM .xpt files.")] = True,
 ) -> None:
     """Build the demo study (108 patients; the founding study's counts hold exactly)."""
     from mrdtrack.simulate.demo import DEMO_SEED, write_demo
@@ -33,24 +43,26 @@ def demo(
 
 @app.command()
 def calibrate(
-    targets: Path = typer.Option(None, "--targets", help="Targets TOML (default: founding study)."),
-    params: Path = typer.Option(None, "--params", help="Starting parameters TOML."),
-    replicates: int = typer.Option(1000, "--replicates", "-n", help="Replicate trials (>= 1000)."),
-    seed: int = typer.Option(1, "--seed"),
-    fit: bool = typer.Option(False, "--fit", help="Re-estimate the rates first (simulated moments)."),
-    fit_replicates: int = typer.Option(200, "--fit-replicates"),
-    write_params: Path = typer.Option(None, "--write-params", help="Save fitted parameters here."),
-    as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
+    targets: Annotated[
+        Path | None, typer.Option("--targets", help="Targets TOML (default: founding study).")
+    ] = None,
+    params: ParamsOpt = None,
+    replicates: Annotated[
+        int, typer.Option("--replicates", "-n", help="Replicate trials in the report.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the report's trials.")] = 1,
+    fit: Annotated[
+        bool, typer.Option("--fit", help="Re-estimate the rates first (simulated moments).")
+    ] = False,
+    fit_replicates: Annotated[int, typer.Option("--fit-replicates")] = 200,
+    write_params: Annotated[
+        Path | None, typer.Option("--write-params", help="Save fitted parameters here.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
 ) -> None:
     """Print the calibration table: every published figure against its simulated distribution."""
-    from mrdtrack.simulate.calibrate import (
-        calibrate as fit_moments,
-    )
-    from mrdtrack.simulate.calibrate import (
-        calibration_report,
-        default_params_for,
-        load_targets,
-    )
+    from mrdtrack.simulate.calibrate import calibrate as fit_moments
+    from mrdtrack.simulate.calibrate import calibration_report, default_params_for, load_targets
     from mrdtrack.simulate.params import load_params
 
     t = load_targets(targets)
@@ -72,16 +84,26 @@ def calibrate(
 
 @app.command()
 def design(
-    scenario: Path = typer.Option(..., "--scenario", help="Scenario TOML (see docs)."),
-    out: Path = typer.Option(..., "--out", help="Results folder (resumable)."),
-    scheduler: str = typer.Option(
-        None, "--scheduler", help="Dask scheduler address tcp://HOST:PORT (default: local)."
-    ),
-    workers: int = typer.Option(0, "--workers", help="Local worker processes (0 = serial)."),
+    scenario: Annotated[Path, typer.Option("--scenario", help="Scenario TOML (see docs).")],
+    out: Annotated[Path, typer.Option("--out", help="Results folder (resumable).")],
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler: tcp://HOST:PORT of an existing cluster, or 'local'.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Local worker processes (default: all cores; 0 = serial)."),
+    ] = None,
 ) -> None:
     """Run a design sweep (schedule lead time, early-intervention power, landmark precision)."""
+    import os
+
     from mrdtrack.simulate.design import load_scenario, run_design
 
     sc = load_scenario(scenario)
-    res = run_design(sc, out, scheduler=scheduler, workers=workers, progress=sys.stderr.isatty())
+    n_workers = (os.cpu_count() or 1) if workers is None else workers
+    res = run_design(sc, out, scheduler=scheduler, workers=n_workers, progress=sys.stderr.isatty())
     typer.echo(res.summary())

@@ -133,7 +133,9 @@ class DemoStudy:
 
     def summary(self) -> str:
         lines = [f"demo study: seed {self.seed}, pool {self.pool_size}, {self.iterations} swaps"]
-        lines += [f"  {k:42s} {v:>8d}  (published {COUNT_TARGETS[k]})" for k, v in self.counts.items()]
+        lines += [
+            f"  {k:42s} {v:>8d}  (published {COUNT_TARGETS[k]})" for k, v in self.counts.items()
+        ]
         lines += [f"  {k:42s} {v:>8.4g}" for k, v in self.continuous.items()]
         return "\n".join(lines)
 
@@ -228,7 +230,9 @@ def build_demo(
 
     frames = trial_tables(chosen, 0)
     out_counts = {k: int(v) for k, v in zip(keys, lab[sel].sum(0), strict=True)}
-    return DemoStudy(chosen, frames, int(seed), pool_size, it, out_counts, continuous_figures(chosen))
+    return DemoStudy(
+        chosen, frames, int(seed), pool_size, it, out_counts, continuous_figures(chosen)
+    )
 
 
 def write_demo(

@@ -90,7 +90,7 @@ def load_scenario(path: str | Path) -> Scenario:
 def schedule_params(params: SimulationParams, interval_months: float) -> SimulationParams:
     """Parameters with MRD assessed every ``interval_months`` over the 5-year protocol."""
     interval = interval_months * DAYS_PER_MONTH
-    n_visits = int(math.floor(params.treatment.max_days / interval + 1e-9))
+    n_visits = math.floor(params.treatment.max_days / interval + 1e-9)
     window = int(min(params.assessment.window_days, interval // 4))
     return params.replace(
         assessment__interval_days=float(interval),
@@ -140,8 +140,7 @@ def _schedule_table(res: pl.DataFrame) -> pl.DataFrame:
                 "lead_time_median_months": float(q[1]),
                 "lead_time_q1_months": float(q[0]),
                 "lead_time_q3_months": float(q[2]),
-                "assessments_per_patient": float(g["assessments"].sum())
-                / (g.height * 108.0),
+                "assessments_per_patient": float(g["assessments"].sum()) / (g.height * 108.0),
             }
         )
     return pl.DataFrame(rows).sort("interval_months", descending=True)
@@ -231,7 +230,9 @@ def _early_table(res: pl.DataFrame) -> pl.DataFrame:
             pl.len().alias("trials"),
             pl.col("reject").mean().alias("power"),
             pl.col("events").mean().alias("mean_events"),
-            pl.col("hazard_ratio").filter(pl.col("hazard_ratio").is_finite()).median()
+            pl.col("hazard_ratio")
+            .filter(pl.col("hazard_ratio").is_finite())
+            .median()
             .alias("median_hr"),
         )
         .sort("n_randomised")
@@ -259,7 +260,9 @@ def landmark_chunk(point: dict, seed: int, start: int, stop: int) -> pl.DataFram
         {
             "replicate": tr.replicates,
             "n_patients": np.full(tr.n_replicates, int(point["n_patients"])),
-            "extra_followup_months": np.full(tr.n_replicates, float(point["extra_followup_months"])),
+            "extra_followup_months": np.full(
+                tr.n_replicates, float(point["extra_followup_months"])
+            ),
             "n_lost": out[:, 1],
             "hazard_ratio": out[:, FIELDS.index("hazard_ratio")],
             "se_log_hr": out[:, FIELDS.index("se_log_hr")],
@@ -279,7 +282,9 @@ def _landmark_table(res: pl.DataFrame) -> pl.DataFrame:
             pl.col("n_lost").mean().alias("mean_n_lost"),
             pl.col("hazard_ratio").filter(finite).median().alias("median_hr"),
             pl.col("hazard_ratio").filter(finite).log().std().alias("sd_log_hr"),
-            pl.col("se_log_hr").filter(finite & pl.col("se_log_hr").is_finite()).mean()
+            pl.col("se_log_hr")
+            .filter(finite & pl.col("se_log_hr").is_finite())
+            .mean()
             .alias("mean_se_log_hr"),
             (~finite & pl.col("hazard_ratio").is_not_nan()).mean().alias("fraction_monotone"),
             pl.col("hazard_ratio").is_nan().mean().alias("fraction_not_estimable"),

@@ -105,7 +105,7 @@ def replicate_uniforms(p: SimulationParams, seed: int, replicates: np.ndarray) -
 
 @dataclass(frozen=True)
 class Trials:
-    """Simulated trials as arrays: patient arrays ``(R, n)``, visits ``(R, n, V)``, AEs ``(R, n, T)``.
+    """Simulated trials as arrays: patients ``(R, n)``, visits ``(R, n, V)``, AEs ``(R, n, T)``.
 
     Times are study days (float for continuous quantities before rounding, int64 after).
     ``progression_day``, ``death_day`` and ``treatment_end_day`` are ``-1`` when absent.

@@ -8,12 +8,12 @@ study and R ``survival``):
   progression or death, censored at last contact; Kaplan-Meier (product-limit) estimate.
 - Median follow-up: reverse Kaplan-Meier (Schemper & Smith 1996; R ``prodlim`` "reverse"),
   months = days / 30.4375.
-- 2-year landmark (``landmark_day`` = day 730, i.e. 24 months rounded down as `mrdtrack.mrd`): patients evaluable, alive,
-  progression-free and under follow-up beyond the landmark; MRD class from assessments on or
-  before it; PFS time reset to the landmark; log-rank test (chi-square, 1 df) and Cox HR
-  (Efron ties) of loss of negativity against persistent positivity and against sustained
-  negativity. "HR infinite" is the event "no PFS event in the reference group and at least one
-  among patients who lost negativity".
+- 2-year landmark (``landmark_day`` = day 730: 24 months rounded down, as `mrdtrack.mrd`):
+  patients evaluable, alive, progression-free and under follow-up beyond the landmark; MRD
+  class from assessments on or before it; PFS time reset to the landmark; log-rank test
+  (chi-square, 1 df) and Cox HR (Efron ties) of loss of negativity against persistent
+  positivity and against sustained negativity. "HR infinite" is the event "no PFS event in
+  the reference group and at least one among patients who lost negativity".
 """
 
 from __future__ import annotations
@@ -141,8 +141,8 @@ def trial_summaries(
     n_base_neg = np.maximum(b_neg.sum(1), 1)
     lost = cls == C.LOST
     out["mrd_classes_whole_followup.negative_to_positive_fraction_of_baseline_negative"] = (
-        (lost & b_neg).sum(1) / n_base_neg
-    )
+        lost & b_neg
+    ).sum(1) / n_base_neg
     nb = np.logical_or.accumulate(neg, axis=-1)
     nb = np.concatenate([np.zeros_like(neg[..., :1]), nb[..., :-1]], -1)
     resurg = pos & nb
@@ -155,9 +155,9 @@ def trial_summaries(
         out["loss_of_negativity.median_years_to_progression"] = np.array(
             [np.median(r[~np.isnan(r)]) if (~np.isnan(r)).any() else np.nan for r in lead]
         )
-        out["loss_of_negativity.fraction_without_progression"] = (detected & ~prog).sum(1) / np.where(
-            detected.sum(1) > 0, detected.sum(1), np.nan
-        )
+        out["loss_of_negativity.fraction_without_progression"] = (detected & ~prog).sum(
+            1
+        ) / np.where(detected.sum(1) > 0, detected.sum(1), np.nan)
         t_loss = np.where(detected & b_neg, det_day / 365.25, np.nan)
         out["loss_of_negativity.median_years_to_loss"] = np.nanmedian(t_loss, axis=1)
 

@@ -161,7 +161,8 @@ def run_sweep(
 
 
 def _run_dask(fn, points, seed, pending, done, client, scheduler) -> None:
-    from distributed import Client, LocalCluster, as_completed as dask_completed
+    from distributed import Client, LocalCluster
+    from distributed import as_completed as dask_completed
 
     own_cluster = own_client = None
     if client is None:

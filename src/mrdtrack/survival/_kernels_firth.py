@@ -88,6 +88,8 @@ def firth_derivs(
     dacc = np.zeros(ncol)
     tmp = np.zeros(ncol)
     c = -np.inf  # sums hold w exp(eta - c): c follows the largest eta added (no overflow)
+    peak = 0.0  # largest risk-set total since the last (re)computation, on the current scale
+    sbeg = 0
     k = 0
     i = 0
     cur = -1
@@ -95,8 +97,10 @@ def firth_derivs(
         s = strata[i]
         if s != cur:
             cur = s
+            sbeg = i
             acc[:] = 0.0
             c = -np.inf
+            peak = 0.0
             while k < n and strata[order_start[k]] < s:
                 k += 1
         t = stop[i]
@@ -111,6 +115,7 @@ def firth_derivs(
                 f = np.exp(c - emax)
                 for q in range(ncol):
                     acc[q] *= f
+                peak *= f
             c = emax
         nd = 0
         wd = 0.0
@@ -129,12 +134,36 @@ def firth_derivs(
                 if efron:
                     for q in range(ncol):
                         dacc[q] += wr * Z[m, q]
+        removed = False
         while k < n and strata[order_start[k]] == s and start[order_start[k]] >= t:
             m = order_start[k]
             wr = w[m] * np.exp(eta[m] - c)
             for q in range(ncol):
                 acc[q] -= wr * Z[m, q]
             k += 1
+            removed = True
+        if removed and acc[0] < 1e-6 * peak:
+            # most of the weight has left the risk set: the running sums now carry rounding
+            # error from the subtractions, so recompute them over the rows at risk (as R's
+            # agreg does), on a fresh scale
+            cnew = -np.inf
+            for m in range(sbeg, j):
+                if start[m] < t and eta[m] > cnew:
+                    cnew = eta[m]
+            acc[:] = 0.0
+            for m in range(sbeg, j):
+                if start[m] < t:
+                    wr = w[m] * np.exp(eta[m] - cnew)
+                    for q in range(ncol):
+                        acc[q] += wr * Z[m, q]
+            if efron:
+                f = np.exp(c - cnew)
+                for q in range(ncol):
+                    dacc[q] *= f
+            c = cnew
+            peak = acc[0]
+        elif acc[0] > peak:
+            peak = acc[0]
         if nd > 0:
             if efron and nd > 1:
                 mw = wd / nd

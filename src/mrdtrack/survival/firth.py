@@ -51,6 +51,7 @@ class _Eval:
     ll: float  # ordinary log partial likelihood
     score: np.ndarray  # modified (penalised) score U*
     info: np.ndarray  # information of the ordinary partial likelihood
+    converged: bool = True  # False: a profile point whose inner maximisation stalled
 
 
 def _evaluate(
@@ -235,12 +236,19 @@ class FirthCoxFit:
 
     # ---- profile penalised likelihood -------------------------------------------------------
     def _profile(
-        self, k: int, b: float, start: np.ndarray | None = None, xtol: float | None = None
+        self,
+        k: int,
+        b: float,
+        start: np.ndarray | None = None,
+        xtol: float | None = None,
+        strict: bool = True,
     ) -> tuple[float, np.ndarray, _Eval | None]:
         """max over the other coefficients of l* with coefficient k fixed at b.
 
         Returns the maximum, the maximiser and its evaluation (None when l* is -inf there).
-        ``xtol`` overrides the step tolerance of the inner maximisation.
+        ``xtol`` overrides the step tolerance of the inner maximisation. With ``strict=False``
+        an inner maximisation stopped by rounding is returned (its evaluation marked
+        ``converged=False``) instead of raising.
         """
         efron = self.ties == "efron"
         beta0 = self.coef_array.copy() if start is None else start.copy()
@@ -263,12 +271,18 @@ class FirthCoxFit:
             )
         except EstimationError:
             return -math.inf, beta0, None
-        if not res.converged:
+        if not res.converged and strict:
             raise ConvergenceError(
                 f"profile penalised likelihood for {self.names[k]!r} did not converge at "
                 f"coefficient {b:.6g}"
             )
-        return res.ev.pll, res.beta, res.ev
+        return (
+            res.ev.pll,
+            res.beta,
+            res.ev
+            if res.converged or strict
+            else _Eval(res.ev.pll, res.ev.ll, res.ev.score, res.ev.info, converged=False),
+        )
 
     def term_test(self, term: str | int) -> CoxTest:
         """Penalised likelihood-ratio test of one coefficient = 0 (coxphf's per-term p)."""
@@ -341,7 +355,9 @@ class FirthCoxFit:
                     start[others] -= np.linalg.solve(h_oo, h_ok) * (b - b_prev)
             # far from the root the inner maximum is needed only roughly (its error enters g
             # squared); the accepted bound is always computed at full precision
-            val, beta, ev = self._profile(k, b, start, None if precise else 1e-6)
+            # (far out in a monotone direction the inner maximum can stall at rounding level:
+            # such a point still classifies b as inside or outside, but is never returned)
+            val, beta, ev = self._profile(k, b, start, None if precise else 1e-6, strict=False)
             if ev is None or not np.isfinite(val):
                 g, dg = math.inf, math.nan
             else:
@@ -350,8 +366,13 @@ class FirthCoxFit:
                 beta_prev, b_prev, info_prev = beta, b, ev.info
             # g is a difference of log-likelihoods of size |lmax|: solve it to rounding level
             if abs(g) <= max(1e-9, 64.0 * np.finfo(float).eps * abs(lmax)):
-                if precise:
+                if precise and ev is not None and ev.converged:
                     return b
+                if precise:
+                    raise ConvergenceError(
+                        f"profile CI bound for {self.names[k]!r}: the constrained maximum at "
+                        f"coefficient {b:.6g} cannot be computed to the needed precision"
+                    )
                 precise = True
                 continue
             precise = precise or abs(g) < 1e-4
@@ -381,7 +402,9 @@ class FirthCoxFit:
 
         ``method="profile"`` (default, coxphf's): the set of b with 2 [l*(b_hat) - max l*(b_k =
         b)] <= chi2_{1, level}; a bound that does not exist is +inf (upper) or 0 (lower) with
-        ``lower_unbounded``/``upper_unbounded`` set. ``method="wald"``: exp(b -/+ z se).
+        ``lower_unbounded``/``upper_unbounded`` set; a bound that cannot be computed to
+        precision (a profile flat to rounding far out) is NaN, with a RuntimeWarning.
+        ``method="wald"``: exp(b -/+ z se).
         """
         level = self.conf_level if level is None else level
         if not 0.0 < level < 1.0:
@@ -398,8 +421,13 @@ class FirthCoxFit:
                 lo, hi = self.coef_array - z * se, self.coef_array + z * se
             else:
                 for k in range(len(self.names)):
-                    lo[k] = self._profile_bound(k, level, -1)
-                    hi[k] = self._profile_bound(k, level, +1)
+                    for arr, direction in ((lo, -1), (hi, +1)):
+                        try:
+                            arr[k] = self._profile_bound(k, level, direction)
+                        except ConvergenceError as exc:
+                            # a bound we cannot compute is NaN, said aloud, never a guess
+                            warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
+                            arr[k] = math.nan
             self._cache[key] = pl.DataFrame(
                 {
                     "term": list(self.names),

@@ -11,8 +11,12 @@ left out (counted). Multi-state model: a continuous-time Markov model for panel 
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import polars as pl
 
+from mrdtrack.errors import ConvergenceError, EstimationError
 from mrdtrack.report.fmt import estimate_ci, p_value
 from mrdtrack.report.sections import _mrd, _surv, disposition
 from mrdtrack.report.sections._base import (
@@ -116,6 +120,9 @@ def compute(ctx: Context, res: SectionResult) -> None:
         res.notes.append(f"Multi-state model not shown: {e}.")
 
 
+_FLAT = re.compile(r"log q (\d+)->(\d+)")
+
+
 def _multistate(ctx: Context, res: SectionResult) -> None:
     mrd_markov_data = need("mrdtrack.multistate:mrd_markov_data")
     fit_panel_markov = need("mrdtrack.multistate:fit_panel_markov")
@@ -125,16 +132,34 @@ def _multistate(ctx: Context, res: SectionResult) -> None:
     if panel["patient_id"].n_unique() < 10:
         res.notes.append("Multi-state model not fitted: fewer than 10 evaluable patients.")
         return
-    fit = fit_panel_markov(
-        panel,
-        subject="patient_id",
-        time="years",
-        state="state",
-        qmatrix=md.qmatrix,
-        exact_death_states=md.exact_death_states,
-        censored_states=md.censored_states,
-        ci_level=ctx.config.conf_level,
-    )
+    qmatrix = np.array(md.qmatrix, dtype=float)
+    dropped: list[str] = []
+    for _ in range(qmatrix.size):
+        try:
+            fit = fit_panel_markov(
+                panel,
+                subject="patient_id",
+                time="years",
+                state="state",
+                qmatrix=qmatrix,
+                exact_death_states=md.exact_death_states,
+                censored_states=md.censored_states,
+                ci_level=ctx.config.conf_level,
+            )
+            break
+        except (EstimationError, ConvergenceError) as e:
+            # A transition never observed (e.g. no progression from MRD−) has a flat
+            # likelihood: drop it, say so, refit; any other failure is reported as such.
+            flat = _FLAT.findall(str(e))
+            if not flat:
+                res.notes.append(f"Multi-state model not estimable from these data: {e}")
+                return
+            for a, b in flat:
+                qmatrix[int(a) - 1, int(b) - 1] = 0.0
+                dropped.append(f"{a}->{b}")
+    else:  # pragma: no cover - every transition dropped
+        res.notes.append("Multi-state model not estimable from these data.")
+        return
     labels = {int(k): str(v) for k, v in md.state_labels.items()}
     absorbing = max(labels)
 
@@ -151,6 +176,7 @@ def _multistate(ctx: Context, res: SectionResult) -> None:
     )
     res.values["multistate"] = {
         "states": {str(k): v for k, v in labels.items()},
+        "transitions_dropped": dropped,
         "time_unit": "years",
         "subjects": int(fit.n_subjects),
         "observations": int(fit.n_observations),
@@ -210,6 +236,12 @@ def _multistate(ctx: Context, res: SectionResult) -> None:
         f"evaluable for PFS, {fit.n_observations} observations, −2 log-likelihood "
         f"{fit.minus2loglik:.2f}."
     )
+    for d in dropped:
+        a, b = (int(x) for x in d.split("->"))
+        res.notes.append(
+            f"Transition {labels[a]} → {labels[b]} dropped from the multi-state model: its "
+            "likelihood is flat (not identifiable; such transitions were not observed)."
+        )
 
 
 SECTION = Section(
