@@ -2,7 +2,7 @@
 
 Same run, same data: right-censored rows (two covariates: a binary group with few events in one
 arm, a continuous covariate), Breslow ties (firthmodels' only choice), n = 10^3, 10^4, 10^5.
-Each timing is the best of max(``--repeat``, 30000/n) interleaved runs of fit + 95% profile
+Each timing is the best of max(``--repeat``, 100000/n) interleaved runs of fit + 95% profile
 CIs for every coefficient, after one warm-up run (numba compilation excluded for both).
 firthmodels uses its numba backend.
 
@@ -12,6 +12,7 @@ Run: python benchmarks/bench_firth.py [--sizes 1000 10000 100000] [--repeat 3] [
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 import warnings
@@ -79,7 +80,7 @@ def main() -> None:
     for n in args.sizes:
         df = make_data(n)
         # more repeats for the small (noisy, millisecond) cases; the machine is shared
-        reps = max(args.repeat, int(30_000 / n))
+        reps = max(args.repeat, int(100_000 / n))
         (t_us, ci_us), (t_fm, ci_fm) = best_times([run_mrdtrack, run_firthmodels], df, reps)
         diff = float(np.max(np.abs(ci_us - ci_fm)))
         rows.append((n, int(df["event"].sum()), t_us, t_fm, t_us / t_fm, diff))
@@ -91,13 +92,15 @@ def main() -> None:
     lines = [
         "# Firth-penalised Cox with profile CIs: mrdtrack vs firthmodels (numba)",
         "",
-        f"Machine: {platform.machine()}, Python {platform.python_version()}; "
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f} at the end of the run (a shared machine: timings are noisy, "
+        f"best-of-n is reported); Python {platform.python_version()}; "
         f"mrdtrack {mrdtrack.__version__}, firthmodels {version('firthmodels')}. "
         "Script: `benchmarks/bench_firth.py`.",
         "",
         "Fit + 95% profile penalised-likelihood CIs of both coefficients (binary group, "
         "continuous covariate), Breslow ties, right-censored; best of "
-        f"max({args.repeat}, 30000/n) interleaved runs after a warm-up (compilation "
+        f"max({args.repeat}, 100000/n) interleaved runs after a warm-up (compilation "
         "excluded). Each tool at its default tolerances (mrdtrack: Newton step <= 1e-10, "
         "bounds to |g| <= 1e-9; firthmodels: gtol 1e-4, profile tol 1e-4).",
         "",

@@ -138,12 +138,14 @@ BATCH_R = textwrap.dedent(
 )
 
 
-def make_data(n: int, seed: int = 20261125) -> dict[str, np.ndarray]:
+def make_data(n: int, seed: int = 20261125, ties: bool = True) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed + n)
     group = rng.integers(0, 2, n)
     t_event = rng.exponential(np.where(group == 1, 500.0, 365.0))
     t_cens = rng.exponential(900.0, n)
-    time = np.ceil(np.minimum(t_event, t_cens))
+    time = np.minimum(t_event, t_cens)
+    if ties:
+        time = np.ceil(time)
     event = (t_event <= t_cens).astype(np.int64)
     return {"time": time, "event": event, "group": group}
 
@@ -159,12 +161,63 @@ def run(cmd: list[str]) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def batched_section(tmpd: Path, nt: int, rounds: int, has_r: bool) -> list[str]:
+    """Trials per second: mrdtrack batched vs an R loop and a lifelines loop."""
+    lines: list[str] = []
+    # many small trials of 100 patients each
+    per = 100
+    b = make_data(nt * per, seed=7)
+    b["replicate"] = np.repeat(np.arange(nt), per)
+    np.savez(tmpd / "batch.npz", **b)
+    write_csv(tmpd / "batch.csv", b)
+    (tmpd / "batch.py").write_text(BATCH_PY)
+    (tmpd / "batch.R").write_text(BATCH_R)
+    loops = {"mrdtrack": nt, "lifelines": min(nt, 300), "R": min(nt, 1000)}
+    btools = ["mrdtrack", "lifelines"] + (["R"] if has_r else [])
+    rates: dict[str, list[float]] = {k: [] for k in btools}
+    for _ in range(rounds):
+        for tool in btools:
+            if tool == "R":
+                cmd = [
+                    "Rscript",
+                    str(tmpd / "batch.R"),
+                    str(tmpd / "batch.csv"),
+                    str(loops[tool]),
+                ]
+            else:
+                cmd = [
+                    sys.executable,
+                    str(tmpd / "batch.py"),
+                    tool,
+                    str(tmpd / "batch.npz"),
+                    str(loops[tool]),
+                ]
+            out = run(cmd)
+            rates[tool].append(out["trials"] / out["seconds"])
+    lines.append("")
+    lines.append(
+        f"Batched KM median + log-rank, trials of {per} patients "
+        f"(mrdtrack: {nt} trials in one call):"
+    )
+    lines.append("")
+    lines.append("| tool | trials per second | × R loop |")
+    lines.append("|---|---:|---:|")
+    for tool in btools:
+        rate = statistics.median(rates[tool])
+        xr = f"{rate / statistics.median(rates['R']):.1f}" if has_r else "n/a"
+        label = {"mrdtrack": "mrdtrack batched", "lifelines": "lifelines loop", "R": "R loop"}[tool]
+        lines.append(f"| {label} | {rate:,.0f} | {xr} |")
+
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--batch-trials", type=int, default=20_000)
+    ap.add_argument("--batch-trials", type=int, default=20_000, help="0 skips the batched part")
+    ap.add_argument("--untied", action="store_true", help="continuous times (no ties)")
     ap.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "survival_km.md"
     )
@@ -179,7 +232,7 @@ def main() -> None:
         results: dict[tuple[int, str], dict[str, list[float]]] = {}
         for n in args.sizes:
             path = tmpd / f"km_{n}.csv"
-            write_csv(path, make_data(n))
+            write_csv(path, make_data(n, ties=not args.untied))
             for _ in range(args.rounds):
                 for tool in tools:
                     if tool == "R":
@@ -217,52 +270,8 @@ def main() -> None:
                     f"{tot[tool] / tot['statsmodels']:.2f} | {xr} |"
                 )
 
-        # batched: many small trials
-        nt = args.batch_trials
-        per = 100
-        b = make_data(nt * per, seed=7)
-        b["replicate"] = np.repeat(np.arange(nt), per)
-        np.savez(tmpd / "batch.npz", **b)
-        write_csv(tmpd / "batch.csv", b)
-        (tmpd / "batch.py").write_text(BATCH_PY)
-        (tmpd / "batch.R").write_text(BATCH_R)
-        loops = {"mrdtrack": nt, "lifelines": min(nt, 300), "R": min(nt, 1000)}
-        btools = ["mrdtrack", "lifelines"] + (["R"] if has_r else [])
-        rates: dict[str, list[float]] = {k: [] for k in btools}
-        for _ in range(args.rounds):
-            for tool in btools:
-                if tool == "R":
-                    cmd = [
-                        "Rscript",
-                        str(tmpd / "batch.R"),
-                        str(tmpd / "batch.csv"),
-                        str(loops[tool]),
-                    ]
-                else:
-                    cmd = [
-                        sys.executable,
-                        str(tmpd / "batch.py"),
-                        tool,
-                        str(tmpd / "batch.npz"),
-                        str(loops[tool]),
-                    ]
-                out = run(cmd)
-                rates[tool].append(out["trials"] / out["seconds"])
-        lines.append("")
-        lines.append(
-            f"Batched KM median + log-rank, trials of {per} patients "
-            f"(mrdtrack: {nt} trials in one call):"
-        )
-        lines.append("")
-        lines.append("| tool | trials per second | × R loop |")
-        lines.append("|---|---:|---:|")
-        for tool in btools:
-            rate = statistics.median(rates[tool])
-            xr = f"{rate / statistics.median(rates['R']):.1f}" if has_r else "n/a"
-            label = {"mrdtrack": "mrdtrack batched", "lifelines": "lifelines loop", "R": "R loop"}[
-                tool
-            ]
-            lines.append(f"| {label} | {rate:,.0f} | {xr} |")
+        if args.batch_trials > 0:
+            lines += batched_section(tmpd, args.batch_trials, args.rounds, has_r)
 
     versions = subprocess.run(
         [
@@ -293,7 +302,8 @@ def main() -> None:
         f"Python {platform.python_version()}; {versions}; {rver}.",
         f"Median over {args.rounds} interleaved rounds; each round a fresh process per tool timing "
         f"{args.reps} calls after a warm-up (median), data read before timing. "
-        "Ties: times rounded up to whole days; ~30% censored; two groups.",
+        f"Times: {'continuous (no ties)' if args.untied else 'rounded up to whole days (ties)'}; "
+        "~30% censored; two groups.",
         "",
     ]
     text = "\n".join(header + lines) + "\n"

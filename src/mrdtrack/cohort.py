@@ -70,11 +70,13 @@ class Cohort:
         name: str = "study",
         sources: tuple[SourceFile, ...] = (),
         file_names: dict[str, str] | None = None,
+        options: Any = None,
     ) -> Cohort:
         """Validate in-memory tables (pandas or polars) and build a Cohort.
 
         Raises `StudyValidationError` listing every error; records failing warning-level rules
-        are excluded and listed in ``exclusions``.
+        are excluded and listed in ``exclusions``. ``options`` is a
+        `mrdtrack.io.ValidationOptions` (null tokens, date columns, pre-origin window).
         """
         from mrdtrack.io.validate import validate_tables
 
@@ -88,6 +90,7 @@ class Cohort:
             name=name,
             sources=sources,
             file_names=file_names,
+            options=options,
         )
 
     def __eq__(self, other: object) -> bool:

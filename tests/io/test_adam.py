@@ -36,9 +36,12 @@ def _edit(folder, ds, fn):
         if df[c].dtype == object and c not in fmt:
             df[c] = df[c].fillna("").astype(str)
     pyreadstat.write_xport(
-        df, str(folder / f"{ds}.xpt"), table_name=ds.upper(), file_format_version=5,
+        df,
+        str(folder / f"{ds}.xpt"),
+        table_name=ds.upper(),
+        file_format_version=5,
         variable_format=fmt,
-    )  # fmt: skip
+    )
 
 
 def _problems(folder):
@@ -209,3 +212,15 @@ def test_extra_date_formats_are_passed(monkeypatch, tmp_path):
     path.write_bytes(b"x")
     _load_sas(path, ["MMYY", "MYDATE"], None)
     assert "MYDATE" in seen["extra_date_formats"]
+
+
+def test_mrd_dataset_name(adam_dir, cohort):
+    (adam_dir / "admrd.xpt").rename(adam_dir / "adlb.xpt")
+    assert read_adam(adam_dir, mrd_dataset="ADLB") == cohort
+    assert (
+        read_adam(
+            {d: adam_dir / f"{d}.xpt" for d in ("adsl", "adtte", "adae", "adlb")},
+            mrd_dataset="adlb",
+        )
+        == cohort
+    )

@@ -54,3 +54,19 @@ def test_pfs_and_os_as_r_takes_them():
             ref.get_column("time").cast(pl.Float64).to_list() == ours.get_column("time").to_list()
         )
         assert ref.get_column("status").to_list() == ours.get_column("event").to_list()
+
+
+def test_sas7bdat_with_special_missing_value():
+    """The same study as .sas7bdat (written by R haven) with AGE = .A for the 2nd subject."""
+    csv = mrdtrack.read_study(example_study_path("csv"))
+    sas = mrdtrack.read_adam(REF / "sas7bdat")
+    assert {s.path.rsplit(".", 1)[-1] for s in sas.sources} == {"sas7bdat"}
+    assert sas.patients.get_column("age").to_list()[1] is None
+    expected = csv.patients.with_columns(
+        pl.when(pl.col("patient_id") == "002").then(None).otherwise(pl.col("age")).alias("age")
+    )
+    assert sas.patients.equals(expected)
+    for t in ("mrd", "outcomes", "adverse_events"):
+        assert getattr(sas, t).equals(getattr(csv, t)), t
+    notes = sas.metadata["notes"].filter(pl.col("rule") == "special_missing")
+    assert notes.select("file", "row", "column").rows() == [("adsl.sas7bdat", 2, "AGE")]

@@ -150,3 +150,15 @@ def test_lod_notations(study_files):
 def test_missing_folder(tmp_path):
     with pytest.raises(StudyValidationError):
         mrdtrack.read_study(tmp_path / "nope")
+
+
+def test_same_name_in_two_cases_is_ambiguous(study_files):
+    files = {**study_files, "PATIENTS.csv": study_files["patients.csv"]}
+    with pytest.raises(StudyValidationError) as err:
+        read_files(files)
+    assert [p.rule for p in err.value.problems] == ["ambiguous_table"]
+
+
+def test_unknown_frame_name():
+    with pytest.raises(ValueError, match="unknown table name"):
+        mrdtrack.read_study({"labs": pl.DataFrame({"a": [1]})})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mrdtrack.errors import StudyValidationError
 from mrdtrack.io.folder import read_files
@@ -103,3 +105,48 @@ def test_mapped_file_must_exist():
         "missing_table",
         "required table 'adverse_events' is missing",
     )
+
+
+_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=6))
+_keys = st.sampled_from(
+    [
+        "study",
+        "tables",
+        "patients",
+        "mrd",
+        "columns",
+        "dates",
+        "codes",
+        "file",
+        "name",
+        "encoding",
+        "null_tokens",
+        "partial_dates",
+        "pre_origin_days",
+        "date_format",
+        "delimiter",
+        "patient_id",
+        "day",
+        "origin_date",
+        "column",
+        "format",
+        "sex",
+        "x",
+    ]
+)
+_maps = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.dictionaries(_keys, _maps, max_size=3))
+def test_any_map_is_accepted_or_reported(data):
+    try:
+        smap = load_mapping(data)
+    except StudyValidationError as exc:
+        assert exc.problems[0].rule == "invalid_mapping"
+        return
+    smap.options()

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from report_synthetic import XSS, make_cohort, make_tables
+from report_synthetic import REFERENCE, XSS, make_cohort, make_tables
 
 from mrdtrack.report.build import build_report
 
@@ -21,9 +21,9 @@ def synthetic_tables():
 
 
 @pytest.fixture(scope="session")
-def synthetic_report(tmp_path_factory, synthetic_tables):
+def synthetic_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("synthetic") / "report"
-    return build_report(make_cohort(synthetic_tables), out, argv=["mrdtrack", "report"])
+    return build_report(REFERENCE / "study", out, argv=["mrdtrack", "report"])
 
 
 def demo_available() -> bool:

@@ -1,7 +1,9 @@
-"""Open a page in headless Chromium over the DevTools protocol and report what happened.
+"""Open a page in headless Chromium and report what happened.
 
 Used by the report tests: console messages, uncaught exceptions, failed loads, a JS probe of
-the DOM, and a full-page screenshot. Needs the Debian ``chromium`` package and ``websockets``.
+the DOM, and a screenshot — over the DevTools protocol when ``websockets`` is installed, else
+with ``--dump-dom``/``--screenshot`` and the console read from Chromium's log. Needs the Debian
+``chromium`` package.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -198,3 +202,111 @@ PROBE_JS = """
   };
 })()
 """
+
+
+class _DomProbe(HTMLParser):
+    """The PROBE_JS facts, read from a DOM dumped by ``chromium --dump-dom``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[dict[str, str]] = []
+        self.n_scripts = 0
+        self.n_sections = 0
+        self.depth_main = 0
+        self.title = ""
+        self._in_title = False
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "img":
+            self.images.append(a)
+        elif tag == "script":
+            self.n_scripts += 1
+        elif tag == "main":
+            self.depth_main += 1
+        elif tag == "section" and self.depth_main:
+            self.n_sections += 1
+        elif tag == "title":
+            self._in_title = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        self.text.append(data)
+
+
+def _image_ok(src: str) -> bool:
+    """A data: URI image that decodes (SVG parses as XML, PNG has its signature)."""
+    if not src.startswith("data:image/") or ";base64," not in src:
+        return False
+    payload = base64.b64decode(src.split(",", 1)[1])
+    if src.startswith("data:image/svg+xml"):
+        try:
+            ElementTree.fromstring(payload)
+        except ElementTree.ParseError:
+            return False
+        return True
+    return payload[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def open_page_cli(html: Path, screenshot: Path | None = None) -> PageReport:
+    """Fallback without ``websockets``: ``--dump-dom`` + ``--screenshot``, console from the log.
+
+    Console messages and page errors are read from Chromium's stderr log
+    (``--enable-logging=stderr``: lines ``CONSOLE(...)``).
+    """
+    binary = chromium_binary()
+    if binary is None:
+        raise RuntimeError("chromium not installed")
+    flags = [f for f in CHROMIUM_FLAGS if not f.startswith("--remote-debugging")]
+    report = PageReport()
+    with tempfile.TemporaryDirectory(prefix="mrdtrack-chromium-") as profile:
+        common = [binary, *flags, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0"]
+        dom = subprocess.run(
+            [*common, "--dump-dom", html.resolve().as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [
+                    *common,
+                    f"--screenshot={screenshot}",
+                    "--window-size=1280,1600",
+                    html.resolve().as_uri(),
+                ],
+                capture_output=True,
+                timeout=120,
+            )
+    for line in dom.stderr.splitlines():
+        if "CONSOLE" in line or "Uncaught" in line:
+            report.console.append({"type": "error", "args": [line[:300]]})
+    p = _DomProbe()
+    p.feed(dom.stdout)
+    report.probe = {
+        "n_images": len(p.images),
+        "broken": [i.get("alt", "") for i in p.images if not _image_ok(i.get("src", ""))],
+        "external": [i["src"][:80] for i in p.images if not i.get("src", "").startswith("data:")],
+        "n_scripts": p.n_scripts,
+        "n_sections": p.n_sections,
+        "xss": None,  # no script element and a CSP forbidding inline script: nothing can run
+        "text": "".join(p.text),
+        "title": p.title,
+    }
+    return report
+
+
+def inspect_page(html: Path, screenshot: Path | None = None) -> PageReport:
+    """DevTools protocol when ``websockets`` is installed, else the command-line fallback."""
+    try:
+        import websockets.sync.client  # noqa: F401
+    except ModuleNotFoundError:
+        return open_page_cli(html, screenshot)
+    return open_page(html, PROBE_JS, screenshot)

@@ -16,6 +16,9 @@ from mrdtrack.cohort import Cohort
 from mrdtrack.schema import TABLES
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "ci-artifacts"
+# The synthetic study as committed CSV files, with R's numbers beside them
+# (tests/reference/report; test_reference_r checks that they equal make_tables()).
+REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "report"
 # user strings that would run script if the report did not escape them
 XSS = "<script>window.__mrdtrack_xss=1</script>\"'><img src=x onerror=alert(1)>"
 

@@ -7,7 +7,7 @@ import re
 
 import polars as pl
 import pytest
-from report_synthetic import XSS, make_cohort, make_tables, write_study
+from report_synthetic import REFERENCE, XSS, make_cohort, make_tables, write_study
 
 from mrdtrack.errors import StudyValidationError
 from mrdtrack.report.build import build_report
@@ -57,7 +57,7 @@ def test_report_numbers_match_the_cohort(synthetic_report, synthetic_tables):
 def test_two_runs_give_identical_results_except_timestamp(
     synthetic_report, synthetic_tables, tmp_path
 ):
-    again = build_report(make_cohort(synthetic_tables), tmp_path / "again", pdf=False)
+    again = build_report(REFERENCE / "study", tmp_path / "again", pdf=False)
     a = json.loads((synthetic_report.out / "results.json").read_text())
     b = json.loads((again.out / "results.json").read_text())
     a.pop("timestamp")
@@ -123,3 +123,20 @@ def test_user_strings_are_escaped_in_html(hostile_report):
     # results.json keeps the raw strings (JSON escaping only)
     r = json.loads((hostile_report.out / "results.json").read_text())
     assert "Fatigue " + XSS in r["sections"]["safety"]["values"]["by_term"]
+
+
+def test_a_study_without_events_or_adverse_events_still_reports(tmp_path):
+    tables = make_tables()
+    tables["outcomes"] = tables["outcomes"].with_columns(
+        pl.lit(None, pl.Int64).alias("progression_day"),
+        pl.lit(None, pl.Int64).alias("death_day"),
+        pl.lit(None, pl.String).alias("progression_method"),
+        pl.lit(None, pl.String).alias("death_cause"),
+    )
+    tables["adverse_events"] = tables["adverse_events"].head(0)
+    r = build_report(make_cohort(tables), tmp_path / "out", pdf=False).results["sections"]
+    lm = r["landmark"]["values"]["comparisons"]["lost_vs_sustained"]
+    assert lm["status"] == "not estimable: no event after the landmark in either group"
+    assert r["timedep"]["values"]["time_dependent_cox"]["status"].startswith("not estimable")
+    assert r["pfs"]["values"]["events"] == 0
+    assert r["safety"]["values"]["deaths_on_study"] == 0

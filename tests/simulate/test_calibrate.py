@@ -72,3 +72,15 @@ def test_second_example_study_calibrates():
     # 568 patients x 41 visits per trial: 300 trials here; the CLI default is 1000
     rep = calibration_report(p, t, n_replicates=300, seed=1)
     assert rep.all_inside, rep.summary()
+
+
+def test_cli_calibrate_prints_the_table_and_exit_code():
+    from typer.testing import CliRunner
+
+    from mrdtrack.simulate.cli import app
+
+    r = CliRunner().invoke(app, ["calibrate", "-n", "1000"])
+    assert r.exit_code == 0, r.output
+    assert "29 of 29 published figures inside" in r.output
+    r = CliRunner().invoke(app, ["calibrate", "-n", "50", "--json"])
+    assert r.exit_code in (0, 4) and r.output.lstrip().startswith("[")

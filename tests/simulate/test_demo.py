@@ -132,4 +132,6 @@ def test_another_seed_gives_another_study_with_the_same_counts(tmp_path):
 
     d = build_demo(seed=7, tune_swaps=0)
     assert d.counts["sustained_negative"] == 45
+    tab = d.table()
+    assert tab.filter(tab["figure"] == "deaths")["demo"].item() == 1.0
     assert not d.frames["patients"].equals(pl.read_csv(DEMO / "csv" / "patients.csv"))

@@ -53,6 +53,7 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path):
     assert read_results(out).height == 8
     resumed = run_sweep(landmark_chunk, POINTS, n_replicates=12, out=out, chunk_size=4)
     assert resumed.reused == 2 and resumed.computed == len(plan_chunks(2, 12, 4)) - 2
+    assert "reused from disk 2" in resumed.summary()
     assert resumed.results.equals(_serial(tmp_path))
 
 
@@ -89,6 +90,21 @@ def test_local_cluster_equals_serial(tmp_path, cluster):
         out=tmp_path / "dask",
         chunk_size=4,
         client=cluster,
+    )
+    assert d.results.equals(_serial(tmp_path))
+
+
+def test_scheduler_address_equals_serial(tmp_path, cluster):
+    # the --scheduler tcp://HOST:PORT path: connect to an existing scheduler by its address
+    address = cluster.scheduler.address
+    assert address.startswith("tcp://")
+    d = run_sweep(
+        landmark_chunk,
+        POINTS,
+        n_replicates=12,
+        out=tmp_path / "tcp",
+        chunk_size=4,
+        scheduler=address,
     )
     assert d.results.equals(_serial(tmp_path))
 

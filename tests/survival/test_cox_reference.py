@@ -29,6 +29,7 @@ CASES = {
     "lung_weights": dict(
         time="time", event="status", covariates=["age", "sex", "ph.ecog"], weights="w"
     ),
+    "lung_timefix": dict(time="time", event="status", covariates=["age", "sex", "ph.ecog"]),
     "lung_fracweights": dict(
         time="time", event="status", covariates=["age", "sex", "ph.ecog"], weights="fw"
     ),
@@ -237,3 +238,12 @@ def test_monotone_likelihood_reported_as_R_warns():
     assert "not estimable by maximum likelihood" in text and "firth=True" in text
     # the huge last iterate never appears as an estimate
     assert f"{fit.coef_array[0]:.4f}" not in text
+
+
+def test_timefix_merges_noise_ties_as_R():
+    data = load_data("lung_timefix")
+    fixed = cox_ph(data, "time", "status", ["age", "sex", "ph.ecog"])
+    plain = cox_ph(load_data("lung_efron"), "time", "status", ["age", "sex", "ph.ecog"])
+    np.testing.assert_allclose(fixed.coef_array, plain.coef_array, rtol=1e-12)
+    raw = cox_ph(data, "time", "status", ["age", "sex", "ph.ecog"], timefix=False)
+    assert rel_err(raw.coef_array, fixed.coef_array) > 1e-6  # noise breaks Efron's ties

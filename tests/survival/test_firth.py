@@ -393,3 +393,53 @@ def test_cox_ph_entry_point_on_the_founding_study_situation():
     assert isinstance(fit, FirthCoxFit)
     assert math.isfinite(fit.hazard_ratio["mrd_positive"])
     assert fit.table()["p_value"][0] < 1e-6
+
+
+def test_too_few_events_for_the_covariates_is_a_clear_error():
+    from mrdtrack.errors import EstimationError
+
+    df = pl.DataFrame(
+        {
+            "time": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "event": [0, 0, 0, 1, 0],  # its risk set has two rows: I has rank 1
+            "x1": [0.0, 1.0, 0.0, 1.0, 1.0],
+            "x2": [0.3, -1.2, 0.8, 0.1, 2.0],
+        }
+    )
+    with pytest.raises(EstimationError, match=r"with 1 event\(s\) the 2 coefficient"):
+        _fit(df, ["x1", "x2"])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 100_000), st.sampled_from(["breslow", "efron"]), st.booleans())
+def test_monotone_or_not_the_fit_is_finite_and_inside_its_profile_ci(seed, ties, monotone):
+    rng = np.random.default_rng(seed)
+    n = 40
+    g = np.r_[np.zeros(n // 2), np.ones(n // 2)]
+    x = rng.normal(size=n)
+    event = (rng.random(n) < 0.6).astype(int)
+    if monotone:
+        event[g == 0] = 0
+    event[-1] = 1
+    event[0] = 1 if not monotone else 0
+    time = rng.integers(1, 10, n).astype(float)
+    fit = _fit(pl.DataFrame({"time": time, "event": event, "g": g, "x": x}), ["g", "x"], ties)
+    tab = fit.table()
+    assert fit.converged and np.all(np.isfinite(fit.coef_array))
+    hr = tab["hazard_ratio"].to_numpy()
+    assert np.all(tab["lower"].to_numpy() < hr) and np.all(hr < tab["upper"].to_numpy())
+
+
+@pytest.mark.parametrize("efron", [False, True])
+def test_row_by_row_products_for_large_designs(efron):
+    # designs too large to hold the packed products use the row-by-row path: same numbers
+    cd = prepare_cox_data(
+        _random_design(5), "time", "event", ["x1", "x2"], start="start", strata="s", weights="w"
+    )
+    b = np.array([0.3, -0.2])
+    args = (cd.start, cd.stop, cd.event, cd.X)
+    rest = (cd.weights, cd.strata, cd.order_start, b, efron, True)
+    packed = firth_derivs(*args, packed_design(cd.X), *rest)
+    onfly = firth_derivs(*args, np.empty(0), *rest)
+    for a, c in zip(packed, onfly, strict=True):
+        np.testing.assert_allclose(a, c, rtol=1e-13, atol=1e-14)

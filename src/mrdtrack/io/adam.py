@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -83,6 +84,7 @@ def write_adam(
     *,
     origin_dates: Mapping[str, dt.date] | dt.date | None = None,
     study_id: str | None = None,
+    timestamp: dt.datetime | None = None,
 ) -> dict[str, Path]:
     """Write a `Cohort` as ADaM SAS transport (v5) files ``adsl.xpt``, ``adtte.xpt``,
     ``adae.xpt``, ``admrd.xpt`` in ``folder``.
@@ -90,6 +92,9 @@ def write_adam(
     mrdtrack keeps study days only, so calendar dates are rebuilt from ``origin_dates``
     (patient id -> date of day 0, or one date for all; default 4 January 2016): a synthetic
     calendar, stated in each file's label. `read_adam` on the result gives an equal Cohort.
+
+    ``timestamp`` fixes the created/modified stamps of the transport headers (default: the
+    time of writing), so that rewriting the same cohort gives byte-identical files.
 
     Returns the paths written, by dataset name.
     """
@@ -260,8 +265,27 @@ def write_adam(
             file_format_version=5,
             variable_format=fmt,
         )
+        if timestamp is not None:
+            _stamp_headers(path, timestamp)
         written[ds] = path
     return written
+
+
+_XPT_STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
+_XPT_OBS = b"HEADER RECORD*******OBS     HEADER RECORD"
+
+
+def _stamp_headers(path: Path, when: dt.datetime) -> None:
+    """Overwrite the created/modified stamps of a SAS transport v5 file's header records.
+
+    Only the header region (before the observation header) is touched: data never is.
+    """
+    data = path.read_bytes()
+    end = data.find(_XPT_OBS)
+    if end < 0:
+        return
+    stamp = when.strftime("%d%b%y:%H:%M:%S").upper().encode("ascii")
+    path.write_bytes(_XPT_STAMP.sub(stamp, data[:end]) + data[end:])
 
 
 _ADSL_VARS = {
@@ -327,6 +351,7 @@ def read_adam(
     """
     from mrdtrack.cohort import SourceFile
 
+    mrd_dataset = mrd_dataset.lower()
     files, label = _locate(path_or_files, mrd_dataset)
     problems: list[Problem] = []
     notes: list[Problem] = []
@@ -502,8 +527,7 @@ def _to_tables(
     problems: list[Problem] = []
     adsl = raw["adsl"]
     f_adsl = files["adsl"].name
-    req = {"USUBJID": None, "TRTSDT": None, "DCUTDT": None}
-    for c in req:
+    for c in ("USUBJID", "TRTSDT", "DCUTDT"):
         if c not in adsl.columns:
             problems.append(problem("missing_column", f_adsl, None, c, table="ADSL"))
     adtte = raw["adtte"]

@@ -51,6 +51,9 @@ def read_study(
         Listing every problem (file, row, column, rule, hint), when any error-level rule fails.
     """
     if isinstance(path, Mapping):
+        unknown = sorted(set(path) - set(TABLES))
+        if unknown:
+            raise ValueError(f"unknown table name(s) {unknown}; tables are {list(TABLES)}")
         smap = load_mapping(mapping)
         return _from_frames(path, smap, name)
     folder = Path(path)
@@ -81,11 +84,13 @@ def read_files(
     file_names: dict[str, str] = {}
     rows_read: dict[str, int] = {}
     sources: list[SourceFile] = []
-    lower = {n.lower(): n for n in files}
+    lower: dict[str, list[str]] = {}
+    for n in files:
+        lower.setdefault(n.lower(), []).append(n)
     for tname in TABLES:
         tm = smap.table(tname)
         if tm.file is not None:
-            chosen = [lower[tm.file.lower()]] if tm.file.lower() in lower else []
+            chosen = lower.get(tm.file.lower(), [])
             if not chosen:
                 # a file the study map names must exist, even for an optional table
                 file_names[tname] = tm.file
@@ -93,7 +98,7 @@ def read_files(
                 frames[tname] = _Broken
                 continue
         else:
-            chosen = [lower[tname + s] for s in SUFFIXES if tname + s in lower]
+            chosen = [n for s in SUFFIXES for n in lower.get(tname + s, [])]
         if not chosen:
             frames[tname] = None
             file_names[tname] = tname + ".csv"

@@ -898,7 +898,9 @@ def _load_table(
     if t.broken:
         t.df = empty
         return t
-    parsed = _select(df.with_columns(**stage1) if stage1 else df, exprs)
+    if stage1:
+        df = df.lazy().with_columns(**stage1).collect(optimizations=pl.QueryOptFlags.none())
+    parsed = _select(df, exprs)
     bad_cols = [f"__bad_{c}" for _, c, _ in fails]
     t.df = parsed.drop(bad_cols)
     for rule, cname, fmt in fails:

@@ -392,7 +392,27 @@ def calibration_report(
     seed: int = 1,
     summaries: dict[str, np.ndarray] | None = None,
 ) -> CalibrationReport:
-    """Simulate ``n_replicates`` trials and place each published figure in its distribution."""
+    """Simulate ``n_replicates`` trials and place each published figure in its distribution.
+
+    Parameters
+    ----------
+    params : SimulationParams
+        The (calibrated) model.
+    targets : Targets
+        Published figures (`load_targets`).
+    n_replicates : int
+        Simulated trials (at least 1,000 for the published report).
+    seed : int
+        Seed of the report's trials (use another seed than the fit's).
+    summaries : dict, optional
+        Precomputed `trial_summaries` (then nothing is simulated).
+
+    Returns
+    -------
+    CalibrationReport
+        ``.table()``: figure, published, median, lower (2.5%), upper (97.5%) — inverted-CDF
+        quantiles (R ``quantile(type = 1)``) — inside, note; ``.all_inside``; ``.summary()``.
+    """
     if summaries is None:
         summaries = simulate_summaries(params, n_replicates, seed)
     rows = []
@@ -436,7 +456,8 @@ def calibration_report(
                 # infinite HRs (monotone likelihood) are ordered above every finite value
                 xc = np.clip(x, -1e300, 1e300)
                 lo, med, hi = (
-                    float(np.inf if v >= 1e300 else v) for v in np.quantile(xc, [0.025, 0.5, 0.975])
+                    float(np.inf if v >= 1e300 else v)
+                    for v in np.quantile(xc, [0.025, 0.5, 0.975], method="inverted_cdf")
                 )
                 row.update(median=float(med), lower=float(lo), upper=float(hi))
                 if fig.endswith("_p_max"):

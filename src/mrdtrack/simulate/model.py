@@ -208,8 +208,29 @@ def simulate_trials(
 ) -> Trials:
     """Simulate replicate trials ``start .. start + n_replicates - 1`` (or ``replicates``).
 
-    Replicate ``i`` depends only on ``(seed, i)`` and ``params`` (stream ``[seed, i]``).
-    ``uniforms`` (advanced) supplies the uniform block directly, e.g. for a patient pool.
+    The generative model is described in the module docstring and ``docs/methods/simulate.md``;
+    random numbers by inverse transform from per-replicate streams (numpy ``Generator``,
+    PCG64; O'Neill 2014). No R/SAS counterpart.
+
+    Parameters
+    ----------
+    params : SimulationParams
+        The model's parameters (`load_params`).
+    n_replicates, start : int
+        Replicates ``start, start + 1, …`` are simulated.
+    seed : int
+        Replicate ``i`` uses the stream ``default_rng([seed, i])`` and nothing else, so it is the
+        same trial whatever the batching or the number of workers.
+    replicates : array of int, optional
+        Explicit replicate indices (instead of ``n_replicates``/``start``).
+    uniforms : array, optional
+        Advanced: the uniform block ``(R, n_patients, K)`` itself (e.g. a patient pool).
+
+    Returns
+    -------
+    Trials
+        Arrays ``(R, n)`` per patient, ``(R, n, V)`` per MRD visit, ``(R, n, T)`` per AE term;
+        ``Trials.to_cohort(r)`` gives a validated `Cohort` of replicate row ``r``.
     """
     p = params
     if replicates is None:
@@ -217,10 +238,12 @@ def simulate_trials(
     replicates = np.asarray(replicates, dtype=np.int64)
     u = replicate_uniforms(p, seed, replicates) if uniforms is None else uniforms
     cols = _layout(p).slots
+    # column-major copy: each named draw becomes a contiguous (R, n) array (cache-friendly)
+    ut = np.ascontiguousarray(np.moveaxis(u, -1, 0))
 
-    def U(name):
+    def U(name):  # a column (or columns) of the uniform block
         s = cols[name]
-        return u[..., s.start] if s.stop - s.start == 1 else u[..., s]
+        return ut[s.start] if s.stop - s.start == 1 else np.moveaxis(ut[s], 0, -1)
 
     def expo(name):
         return -np.log1p(-U(name))

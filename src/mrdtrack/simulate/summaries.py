@@ -159,7 +159,11 @@ def trial_summaries(
             1
         ) / np.where(detected.sum(1) > 0, detected.sum(1), np.nan)
         t_loss = np.where(detected & b_neg, det_day / 365.25, np.nan)
-        out["loss_of_negativity.median_years_to_loss"] = np.nanmedian(t_loss, axis=1)
+        has = (~np.isnan(t_loss)).any(1)
+        med = np.full(r_n, np.nan)
+        if has.any():
+            med[has] = np.nanmedian(t_loss[has], axis=1)
+        out["loss_of_negativity.median_years_to_loss"] = med
 
     # safety (all enrolled patients)
     names = [t.term for t in p.safety.terms]

@@ -91,6 +91,16 @@ class SweepRun:
     reused: int
     folder: Path
 
+    def table(self) -> pl.DataFrame:
+        """One row per replicate and design point."""
+        return self.results
+
+    def summary(self) -> str:
+        return (
+            f"sweep in {self.folder}: {self.results.height} replicate rows; chunks computed "
+            f"{self.computed}, reused from disk {self.reused}"
+        )
+
 
 def run_sweep(
     fn: Callable[[dict, int, int, int], pl.DataFrame],
@@ -106,7 +116,37 @@ def run_sweep(
     progress: bool = False,
     on_chunk: Callable[[Chunk], None] | None = None,
 ) -> SweepRun:
-    """Run (or resume) a sweep; return every replicate's row, sorted by point and replicate."""
+    """Run (or resume) a sweep; return every replicate's row, sorted by point and replicate.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(point, seed, start, stop) -> polars.DataFrame`` with a ``replicate`` column; a
+        module-level function (it is pickled to workers).
+    points : list of dict
+        Design points (picklable).
+    n_replicates, chunk_size : int
+        Replicates per point, and per unit of work.
+    out : path
+        Results folder; rerunning with the same folder resumes.
+    seed : int
+        Passed to ``fn``; replicate ``i`` must use the stream ``[seed, i]``.
+    workers : int
+        Local processes (0 = serial) when no Dask scheduler/client is given.
+    scheduler : str, optional
+        ``"tcp://HOST:PORT"`` (an existing Dask scheduler) or ``"local"`` (a LocalCluster).
+    client : distributed.Client, optional
+        Use this Dask client.
+    progress : bool
+        A progress bar on stderr.
+    on_chunk : callable, optional
+        Called after each chunk is on disk (tests use it to interrupt).
+
+    Returns
+    -------
+    SweepRun
+        ``results`` (all chunks on disk), ``computed`` and ``reused`` chunk counts.
+    """
     folder = Path(out)
     chunks_dir = folder / "chunks"
     chunks_dir.mkdir(parents=True, exist_ok=True)

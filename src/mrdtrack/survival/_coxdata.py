@@ -21,6 +21,7 @@ from mrdtrack.errors import EstimationError
 __all__ = ["CoxData", "cox_loglik_derivs", "prepare_cox_data"]
 
 _TIES = ("efron", "breslow")
+_TIMEFIX_TOL = float(np.sqrt(np.finfo(np.float64).eps))  # R aeqSurv(tolerance)
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,7 @@ def prepare_cox_data(
     cluster: str | None = None,
     weights: str | None = None,
     reference: Mapping[str, Any] | None = None,
+    timefix: bool = True,
 ) -> CoxData:
     """Validate and prepare a Cox design from a frame.
 
@@ -262,6 +264,11 @@ def prepare_cox_data(
         Cluster identifier for the robust (sandwich) variance, as R ``cluster()``.
     weights : str, optional
         Case weights (> 0), as R ``weights=``.
+    timefix : bool
+        As R ``coxph.control(timefix=TRUE)`` (``aeqSurv``): distinct time values (stop and
+        start pooled) closer than sqrt(machine eps), absolutely or relative to the mean
+        absolute time, are merged into the smallest of them, so that floating-point noise does
+        not break ties. Integer-valued times are never changed.
 
     Raises
     ------
@@ -358,6 +365,12 @@ def prepare_cox_data(
     else:
         order_start = np.argsort(-entry_sorted).astype(np.int64)
 
+    stop_sorted = stop[order]
+    if timefix:
+        stop_sorted, entry_sorted = _timefix(
+            stop_sorted, entry_sorted, order_start, start is not None, bool(strata_cols)
+        )
+
     # centre as R coxph: weighted column means, except columns with all values in {-1, 0, 1}
     # (R's nocenter default), which are left alone; one row gather builds X in sorted order
     X = np.column_stack(cols)
@@ -371,7 +384,7 @@ def prepare_cox_data(
     _check_collinear(Xc, names)
     return CoxData(
         start=np.ascontiguousarray(entry_sorted),
-        stop=np.ascontiguousarray(stop[order]),
+        stop=np.ascontiguousarray(stop_sorted),
         event=np.ascontiguousarray(ev[order]),
         X=Xc,
         weights=w[order] if weights is not None else w,
@@ -385,6 +398,46 @@ def prepare_cox_data(
         strata_levels=strata_levels,
         terms=terms,
     )
+
+
+def _timefix(
+    stop_s: np.ndarray,
+    entry_s: np.ndarray,
+    order_start: np.ndarray,
+    counting: bool,
+    stratified: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """R ``aeqSurv``: merge time values closer than sqrt(eps) (absolute or relative to the mean
+    absolute distinct time) into the smallest one. The map is monotone, so the sort order of
+    the rows is unchanged."""
+    from mrdtrack.survival._kernels_cox import union_sorted_unique
+
+    if stratified:
+        asc = np.sort(stop_s)
+        starts = np.sort(entry_s[np.isfinite(entry_s)]) if counting else asc[:0]
+    else:
+        asc = stop_s[::-1]
+        starts = entry_s[order_start][::-1] if counting else asc[:0]
+    y = union_sorted_unique(np.ascontiguousarray(asc), np.ascontiguousarray(starts))
+    y = y[np.isfinite(y)]
+    if y.shape[0] < 2:
+        return stop_s, entry_s
+    dy = np.diff(y)
+    tied = (dy <= _TIMEFIX_TOL) | (dy / np.mean(np.abs(y)) <= _TIMEFIX_TOL)
+    if not tied.any():
+        return stop_s, entry_s
+    cuts = y[np.r_[True, ~tied]]
+    new_stop = cuts[np.searchsorted(cuts, stop_s, side="right") - 1]
+    new_entry = entry_s.copy()
+    if counting:
+        new_entry = cuts[np.searchsorted(cuts, entry_s, side="right") - 1]
+        bad = int(np.sum(new_stop <= new_entry))
+        if bad:
+            raise ValueError(
+                f"{bad} interval(s) (start, stop] become empty when times closer than "
+                f"{_TIMEFIX_TOL:.2g} are merged (R's timefix); use timefix=False or fix the times"
+            )
+    return new_stop, new_entry
 
 
 def _check_collinear(Xc: np.ndarray, names: list[str]) -> None:

@@ -398,6 +398,15 @@ def _fen_add(tree, i, v):
 
 
 @njit(cache=True)
+def _fen_zero(tree, i):
+    n = tree.shape[0]
+    i += 1
+    while i <= n:
+        tree[i - 1] = 0.0
+        i += i & (-i)
+
+
+@njit(cache=True)
 def _fen_sum(tree, i):
     # sum of positions 0..i-1
     s = 0.0
@@ -487,7 +496,7 @@ def concordance_counts(start, stop, event, w, strata, order_start, rank, rank_lo
                 _fen_add(tie_tree, rk, w[kk])
         for kk in range(i, k):
             if event[kk] > 0:
-                _fen_add(tie_tree, rank[kk], -w[kk])
+                _fen_zero(tie_tree, rank[kk])  # exact reset: no round-off residue
         for kk in range(i, k):
             if event[kk] > 0:
                 _fen_add(dead_tree, rank[kk], w[kk])
@@ -734,3 +743,23 @@ def batched_fit(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf):
         iters[r] = it
         conv[r] = 1 if done else 0
     return coef, se, ll0_out, ll_out, nev, iters, conv, mono
+
+
+@njit(cache=True)
+def union_sorted_unique(a, b):
+    """The sorted distinct values of two ascending arrays (a linear merge)."""
+    out = np.empty(a.shape[0] + b.shape[0])
+    i = 0
+    j = 0
+    m = 0
+    while i < a.shape[0] or j < b.shape[0]:
+        if j >= b.shape[0] or (i < a.shape[0] and a[i] <= b[j]):
+            v = a[i]
+            i += 1
+        else:
+            v = b[j]
+            j += 1
+        if m == 0 or v != out[m - 1]:
+            out[m] = v
+            m += 1
+    return out[:m]

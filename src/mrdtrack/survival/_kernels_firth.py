@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
+
+_PACKED_MAX_VALUES = 20_000_000  # 160 MB: beyond this the products are formed row by row
 
 
 def packed_design(X: np.ndarray) -> np.ndarray:
     """Per-row products 1, x_r, x_r x_s (r >= s), x_r x_s x_t (r >= s >= t), packed in columns.
 
     These do not depend on beta: computed once per design, so that each likelihood evaluation
-    only scales one row of this matrix by w exp(eta) and adds it to the risk-set sums.
+    only scales one row of this matrix by w exp(eta) and adds it to the risk-set sums. For a
+    design too large to hold them (many covariates and rows) an empty 1-d array is returned and
+    the kernel (compiled separately for that type) forms the products row by row instead.
     """
     X = np.asarray(X, dtype=np.float64)
     n, p = X.shape
+    ncol = 1 + p + p * (p + 1) // 2 + p * (p + 1) * (p + 2) // 6
+    if n * ncol > _PACKED_MAX_VALUES:
+        return np.empty(0)
     cols = [np.ones(n)]
     cols += [X[:, r] for r in range(p)]
     cols += [X[:, r] * X[:, s] for r in range(p) for s in range(r + 1)]
@@ -30,6 +38,44 @@ def packed_design(X: np.ndarray) -> np.ndarray:
         X[:, r] * X[:, s] * X[:, t] for r in range(p) for s in range(r + 1) for t in range(s + 1)
     ]
     return np.ascontiguousarray(np.column_stack(cols))
+
+
+def _accumulate(acc, wr, Z, X, m, zrow, ncol, p, third):
+    """acc += wr * (packed products of row m); compiled per Z type by the overload below."""
+    raise NotImplementedError("numba-only helper")
+
+
+@overload(_accumulate, inline="always")
+def _accumulate_impl(acc, wr, Z, X, m, zrow, ncol, p, third):  # pragma: no cover - numba
+    # specialised on the type of Z at compile time, so the usual packed path stays a tight loop
+    if Z.ndim == 2:
+
+        def from_packed(acc, wr, Z, X, m, zrow, ncol, p, third):
+            for q in range(ncol):
+                acc[q] += wr * Z[m, q]
+
+        return from_packed
+
+    def row_by_row(acc, wr, Z, X, m, zrow, ncol, p, third):
+        zrow[0] = 1.0
+        k = 1
+        for r in range(p):
+            zrow[k] = X[m, r]
+            k += 1
+        for r in range(p):
+            for s in range(r + 1):
+                zrow[k] = X[m, r] * X[m, s]
+                k += 1
+        if third:
+            for r in range(p):
+                for s in range(r + 1):
+                    for t in range(s + 1):
+                        zrow[k] = X[m, r] * X[m, s] * X[m, t]
+                        k += 1
+        for q in range(ncol):
+            acc[q] += wr * zrow[q]
+
+    return row_by_row
 
 
 @njit(cache=True, inline="always")
@@ -71,14 +117,17 @@ def firth_derivs(
     """Log partial likelihood, score, information and dI/dbeta at ``beta``.
 
     Rows sorted by stratum (ascending) then stop (descending); ``order_start`` sorts rows by
-    stratum then start (descending); ``Z`` is :func:`packed_design` of ``X``. Ties: Efron
+    stratum then start (descending); ``Z`` is :func:`packed_design` of ``X`` (2-d), or an
+    empty 1-d array to form the products row by row. Ties: Efron
     (1977) or Breslow, with case weights as R ``survival`` (Efron: each of the d tied deaths
     carries the mean death weight). Returns (loglik, u (p,), imat (p, p), dimat (p, p, p));
     ``dimat[r, s, t]`` = dI[s, t]/dbeta[r].
     """
     n, p = X.shape
     n2 = 1 + p + p * (p + 1) // 2
-    ncol = Z.shape[1] if third else n2
+    n3 = n2 + p * (p + 1) * (p + 2) // 6
+    ncol = n3 if third else n2
+    zrow = np.zeros(n3)
     eta = X @ beta
     ll = 0.0
     u = np.zeros(p)
@@ -123,8 +172,7 @@ def firth_derivs(
             dacc[:] = 0.0
         for m in range(i, j):
             wr = w[m] * np.exp(eta[m] - c)
-            for q in range(ncol):
-                acc[q] += wr * Z[m, q]
+            _accumulate(acc, wr, Z, X, m, zrow, ncol, p, third)
             if event[m] > 0:
                 nd += 1
                 wd += w[m]
@@ -132,14 +180,12 @@ def firth_derivs(
                 for r in range(p):
                     u[r] += w[m] * X[m, r]
                 if efron:
-                    for q in range(ncol):
-                        dacc[q] += wr * Z[m, q]
+                    _accumulate(dacc, wr, Z, X, m, zrow, ncol, p, third)
         removed = False
         while k < n and strata[order_start[k]] == s and start[order_start[k]] >= t:
             m = order_start[k]
             wr = w[m] * np.exp(eta[m] - c)
-            for q in range(ncol):
-                acc[q] -= wr * Z[m, q]
+            _accumulate(acc, -wr, Z, X, m, zrow, ncol, p, third)
             k += 1
             removed = True
         if removed and acc[0] < 1e-6 * peak:
@@ -154,8 +200,7 @@ def firth_derivs(
             for m in range(sbeg, j):
                 if start[m] < t:
                     wr = w[m] * np.exp(eta[m] - cnew)
-                    for q in range(ncol):
-                        acc[q] += wr * Z[m, q]
+                    _accumulate(acc, wr, Z, X, m, zrow, ncol, p, third)
             if efron:
                 f = np.exp(c - cnew)
                 for q in range(ncol):

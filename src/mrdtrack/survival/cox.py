@@ -329,6 +329,7 @@ def cox_ph(
     reference: Mapping[str, Any] | None = None,
     eps: float = _EPS,
     iter_max: int = _ITER_MAX,
+    timefix: bool = True,
     **firth_options: Any,
 ) -> CoxFit:
     """Cox proportional hazards model by maximum partial likelihood, as R ``survival::coxph``.
@@ -367,6 +368,12 @@ def cox_ph(
     robust : bool, optional
         Force the robust variance on or off (default as R: on with a cluster or non-integer
         weights).
+    reference : dict, optional
+        Reference level per categorical covariate.
+    eps, iter_max : float, int
+        Convergence tolerance and iteration limit (R ``coxph.control``: 1e-9, 20).
+    timefix : bool
+        Merge times equal up to floating-point noise first, as R (default True).
 
     Returns
     -------
@@ -374,8 +381,9 @@ def cox_ph(
 
     Notes
     -----
-    - R's ``coxph`` first merges times that differ only by floating-point noise (``timefix``);
-      mrdtrack treats times as given.
+    - As R's ``coxph`` (``timefix = TRUE``, ``aeqSurv``), times that differ by less than
+      sqrt(machine eps) (absolutely or relative to the mean time) are merged first, so that
+      floating-point noise does not break ties; ``timefix=False`` uses the times as given.
     - A constant covariate or exactly collinear covariates raise
       :class:`~mrdtrack.errors.EstimationError` (R would keep going and report NA).
     - Monotone likelihood (a coefficient that diverges, e.g. no events in one group): detected by
@@ -405,6 +413,7 @@ def cox_ph(
         cluster=cluster,
         weights=weights,
         reference=reference,
+        timefix=timefix,
     )
     if firth:
         from mrdtrack.survival.firth import fit_firth

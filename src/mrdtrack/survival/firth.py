@@ -294,11 +294,21 @@ class FirthCoxFit:
             self._cache[key] = CoxTest(stat, 1, float(special.chdtrc(1, stat)))
         return self._cache[key]
 
+    def _term_p(self, k: int) -> float:
+        try:
+            return self.term_test(k).p_value
+        except ConvergenceError as exc:
+            warnings.warn(f"penalised LR test not available: {exc}", RuntimeWarning, stacklevel=3)
+            return math.nan
+
     def penalised_lrt(self, terms: Sequence[str]) -> CoxTest:
         """Penalised likelihood-ratio test that the coefficients of ``terms`` are all 0.
 
         2 [l*(b) - max_{b_S = 0} l*], chi-square on |S| df (R ``coxphf::coxphftest``).
         """
+        unknown = [t for t in terms if t not in self.names]
+        if unknown:
+            raise ValueError(f"unknown term(s) {unknown}; the model's terms are {list(self.names)}")
         idx = [self.names.index(t) for t in terms]
         if not idx:
             raise ValueError("name at least one term")
@@ -319,6 +329,8 @@ class FirthCoxFit:
             o["gtol"],
             o["xtol"],
         )
+        if not res.converged:
+            raise ConvergenceError(f"the constrained fit with {list(terms)} = 0 did not converge")
         stat = max(2.0 * (self.loglik[1] - res.ev.pll), 0.0)
         return CoxTest(stat, len(idx), float(special.chdtrc(len(idx), stat)))
 
@@ -455,7 +467,7 @@ class FirthCoxFit:
                 "se": se,
                 "z": z,
                 "p_wald": 2.0 * special.ndtr(-np.abs(z)),
-                "p_value": [self.term_test(k).p_value for k in range(len(self.names))],
+                "p_value": [self._term_p(k) for k in range(len(self.names))],
                 "lower": ci["lower"],
                 "upper": ci["upper"],
                 "lower_unbounded": ci["lower_unbounded"],

@@ -272,8 +272,10 @@ def findq_segments(
 ) -> np.ndarray:
     """``findq`` for many curves at once (each segment must begin with its (0, 0) origin).
 
-    Vectorised with segment reductions: the smallest ``y + tol`` (and ``y - tol``) that reaches
-    ``p`` per segment, first position on ties; repeated values cannot change that minimum.
+    The numpy reference of the compiled ``_kernels_km.findq_segs`` (tests compare the two and
+    both with R). Vectorised with segment reductions: the smallest ``y + tol`` (and
+    ``y - tol``) that reaches ``p`` per segment, first position on ties; repeated values cannot
+    change that minimum.
     Only segments with a value within ``tol`` of ``p`` (where R's end-of-curve rule may apply)
     go through the one-curve ``findq``.
     """
@@ -715,7 +717,10 @@ def _segment_sort(
 def _batched_points(
     time: np.ndarray, event: np.ndarray, codes_sorted: np.ndarray, nrep: int
 ) -> dict[str, np.ndarray]:
-    """Distinct (replicate, time) points with n_risk, n_event, n_censor and segment pointers."""
+    """Distinct (replicate, time) points: n_risk, n_event, n_censor, segment pointers.
+
+    The numpy reference of the compiled ``_kernels_km.points_segs`` (compared in the tests).
+    """
     m = time.shape[0]
     change = np.r_[True, (time[1:] != time[:-1]) | (codes_sorted[1:] != codes_sorted[:-1])]
     starts = np.flatnonzero(change)

@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from mrdtrack.errors import EstimationError
 from mrdtrack.report.fmt import estimate_ci, p_value
 from mrdtrack.report.sections import _mrd, _surv
 from mrdtrack.report.sections._base import (
@@ -144,7 +145,14 @@ def _by_baseline_mrd(ctx: Context, res: SectionResult, pfs: pl.DataFrame) -> Non
         return
     logrank = need("mrdtrack.survival:logrank_test")
     lr = logrank(d, "time", "event", "baseline_status")
-    fit, _ = _surv.cox_two_groups(ctx, d, "baseline_status", "negative", "positive")
+    if int(d["event"].sum()) == 0:
+        res.notes.append("PFS by baseline MRD status: no PFS event, nothing to compare.")
+        return
+    try:
+        fit, _ = _surv.cox_two_groups(ctx, d, "baseline_status", "negative", "positive")
+    except EstimationError as e:
+        res.notes.append(f"PFS by baseline MRD status: Cox model not estimable: {e}")
+        return
     hr = _surv.hr_values(fit, ctx.config.conf_level)
     annotation = f"MRD+ vs MRD−: {_surv.hr_text(hr, lr.p_value)} (log-rank)"
     per_group = _surv.km_section(

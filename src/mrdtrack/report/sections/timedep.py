@@ -58,23 +58,12 @@ def compute(ctx: Context, res: SectionResult) -> None:
         .sort("mrd_status")
     )
     cox = need("mrdtrack.survival:cox_ph")
-    fit = cox(
-        d.with_columns(pl.col("mrd_positive").cast(pl.Float64)),
-        "stop",
-        "event",
-        ["mrd_positive"],
-        start="start",
-        ties=cfg.ties,
-    )
-    hr = _surv.hr_values(fit, cfg.conf_level)
-    p_lrt = hr["tests"]["likelihood_ratio"]["p"]
-    res.values["time_dependent_cox"] = {
+    common = {
         "rows": d.height,
         "patients": d["patient_id"].n_unique(),
         "rows_without_status": unknown.height,
         "events_without_status": int(unknown["event"].sum()),
         "lag_days": 0,
-        **hr,
         "person_time": {
             r["mrd_status"]: {
                 "person_time": r["person_time"],
@@ -84,12 +73,30 @@ def compute(ctx: Context, res: SectionResult) -> None:
             for r in pt.to_dicts()
         },
     }
-    res.highlights.append(
-        (
-            "HR current MRD+ vs MRD− (time-dependent Cox)",
-            f"{hr['display']}; LRT p = {p_value(p_lrt)}",
+    try:
+        fit = cox(
+            d.with_columns(pl.col("mrd_positive").cast(pl.Float64)),
+            "stop",
+            "event",
+            ["mrd_positive"],
+            start="start",
+            ties=cfg.ties,
         )
-    )
+    except EstimationError as e:
+        res.values["time_dependent_cox"] = {**common, "status": f"not estimable: {e}"}
+        res.highlights.append(
+            ("HR current MRD+ vs MRD− (time-dependent Cox)", f"not estimable: {e}")
+        )
+    else:
+        hr = _surv.hr_values(fit, cfg.conf_level)
+        p_lrt = hr["tests"]["likelihood_ratio"]["p"]
+        res.values["time_dependent_cox"] = {**common, "status": "ok", **hr}
+        res.highlights.append(
+            (
+                "HR current MRD+ vs MRD− (time-dependent Cox)",
+                f"{hr['display']}; LRT p = {p_value(p_lrt)}",
+            )
+        )
     res.paragraphs.append(
         f"Follow-up of {d['patient_id'].n_unique()} patients evaluable for PFS split at each "
         f"evaluable MRD assessment into {d.height} (start, stop] intervals carrying the current "

@@ -1,0 +1,92 @@
+"""``mrdtrack multistate ...``: the MRD panel Markov model from a study folder.
+
+Reads a study (tables or CDISC ADaM via `mrdtrack.io.load_study`; the embedded demo study when
+none is given), fits MRD-/MRD+/progression(/death) with `fit_mrd_markov`, writes the tidy
+estimate table as CSV or Parquet by the suffix of ``--out`` and prints the summary on stderr.
+Exit codes: 0 ok, 2 usage, 3 study validation failed, 4 estimation problem.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mrdtrack.errors import ConvergenceError, EstimationError, StudyValidationError
+
+app = typer.Typer(
+    name="multistate",
+    help="Multi-state Markov models for panel-observed MRD (the msm model).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a traceback with locals would print patient data
+    add_completion=False,
+)
+
+
+@app.callback()
+def _group() -> None:
+    """Multi-state Markov models for panel-observed MRD (the msm model)."""
+
+
+@app.command()
+def fit(
+    study: Annotated[
+        Path | None,
+        typer.Argument(help="Study folder (CSV/Parquet/Excel or ADaM); default: the demo study."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Estimates: .csv or .parquet.")] = Path(
+        "mrd_markov.csv"
+    ),
+    threshold: Annotated[float, typer.Option(help="MRD sensitivity threshold.")] = 1e-5,
+    death: Annotated[
+        str, typer.Option(help="as_progression (PFS event), separate or censor.")
+    ] = "as_progression",
+    misclassification: Annotated[
+        bool, typer.Option(help="Allow MRD results to be misclassified (hidden Markov).")
+    ] = False,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", "-m", help="Study map (TOML).")
+    ] = None,
+) -> None:
+    """Fit the MRD panel Markov model and write intensities (and misclassification)."""
+    from mrdtrack.io import load_study
+
+    from .mrd_model import fit_mrd_markov
+
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        typer.echo(f"--out must end in .csv or .parquet, got {out.suffix!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        cohort = load_study(study, mapping=mapping)
+    except StudyValidationError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(3) from None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = fit_mrd_markov(
+                cohort,
+                threshold=threshold,
+                death=death,
+                misclassification=misclassification,
+                errors="warn",
+            )
+    except (ConvergenceError, EstimationError) as err:
+        typer.echo(f"estimation problem: {err}", err=True)
+        raise typer.Exit(4) from None
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    table = res.table()
+    if out.suffix.lower() == ".csv":
+        table.write_csv(out)
+    else:
+        table.write_parquet(out)
+    typer.echo(res.summary(), err=True)
+    for w in caught:
+        typer.echo(f"warning: {w.message}", err=True)
+    typer.echo(f"wrote {table.height} rows to {out}", err=True)
+    if not res.converged or res.covariance is None:
+        raise typer.Exit(4)

@@ -1,0 +1,49 @@
+"""Trial simulation: the calibrated generative model, the demo study and design sweeps.
+
+Public names (imported lazily, so ``import mrdtrack`` stays light):
+
+- `simulate_trials`, `Trials` — replicate trials as arrays; ``Trials.to_cohort(i)``;
+- `load_params`, `loads_params`, `SimulationParams` — the versioned parameter TOML;
+- `trial_summaries` — the published figures computed on every replicate;
+- `load_targets`, `calibrate`, `calibration_report` — simulation-based calibration;
+- `build_demo`, `write_demo`, `DEMO_SEED` — the embedded demo study;
+- `load_scenario`, `run_design`, `run_sweep` — design studies and resumable sweeps.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_NAMES = {
+    "simulate_trials": "model",
+    "Trials": "model",
+    "load_params": "params",
+    "loads_params": "params",
+    "SimulationParams": "params",
+    "trial_summaries": "summaries",
+    "load_targets": "calibrate",
+    "calibrate": "calibrate",
+    "calibration_report": "calibrate",
+    "CalibrationReport": "calibrate",
+    "CalibrationFit": "calibrate",
+    "build_demo": "demo",
+    "write_demo": "demo",
+    "DEMO_SEED": "demo",
+    "load_scenario": "design",
+    "run_design": "design",
+    "DesignResult": "design",
+    "run_sweep": "sweep",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"mrdtrack.simulate.{_NAMES[name]}"), name)
+    raise AttributeError(f"module 'mrdtrack.simulate' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
