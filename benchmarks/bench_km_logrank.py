@@ -41,7 +41,7 @@ PY_WORKER = textwrap.dedent(
     e = df["event"].to_numpy().astype(int)
     g = df["group"].to_numpy().astype(int)
     if tool == "mrdtrack":
-        from mrdtrack.survival.kaplan_meier import kaplan_meier
+        from mrdtrack.survival.km import kaplan_meier
         from mrdtrack.survival.logrank import logrank_test
         def km():
             return kaplan_meier(df, "time", "event").median()
@@ -99,7 +99,7 @@ BATCH_PY = textwrap.dedent(
     keep = r < ntrial
     t, e, g, r = t[keep], e[keep], g[keep], r[keep]
     if tool == "mrdtrack":
-        from mrdtrack.survival.kaplan_meier import kaplan_meier_batched
+        from mrdtrack.survival.km import kaplan_meier_batched
         from mrdtrack.survival.logrank import logrank_batched
         def run():
             kaplan_meier_batched(t, e, r).median

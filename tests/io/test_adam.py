@@ -6,6 +6,7 @@ import datetime as dt
 import shutil
 
 import pandas as pd
+import polars as pl
 import pyreadstat
 import pytest
 
@@ -183,21 +184,32 @@ def test_missing_dataset(adam_dir):
 
 def test_special_missing_values_become_missing_with_a_note(monkeypatch, tmp_path):
     """pyreadstat(user_missing=True) returns SAS special missing values as letters."""
-    frame = pd.DataFrame({"USUBJID": ["001", "002"], "AGE": pd.Series([61.0, "A"], dtype=object)})
+    frame = pl.DataFrame(
+        {
+            "USUBJID": ["001", "002", "003"],
+            "AGE": pl.Series([61.0, "A", None], dtype=pl.Object),
+            "DTHDT": pl.Series([dt.date(2020, 1, 1), "Z", None], dtype=pl.Object),
+            "NOTE": pl.Series([1, "long text", None], dtype=pl.Object),
+        }
+    )
     monkeypatch.setattr(pyreadstat, "read_sas7bdat", lambda *a, **k: (frame, None))
     path = tmp_path / "adsl.sas7bdat"
     path.write_bytes(b"x")
     df, problems, notes = _load_sas(path, [], None)
     assert problems == []
-    assert df.get_column("AGE").to_list() == [61.0, None]
-    (n,) = notes
-    assert (n.file, n.row, n.column, n.rule, n.message) == (
-        "adsl.sas7bdat",
-        2,
-        "AGE",
-        "special_missing",
-        "SAS special missing value read as missing",
-    )
+    assert df.get_column("AGE").to_list() == [61.0, None, None]
+    assert df.get_column("DTHDT").to_list() == [dt.date(2020, 1, 1), None, None]
+    assert df.get_column("NOTE").to_list() == ["1", "long text", None]
+    assert [(n.file, n.row, n.column, n.rule, n.message) for n in notes] == [
+        ("adsl.sas7bdat", 2, "AGE", "special_missing", "SAS special missing value read as missing"),
+        (
+            "adsl.sas7bdat",
+            2,
+            "DTHDT",
+            "special_missing",
+            "SAS special missing value read as missing",
+        ),
+    ]
 
 
 def test_extra_date_formats_are_passed(monkeypatch, tmp_path):
@@ -205,7 +217,7 @@ def test_extra_date_formats_are_passed(monkeypatch, tmp_path):
 
     def fake(path, **kwargs):
         seen.update(kwargs)
-        return pd.DataFrame({"USUBJID": ["1"]}), None
+        return pl.DataFrame({"USUBJID": ["1"]}), None
 
     monkeypatch.setattr(pyreadstat, "read_xport", fake)
     path = tmp_path / "adsl.xpt"

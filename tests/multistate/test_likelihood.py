@@ -136,3 +136,58 @@ def test_forward_gradient_censoring():
         return forward_minus2loglik(p, spec, sq)
 
     np.testing.assert_allclose(f(x)[1], numgrad(f, x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "qmat",
+    [
+        # a cycle 1 -> 2 -> 3 -> 1: complex eigenvalues (numpy path, not the numba kernel)
+        np.array([[0, 0.3, 0], [0, 0, 0.3], [0.3, 0, 0]]),
+        # progressive with equal exit rates: a defective generator (block-exponential path)
+        np.array([[0, 0.2, 0], [0, 0, 0.2], [0, 0, 0]]),
+    ],
+)
+def test_pairs_special_generators(qmat):
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(30):
+        t, s = 0.0, 1
+        rows.append((i, t, s))
+        for _ in range(3):
+            t += float(rng.uniform(0.5, 2.0))
+            s = int(rng.integers(1, 4)) if qmat[2].any() else min(3, s + int(rng.integers(0, 2)))
+            rows.append((i, t, s))
+    df = pl.DataFrame(rows, schema=["id", "t", "state"], orient="row")
+    spec = ModelSpec(3, np.argwhere(qmat > 0), 0, np.zeros((0, 2), int), np.ones(3) / 3)
+    pdd = prepare_panel(
+        df,
+        subject="id",
+        time="t",
+        state="state",
+        n_states=3,
+        covariates=[],
+        exact_death_states=(),
+        censored_states=None,
+        obstype=None,
+        obstrue=None,
+        center=True,
+    )
+    pr = to_pairs(pdd)
+    x = np.log(qmat[qmat > 0])
+
+    def f(p):
+        return pairs_minus2loglik(p, spec, pr)
+
+    def brute(p):
+        # scipy's expm throughout: an independent check that is accurate near defectiveness
+        q = spec.generators(np.exp(p)[None])[0]
+        ll = sum(
+            np.log(scipy.linalg.expm(q * (pdd.time[j + 1] - pdd.time[j]))[pdd.state[j], s1])
+            for j, s1 in enumerate(pdd.state[1:])
+            if pdd.subject_index[j] == pdd.subject_index[j + 1]
+        )
+        return -2 * ll, None
+
+    v, g = f(x)
+    assert v == pytest.approx(brute(x)[0], rel=1e-10)
+    np.testing.assert_allclose(g, numgrad(brute, x), rtol=1e-6, atol=1e-6)

@@ -61,8 +61,8 @@ def test_missing_attribute_is_missing_and_present_one_resolves(fake_modules):
         resolve("mrdtrack_fake_ok:g")
 
 
-def test_lazy_export_shadowed_by_its_submodule_resolves_to_the_function():
-    import mrdtrack.survival.kaplan_meier  # noqa: F401  (makes the package attribute a module)
+def test_lazy_export_resolves_to_the_function_after_its_module_is_imported():
+    import mrdtrack.survival.km  # noqa: F401
 
     fn = resolve("mrdtrack.survival:kaplan_meier")
     assert callable(fn) and fn.__name__ == "kaplan_meier"

@@ -402,3 +402,24 @@ def test_monotone_when_newton_runs_out_of_iterations():
     assert not fit.converged and fit.monotone == {"x": -math.inf}
     b = cox_ph_batched(df["t"], df["e"], df["x"], [0, 0, 0])
     assert not b.converged[0] and b.monotone[0, 0]
+
+
+def test_timefix_on_counting_data():
+    base = pl.DataFrame(
+        {
+            "start": [0.0, 0, 0, 0, 0, 2],
+            "stop": [1.0, 2, 3, 4, 5, 6],
+            "e": [1, 0, 1, 1, 0, 1],
+            "x": [0.5, 1, 0, 2, 1.5, 0.2],
+        }
+    )
+    # noise on a start time: merged back, the fit equals the clean one (as R's aeqSurv)
+    noisy = base.with_columns(start=pl.Series([0.0, 0, 0, 0, 0, 2 + 1e-13]))
+    a = cox_ph(base, "stop", "e", "x", start="start")
+    b = cox_ph(noisy, "stop", "e", "x", start="start")
+    assert b.coef_array[0] == pytest.approx(a.coef_array[0], rel=1e-13)
+    # an interval shorter than the tolerance would become empty: an error, as in R
+    bad = base.with_columns(stop=pl.Series([1.0, 2, 3, 4, 5, 2 + 1e-12]))
+    with pytest.raises(ValueError, match="become empty"):
+        cox_ph(bad, "stop", "e", "x", start="start")
+    assert cox_ph(bad, "stop", "e", "x", start="start", timefix=False).n == 6

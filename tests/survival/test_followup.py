@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from mrdtrack.survival.followup import median_followup
-from mrdtrack.survival.kaplan_meier import kaplan_meier
+from mrdtrack.survival.km import kaplan_meier
 
 REF = Path(__file__).parents[1] / "reference" / "survival_km"
 CASES = pl.read_csv(REF / "followup_cases.csv").fill_null("").to_dicts()

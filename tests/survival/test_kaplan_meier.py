@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mrdtrack.survival import _kernels_km
-from mrdtrack.survival.kaplan_meier import (
+from mrdtrack.survival.km import (
     findq,
     findq_segments,
     kaplan_meier,
@@ -319,7 +319,7 @@ def test_kernels_match_numpy_reference() -> None:
 @settings(max_examples=40, deadline=None)
 @given(st.lists(survival_data(max_n=25), min_size=1, max_size=6))
 def test_batched_kernels_match_numpy_references(datasets: list[pl.DataFrame]) -> None:
-    from mrdtrack.survival.kaplan_meier import QUANTILE_TOL, _batched_points, _segment_sort
+    from mrdtrack.survival.km import QUANTILE_TOL, _batched_points, _segment_sort
 
     allrows = pl.concat([d.with_columns(rep=pl.lit(i)) for i, d in enumerate(datasets)])
     t, e, r = (
@@ -354,7 +354,7 @@ def test_batched_kernels_match_numpy_references(datasets: list[pl.DataFrame]) ->
 
 
 def test_quantile_rule_matches_r_findq_on_awkward_curves() -> None:
-    from mrdtrack.survival.kaplan_meier import QUANTILE_TOL
+    from mrdtrack.survival.km import QUANTILE_TOL
 
     ref = pl.read_csv(REF / "out" / "findq.csv", null_values=["NA"])
     for row in ref.iter_rows(named=True):
@@ -368,11 +368,6 @@ def test_quantile_rule_matches_r_findq_on_awkward_curves() -> None:
         np.testing.assert_equal(got[0], want)
 
 
-@pytest.mark.xfail(
-    reason="package attribute 'kaplan_meier' is shadowed by the same-named submodule once it is "
-    "imported; needs a fix in src/mrdtrack/survival/__init__.py (lead)",
-    strict=False,
-)
 def test_public_import_gives_the_function() -> None:
     import mrdtrack.survival.logrank  # noqa: F401  (imports the kaplan_meier submodule first)
     from mrdtrack.survival import kaplan_meier as km_public

@@ -150,7 +150,7 @@ def test_batched_equals_one_at_a_time(datasets: list[pl.DataFrame], rho: float) 
 @given(st.lists(trials(), min_size=1, max_size=5), st.sampled_from([0.0, 1.0, 0.5]))
 def test_survdiff_kernel_matches_numpy_reference(datasets: list[pl.DataFrame], rho: float) -> None:
     from mrdtrack.survival import _kernels_km
-    from mrdtrack.survival.kaplan_meier import _segment_sort
+    from mrdtrack.survival.km import _segment_sort
     from mrdtrack.survival.logrank import _points_batched, _survdiff_parts
 
     allrows = pl.concat([d.with_columns(rep=pl.lit(i)) for i, d in enumerate(datasets)])
@@ -165,3 +165,19 @@ def test_survdiff_kernel_matches_numpy_reference(datasets: list[pl.DataFrame], r
     got = _kernels_km.survdiff_segs(row_ptr, t[order], e[order], g[order], 2, rho)
     for a, b in zip(got, want, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("group", ["sex", "ph_ecog"])
+@pytest.mark.parametrize("entry", ["entry", None])
+def test_entry_logrank_equals_r_cox_score_test_on_untied_data(
+    group: str, entry: str | None
+) -> None:
+    # R survdiff refuses (entry, time] data; with untied times the Breslow Cox score test at
+    # beta = 0 (R coxph(...)$sctest) is exactly the log-rank statistic with those risk sets
+    d = _data("lung_trunc_untied")
+    ref = pl.read_csv(REF / "out" / "logrank_entry_score.csv").filter(
+        (pl.col("group") == group) & (pl.col("entry") == (entry is not None))
+    )
+    r = logrank_test(d, "time", "event", group, entry=entry)
+    assert r.statistic == pytest.approx(ref["chisq"][0], rel=1e-10)
+    assert r.df == ref["df"][0]

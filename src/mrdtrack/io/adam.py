@@ -452,28 +452,22 @@ def _load_sas(
         kwargs["encoding"] = encoding
     try:
         if path.suffix.lower() == ".xpt":
-            df, _meta = pyreadstat.read_xport(str(path), **kwargs)
+            df, _meta = pyreadstat.read_xport(str(path), output_format="polars", **kwargs)
         else:
-            df, _meta = pyreadstat.read_sas7bdat(str(path), user_missing=True, **kwargs)
+            df, _meta = pyreadstat.read_sas7bdat(
+                str(path), user_missing=True, output_format="polars", **kwargs
+            )
     except Exception as exc:  # pyreadstat raises its own and OS errors for broken files
         rule = "bad_encoding" if "encod" in str(exc).lower() else "malformed_file"
         return None, [problem(rule, fname, table=table, format="SAS", encoding=encoding)], []
     notes: list[Problem] = []
-    out: dict[str, pl.Series] = {}
+    columns = []
     for c in df.columns:
-        s = df[c]
-        if s.dtype == object:
-            # user_missing=True returns special missing values of numeric variables as their
-            # letter inside an otherwise numeric column
-            is_num = s.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
-            is_code = s.map(lambda v: isinstance(v, str) and len(v) == 1)
-            has_num = bool(is_num.any())
-            if has_num and bool(is_code.any()) and bool((is_num | is_code | s.isna()).all()):
-                for i in is_code[is_code].index:
-                    notes.append(problem("special_missing", fname, int(i) + 1, c))
-                s = s.where(is_num, None).astype("float64")
-        out[c] = _series(c, s)
-    frame = pl.DataFrame(out) if out else pl.DataFrame()
+        s = df.get_column(c)
+        if s.dtype == pl.Object:
+            s = _special_missing(s, fname, notes)
+        columns.append(s)
+    frame = pl.DataFrame(columns) if columns else pl.DataFrame()
     frame = frame.with_columns(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW),
         pl.lit(fname, dtype=pl.String).alias(FILE),
@@ -481,26 +475,25 @@ def _load_sas(
     return frame, [], notes
 
 
-def _series(name: str, s: Any) -> pl.Series:
-    import pandas as pd
-
-    if s.dtype == object:
-        vals = s.tolist()
-        kinds = {
-            type(v) for v in vals if v is not None and not (isinstance(v, float) and pd.isna(v))
-        }
-        if kinds and kinds <= {dt.date}:
-            return pl.Series(name, [v if isinstance(v, dt.date) else None for v in vals], pl.Date)
-        if kinds and kinds <= {dt.datetime, pd.Timestamp}:
-            return pl.Series(
-                name,
-                [v.date() if isinstance(v, dt.datetime) else None for v in vals],
-                pl.Date,
-            )
-        return pl.Series(name, [None if v is None or v != v else str(v) for v in vals], pl.String)
-    if str(s.dtype).startswith("datetime"):
-        return pl.Series(name, s.dt.date.tolist(), pl.Date)
-    return pl.from_pandas(s).alias(name)
+def _special_missing(s: pl.Series, fname: str, notes: list[Problem]) -> pl.Series:
+    """A numeric or date variable read with ``user_missing=True``: SAS special missing values
+    (``.A``-``.Z``, ``._``) arrive as their letter among the values. They become nulls, each
+    listed as a ``special_missing`` note; a column of other mixed objects is kept as text."""
+    values = s.to_list()
+    codes = [i for i, v in enumerate(values) if isinstance(v, str)]
+    rest = [v for v in values if v is not None and not isinstance(v, str)]
+    if not codes or any(len(values[i]) != 1 for i in codes):
+        return pl.Series(s.name, [None if v is None else str(v) for v in values], pl.String)
+    for i in codes:
+        notes.append(problem("special_missing", fname, i + 1, s.name))
+    clean = [None if isinstance(v, str) else v for v in values]
+    if rest and all(isinstance(v, dt.datetime) for v in rest):
+        return pl.Series(s.name, [None if v is None else v.date() for v in clean], pl.Date)
+    if rest and all(isinstance(v, dt.date) for v in rest):
+        return pl.Series(s.name, clean, pl.Date)
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in rest):
+        return pl.Series(s.name, clean, pl.Float64)
+    return pl.Series(s.name, [None if v is None else str(v) for v in clean], pl.String)
 
 
 def _col(df: pl.DataFrame, *names: str) -> str | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
 from .expm import eigen_decompose, frechet_block, phi_from_exp, pmatrix_eigen
 
@@ -245,8 +246,6 @@ def _prow(spec, qmat, eig, pidx, r, dt):
         p = pmatrix_eigen(lam[pidx[i]], v[pidx[i]], vinv[pidx[i]], dt[i])
         out[i] = p[np.arange(len(i)), r[i], :]
     if not np.all(good):
-        import scipy.linalg
-
         i = np.flatnonzero(~good)
         p = scipy.linalg.expm(qmat[pidx[i]] * dt[i][:, None, None])
         out[i] = p[np.arange(len(i)), r[i], :]

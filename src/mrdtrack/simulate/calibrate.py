@@ -51,6 +51,7 @@ TARGETS_SCHEMA = "mrdtrack.simulate.targets/1"
 DEFAULT_FREE = (
     "baseline_mrd__negative_logit",
     "baseline_mrd__missing",
+    "baseline_mrd__clonal_log10_mean",
     "mrd_dynamics__neg_to_pos_early",
     "mrd_dynamics__neg_to_pos_late",
     "mrd_dynamics__pos_to_neg_early",
@@ -74,13 +75,16 @@ DEFAULT_MOMENTS = (
     "mrd_classes_whole_followup.positive_to_negative",
     "mrd_classes_whole_followup.negative_to_positive",
     "pfs.five_year",
+    "interim_conference_abstract.pfs_36_months",
+    "followup.median_months",
     "safety.on_study_deaths",
     "safety.serious_ae_fraction",
     "landmark_2y.lost_vs_persistent_hr",
+    "landmark_2y.lost_vs_persistent_p",
 )
 
 _PROBABILITY = ("missing", "early_discontinuation", "serious_fraction")
-_SIGNED = ("negative_logit",)
+_SIGNED = ("negative_logit", "clonal_log10_mean")
 
 
 @dataclass(frozen=True)
@@ -156,36 +160,93 @@ def pooled_log_hr(trials, landmark_day: float = 730.0) -> float:
 
 
 def simulate_summaries(
-    params: SimulationParams, n_replicates: int, seed: int, *, chunk: int = 100
+    params: SimulationParams,
+    n_replicates: int,
+    seed: int,
+    *,
+    chunk: int = 250,
+    engine: str = "fast",
 ) -> dict[str, np.ndarray]:
     """`trial_summaries` of replicates ``0 .. n_replicates - 1``, simulated in chunks."""
     parts = [
-        trial_summaries(simulate_trials(params, min(chunk, n_replicates - s), seed, start=s))
+        trial_summaries(
+            simulate_trials(params, min(chunk, n_replicates - s), seed, start=s, engine=engine)
+        )
         for s in range(0, n_replicates, chunk)
     ]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def simulated_moments(
-    params: SimulationParams, moments: tuple[str, ...], n_replicates: int, seed: int
+    params: SimulationParams,
+    moments: tuple[str, ...],
+    n_replicates: int,
+    seed: int,
+    *,
+    engine: str = "fast",
 ) -> dict[str, np.ndarray]:
-    """Per-replicate values of the moment statistics (HR: the pooled log HR, repeated)."""
-    if "landmark_2y.lost_vs_persistent_hr" not in moments:
-        s = simulate_summaries(params, n_replicates, seed)
-        return {m: s[m] for m in moments}
-    tr = simulate_trials(params, n_replicates, seed)
-    s = trial_summaries(tr)
-    out = {m: s[m] for m in moments if m != "landmark_2y.lost_vs_persistent_hr"}
-    if "landmark_2y.lost_vs_persistent_hr" in moments:
-        out["landmark_2y.lost_vs_persistent_hr"] = np.full(n_replicates, pooled_log_hr(tr))
+    """Per-replicate values of the moment statistics, on the scale they are fitted on
+    (`MEDIAN_MOMENTS` transformed: log HR, log10 p)."""
+    s = simulate_summaries(params, n_replicates, seed, engine=engine)
+    out = {}
+    for m in moments:
+        x = s[m]
+        if m in MEDIAN_MOMENTS:
+            with np.errstate(divide="ignore"):
+                x = MEDIAN_MOMENTS[m](x)
+        out[m] = x
     return out
 
 
+#: Moments fitted by their simulated median on a transformed scale (a single small trial's HR is
+#: often 0 or infinite: its mean does not exist, its median does, and the report shows medians).
+MEDIAN_MOMENTS = {
+    "landmark_2y.lost_vs_persistent_hr": np.log,
+    "landmark_2y.lost_vs_persistent_p": np.log10,
+}
+
+
+def _centre(m: str, x: np.ndarray) -> float:
+    """Simulated mean (median for `MEDIAN_MOMENTS`) of one moment, trials without it left out."""
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return np.nan
+    return float(np.median(x)) if m in MEDIAN_MOMENTS else float(np.mean(x))
+
+
+def _spread(m: str, x: np.ndarray) -> float:
+    """Between-trial spread: SD, or IQR / 1.349 for `MEDIAN_MOMENTS` (infinite values occur)."""
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return 1.0
+    if m in MEDIAN_MOMENTS:
+        x = x[np.isfinite(x)]  # HR 0 or infinite (monotone likelihood) would blow up the IQR
+        if x.size < 4:
+            return 1.0
+        q1, q3 = np.quantile(x, [0.25, 0.75])
+        return max(float(q3 - q1) / 1.349, 1e-3)
+    return max(float(np.std(x)), 1e-3)
+
+
+#: A published "HR infinite" against sustained negativity means no PFS event among sustained
+#: negatives after the landmark: fitted as the moment "events in that group = 0".
+_IMPLIED = {"landmark_2y.events_sustained": ("landmark_2y.lost_vs_sustained_hr", "infinite", 0.0)}
+
+
+def _fit_moments(targets: Targets) -> tuple[str, ...]:
+    """The moments to fit: those of ``targets.moments`` with a published value, plus implied ones."""
+    out = [m for m in targets.moments if m in targets.values]
+    for m, (fig, value, _) in _IMPLIED.items():
+        if targets.values.get(fig) == value and m not in out:
+            out.append(m)
+    return tuple(out)
+
+
 def _target_number(targets: Targets, m: str) -> float:
-    v = targets.values[m]
-    if m == "landmark_2y.lost_vs_persistent_hr":
-        return math.log(float(v))
-    return float(v)
+    if m in _IMPLIED and m not in targets.values:
+        return _IMPLIED[m][2]
+    v = float(targets.values[m])
+    return float(MEDIAN_MOMENTS[m](v)) if m in MEDIAN_MOMENTS else v
 
 
 @dataclass(frozen=True)
@@ -219,7 +280,7 @@ def calibrate(
     targets: Targets,
     *,
     free: tuple[str, ...] = DEFAULT_FREE,
-    n_replicates: int = 200,
+    n_replicates: int = 1000,
     seed: int = 20210601,
     max_evaluations: int = 400,
     method: str = "levenberg-marquardt",
@@ -227,7 +288,7 @@ def calibrate(
     """Fit ``free`` parameters to the ``targets`` moments by the method of simulated moments."""
     from scipy.optimize import minimize
 
-    moments = tuple(m for m in targets.moments if m in targets.values)
+    moments = _fit_moments(targets)
     if not moments:
         raise MrdtrackError(
             "no calibration moments: the targets file has none of " + str(DEFAULT_MOMENTS)
@@ -235,10 +296,9 @@ def calibrate(
     y = np.array([_target_number(targets, m) for m in moments])
     start = np.array([_to_free(f, _get(params, f)) for f in free])
     m0 = simulated_moments(params, moments, n_replicates, seed)
-    scale = np.array([max(np.std(m0[m]), 1e-3) for m in moments])
-    if "landmark_2y.lost_vs_persistent_hr" in moments:
-        # the pooled log HR is one number per simulation; weigh it like a 0.35 SE on the log scale
-        scale[moments.index("landmark_2y.lost_vs_persistent_hr")] = 0.35
+    # weight = 1 / between-trial spread at the start: a figure a 108-patient trial measures
+    # imprecisely weighs less
+    scale = np.array([_spread(m, m0[m]) for m in moments])
     n_eval = 0
 
     def build(x):
@@ -246,7 +306,7 @@ def calibrate(
 
     def resid(x):
         m = simulated_moments(build(x), moments, n_replicates, seed)
-        mean = np.array([np.nanmean(m[k]) for k in moments])
+        mean = np.array([_centre(k, m[k]) for k in moments])
         if not np.all(np.isfinite(mean)):
             return np.full(len(moments), 1e3)
         return (mean - y) / scale
@@ -255,7 +315,7 @@ def calibrate(
         nonlocal n_eval
         n_eval += 1
         m = simulated_moments(build(x), moments, n_replicates, seed)
-        mean = np.array([np.nanmean(m[k]) for k in moments])
+        mean = np.array([_centre(k, m[k]) for k in moments])
         if not np.all(np.isfinite(mean)):
             return 1e6
         return float(np.sum(((mean - y) / scale) ** 2))
@@ -277,7 +337,7 @@ def calibrate(
         {
             "moment": moments,
             "published": y,
-            "simulated_mean": [float(np.nanmean(m[k])) for k in moments],
+            "simulated_centre": [_centre(k, m[k]) for k in moments],
             "scale": scale,
         }
     )

@@ -37,7 +37,8 @@ def demo(
     from mrdtrack.simulate.demo import DEMO_SEED, write_demo
     from mrdtrack.simulate.params import load_params
 
-    d = write_demo(out, DEMO_SEED if seed is None else seed, load_params(params), adam=adam)
+    p = None if params is None else load_params(params)  # None: the demo's frozen parameters
+    d = write_demo(out, DEMO_SEED if seed is None else seed, p, adam=adam)
     typer.echo(d.summary())
 
 

@@ -1,6 +1,7 @@
 """The embedded demo study: 108 simulated patients whose counts equal the founding study's.
 
-Construction (deterministic given ``seed`` and the parameter file; byte-identical files):
+Construction (deterministic given ``seed`` and the parameter file, by default `DEMO_PARAMS`;
+byte-identical files):
 
 1. **Pool.** Simulate ``pool_size`` independent patients from the calibrated generative model
    (one stream, ``[seed, 0]``). Drop patients whose MRD class would depend on a rule detail
@@ -38,10 +39,13 @@ import polars as pl
 from mrdtrack.simulate import _classify as C
 from mrdtrack.simulate._kernels import landmark_tests
 from mrdtrack.simulate.model import Trials, simulate_trials
-from mrdtrack.simulate.params import SimulationParams, load_params
+from mrdtrack.simulate.params import SimulationParams
 from mrdtrack.simulate.summaries import km_at, km_median, landmark_groups, pfs_arrays
 
 DEMO_SEED = 20210601
+#: The demo study was built from version 1 of the founding-study parameters, frozen in this file,
+#: so recalibrating ``founding_study.toml`` never changes the shipped demo files.
+DEMO_PARAMS = "founding_study_v1.toml"
 LANDMARK_DAY = 730.0
 
 #: The counts the demo study reproduces exactly (published figures; AE counts = rounded %).
@@ -188,6 +192,16 @@ def _soft_loss(c: dict[str, float]) -> float:
     return float(loss)
 
 
+def demo_params() -> SimulationParams:
+    """The parameters the shipped demo study was built from (`DEMO_PARAMS`)."""
+    from importlib import resources
+
+    from mrdtrack.simulate.params import loads_params
+
+    res = resources.files("mrdtrack.data").joinpath(f"simulation/{DEMO_PARAMS}")
+    return loads_params(res.read_text(encoding="utf-8"), source=DEMO_PARAMS)
+
+
 def build_demo(
     seed: int = DEMO_SEED,
     params: SimulationParams | None = None,
@@ -197,7 +211,7 @@ def build_demo(
     tune_swaps: int = 8000,
 ) -> DemoStudy:
     """Build the demo study (see the module docstring for the construction)."""
-    p = load_params() if params is None else params
+    p = demo_params() if params is None else params
     n = p.trial.n_patients
     pool = simulate_trials(p.replace(trial__n_patients=pool_size), 1, seed)
     labels = _labels(pool)

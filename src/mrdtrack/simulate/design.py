@@ -96,13 +96,14 @@ def schedule_params(params: SimulationParams, interval_months: float) -> Simulat
         assessment__interval_days=float(interval),
         assessment__n_followup_visits=n_visits,
         assessment__window_days=window,
+        assessment__window_before_days=int(min(params.assessment.window_before_days, window)),
     )
 
 
 def schedule_chunk(point: dict, seed: int, start: int, stop: int) -> pl.DataFrame:
     """Per replicate: progressions, those preceded by detected resurgence, their lead times."""
     p = schedule_params(point["params"], point["interval_months"])
-    tr = simulate_trials(p, stop - start, seed, start=start)
+    tr = simulate_trials(p, stop - start, seed, start=start, engine="fast")
     neg, pos = C.call_status(tr.visit_result, tr.visit_sensitivity)
     neg_before = np.logical_or.accumulate(neg, axis=-1)
     neg_before = np.concatenate([np.zeros_like(neg[..., :1]), neg_before[..., :-1]], -1)
@@ -160,7 +161,7 @@ def residual_pool(
         trial__max_followup_days=7305.0,
         followup__loss_per_year=0.0,
     )
-    tr = simulate_trials(long, n_trials, seed, start=10_000_000)
+    tr = simulate_trials(long, n_trials, seed, start=10_000_000, engine="fast")
     neg, pos = C.call_status(tr.visit_result, tr.visit_sensitivity)
     nb = np.logical_or.accumulate(neg, axis=-1)
     nb = np.concatenate([np.zeros_like(neg[..., :1]), nb[..., :-1]], -1)
@@ -174,7 +175,7 @@ def residual_pool(
     t, e = t[order], e[order]
     at_risk = t.size - np.arange(t.size)
     surv = np.cumprod(np.where(e == 1, 1 - 1 / at_risk, 1.0))
-    base = simulate_trials(params, n_trials, seed, start=10_000_000)
+    base = simulate_trials(params, n_trials, seed, start=10_000_000, engine="fast")
     nb0 = C.classify(base.visit_day, base.visit_result, base.visit_sensitivity) == C.LOST
     return t, surv, float(nb0.mean())
 
@@ -251,7 +252,7 @@ def landmark_chunk(point: dict, seed: int, start: int, stop: int) -> pl.DataFram
         trial__cutoff_calendar_day=base.trial.cutoff_calendar_day + extra,
         trial__max_followup_days=base.trial.max_followup_days + extra,
     )
-    tr = simulate_trials(p, stop - start, seed, start=start)
+    tr = simulate_trials(p, stop - start, seed, start=start, engine="fast")
     time, event = pfs_arrays(tr)
     ev = tr.cycles_completed >= 4
     lt, g_per, _ = landmark_groups(tr, time, ev, 730.0)

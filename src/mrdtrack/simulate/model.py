@@ -28,7 +28,8 @@ The model (rates per year, times in study days; day 0 = start of maintenance)
   rate after that window, at progression, death, loss to follow-up or the protocol maximum;
   otherwise they are on maintenance at the data cutoff.
 - MRD assessments: baseline on day U{day_min..day_max} (missing with probability ``missing``),
-  then on the anniversaries of the baseline sample, within ``[0, window_days]`` days after each,
+  then on the anniversaries of the baseline sample, within ``[-window_before_days, window_days]``
+  days of each,
   up to ``n_followup_visits``, while progression-free and under follow-up; each follow-up visit
   may be missed (no record), inadequate (record ``not_evaluable``) or reach only ``low_lod``
   sensitivity; a true positive is detected when its log-normal clonal fraction reaches the
@@ -205,6 +206,8 @@ def simulate_trials(
     start: int = 0,
     replicates: np.ndarray | None = None,
     uniforms: np.ndarray | None = None,
+    engine: str = "reference",
+    threads: int = 1,
 ) -> Trials:
     """Simulate replicate trials ``start .. start + n_replicates - 1`` (or ``replicates``).
 
@@ -225,6 +228,15 @@ def simulate_trials(
         Explicit replicate indices (instead of ``n_replicates``/``start``).
     uniforms : array, optional
         Advanced: the uniform block ``(R, n_patients, K)`` itself (e.g. a patient pool).
+    engine : {"reference", "fast"}
+        ``"reference"`` (default): plain numpy, uniforms from ``default_rng([seed, i])`` (the
+        demo study is built with it). ``"fast"``: the same model compiled with numba
+        (`mrdtrack.simulate._kernels_model`), uniforms from counter-based SplitMix64 streams
+        keyed by ``(seed, i)`` — about 20 times faster, replicate ``i`` again independent of
+        batching, but different trials (same distribution) than the reference engine. With
+        ``uniforms`` given, both engines give the same trials.
+    threads : int
+        Fast engine only: numba threads over blocks of replicates (same results as 1).
 
     Returns
     -------
@@ -236,6 +248,10 @@ def simulate_trials(
     if replicates is None:
         replicates = np.arange(start, start + n_replicates, dtype=np.int64)
     replicates = np.asarray(replicates, dtype=np.int64)
+    if engine == "fast":
+        return _simulate_fast(p, seed, replicates, uniforms, threads)
+    if engine != "reference":
+        raise ValueError(f"engine must be 'reference' or 'fast', not {engine!r}")
     u = replicate_uniforms(p, seed, replicates) if uniforms is None else uniforms
     cols = _layout(p).slots
     # column-major copy: each named draw becomes a contiguous (R, n) array (cache-friendly)
@@ -386,7 +402,12 @@ def simulate_trials(
     vday = (
         bday[..., None]
         + asm.interval_days * k_idx
-        + np.where(k_idx > 0, np.floor(U("v_jitter") * (asm.window_days + 1)), 0.0)
+        + np.where(
+            k_idx > 0,
+            np.floor(U("v_jitter") * (asm.window_before_days + asm.window_days + 1))
+            - asm.window_before_days,
+            0.0,
+        )
     )
     stop = np.minimum(fu_end, np.where(prog_obs, prog_d - 1, np.inf))
     happens = vday <= stop[..., None]
@@ -394,7 +415,13 @@ def simulate_trials(
     follow = k_idx > 0
     happens &= ~(follow & (U("v_miss") < asm.missed))
     inadequate = follow & (U("v_inad") < asm.inadequate)
-    sens = np.where(follow & (U("v_lowsens") < asm.low_sensitivity), asm.low_lod, asm.lod)
+    # the sensitivity of a sample that was not taken or not evaluable is never used: set to the
+    # assay's LOD (so the fast engine need not draw it)
+    sens = np.where(
+        happens & ~inadequate & follow & (U("v_lowsens") < asm.low_sensitivity),
+        asm.low_lod,
+        asm.lod,
+    )
     n_jumps = (jumps[..., None, :] <= vday[..., None]).sum(-1)
     true_neg = np.where(n_jumps % 2 == 0, neg0[..., None], ~neg0[..., None])
     log_cf = bm.clonal_log10_mean + bm.clonal_log10_sd * ndtri(U("v_clonal"))
@@ -417,14 +444,17 @@ def simulate_trials(
         grade = np.where(
             ua < g3_p, np.where(ug < g4_p, 4, 3), np.where(ua < any_p, np.where(ug < 0.5, 1, 2), 0)
         )
-        onset = 1 + np.floor(U("ae_onset") * np.maximum(tx_dur - 1, 1)[..., None])
-        related = U("ae_related") < 0.8
+        # onset and relatedness exist only for an event that happened (grade > 0)
+        onset = np.where(
+            grade > 0, 1 + np.floor(U("ae_onset") * np.maximum(tx_dur - 1, 1)[..., None]), 0
+        )
+        related = (grade > 0) & (U("ae_related") < 0.8)
     else:
         shape = (*enrol.shape, 0)
         grade, onset, related = np.zeros(shape, int), np.zeros(shape), np.zeros(shape, bool)
     sae = U("sae") < sf.serious_fraction
-    sae_term = np.floor(U("sae_term") * len(sf.serious_terms)).astype(np.int64)
-    sae_onset = 1 + np.floor(U("sae_onset") * np.maximum(tx_dur - 1, 1))
+    sae_term = np.where(sae, np.floor(U("sae_term") * len(sf.serious_terms)), 0).astype(np.int64)
+    sae_onset = np.where(sae, 1 + np.floor(U("sae_onset") * np.maximum(tx_dur - 1, 1)), 0)
 
     i64 = np.int64
     return Trials(
@@ -458,3 +488,105 @@ def simulate_trials(
         sae_term=sae_term,
         sae_onset=sae_onset.astype(i64),
     )
+
+
+def _fast_inputs(p: SimulationParams) -> tuple:
+    """The scalar parameter tuple (`_kernels_model.PF_NAMES` order) and the probability arrays."""
+    tr, cv, bm, dyn, pr = p.trial, p.covariates, p.baseline_mrd, p.mrd_dynamics, p.progression
+    tx, fu, asm, sf = p.treatment, p.followup, p.assessment, p.safety
+    pf = (
+        tr.enrolment_days, tr.cutoff_calendar_day, tr.max_followup_days,
+        cv.age_mean, cv.age_sd, cv.age_min, cv.age_max, cv.male, cv.prior_transplant,
+        cv.high_risk_cytogenetics,
+        bm.day_min, bm.day_max, bm.missing, bm.negative_logit, bm.negative_logit_transplant,
+        bm.negative_logit_high_risk, bm.clonal_log10_mean, bm.clonal_log10_sd,
+        dyn.neg_to_pos_early, dyn.neg_to_pos_late, dyn.neg_to_pos_high_risk_log_rr,
+        dyn.pos_to_neg_early, dyn.pos_to_neg_late, dyn.change_day,
+        pr.negative, pr.persistent_positive, pr.lost_early, pr.lost_late, pr.lost_change_days,
+        pr.high_risk_log_hr, pr.age_log_hr_per_10y,
+        p.death.rate_at_mean_age, p.death.age_log_hr_per_year,
+        tx.cycle_days, tx.early_discontinuation, tx.early_window_days,
+        tx.discontinuation_per_year, tx.max_days, fu.loss_per_year,
+        fu.early_withdrawal_followup_days,
+        asm.interval_days, asm.window_days, asm.window_before_days, asm.missed, asm.inadequate, asm.low_sensitivity,
+        asm.lod, asm.low_lod, sf.serious_fraction, len(sf.serious_terms),
+    )  # fmt: skip
+
+    def cum(x):
+        c = np.cumsum(np.asarray(x, dtype=float))
+        return c / c[-1]
+
+    terms = sf.terms
+    arrays = (
+        cum(cv.iss),
+        cum(cv.induction_probs),
+        cum(cv.response_probs_if_negative),
+        cum(cv.response_probs_if_positive),
+        np.array([t.any_grade for t in terms], dtype=float),
+        np.array([t.grade3plus for t in terms], dtype=float),
+        np.array([t.grade4_given_3plus for t in terms], dtype=float),
+    )
+    return tuple(float(x) for x in pf), arrays
+
+
+def _simulate_fast(
+    p: SimulationParams, seed: int, replicates: np.ndarray, uniforms, threads: int = 1
+) -> Trials:
+    """`simulate_trials` with ``engine="fast"`` (numba kernel; see `_kernels_model`)."""
+    from mrdtrack.simulate import _kernels_model as K
+
+    lay = _layout(p)
+    k1, kv = lay.n_patient_level, lay.n - lay.n_patient_level
+    r, n = len(replicates), p.trial.n_patients
+    nv, nt = p.assessment.n_followup_visits + 1, len(p.safety.terms)
+    pf, (iss_c, ind_c, rn_c, rp_c, a_any, a_g3, a_g4) = _fast_inputs(p)
+    if uniforms is None:
+        u_in, use_in = np.zeros((1, 1, 1)), False
+    else:
+        u_in, use_in = np.ascontiguousarray(uniforms, dtype=np.float64), True
+        if u_in.shape != (r, n, lay.n):
+            raise ValueError(f"uniforms must have shape {(r, n, lay.n)}, not {u_in.shape}")
+    i64 = np.int64
+
+    def z(dtype, *extra):  # the kernel writes every element
+        return np.empty((r, n, *extra), dtype=dtype)
+
+    out = {
+        "enrol_day": z(i64),
+        "cutoff_day": z(i64),
+        "age": z(float),
+        "male": z(bool),
+        "prior_transplant": z(bool),
+        "high_risk": z(bool),
+        "iss": z(np.int8),
+        "induction": z(np.int8),
+        "baseline_response": z(np.int8),
+        "baseline_state_negative": z(bool),
+        "progression_day": z(i64),
+        "death_day": z(i64),
+        "last_contact_day": z(i64),
+        "treatment_end_day": z(i64),
+        "treatment_end_reason": z(np.int8),
+        "cycles_completed": z(i64),
+        "visit_day": z(i64, nv),
+        "visit_result": z(np.int8, nv),
+        "visit_sensitivity": z(float, nv),
+        "visit_clonal_fraction": z(float, nv),
+        "ae_grade": z(np.int8, nt),
+        "ae_onset": z(i64, nt),
+        "ae_related": z(bool, nt),
+        "sae": z(bool),
+        "sae_term": z(i64),
+        "sae_onset": z(i64),
+    }
+    kernel = K.simulate_kernel_parallel if threads > 1 else K.simulate_kernel
+    if threads > 1:
+        import numba
+
+        numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    kernel(
+        np.uint64(int(seed) % 2**64), replicates, u_in, use_in, pf,
+        p.mrd_dynamics.max_transitions, nv, iss_c, ind_c, rn_c, rp_c, a_any, a_g3, a_g4, k1, kv,
+        *out.values(),
+    )  # fmt: skip
+    return Trials(params=p, seed=int(seed), replicates=replicates, **out)

@@ -128,6 +128,7 @@ class Assessment:
     interval_days: float = 365.0
     n_followup_visits: int = 5
     window_days: int = 28
+    window_before_days: int = 0
     missed: float = 0.05
     inadequate: float = 0.03
     low_sensitivity: float = 0.03

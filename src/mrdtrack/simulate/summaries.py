@@ -22,7 +22,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from mrdtrack.simulate import _classify as C
-from mrdtrack.simulate._kernels import landmark_tests
+from mrdtrack.simulate._kernels import analyse_landmark
 from mrdtrack.simulate.model import Trials
 
 DAYS_PER_MONTH = 30.4375
@@ -97,10 +97,15 @@ def trial_summaries(
     r_n = tr.n_replicates
     n = tr.params.trial.n_patients
     evaluable = tr.cycles_completed >= min_cycles
-    time, event = pfs_arrays(tr)
+    # classes, PFS and both landmark comparisons in one compiled pass (equal to `pfs_arrays`,
+    # `C.classify` and `landmark_groups` + `landmark_tests`: tested)
+    fused = analyse_landmark(
+        tr, landmark_day=landmark_day, min_cycles=min_cycles, threshold=threshold
+    )
+    time, event = fused["time"], fused["event"]
     neg, pos = C.call_status(tr.visit_result, tr.visit_sensitivity, threshold)
     b_neg, b_pos = neg[..., 0], pos[..., 0]
-    cls = C.classify(tr.visit_day, tr.visit_result, tr.visit_sensitivity, threshold=threshold)
+    cls = fused["classes"]
     out: dict[str, np.ndarray] = {
         "cohort.enrolled": np.full(r_n, float(n)),
         "cohort.evaluable_pfs": evaluable.sum(1).astype(float),
@@ -124,9 +129,7 @@ def trial_summaries(
     out["followup.median_months"] = fu / DAYS_PER_MONTH
 
     # 2-year landmark
-    lt, g_per, g_sus = landmark_groups(tr, time, evaluable, landmark_day, threshold)
-    per = landmark_tests(lt, event, g_per)
-    sus = landmark_tests(lt, event, g_sus)
+    per, sus = fused["lost_vs_persistent"], fused["lost_vs_sustained"]
     out["landmark_2y.lost_vs_persistent_hr"] = per[:, 7]
     out["landmark_2y.lost_vs_persistent_p"] = chi2.sf(per[:, 4], 1)
     out["landmark_2y.lost_vs_sustained_hr"] = sus[:, 7]

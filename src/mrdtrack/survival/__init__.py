@@ -12,19 +12,28 @@ import importlib
 from typing import Any
 
 _API = {
-    "kaplan_meier": "kaplan_meier",
-    "KaplanMeier": "kaplan_meier",
-    "kaplan_meier_batched": "kaplan_meier",
+    # the module is km.py: a submodule named like the function would shadow it once imported
+    "kaplan_meier": "km",
+    "KaplanMeier": "km",
+    "KaplanMeierBatch": "km",
+    "kaplan_meier_batched": "km",
     "median_followup": "followup",
+    "MedianFollowUp": "followup",
     "logrank_test": "logrank",
     "logrank_batched": "logrank",
     "LogrankResult": "logrank",
+    "LogrankBatch": "logrank",
     "cox_ph": "cox",
     "CoxFit": "cox",
     "cox_ph_batched": "cox",
     "cumulative_incidence": "competing",
     "gray_test": "competing",
     "fine_gray": "competing",
+    "CumulativeIncidence": "competing",
+    "GrayTest": "competing",
+    "FineGrayFit": "competing",
+    "fit_firth": "firth",
+    "FirthCoxFit": "firth",
 }
 
 __all__ = sorted(_API)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -81,6 +82,20 @@ class CoxData:
     strata_levels: tuple
     terms: dict
 
+    @cached_property
+    def entry_view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(start, strata, X, weights) in ``order_start`` order, for sequential removal from
+        the risk set in the likelihood sweep; the row-order arrays for right-censored data."""
+        if not self.counting:
+            return self.start, self.strata, self.X, self.weights
+        o = self.order_start
+        return (
+            np.ascontiguousarray(self.start[o]),
+            np.ascontiguousarray(self.strata[o]),
+            np.take(self.X, o, axis=0),
+            np.ascontiguousarray(self.weights[o]),
+        )
+
     @property
     def n(self) -> int:
         return int(self.stop.shape[0])
@@ -113,6 +128,7 @@ def cox_loglik_derivs(
     b = np.ascontiguousarray(beta, dtype=np.float64).reshape(-1)
     if b.shape[0] != cd.p:
         raise ValueError(f"beta has length {b.shape[0]}, the design has {cd.p} columns")
+    s_start, s_strata, s_x, s_w = cd.entry_view
     ll, u, imat = loglik_derivs(
         cd.start,
         cd.stop,
@@ -120,10 +136,14 @@ def cox_loglik_derivs(
         cd.X,
         cd.weights,
         cd.strata,
-        cd.order_start,
+        s_start,
+        s_strata,
+        s_x,
+        s_w,
         b,
         efron,
         information,
+        cd.counting,
     )
     return float(ll), u, imat
 
@@ -427,10 +447,21 @@ def _timefix(
     if not tied.any():
         return stop_s, entry_s
     cuts = y[np.r_[True, ~tied]]
-    new_stop = cuts[np.searchsorted(cuts, stop_s, side="right") - 1]
-    new_entry = entry_s.copy()
+    # only the values that move are looked up (usually few): each maps to the first of its chain
+    moved = y[1:][tied]
+    target = cuts[np.searchsorted(cuts, moved, side="right") - 1]
+
+    def remap(x: np.ndarray) -> np.ndarray:
+        pos = np.minimum(np.searchsorted(moved, x), moved.shape[0] - 1)
+        hit = moved[pos] == x
+        out = x.copy()
+        out[hit] = target[pos[hit]]
+        return out
+
+    new_stop = remap(stop_s)
+    new_entry = entry_s
     if counting:
-        new_entry = cuts[np.searchsorted(cuts, entry_s, side="right") - 1]
+        new_entry = remap(entry_s)
         bad = int(np.sum(new_stop <= new_entry))
         if bad:
             raise ValueError(

@@ -31,11 +31,20 @@ def _advance_stratum(order_start, strata, j, s):
 
 
 @njit(cache=True)
-def loglik_derivs(start, stop, event, X, w, strata, order_start, beta, efron, want_imat):
-    """Log partial likelihood, score and information at ``beta`` (one sweep)."""
+def loglik_derivs(
+    start, stop, event, X, w, strata, s_start, s_strata, Xs, ws, beta, efron, want_imat, counting
+):
+    """Log partial likelihood, score and information at ``beta`` (one sweep).
+
+    ``s_start``, ``s_strata``, ``Xs``, ``ws`` are the entry times, strata, covariates and
+    weights in entry order (stratum ascending, entry descending): copies, so that removing rows
+    from the risk set reads memory sequentially. Unused (pass the row-order arrays) when
+    ``counting`` is False.
+    """
     n, p = X.shape
     eta = X @ beta
     risk = w * np.exp(eta)
+    risk_s = ws * np.exp(Xs @ beta) if counting else risk
     loglik = 0.0
     u = np.zeros(p)
     imat = np.zeros((p, p))
@@ -57,13 +66,10 @@ def loglik_derivs(start, stop, event, X, w, strata, order_start, beta, efron, wa
             nrisk = 0
             a[:] = 0.0
             cmat[:, :] = 0.0
-            j = _advance_stratum(order_start, strata, j, s)
+            while j < n and s_strata[j] < s:
+                j += 1
         t = stop[i]
         # add every row whose stop time is t; collect the deaths at t
-        denom2 = 0.0
-        a2[:] = 0.0
-        if want_imat:
-            cmat2[:, :] = 0.0
         ndead = 0
         wdead = 0.0
         k = i
@@ -82,40 +88,48 @@ def loglik_derivs(start, stop, event, X, w, strata, order_start, beta, efron, wa
                 ndead += 1
                 wdead += w[k]
                 loglik += w[k] * eta[k]
-                denom2 += r
                 for q in range(p):
                     u[q] += w[k] * X[k, q]
-                    a2[q] += r * X[k, q]
-                if want_imat:
-                    for q in range(p):
-                        rx = r * X[k, q]
-                        for m in range(q + 1):
-                            cmat2[q, m] += rx * X[k, m]
             k += 1
         # drop the rows that entered at or after t: they are not at risk at t (start < t needed)
-        while j < n and strata[order_start[j]] == s and start[order_start[j]] >= t:
-            r_idx = order_start[j]
-            r = risk[r_idx]
-            denom -= r
-            nrisk -= 1
-            for q in range(p):
-                a[q] -= r * X[r_idx, q]
-            if want_imat:
+        if counting:
+            while j < n and s_strata[j] == s and s_start[j] >= t:
+                r = risk_s[j]
+                denom -= r
+                nrisk -= 1
                 for q in range(p):
-                    rx = r * X[r_idx, q]
-                    for m in range(q + 1):
-                        cmat[q, m] -= rx * X[r_idx, m]
-            j += 1
-        if nrisk == 0:
-            # an empty risk set: clear the running sums so that round-off does not accumulate
-            denom = 0.0
-            a[:] = 0.0
-            cmat[:, :] = 0.0
+                    a[q] -= r * Xs[j, q]
+                if want_imat:
+                    for q in range(p):
+                        rx = r * Xs[j, q]
+                        for m in range(q + 1):
+                            cmat[q, m] -= rx * Xs[j, m]
+                j += 1
+            if nrisk == 0:
+                # an empty risk set: clear the running sums so round-off does not accumulate
+                denom = 0.0
+                a[:] = 0.0
+                cmat[:, :] = 0.0
         if ndead > 0:
             nterm = ndead if efron else 1
             meanwt = wdead / nterm
+            denom2 = 0.0
+            if nterm > 1:
+                # the deaths' own sums, needed only for Efron's shares of tied deaths
+                a2[:] = 0.0
+                cmat2[:, :] = 0.0
+                for kk in range(i, k):
+                    if event[kk] > 0:
+                        r = risk[kk]
+                        denom2 += r
+                        for q in range(p):
+                            rx = r * X[kk, q]
+                            a2[q] += rx
+                            if want_imat:
+                                for m in range(q + 1):
+                                    cmat2[q, m] += rx * X[kk, m]
             for kk in range(nterm):
-                frac = kk / ndead if efron else 0.0
+                frac = kk / ndead if nterm > 1 else 0.0
                 d2 = denom - frac * denom2
                 inv = 1.0 / d2
                 loglik -= meanwt * np.log(d2)
@@ -686,7 +700,6 @@ def batched_fit(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf):
         ww = np.ones(m)
         ss = np.zeros(m, dtype=np.int64)
         st = np.full(m, -np.inf)
-        os = np.arange(m)
         ne = 0
         for i in range(m):
             if ee[i] > 0:
@@ -695,7 +708,9 @@ def batched_fit(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf):
         if ne == 0:
             continue
         beta = np.zeros(p)
-        ll0, u, imat = loglik_derivs(st, tt, ee, xx, ww, ss, os, beta, efron, True)
+        ll0, u, imat = loglik_derivs(
+            st, tt, ee, xx, ww, ss, st, ss, xx, ww, beta, efron, True, False
+        )
         ll0_out[r] = ll0
         if not np.all(np.isfinite(imat)) or np.linalg.det(imat) <= 0.0:
             continue
@@ -706,7 +721,9 @@ def batched_fit(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf):
         done = False
         it = 1
         while it <= iter_max:
-            ll, u, imat = loglik_derivs(st, tt, ee, xx, ww, ss, os, newbeta, efron, True)
+            ll, u, imat = loglik_derivs(
+                st, tt, ee, xx, ww, ss, st, ss, xx, ww, newbeta, efron, True, False
+            )
             finite = np.isfinite(ll)
             for q in range(p):
                 if not np.isfinite(u[q]):
@@ -726,7 +743,9 @@ def batched_fit(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf):
                 newbeta = newbeta + step
             it += 1
         if not done:
-            ll, u, imat = loglik_derivs(st, tt, ee, xx, ww, ss, os, beta, efron, True)
+            ll, u, imat = loglik_derivs(
+                st, tt, ee, xx, ww, ss, st, ss, xx, ww, beta, efron, True, False
+            )
             it = iter_max
         var = np.linalg.inv(imat)
         stp = u @ var

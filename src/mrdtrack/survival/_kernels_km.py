@@ -144,22 +144,21 @@ def _numba_kernels():
                 continue
             q = (x1 + x2) / 2.0
             if near:
-                # R's end-of-curve rule: the last value not seen earlier in the curve
-                last = np.nan
-                last_i = -1
-                for i in range(hi - 1, lo - 2, -1):
-                    yi = y[i] if i >= lo else 0.0
-                    seen = False
-                    for j in range(lo - 1, i):
-                        yj = y[j] if j >= lo else 0.0
-                        if yj == yi or (np.isnan(yj) and np.isnan(yi)):
-                            seen = True
-                            break
-                    if not seen:
+                # R's end-of-curve rule uses the last value not seen earlier in the curve
+                # (origin included); a hash set keeps this one pass
+                seen = {0.0}
+                seen_nan = False
+                last = 0.0
+                for i in range(lo, hi):
+                    yi = y[i]
+                    if np.isnan(yi):
+                        if not seen_nan:
+                            seen_nan = True
+                            last = yi
+                    elif yi not in seen:
+                        seen.add(yi)
                         last = yi
-                        last_i = i
-                        break
-                if last_i >= lo - 1 and not np.isnan(last) and abs(p - last) < tol:
+                if not np.isnan(last) and abs(p - last) < tol:
                     xmax = x[hi - 1] if hi > lo else 0.0
                     q = (x1 + xmax) / 2.0
             out[s] = 0.0 if p == 0 else q

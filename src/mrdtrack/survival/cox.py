@@ -222,9 +222,10 @@ def score_residuals(cd: CoxData, beta: np.ndarray, ties: str) -> np.ndarray:
 def _collapse(values: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
     if cluster is None:
         return values
-    out = np.zeros((int(cluster.max()) + 1, values.shape[1]))
-    np.add.at(out, cluster, values)
-    return out
+    m = int(cluster.max()) + 1
+    return np.column_stack(
+        [np.bincount(cluster, weights=values[:, k], minlength=m) for k in range(values.shape[1])]
+    )
 
 
 def fit_cox_data(

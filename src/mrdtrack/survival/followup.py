@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from mrdtrack._frames import to_polars
-from mrdtrack.survival.kaplan_meier import KaplanMeier, check_event, kaplan_meier
+from mrdtrack.survival.km import KaplanMeier, check_event, kaplan_meier
 
 __all__ = ["MedianFollowUp", "median_followup"]
 

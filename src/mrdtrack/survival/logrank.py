@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from mrdtrack._frames import to_polars
-from mrdtrack.survival.kaplan_meier import (
+from mrdtrack.survival.km import (
     _segment_sort,
     check_entry,
     check_event,
@@ -235,7 +235,8 @@ def logrank_test(
     Conventions: risk set at t: time >= t (censorings tied with deaths are at risk); observed
     and expected are weighted when rho != 0, as R reports them. With ``entry`` the risk sets are
     (entry, time] (R's survdiff refuses counting-process data; this is the same statistic with
-    left-truncated risk sets).
+    left-truncated risk sets; with untied times it equals R's Breslow Cox score test,
+    ``coxph(Surv(entry, time, event) ~ group, ties="breslow")``, at beta = 0).
 
     Parameters
     ----------

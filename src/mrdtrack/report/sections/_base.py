@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,12 +158,7 @@ def resolve(requirement: str) -> Any:
         module = importlib.import_module(module_name)
         if not attr:
             return module
-        obj = getattr(module, attr)
-        # A lazily exported function shares its name with its submodule: once the submodule
-        # is imported, the package attribute is the module, not the function.
-        if isinstance(obj, types.ModuleType) and obj.__name__ == f"{module_name}.{attr}":
-            obj = getattr(obj, attr)
-        return obj
+        return getattr(module, attr)
     except ModuleNotFoundError as e:
         # Absent only counts when the missing module is ours and truly not there; a landed
         # module that fails to import for any other reason is a bug and must surface.
