@@ -41,8 +41,9 @@ def _assert_same_trials(a, b, rtol=1e-12):
         P.replace(assessment__interval_days=182.0, assessment__n_followup_visits=10),
         P.replace(followup__loss_per_year=0.0, progression__lost_late=3.0),
         P.replace(assessment__window_before_days=21),
+        P.replace(mrd_dynamics__pos_to_neg_early=0.0, mrd_dynamics__pos_to_neg_late=0.0),
     ],
-    ids=["founding", "six-monthly", "no-loss-to-follow-up", "two-sided-window"],
+    ids=["founding", "six-monthly", "no-loss-to-follow-up", "two-sided-window", "zero-rate"],
 )
 def test_fast_engine_equals_numpy_reference_on_the_same_uniforms(params):
     reps = np.arange(40)
@@ -124,3 +125,26 @@ def test_fused_analysis_equals_the_numpy_steps():
     lt, g_per, g_sus = landmark_groups(tr, t, tr.cycles_completed >= 4, 730.0)
     np.testing.assert_array_equal(a["lost_vs_persistent"], landmark_tests(lt, e, g_per))
     np.testing.assert_array_equal(a["lost_vs_sustained"], landmark_tests(lt, e, g_sus))
+
+
+def test_virtual_trials_equal_simulate_then_analyse():
+    from mrdtrack.simulate.model import virtual_trials
+
+    v = virtual_trials(P, 60, 3, start=11)
+    a = analyse_landmark(simulate_trials(P, 60, 3, start=11, engine="fast"))
+    for k, x in a.items():
+        np.testing.assert_array_equal(v[k], x, err_msg=k)
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_a_state_kept_for_ever_still_has_its_progression_hazard(engine):
+    """With MRD+ -> MRD- rates 0, positives stay positive for ever (an endless hazard segment):
+    they must still progress at the persistent-positive rate."""
+    p = P.replace(
+        mrd_dynamics__pos_to_neg_early=0.0,
+        mrd_dynamics__pos_to_neg_late=0.0,
+        progression__persistent_positive=1.0,
+    )
+    t = simulate_trials(p, 20, 1, engine=engine)
+    pos = ~t.baseline_state_negative
+    assert (t.progression_day[pos] >= 0).mean() > 0.5

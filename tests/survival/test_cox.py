@@ -400,8 +400,10 @@ def test_monotone_when_newton_runs_out_of_iterations():
     with pytest.warns(RuntimeWarning, match="x -> -inf"):
         fit = cox_ph(df, "t", "e", "x")
     assert not fit.converged and fit.monotone == {"x": -math.inf}
+    assert fit.iterations == 21  # R coxph reports iter.max + 1 here
+    assert fit.coef_array[0] == pytest.approx(-20.66876, abs=1e-5)  # R's last iterate
     b = cox_ph_batched(df["t"], df["e"], df["x"], [0, 0, 0])
-    assert not b.converged[0] and b.monotone[0, 0]
+    assert not b.converged[0] and b.monotone[0, 0] and b.iterations[0] == 21
 
 
 def test_timefix_on_counting_data():

@@ -2,11 +2,14 @@
 
 Public names (imported lazily, so ``import mrdtrack`` stays light):
 
-- `simulate_trials`, `Trials` — replicate trials as arrays; ``Trials.to_cohort(i)``;
+- `simulate_trials`, `Trials` — replicate trials as arrays (``engine="reference"`` numpy or
+  ``"fast"`` numba); ``Trials.to_cohort(i)``;
+- `virtual_trials`, `analyse_landmark` — simulate-and-analyse without keeping the trials, and
+  the fused classes + PFS + landmark Cox/log-rank pass;
 - `load_params`, `loads_params`, `SimulationParams` — the versioned parameter TOML;
 - `trial_summaries` — the published figures computed on every replicate;
 - `load_targets`, `calibrate`, `calibration_report` — simulation-based calibration;
-- `build_demo`, `write_demo`, `DEMO_SEED` — the embedded demo study;
+- `build_demo`, `write_demo`, `DEMO_SEED`, `demo_params` — the embedded demo study;
 - `load_scenario`, `run_design`, `run_sweep` — design studies and resumable sweeps.
 """
 
@@ -18,6 +21,8 @@ from typing import Any
 _NAMES = {
     "simulate_trials": "model",
     "Trials": "model",
+    "virtual_trials": "model",
+    "analyse_landmark": "_kernels",
     "load_params": "params",
     "loads_params": "params",
     "SimulationParams": "params",
@@ -30,6 +35,7 @@ _NAMES = {
     "build_demo": "demo",
     "write_demo": "demo",
     "DEMO_SEED": "demo",
+    "demo_params": "demo",
     "load_scenario": "design",
     "run_design": "design",
     "DesignResult": "design",

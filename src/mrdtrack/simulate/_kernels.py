@@ -17,9 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 try:
-    from numba import njit, prange
+    from numba import njit
 except ImportError:  # pragma: no cover - numba is a hard dependency; keep the module importable
-    prange = range
 
     def njit(*args, **kwargs):
         def wrap(f):
@@ -333,7 +332,9 @@ def _analyse_rows(
             time_o[r, i] = t
             event_o[r, i] = e
             ev[i] = e
-            cls_o[r, i] = _classify_one(vday[r, i], vres[r, i], vsens[r, i], np.inf, threshold, need)
+            cls_o[r, i] = _classify_one(
+                vday[r, i], vres[r, i], vsens[r, i], np.inf, threshold, need
+            )
             lc = _classify_one(vday[r, i], vres[r, i], vsens[r, i], landmark, threshold, need)
             lcls_o[r, i] = lc
             at_risk = cycles[r, i] >= min_cycles and t > landmark
@@ -368,23 +369,15 @@ def _analyse_many(vday, *args):
     _analyse_rows(0, vday.shape[0], vday, *args)
 
 
-@njit(cache=True, parallel=True)
-def _analyse_many_parallel(vday, *args):
-    nb = (vday.shape[0] + 7) // 8
-    for b in prange(nb):
-        _analyse_rows(b * 8, min(b * 8 + 8, vday.shape[0]), vday, *args)
-
-
 def analyse_landmark(
     tr, *, landmark_day: float = 730.0, min_cycles: int = 4, threshold: float = 1e-5,
-    tolerance_days: float = 0.0, threads: int = 1,
+    tolerance_days: float = 0.0,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """Classes, PFS and the landmark comparisons of every replicate of ``tr`` in one pass.
 
     The same numbers as `_classify.classify` (whole follow-up and ``until=landmark_day``),
     `summaries.pfs_arrays`, `summaries.landmark_groups` and `landmark_tests` (tested), fused in
-    one compiled loop over trials and patients; ``threads > 1`` runs blocks of trials on numba
-    threads (identical results).
+    one compiled loop over trials and patients.
 
     Returns
     -------
@@ -403,13 +396,7 @@ def analyse_landmark(
         "lost_vs_sustained": np.full((r, len(FIELDS)), np.nan),
     }
     c = np.ascontiguousarray
-    kernel = _analyse_many
-    if threads > 1:
-        import numba
-
-        numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
-        kernel = _analyse_many_parallel
-    kernel(
+    _analyse_many(
         c(tr.visit_day), c(tr.visit_result), c(tr.visit_sensitivity), c(tr.progression_day),
         c(tr.death_day), c(tr.last_contact_day), c(tr.cutoff_day), c(tr.cycles_completed),
         int(min_cycles), float(landmark_day), float(threshold), 365.0 - float(tolerance_days),

@@ -28,10 +28,11 @@ import math
 
 import numpy as np
 
+from mrdtrack.simulate._kernels import _analyse_rows
+
 try:
-    from numba import njit, prange
+    from numba import njit
 except ImportError:  # pragma: no cover - numba is a hard dependency; keep the module importable
-    prange = range
 
     def njit(*args, **kwargs):
         def wrap(f):
@@ -116,8 +117,10 @@ def ndtri(p):
     elif p <= 1.0 - 0.02425:
         q = p - 0.5
         r = q * q
-        x = (((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5) * q / (
-            ((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1.0
+        x = (
+            (((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5)
+            * q
+            / (((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1.0)
         )
     else:
         q = math.sqrt(-2.0 * math.log1p(-p))
@@ -166,7 +169,8 @@ PF_NAMES = (
     "death_rate", "death_age_log_hr",
     "cycle_days", "early_discontinuation", "early_window_days", "discontinuation_per_year",
     "max_days", "loss_per_year", "early_withdrawal_followup_days",
-    "interval_days", "window_days", "window_before_days", "missed", "inadequate", "low_sensitivity", "lod", "low_lod",
+    "interval_days", "window_days", "window_before_days", "missed", "inadequate",
+    "low_sensitivity", "lod", "low_lod",
     "serious_fraction", "n_serious_terms",
 )  # fmt: skip
 
@@ -180,14 +184,58 @@ def _simulate_rows(
     vday_o, res_o, sens_o, cf_o, grade_o, onset_o, rel_o, sae_o, saet_o, saeon_o,
 ):  # fmt: skip
     """Simulate replicate rows ``r0 .. r1 - 1`` into the output arrays (``u_in`` used when
-    ``use_in``); the scratch arrays are its own, so row blocks can run in parallel."""
-    (enrolment_days, cutoff_cal, max_fu, age_mean, age_sd, age_min, age_max, p_male, p_asct,
-     p_risk, day_min, day_max, p_missing, neg_logit, neg_logit_tx, neg_logit_risk, cf_mean,
-     cf_sd, np_e, np_l, np_lrr, pn_e, pn_l, change_day, h_neg, h_per, h_le, h_ll, lost_change,
-     hr_risk, hr_age, death_rate, death_age, cycle_days, p_early, early_window, disc_rate,
-     max_days, loss_rate, early_fu, interval, window, window_before, p_missed, p_inad, p_lows,
-     lod, low_lod,
-     p_sae, n_sae_terms) = pf  # fmt: skip  (a tuple of floats)
+    ``use_in``)."""
+    # the scalar parameters, in `PF_NAMES` order
+    enrolment_days = pf[0]
+    cutoff_cal = pf[1]
+    max_fu = pf[2]
+    age_mean = pf[3]
+    age_sd = pf[4]
+    age_min = pf[5]
+    age_max = pf[6]
+    p_male = pf[7]
+    p_asct = pf[8]
+    p_risk = pf[9]
+    day_min = pf[10]
+    day_max = pf[11]
+    p_missing = pf[12]
+    neg_logit = pf[13]
+    neg_logit_tx = pf[14]
+    neg_logit_risk = pf[15]
+    cf_mean = pf[16]
+    cf_sd = pf[17]
+    np_e = pf[18]
+    np_l = pf[19]
+    np_lrr = pf[20]
+    pn_e = pf[21]
+    pn_l = pf[22]
+    change_day = pf[23]
+    h_neg = pf[24]
+    h_per = pf[25]
+    h_le = pf[26]
+    h_ll = pf[27]
+    lost_change = pf[28]
+    hr_risk = pf[29]
+    hr_age = pf[30]
+    death_rate = pf[31]
+    death_age = pf[32]
+    cycle_days = pf[33]
+    p_early = pf[34]
+    early_window = pf[35]
+    disc_rate = pf[36]
+    max_days = pf[37]
+    loss_rate = pf[38]
+    early_fu = pf[39]
+    interval = pf[40]
+    window = pf[41]
+    window_before = pf[42]
+    p_missed = pf[43]
+    p_inad = pf[44]
+    p_lows = pf[45]
+    lod = pf[46]
+    low_lod = pf[47]
+    p_sae = pf[48]
+    n_sae_terms = pf[49]
     n_terms = ae_any.size
     ypd = 365.25
     c_jump = 9
@@ -273,9 +321,13 @@ def _simulate_rows(
             t_prog = np.inf  # no event in the used segments: empty ones follow (or none)
             for m in range(used):
                 sh = rt[m] * (s1[m] - s0[m]) if s1[m] > s0[m] else 0.0
+                prev = cum
                 cum += sh
                 if not (cum < e_prog):
-                    t_prog = s0[m] + (e_prog - (cum - sh)) / rt[m]
+                    # hazard before the segment: cum - sh as the reference (bit for bit), or
+                    # the running sum when the segment is endless (cum - sh = inf - inf)
+                    before = prev if sh == np.inf else cum - sh
+                    t_prog = s0[m] + (e_prog - before) / rt[m]
                     break
             else:
                 if used == nseg:  # all jumps happened: the numpy reference's last segment
@@ -342,7 +394,8 @@ def _simulate_rows(
                         happens = bmiss >= p_missing
                     else:
                         c = nv + v
-                        happens = not ((w[c] if use_in else _uniform(key, vbase + np.uint64(c))) < p_missed)
+                        wm = w[c] if use_in else _uniform(key, vbase + np.uint64(c))
+                        happens = not (wm < p_missed)
                 if not happens:
                     res_o[r, i, v] = 0
                     continue
@@ -377,10 +430,7 @@ def _simulate_rows(
                 g = 0
                 if ua < ae_g3[m] or ua < ae_any[m]:
                     ug = _draw(use_in, u_in, r, i, c_ae + n_terms + m, key, base)
-                    if ua < ae_g3[m]:
-                        g = 4 if ug < ae_g4[m] else 3
-                    else:
-                        g = 1 if ug < 0.5 else 2
+                    g = (4 if ug < ae_g4[m] else 3) if ua < ae_g3[m] else (1 if ug < 0.5 else 2)
                 grade_o[r, i, m] = g
                 if g > 0:
                     uo = _draw(use_in, u_in, r, i, c_ae + 2 * n_terms + m, key, base)
@@ -427,13 +477,24 @@ def simulate_kernel(seed, reps, u_in, use_in, pf, max_tr, nv, iss_cum, ind_cum, 
                    rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv, *out)  # fmt: skip
 
 
-@njit(cache=True, parallel=True)
-def simulate_kernel_parallel(seed, reps, u_in, use_in, pf, max_tr, nv, iss_cum, ind_cum, rn_cum,
-                             rp_cum, ae_any, ae_g3, ae_g4, k1, kv, *out):  # fmt: skip
-    """Blocks of replicate rows on numba's threads (results identical to the serial kernel:
-    each row depends only on its own stream)."""
-    nb = (reps.size + 7) // 8
-    for b in prange(nb):
-        _simulate_rows(b * 8, min(b * 8 + 8, reps.size), seed, reps, u_in, use_in, pf, max_tr,
-                       nv, iss_cum, ind_cum, rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv,
-                       *out)  # fmt: skip
+@njit(cache=True)
+def simulate_analyse_kernel(
+    seed, reps, pf, max_tr, nv, iss_cum, ind_cum, rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv,
+    scratch, min_cycles, landmark, threshold, need,
+    cls_o, lcls_o, time_o, event_o, per_o, sus_o,
+):  # fmt: skip
+    """Simulate each replicate into one reused scratch trial and analyse it at once.
+
+    The same numbers as the fast engine followed by `_kernels.analyse_landmark` (tested), with
+    no per-trial output arrays: the virtual-trial loop of calibration-style sweeps.
+    """
+    u_in = np.zeros((1, 1, 1))
+    for r in range(reps.size):
+        _simulate_rows(0, 1, seed, reps[r : r + 1], u_in, False, pf, max_tr, nv, iss_cum,
+                       ind_cum, rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv, *scratch)  # fmt: skip
+        _analyse_rows(
+            0, 1, scratch[16], scratch[17], scratch[18], scratch[10], scratch[11], scratch[12],
+            scratch[1], scratch[15], min_cycles, landmark, threshold, need,
+            cls_o[r : r + 1], lcls_o[r : r + 1], time_o[r : r + 1], event_o[r : r + 1],
+            per_o[r : r + 1], sus_o[r : r + 1],
+        )  # fmt: skip

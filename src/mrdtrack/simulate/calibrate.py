@@ -2,17 +2,20 @@
 
 Method: the **method of simulated moments** (McFadden 1989; Gourieroux & Monfort 1996) with
 common random numbers. For a vector of free parameters theta (on the log scale, or the logit
-scale for probabilities) we simulate ``R`` replicate trials from fixed streams ``[seed, i]`` and
-minimise
+scale for probabilities) we simulate ``R`` replicate trials (fast engine) from fixed streams
+``(seed, i)`` and minimise
 
-    Q(theta) = sum_k ((m_k(theta) - y_k) / s_k)^2
+    Q(theta) = sum_k ((c_k(theta) - y_k) / s_k)^2
 
-where ``y_k`` are published figures, ``m_k`` the simulated means of the same statistics and
-``s_k`` their simulated between-trial standard deviations at the starting point (so a figure
-that a 108-patient trial measures imprecisely weighs less). The landmark hazard ratio enters
-as the log HR of the trials pooled (a smooth functional; single small trials often have
-monotone likelihoods). Minimisation: Levenberg-Marquardt with a forward-difference
-Jacobian of fixed width 0.1 on the free scale (or Nelder-Mead), deterministic given the seed.
+where ``y_k`` are published figures and ``c_k`` the simulated centres of the same statistics:
+means for counts and proportions, medians for the landmark log HR and log10 p
+(`MEDIAN_MOMENTS`: a single small trial's HR is often 0 or infinite, so its mean does not
+exist; the report shows medians). ``s_k`` is the between-trial spread at the starting point
+(SD; IQR / 1.349 of the finite values for the median moments), so a figure that a 108-patient
+trial measures imprecisely weighs less. A published "HR infinite" against sustained negativity
+adds the implied moment "no PFS event among sustained negatives" (`_IMPLIED`). Minimisation:
+Levenberg-Marquardt with a forward-difference Jacobian of fixed width 0.1 on the free scale
+(or Nelder-Mead), deterministic given the seed.
 
 The **calibration report** then simulates ``>= 1000`` fresh replicate trials (another seed)
 and, for every published number with a simulated counterpart, shows the median and the
@@ -41,10 +44,9 @@ import numpy as np
 import polars as pl
 
 from mrdtrack.errors import MrdtrackError
-from mrdtrack.simulate._kernels import landmark_tests
 from mrdtrack.simulate.model import simulate_trials
 from mrdtrack.simulate.params import SimulationParams, load_params
-from mrdtrack.simulate.summaries import landmark_groups, pfs_arrays, trial_summaries
+from mrdtrack.simulate.summaries import trial_summaries
 
 TARGETS_SCHEMA = "mrdtrack.simulate.targets/1"
 
@@ -150,15 +152,6 @@ def _from_free(name: str, x: float) -> float:
     return float(math.exp(x))
 
 
-def pooled_log_hr(trials, landmark_day: float = 730.0) -> float:
-    """Log HR of loss of negativity vs persistent positivity, all replicate trials pooled."""
-    time, event = pfs_arrays(trials)
-    evaluable = trials.cycles_completed >= 4
-    lt, g_per, _ = landmark_groups(trials, time, evaluable, landmark_day)
-    res = landmark_tests(lt.reshape(1, -1), event.reshape(1, -1), g_per.reshape(1, -1))
-    return float(np.log(res[0, 7]))
-
-
 def simulate_summaries(
     params: SimulationParams,
     n_replicates: int,
@@ -234,7 +227,7 @@ _IMPLIED = {"landmark_2y.events_sustained": ("landmark_2y.lost_vs_sustained_hr",
 
 
 def _fit_moments(targets: Targets) -> tuple[str, ...]:
-    """The moments to fit: those of ``targets.moments`` with a published value, plus implied ones."""
+    """The moments to fit: ``targets.moments`` with a published value, plus implied ones."""
     out = [m for m in targets.moments if m in targets.values]
     for m, (fig, value, _) in _IMPLIED.items():
         if targets.values.get(fig) == value and m not in out:

@@ -55,7 +55,7 @@ def calibrate(
     fit: Annotated[
         bool, typer.Option("--fit", help="Re-estimate the rates first (simulated moments).")
     ] = False,
-    fit_replicates: Annotated[int, typer.Option("--fit-replicates")] = 200,
+    fit_replicates: Annotated[int, typer.Option("--fit-replicates")] = 1000,
     write_params: Annotated[
         Path | None, typer.Option("--write-params", help="Save fitted parameters here.")
     ] = None,

@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from mrdtrack.simulate.params import SimulationParams
 from mrdtrack.simulate.summaries import km_at, km_median, landmark_groups, pfs_arrays
 
 DEMO_SEED = 20210601
+DEMO_STUDY_ID = "MRDTRACK-DEMO"
 #: The demo study was built from version 1 of the founding-study parameters, frozen in this file,
 #: so recalibrating ``founding_study.toml`` never changes the shipped demo files.
 DEMO_PARAMS = "founding_study_v1.toml"
@@ -277,6 +277,8 @@ def write_demo(
     csv_dir.mkdir(parents=True, exist_ok=True)
     for name, df in demo.frames.items():
         df.write_csv(csv_dir / f"{name}.csv", line_terminator="\n")
+    # the study map read by `read_study`: names the study like its ADaM twin
+    (csv_dir / "study.toml").write_text(f'[study]\nname = "{DEMO_STUDY_ID}"\n', encoding="utf-8")
     files = sorted(csv_dir.glob("*.csv"))
     lines = [
         "# How this demo study was made (mrdtrack.simulate.demo; all patients are simulated).",
@@ -315,21 +317,12 @@ def write_demo_adam(demo: DemoStudy, out: Path, csv_dir: Path) -> bool:
         for pid, d in zip(ids, demo.trials.enrol_day[0][order], strict=True)
     }
     out.mkdir(parents=True, exist_ok=True)
-    paths = write_adam(cohort, out, origin_dates=origins, study_id="MRDTRACK-DEMO")
-    for path in paths.values():
-        _fix_xpt_timestamps(Path(path))
+    # a fixed header stamp, so that a rebuild is byte-identical
+    write_adam(
+        cohort,
+        out,
+        origin_dates=origins,
+        study_id=DEMO_STUDY_ID,
+        timestamp=_dt.datetime(2021, 6, 1),
+    )
     return True
-
-
-_XPT_STAMP = re.compile(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d")
-
-
-def _fix_xpt_timestamps(path: Path, stamp: bytes = b"01JUN21:00:00:00") -> None:
-    """Set the created/modified stamps of a SAS transport v5 file's headers to a fixed value,
-    so that a rebuild is byte-identical (the writer stamps the wall-clock time)."""
-    data = path.read_bytes()
-    # header records only: everything before the observation header record
-    cut = data.find(b"HEADER RECORD*******OBS     HEADER RECORD")
-    cut = len(data) if cut < 0 else cut
-    head, tail = data[:cut], data[cut:]
-    path.write_bytes(_XPT_STAMP.sub(stamp, head) + tail)

@@ -5,6 +5,10 @@ stream ``numpy.random.default_rng([seed, i])``: replicate ``i`` is the same tria
 number of replicates simulated together or the number of workers. Within a replicate, a fixed
 column of that block belongs to each random quantity (inverse-transform sampling), so all
 patients of all replicates are simulated with array operations — there is no per-patient loop.
+That is the reference engine; ``engine="fast"`` evaluates the same model in a numba kernel
+(`mrdtrack.simulate._kernels_model`) with its own counter-based streams keyed by ``(seed, i)``
+(same trials given the same uniforms; same distribution otherwise), and `virtual_trials`
+simulates and analyses without keeping the trials.
 
 The model (rates per year, times in study days; day 0 = start of maintenance)
 ---------------------------------------------------------------------------
@@ -207,7 +211,6 @@ def simulate_trials(
     replicates: np.ndarray | None = None,
     uniforms: np.ndarray | None = None,
     engine: str = "reference",
-    threads: int = 1,
 ) -> Trials:
     """Simulate replicate trials ``start .. start + n_replicates - 1`` (or ``replicates``).
 
@@ -235,8 +238,6 @@ def simulate_trials(
         keyed by ``(seed, i)`` — about 20 times faster, replicate ``i`` again independent of
         batching, but different trials (same distribution) than the reference engine. With
         ``uniforms`` given, both engines give the same trials.
-    threads : int
-        Fast engine only: numba threads over blocks of replicates (same results as 1).
 
     Returns
     -------
@@ -249,7 +250,7 @@ def simulate_trials(
         replicates = np.arange(start, start + n_replicates, dtype=np.int64)
     replicates = np.asarray(replicates, dtype=np.int64)
     if engine == "fast":
-        return _simulate_fast(p, seed, replicates, uniforms, threads)
+        return _simulate_fast(p, seed, replicates, uniforms)
     if engine != "reference":
         raise ValueError(f"engine must be 'reference' or 'fast', not {engine!r}")
     u = replicate_uniforms(p, seed, replicates) if uniforms is None else uniforms
@@ -337,9 +338,12 @@ def simulate_trials(
     cum = np.cumsum(seg_h, axis=-1)
     e_prog = expo("prog")
     k = np.minimum((cum < e_prog[..., None]).sum(-1), s0.shape[-1] - 1)
+    # hazard accumulated before each segment: cum - seg_h, except for an endless segment (a
+    # state kept for ever when a rate is 0), whose cum - seg_h is inf - inf: the running sum
+    cum_prev = np.concatenate([np.zeros_like(cum[..., :1]), cum[..., :-1]], axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        # (inf - inf) only in segments after the one that holds the event; never selected
-        before = np.take_along_axis(cum - seg_h, k[..., None], -1)[..., 0]
+        before_all = np.where(np.isinf(seg_h), cum_prev, cum - seg_h)
+        before = np.take_along_axis(before_all, k[..., None], -1)[..., 0]
         rate_k = np.take_along_axis(rt, k[..., None], -1)[..., 0]
         t_prog = np.take_along_axis(s0, k[..., None], -1)[..., 0] + (e_prog - before) / rate_k
 
@@ -508,8 +512,8 @@ def _fast_inputs(p: SimulationParams) -> tuple:
         tx.cycle_days, tx.early_discontinuation, tx.early_window_days,
         tx.discontinuation_per_year, tx.max_days, fu.loss_per_year,
         fu.early_withdrawal_followup_days,
-        asm.interval_days, asm.window_days, asm.window_before_days, asm.missed, asm.inadequate, asm.low_sensitivity,
-        asm.lod, asm.low_lod, sf.serious_fraction, len(sf.serious_terms),
+        asm.interval_days, asm.window_days, asm.window_before_days, asm.missed, asm.inadequate,
+        asm.low_sensitivity, asm.lod, asm.low_lod, sf.serious_fraction, len(sf.serious_terms),
     )  # fmt: skip
 
     def cum(x):
@@ -526,12 +530,10 @@ def _fast_inputs(p: SimulationParams) -> tuple:
         np.array([t.grade3plus for t in terms], dtype=float),
         np.array([t.grade4_given_3plus for t in terms], dtype=float),
     )
-    return tuple(float(x) for x in pf), arrays
+    return np.array(pf, dtype=np.float64), arrays  # an array: numba dispatches it fast
 
 
-def _simulate_fast(
-    p: SimulationParams, seed: int, replicates: np.ndarray, uniforms, threads: int = 1
-) -> Trials:
+def _simulate_fast(p: SimulationParams, seed: int, replicates: np.ndarray, uniforms) -> Trials:
     """`simulate_trials` with ``engine="fast"`` (numba kernel; see `_kernels_model`)."""
     from mrdtrack.simulate import _kernels_model as K
 
@@ -579,14 +581,73 @@ def _simulate_fast(
         "sae_term": z(i64),
         "sae_onset": z(i64),
     }
-    kernel = K.simulate_kernel_parallel if threads > 1 else K.simulate_kernel
-    if threads > 1:
-        import numba
-
-        numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
-    kernel(
+    K.simulate_kernel(
         np.uint64(int(seed) % 2**64), replicates, u_in, use_in, pf,
         p.mrd_dynamics.max_transitions, nv, iss_c, ind_c, rn_c, rp_c, a_any, a_g3, a_g4, k1, kv,
         *out.values(),
     )  # fmt: skip
     return Trials(params=p, seed=int(seed), replicates=replicates, **out)
+
+
+def virtual_trials(
+    params: SimulationParams,
+    n_replicates: int,
+    seed: int = 0,
+    *,
+    start: int = 0,
+    landmark_day: float = 730.0,
+    min_cycles: int = 4,
+    threshold: float = 1e-5,
+) -> dict[str, np.ndarray]:
+    """Simulate (fast engine) and analyse replicates ``start ..`` without keeping the trials.
+
+    Each replicate is simulated into one reused scratch trial and analysed at once by
+    `mrdtrack.simulate._kernels.analyse_landmark`'s kernel: the same numbers as
+    ``analyse_landmark(simulate_trials(..., engine="fast"))`` (tested), without allocating the
+    per-trial arrays, and without simulating adverse events (never analysed). Returns that
+    function's dictionary (classes, PFS, both landmark tests).
+    """
+    from mrdtrack.simulate import _kernels_model as K
+
+    p = params
+    lay = _layout(p)
+    k1, kv = lay.n_patient_level, lay.n - lay.n_patient_level
+    n = p.trial.n_patients
+    nv, nt = p.assessment.n_followup_visits + 1, len(p.safety.terms)
+    pf, arrays = _fast_inputs(p)
+    # the analysis never reads adverse events: simulate none (the on-demand counter draws of
+    # every other quantity keep their column numbers, so the analysed numbers are unchanged)
+    none = np.zeros(0)
+    arrays = (*arrays[:4], none, none, none)
+    reps = np.arange(start, start + n_replicates, dtype=np.int64)
+    i64 = np.int64
+    dt = (i64, i64, float, bool, bool, bool, np.int8, np.int8, np.int8, bool,
+          i64, i64, i64, i64, np.int8, i64)  # fmt: skip
+    scratch = (
+        *(np.empty((1, n), dtype=d) for d in dt),
+        np.empty((1, n, nv), i64),
+        np.empty((1, n, nv), np.int8),
+        np.empty((1, n, nv)),
+        np.empty((1, n, nv)),
+        np.empty((1, n, nt), np.int8),
+        np.empty((1, n, nt), i64),
+        np.empty((1, n, nt), bool),
+        np.empty((1, n), bool),
+        np.empty((1, n), i64),
+        np.empty((1, n), i64),
+    )
+    r = n_replicates
+    out = {
+        "classes": np.zeros((r, n), np.int8),
+        "landmark_classes": np.zeros((r, n), np.int8),
+        "time": np.zeros((r, n)),
+        "event": np.zeros((r, n), np.int64),
+        "lost_vs_persistent": np.full((r, 9), np.nan),
+        "lost_vs_sustained": np.full((r, 9), np.nan),
+    }
+    K.simulate_analyse_kernel(
+        np.uint64(int(seed) % 2**64), reps, pf, p.mrd_dynamics.max_transitions, nv, *arrays,
+        k1, kv, scratch, int(min_cycles), float(landmark_day), float(threshold), 365.0,
+        *out.values(),
+    )  # fmt: skip
+    return out

@@ -9,7 +9,7 @@ likelihood kernel, :func:`cox_loglik_derivs`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -30,17 +30,18 @@ class CoxData:
     """A validated Cox design, sorted as the kernels need.
 
     Rows are sorted by stratum (ascending) then by stop time (descending); ``row_index`` maps a
-    sorted row back to its row in the caller's frame. ``X`` is centred at the weighted column
-    means ``means`` (as R ``coxph`` does before fitting): the partial likelihood, its score and
-    information do not depend on the centring, but the baseline hazard does, and it is reported
-    at ``means`` as R ``survfit.coxph`` does.
+    sorted row back to its row in the caller's frame. ``X`` is centred at ``means``: the
+    weighted column means, except 0 for columns whose values are all in {-1, 0, 1} (R
+    ``coxph``'s ``nocenter`` default, applied before fitting). The partial likelihood, its
+    score and information do not depend on the centring, but the baseline hazard does, and it
+    is reported at ``means`` as R ``survfit.coxph`` does.
 
     Attributes
     ----------
     start : float64 (n,)
         Entry time of the interval ``(start, stop]``; ``-inf`` for right-censored data.
     stop : float64 (n,)
-        Event or censoring time.
+        Event or censoring time (after R's ``timefix`` merging of noise-level differences).
     event : float64 (n,)
         1.0 for an event at ``stop``, 0.0 for censoring.
     X : float64 (n, p), C-contiguous
@@ -65,6 +66,10 @@ class CoxData:
         The stratum labels, in code order.
     terms : dict
         For each input covariate, the tuple of ``X`` column names it expanded to.
+    entry_arrays : tuple or None
+        For ``(start, stop]`` data: (start, strata, X, weights) in ``order_start`` order, so
+        that the likelihood sweep removes rows from the risk set reading memory sequentially
+        (see :attr:`entry_view`).
     """
 
     start: np.ndarray
@@ -81,6 +86,7 @@ class CoxData:
     counting: bool
     strata_levels: tuple
     terms: dict
+    entry_arrays: tuple | None = field(default=None, repr=False)
 
     @cached_property
     def entry_view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -88,6 +94,8 @@ class CoxData:
         the risk set in the likelihood sweep; the row-order arrays for right-censored data."""
         if not self.counting:
             return self.start, self.strata, self.X, self.weights
+        if self.entry_arrays is not None:
+            return self.entry_arrays
         o = self.order_start
         return (
             np.ascontiguousarray(self.start[o]),
@@ -375,48 +383,84 @@ def prepare_cox_data(
 
     # sort by stratum, then stop time descending (the kernels add all rows of a time together,
     # so the order within a tied time does not matter); entry times likewise, for the sweep
+    counting = start is not None
     order = np.lexsort((-stop, codes)) if strata_cols else np.argsort(-stop)
-    s_sorted = codes[order] if strata_cols else codes
-    entry_sorted = entry[order] if start is not None else entry
-    if start is None:
+
+    # centre as R coxph: weighted column means, except columns with all values in {-1, 0, 1}
+    # (R's nocenter default), which are left alone
+    p = len(cols)
+    sw = w.sum()
+    means = np.array([float(w @ c) / sw for c in cols])
+    for k, c in enumerate(cols):
+        if bool(np.all(np.abs(c) <= 1.0)) and bool(np.all((c == 0) | (np.abs(c) == 1))):
+            means[k] = 0.0
+
+    # one gather of every column in sorted order (polars gathers columns in parallel and
+    # writes the row-major design directly)
+    frame = {f"x{k}": c for k, c in enumerate(cols)}
+    frame["stop"] = stop
+    frame["event"] = ev
+    if counting:
+        frame["start"] = entry
+    if strata_cols:
+        frame["strata"] = codes
+    if weights is not None:
+        frame["w"] = w
+    if cl is not None:
+        frame["cluster"] = cl
+    g = pl.DataFrame(frame)[order]
+    xcols = [f"x{k}" for k in range(p)]
+    Xc = np.require(g.select(xcols).to_numpy(order="c"), np.float64, ["C", "W"])
+    Xc -= means
+    stop_sorted = g.get_column("stop").to_numpy()
+    entry_sorted = g.get_column("start").to_numpy() if counting else entry
+    s_sorted = g.get_column("strata").to_numpy() if strata_cols else codes
+    if not counting:
         order_start = np.arange(n, dtype=np.int64)  # nobody enters late: never used to remove
     elif strata_cols:
         order_start = np.lexsort((-entry_sorted, s_sorted)).astype(np.int64)
     else:
         order_start = np.argsort(-entry_sorted).astype(np.int64)
-
-    stop_sorted = stop[order]
     if timefix:
         stop_sorted, entry_sorted = _timefix(
-            stop_sorted, entry_sorted, order_start, start is not None, bool(strata_cols)
+            stop_sorted, entry_sorted, order_start, counting, bool(strata_cols)
         )
-
-    # centre as R coxph: weighted column means, except columns with all values in {-1, 0, 1}
-    # (R's nocenter default), which are left alone; one row gather builds X in sorted order
-    X = np.column_stack(cols)
-    means = (w @ X) / w.sum()
-    for k, c in enumerate(cols):
-        if bool(np.all(np.abs(c) <= 1.0)) and bool(np.all((c == 0) | (np.abs(c) == 1))):
-            means[k] = 0.0
-    Xc = np.take(X, order, axis=0)
-    del X
-    Xc -= means
     _check_collinear(Xc, names)
+    w_sorted = g.get_column("w").to_numpy() if weights is not None else w
+    ev_sorted = np.ascontiguousarray(g.get_column("event").to_numpy(), dtype=np.float64)
+    cl_sorted = (
+        None
+        if cl is None
+        else np.ascontiguousarray(g.get_column("cluster").to_numpy(), dtype=np.int64)
+    )
+    entry_arrays = None
+    if counting:
+        # the design in entry order too, so the likelihood sweep removes rows sequentially
+        xs = np.require(g.select(xcols)[order_start].to_numpy(order="c"), np.float64, ["C", "W"])
+        xs -= means
+        entry_arrays = (
+            np.ascontiguousarray(entry_sorted[order_start]),
+            np.ascontiguousarray(s_sorted[order_start]),
+            xs,
+            np.ascontiguousarray(w_sorted[order_start]),
+        )
+    del g, frame  # the gathered copies are no longer needed: keep the peak memory down
     return CoxData(
-        start=np.ascontiguousarray(entry_sorted),
-        stop=np.ascontiguousarray(stop_sorted),
-        event=np.ascontiguousarray(ev[order]),
+        start=np.ascontiguousarray(entry_sorted, dtype=np.float64),
+        stop=np.ascontiguousarray(stop_sorted, dtype=np.float64),
+        event=ev_sorted,
         X=Xc,
-        weights=w[order] if weights is not None else w,
-        strata=np.ascontiguousarray(s_sorted),
+        weights=np.ascontiguousarray(w_sorted, dtype=np.float64),
+        strata=np.ascontiguousarray(s_sorted, dtype=np.int64),
         names=tuple(names),
-        cluster=None if cl is None else np.ascontiguousarray(cl[order]),
+        cluster=cl_sorted,
         order_start=order_start,
         row_index=order.astype(np.int64, copy=False),
         means=means,
-        counting=start is not None,
+        counting=counting,
         strata_levels=strata_levels,
         terms=terms,
+        entry_arrays=entry_arrays,
     )
 
 
@@ -432,6 +476,15 @@ def _timefix(
     the rows is unchanged."""
     from mrdtrack.survival._kernels_cox import union_sorted_unique
 
+    # integer-valued times (study days) below 1/tol can never be that close: nothing to do
+    finite_entry = entry_s[np.isfinite(entry_s)] if counting else entry_s[:0]
+    big = 1.0 / _TIMEFIX_TOL
+    if (
+        np.all(stop_s == np.rint(stop_s))
+        and np.all(finite_entry == np.rint(finite_entry))
+        and np.max(np.abs(stop_s)) < big
+    ):
+        return stop_s, entry_s
     if stratified:
         asc = np.sort(stop_s)
         starts = np.sort(entry_s[np.isfinite(entry_s)]) if counting else asc[:0]

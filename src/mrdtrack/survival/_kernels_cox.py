@@ -647,7 +647,7 @@ def _batched_fit_1(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf):
             it += 1
         if not done:
             ll, u, imat = _derivs_1(ts, es, xx, lo, hi, beta, efron)
-            it = iter_max
+            it = iter_max + 1  # as R coxfit6 reports a fit that ran out of iterations
         coef[r, 0] = beta
         se[r, 0] = math.sqrt(1.0 / imat)
         stp = abs(u / imat)
@@ -746,7 +746,7 @@ def batched_fit(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf):
             ll, u, imat = loglik_derivs(
                 st, tt, ee, xx, ww, ss, st, ss, xx, ww, beta, efron, True, False
             )
-            it = iter_max
+            it = iter_max + 1  # as R coxfit6 reports a fit that ran out of iterations
         var = np.linalg.inv(imat)
         stp = u @ var
         for q in range(p):

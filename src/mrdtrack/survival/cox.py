@@ -33,6 +33,7 @@ __all__ = ["CoxFit", "CoxTest", "cox_ph", "cox_ph_batched", "fit_cox_data"]
 _EPS = 1e-9  # R coxph.control(eps)
 _ITER_MAX = 20  # R coxph.control(iter.max)
 _TOLER_INF = math.sqrt(_EPS)  # R coxph.control(toler.inf)
+_TOLER_CHOL = np.finfo(np.float64).eps ** 0.75  # R coxph.control(toler.chol)
 _SPAN_INF = 20.0  # |beta| * range(x) beyond which a non-converged coefficient is "infinite"
 
 
@@ -130,6 +131,9 @@ def _solve_pd(a: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
         if not np.all(np.isfinite(a)):
             raise np.linalg.LinAlgError("not finite")
         c = np.linalg.cholesky(a)
+        # R cholesky2: a pivot below toler.chol * max(diag) means a non-identifiable column
+        if np.any(np.diag(c) ** 2 < _TOLER_CHOL * np.max(np.abs(np.diag(a)))):
+            raise np.linalg.LinAlgError("rank deficient")
     except np.linalg.LinAlgError as exc:
         raise EstimationError(
             f"the {what} is singular or not finite: a covariate is not identifiable "
@@ -170,9 +174,12 @@ def _newton(cd: CoxData, ties: str, eps: float, iter_max: int, init: np.ndarray)
             step = _solve_pd(info, u, "information matrix")
             beta = newbeta
             newbeta = newbeta + step
-    # out of iterations: report the last good beta and its information, as R does
+    # out of iterations: report the last good beta and its information, as R does (and its
+    # iteration count: coxfit6 reports iter.max + 1, agfit4 iter.max)
     ll, u, info = cox_loglik_derivs(cd, beta, ties)
-    return _Newton(beta, ll0, ll, u0, i0, u, info, sctest, iter_max, False)
+    return _Newton(
+        beta, ll0, ll, u0, i0, u, info, sctest, iter_max + (0 if cd.counting else 1), False
+    )
 
 
 def _chisq(stat: float, df: int) -> CoxTest:
