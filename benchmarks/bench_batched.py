@@ -3,7 +3,9 @@
 Each virtual trial has n = 100 patients in two arms (hazard ratio 0.7, ~30% censoring, times
 rounded to whole days so ties occur). Per trial: the Kaplan-Meier median of each arm, the
 log-rank test of arm, and a Cox model on arm (Efron). mrdtrack runs all trials at once with
-``kaplan_meier_batched``, ``logrank_batched`` and ``cox_ph_batched``; the anchors are an R loop
+``kaplan_meier_batched``, ``logrank_batched`` and ``cox_ph_batched`` (three calls), and with
+``analyse_trials`` (one compiled pass per trial doing all three, serial and with numba threads);
+the anchors are an R loop
 (survfit + survdiff + coxph per trial) and a lifelines loop (KaplanMeierFitter, logrank_test,
 CoxPHFitter), run in the same invocation, each in its own process, timing the loop only.
 
@@ -86,11 +88,25 @@ def run_mrdtrack(df: pl.DataFrame) -> dict:
     cx2 = cox_ph_batched(t, e, arm.astype(float), trial)
     el_cox = time.perf_counter() - t1
     del km, lr, cx2
+    from mrdtrack.survival.batch import analyse_trials
+
+    analyse_trials(t[m], e[m], arm[m], trial[m], parallel=False)  # load the cached kernels
+    analyse_trials(t[m], e[m], arm[m], trial[m], parallel=True)
+    t2 = time.perf_counter()
+    at = analyse_trials(t, e, arm, trial, parallel=False)
+    el_serial = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    at = analyse_trials(t, e, arm, trial, parallel=True)
+    el_par = time.perf_counter() - t3
     return {
         "seconds": el,
         "cox_seconds": el_cox,
+        "analyse_serial_seconds": el_serial,
+        "analyse_parallel_seconds": el_par,
         "trials": int(trial.max()) + 1,
         "coef0": float(cx.coef[0, 0]),
+        "analyse_coef0": float(at.coef[0]),
+        "analyse_chisq0": float(at.logrank_chisq[0]),
     }
 
 
@@ -147,7 +163,16 @@ def main() -> None:
     rate = {
         t: float(np.median([r["trials"] / r["seconds"] for r in v])) for t, v in results.items()
     }
-    cox_rate = float(np.median([r["trials"] / r["cox_seconds"] for r in results["mrdtrack"]]))
+    mr = results["mrdtrack"]
+    cox_rate = float(np.median([r["trials"] / r["cox_seconds"] for r in mr]))
+    rate["analyse_trials (serial)"] = float(
+        np.median([r["trials"] / r["analyse_serial_seconds"] for r in mr])
+    )
+    rate["analyse_trials (threads)"] = float(
+        np.median([r["trials"] / r["analyse_parallel_seconds"] for r in mr])
+    )
+    d_coef = abs(mr[0]["analyse_coef0"] - results["R"][0]["coef0"])
+    d_chisq = abs(mr[0]["analyse_chisq0"] - results["R"][0]["chisq0"])
     same = abs(results["mrdtrack"][0]["coef0"] - results["R"][0]["coef0"])
     lines = [
         "",
@@ -155,19 +180,32 @@ def main() -> None:
         "",
         f"n = {N_PER_TRIAL} patients per trial, 2 arms; per trial: KM median per arm + log-rank "
         "+ Cox on arm (Efron). mrdtrack: `kaplan_meier_batched` + `logrank_batched` + "
-        f"`cox_ph_batched` over {n_trials:,} trials in one call each; R: a loop over 500 trials "
+        f"`cox_ph_batched` over {n_trials:,} trials in one call each; `analyse_trials`: the same "
+        "three analyses in one call (one compiled pass per trial; serial, and with numba's "
+        "threads over trials); R: a loop over 500 trials "
         "(survfit + survdiff + coxph); lifelines: a loop over 100 trials. 3 interleaved rounds, "
         "median rate, produced by `python benchmarks/bench_batched.py`.",
         "",
-        "| tool | trials / s | × R loop |",
-        "|---|---|---|",
+        "| tool | trials / s | × R loop | × lifelines loop |",
+        "|---|---|---|---|",
     ]
-    for t in ("mrdtrack", "R", "lifelines"):
-        lines.append(f"| {t} | {rate[t]:,.0f} | {rate[t] / rate['R']:.1f} |")
+    labels = {"mrdtrack": "mrdtrack (3 batched calls)"}
+    for t in (
+        "analyse_trials (serial)",
+        "analyse_trials (threads)",
+        "mrdtrack",
+        "R",
+        "lifelines",
+    ):
+        lines.append(
+            f"| {labels.get(t, t)} | {rate[t]:,.0f} | {rate[t] / rate['R']:.1f} "
+            f"| {rate[t] / rate['lifelines']:,.0f} |"
+        )
     lines += [
         "",
         f"mrdtrack's Cox part alone: {cox_rate:,.0f} trials/s. Trial 0 Cox coefficient, "
-        f"mrdtrack - R: {same:.1e}.",
+        f"mrdtrack - R: {same:.1e}. `analyse_trials`, trial 0 vs R: Cox coefficient "
+        f"{d_coef:.1e}, log-rank chi-square {d_chisq:.1e}.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

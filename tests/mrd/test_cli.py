@@ -98,8 +98,6 @@ def test_exit_codes(study, tmp_path):
 
 def test_adam_example_study(tmp_path):
     adam = Path(__file__).parents[2] / "examples" / "adam_study"
-    if not adam.is_dir():
-        pytest.skip("ADaM example study not present")
     out = tmp_path / "c.csv"
     res = runner.invoke(app, ["classify", str(adam), "--out", str(out)])
     assert res.exit_code == 0, res.output

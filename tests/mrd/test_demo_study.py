@@ -16,8 +16,6 @@ DEMO = Path(mrdtrack.__file__).parent / "data" / "demo"
 @pytest.fixture(scope="module")
 def demo():
     prov = DEMO / "provenance.toml"
-    if not (DEMO / "csv" / "patients.csv").is_file() or not prov.is_file():
-        pytest.skip("embedded demo study not built yet")
     counts = tomllib.loads(prov.read_text())["counts"]
     return mrdtrack.read_study(DEMO / "csv"), counts
 

@@ -12,10 +12,8 @@ N, P = "negative", "positive"
 
 @pytest.fixture
 def cox_ph():
-    try:
-        from mrdtrack.survival import cox_ph
-    except (ImportError, AttributeError):
-        pytest.skip("mrdtrack.survival.cox_ph not available yet")
+    from mrdtrack.survival import cox_ph
+
     return cox_ph
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mrdtrack.errors import EstimationError
 from mrdtrack.predict import (
     fit_landmark_supermodel,
     predict_patient,
@@ -53,7 +52,7 @@ def test_predict_patient_uses_history_up_to_at(small_cohort, model):
 def test_predict_patient_rejects_patients_not_at_risk(small_cohort, model):
     progressed = small_cohort.pfs().filter((pl.col("event") == 1) & (pl.col("time") < 300))
     pid = progressed["patient_id"][0]
-    with pytest.raises(EstimationError, match="not progression-free"):
+    with pytest.raises(ValueError, match="not progression-free"):
         predict_patient(small_cohort, model, pid, "12m", n_boot=0)
     with pytest.raises(ValueError, match="patient not found"):
         predict_patient(small_cohort, model, "no-such-id", "12m", n_boot=0)

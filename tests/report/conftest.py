@@ -26,16 +26,8 @@ def synthetic_report(tmp_path_factory):
     return build_report(REFERENCE / "study", out, argv=["mrdtrack", "report"])
 
 
-def demo_available() -> bool:
-    from mrdtrack.io import demo_study_path
-
-    return "data" in demo_study_path().parts
-
-
 @pytest.fixture(scope="session")
 def demo_report(tmp_path_factory):
-    if not demo_available():
-        pytest.skip("the embedded demo study has not shipped yet")
     out = tmp_path_factory.mktemp("demo") / "report"
     return build_report(None, out, argv=["mrdtrack", "report", "--out", str(out)])
 

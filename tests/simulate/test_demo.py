@@ -75,7 +75,8 @@ def test_published_counts_hold_exactly(cohort):
 
 
 def test_counts_with_the_mrd_module(cohort):
-    traj = pytest.importorskip("mrdtrack.mrd.trajectories")
+    from mrdtrack.mrd import trajectories as traj
+
     for tol in (0, 30, 60):
         tab = traj.classify_trajectories(cohort, tolerance_days=tol).table()
         vc = dict(tab["mrd_class"].value_counts().rows())
@@ -108,7 +109,8 @@ def test_continuous_figures_close_to_published():
 
 
 def test_adam_version_reads_to_the_same_cohort(cohort):
-    io = pytest.importorskip("mrdtrack.io")
+    from mrdtrack import io
+
     adam = io.read_adam(DEMO / "adam")
     for t in ("patients", "mrd", "outcomes", "adverse_events"):
         a = getattr(cohort, t)

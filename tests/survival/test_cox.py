@@ -385,7 +385,6 @@ def test_score_residuals_sum_to_the_score():
 
 
 def test_firth_is_delegated():
-    pytest.importorskip("mrdtrack.survival.firth")
     df = pl.DataFrame(
         {"t": [1.0, 2, 3, 4, 5, 6, 7, 8], "e": [1, 1, 0, 1, 1, 0, 1, 1], "x": [0.0] * 4 + [1.0] * 4}
     )
@@ -425,3 +424,25 @@ def test_timefix_on_counting_data():
     with pytest.raises(ValueError, match="become empty"):
         cox_ph(bad, "stop", "e", "x", start="start")
     assert cox_ph(bad, "stop", "e", "x", start="start", timefix=False).n == 6
+
+
+def test_covariate_units_do_not_matter():
+    """R rescales covariates before fitting; our singularity test is scale-free likewise.
+
+    R: coxph(Surv(time, status) ~ I(age * 1e7) + sex, lung) gives 1.70334959728773e-09 (se
+    9.23266443657082e-10) and -0.511668295866378 (se 0.167678591201646).
+    """
+    rng = np.random.default_rng(4)
+    n = 200
+    age = rng.normal(60, 9, n)
+    sex = rng.integers(0, 2, n).astype(float)
+    t = rng.exponential(np.exp(-0.02 * age - 0.5 * sex) * 500)
+    df = pl.DataFrame({"t": t, "e": rng.random(n) < 0.7, "age": age, "sex": sex}).with_columns(
+        pl.col("e").cast(pl.Int64), (pl.col("age") * 1e7).alias("age_big")
+    )
+    small = cox_ph(df, "t", "e", ["age", "sex"])
+    big = cox_ph(df, "t", "e", ["age_big", "sex"], cluster=None)
+    assert big.coef["age_big"] * 1e7 == pytest.approx(small.coef["age"], rel=1e-9)
+    assert big.se["age_big"] * 1e7 == pytest.approx(small.se["age"], rel=1e-9)
+    assert big.coef["sex"] == pytest.approx(small.coef["sex"], rel=1e-9)
+    assert not big.monotone

@@ -52,13 +52,10 @@ def example_study_path(kind: str = "csv") -> Path:
 def demo_study_path() -> Path:
     """Folder of the embedded demo study (CSV), used when a command is given no study.
 
-    The demo study is built by `mrdtrack.simulate` into ``mrdtrack/data/demo/csv``; until it
-    ships, the small example study of the source tree (``examples/csv_study``) stands in.
+    The demo study (108 simulated patients matching the founding study's published counts) is
+    built by `mrdtrack.simulate.write_demo` and ships in ``mrdtrack/data/demo/csv``.
     """
-    demo = _PACKAGE / "data" / "demo" / "csv"
-    if (demo / "patients.csv").is_file():
-        return demo
-    return example_study_path("csv")
+    return _PACKAGE / "data" / "demo" / "csv"
 
 
 def load_study(

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from mrdtrack._cli_common import exit_codes, load_study_or_exit
+
 app = typer.Typer(
     help="Dynamic prediction of progression from MRD history (landmark supermodel).",
     pretty_exceptions_show_locals=False,
@@ -15,10 +17,14 @@ app = typer.Typer(
 )
 
 
-@app.callback(invoke_without_command=True)
+@app.callback(invoke_without_command=True, context_settings={"allow_interspersed_args": True})
 def predict(
     study: Annotated[
-        Path | None, typer.Argument(help="Study folder (default: the embedded demo study).")
+        Path | None,
+        typer.Argument(help="Study folder (tables or ADaM); default: the embedded demo study."),
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", "-m", help="Study map (TOML).")
     ] = None,
     patient: Annotated[str | None, typer.Option(help="Patient identifier to predict for.")] = None,
     at: Annotated[str, typer.Option(help="Prediction time: days or e.g. '36m'.")] = "24m",
@@ -29,6 +35,12 @@ def predict(
     covariates: Annotated[
         str, typer.Option(help="Comma-separated baseline covariates (patients table).")
     ] = "",
+    mrd_features: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated MRD history terms (mrd_positive, mrd_unknown, lost_negativity)."
+        ),
+    ] = "mrd_positive,mrd_unknown,lost_negativity",
     interactions: Annotated[
         bool,
         typer.Option(help="Landmark interactions of the MRD terms (large studies only)."),
@@ -50,7 +62,43 @@ def predict(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Predict P(progression or death within WINDOW | progression-free at AT, MRD history)."""
+    """Predict P(progression or death within WINDOW | progression-free at AT, MRD history).
+
+    Exit codes: 0 ok, 2 bad option (unknown patient, time like "24x"), 3 invalid study,
+    4 estimation problem (e.g. a monotone likelihood in the supermodel).
+    """
+    cohort = load_study_or_exit(study, mapping)
+    feats = _split(mrd_features)
+    fit_args = {
+        "landmarks": _split(landmarks),
+        "window": window,
+        "covariates": _split(covariates),
+        "mrd_features": feats,
+        "interactions": feats if interactions else (),
+    }
+    with exit_codes():
+        _run(
+            cohort,
+            fit_args,
+            patient,
+            at,
+            n_boot,
+            seed,
+            figure,
+            watch_list,
+            evaluate,
+            multistate,
+            as_json,
+        )
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def _run(
+    cohort, fit_args, patient, at, n_boot, seed, figure, watch_list, evaluate, multistate, as_json
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -63,11 +111,7 @@ def predict(
     from mrdtrack.predict import watch_list as make_watch_list
 
     console = Console()
-    cohort = _load(study)
-    lms = [v.strip() for v in landmarks.split(",") if v.strip()]
-    covs = tuple(v.strip() for v in covariates.split(",") if v.strip())
-    inter = ("mrd_positive", "mrd_unknown", "lost_negativity") if interactions else ()
-    fit_args = {"landmarks": lms, "window": window, "covariates": covs, "interactions": inter}
+    covs = fit_args["covariates"]
     model = fit_landmark_supermodel(cohort, **fit_args)
     out: dict = {"model": model.table().to_dicts()}
     if not as_json:
@@ -108,7 +152,13 @@ def predict(
                 table.add_row(r["patient_id"], str(r["day_of_loss"]), f"{r['risk']:.1%}")
             console.print(table)
     if evaluate:
-        acc = cross_validate(cohort, landmarks=lms, window=window, covariates=covs, seed=seed)
+        acc = cross_validate(
+            cohort,
+            landmarks=fit_args["landmarks"],
+            window=fit_args["window"],
+            covariates=covs,
+            seed=seed,
+        )
         out["accuracy"] = acc.table().to_dicts()
         if not as_json:
             typer.echo("")
@@ -137,13 +187,3 @@ def _figure_metadata(path: Path) -> dict:
     if suffix == ".pdf":
         return {"CreationDate": None}
     return {}
-
-
-def _load(study: Path | None):
-    import mrdtrack
-
-    if study is None:
-        from mrdtrack.io import demo_study_path
-
-        study = demo_study_path()
-    return mrdtrack.read_study(study)

@@ -10,7 +10,6 @@ import numpy as np
 import polars as pl
 
 from mrdtrack.cohort import Cohort
-from mrdtrack.errors import EstimationError
 from mrdtrack.mrd import call_status
 from mrdtrack.mrd._days import as_study_day
 from mrdtrack.predict.crossval import bootstrap_risk
@@ -98,7 +97,7 @@ def predict_patient(
         raise ValueError("patient not found in the cohort (check the identifier)")
     rows = current_rows(cohort, s, covariates, model.threshold, patients=[patient_id])
     if rows.height == 0:
-        raise EstimationError(
+        raise ValueError(
             "the patient is not progression-free and under follow-up at that day: "
             "dynamic prediction applies only to patients still at risk"
         )

@@ -312,7 +312,8 @@ def fit_stacked(
             "monotone likelihood in the supermodel: "
             + ", ".join(f"{t} -> {'+' if v > 0 else '-'}inf" for t, v in fit.monotone.items())
             + " (a history pattern with no events, or events only); predictions would be 0 or 1."
-            " Fewer landmark interactions (interactions=()) or fewer MRD features usually help"
+            " Fewer landmark interactions (interactions=(); CLI: no --interactions) or fewer MRD"
+            " features usually help"
         )
     coef = _by_name(fit.coef, names)
     robust = _by_name(fit.robust_se, names)

@@ -126,21 +126,31 @@ def _chi2_sf(x: Any, df: Any) -> Any:
 
 
 def _solve_pd(a: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
-    # Cholesky as R's cholesky2: a positive-definite information matrix or an error
+    """Solve ``a x = b`` for a positive-definite ``a``, or raise `EstimationError`.
+
+    The pivot test of R's cholesky2 (pivot below ``toler.chol`` times the largest diagonal:
+    non-identifiable) is applied to ``a`` scaled to unit diagonal. R's coxfit6/agfit4 rescale
+    the covariates before fitting, so its test does not depend on a covariate's units (age in
+    years or in 1e-7 years); the unit-diagonal scaling gives the same invariance here.
+    """
     try:
         if not np.all(np.isfinite(a)):
             raise np.linalg.LinAlgError("not finite")
-        c = np.linalg.cholesky(a)
-        # R cholesky2: a pivot below toler.chol * max(diag) means a non-identifiable column
-        if np.any(np.diag(c) ** 2 < _TOLER_CHOL * np.max(np.abs(np.diag(a)))):
+        diag = np.diag(a)
+        if np.any(~(diag > 0)):
+            raise np.linalg.LinAlgError("zero diagonal")
+        d = np.sqrt(diag)
+        c = np.linalg.cholesky(a / np.outer(d, d))
+        if np.any(np.diag(c) ** 2 < _TOLER_CHOL):
             raise np.linalg.LinAlgError("rank deficient")
     except np.linalg.LinAlgError as exc:
         raise EstimationError(
             f"the {what} is singular or not finite: a covariate is not identifiable "
             "(constant within every stratum, collinear, or with no events in one of its groups)"
         ) from exc
-    y = np.linalg.solve(c, b)
-    return np.linalg.solve(c.T, y)
+    dd = d if np.ndim(b) == 1 else d[:, None]
+    y = np.linalg.solve(c, b / dd)
+    return np.linalg.solve(c.T, y) / dd
 
 
 def _newton(cd: CoxData, ties: str, eps: float, iter_max: int, init: np.ndarray) -> _Newton:
@@ -292,7 +302,13 @@ def fit_cox_data(
         robust_var = d.T @ d
         d0 = _collapse(w * score_residuals(cd, init_arr, ties), cl)
         u0 = d0.sum(axis=0)
-        rscore = float(u0 @ _solve_pd(d0.T @ d0, u0, "robust score variance"))
+        try:
+            rscore = float(u0 @ _solve_pd(d0.T @ d0, u0, "robust score variance"))
+        except EstimationError:
+            # R's coxph.wtest does not stop the fit over the robust score test either: a
+            # singular D0'D0 (e.g. a term with no events in a cluster pattern) leaves only this
+            # test undefined, reported as NaN.
+            rscore = math.nan
 
     use_var = robust_var if robust_var is not None else var
     wald_stat = float((beta - init_arr) @ _solve_pd(use_var, beta - init_arr, "variance"))
