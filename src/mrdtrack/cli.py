@@ -220,6 +220,8 @@ def validate(
             "counts": cohort.counts(),
             "accounting": cohort.accounting().to_dicts(),
             "notes": _note_counts(cohort.metadata["notes"]) if "notes" in cohort.metadata else [],
+            "exclusions_by_reason": cohort.exclusion_counts().to_dicts(),
+            # row-level detail (file, row, column, rule, reason) with --exclusions
             "exclusions": cohort.exclusions.to_dicts() if exclusions else None,
         }
         typer.echo(json.dumps(payload, indent=2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -49,8 +50,12 @@ def _make(seed: int = 3, nrep: int = 50) -> pl.DataFrame:
 
 def _run(df: pl.DataFrame, **kw) -> TrialAnalyses:
     return analyse_trials(
-        df["time"].to_numpy(), df["event"].to_numpy(), df["arm"].to_numpy(), df["rep"].to_numpy(),
-        times=TIMES, **kw,
+        df["time"].to_numpy(),
+        df["event"].to_numpy(),
+        df["arm"].to_numpy(),
+        df["rep"].to_numpy(),
+        times=TIMES,
+        **kw,
     )
 
 
@@ -62,9 +67,13 @@ def _single(d: pl.DataFrame, ties: str) -> dict:
     out["surv"] = s
     by = kaplan_meier(d, "time", "event", by="arm")
     bm = by.median()
-    out["median_by"] = {g: (math.nan if v is None else v) for g, v in bm.select("group", "estimate").iter_rows()}
+    out["median_by"] = {
+        g: (math.nan if v is None else v) for g, v in bm.select("group", "estimate").iter_rows()
+    }
     sa = by.survival_at(TIMES)
-    out["surv_by"] = {g: sa.filter(pl.col("group") == g)["surv"].to_numpy() for g in out["median_by"]}
+    out["surv_by"] = {
+        g: sa.filter(pl.col("group") == g)["surv"].to_numpy() for g in out["median_by"]
+    }
     try:
         lr = logrank_test(d, "time", "event", "arm")
         out["chisq"], out["df"], out["p"] = lr.statistic, lr.df, lr.p_value
@@ -152,7 +161,9 @@ def test_table_and_summary(data: pl.DataFrame) -> None:
     )
     assert tab["coef"].null_count() == int(np.isnan(res.coef).sum())
     text = res.summary()
-    assert "log-rank p < 0.05" in text and f"monotone likelihood in {int(res.monotone.sum())}" in text
+    assert (
+        "log-rank p < 0.05" in text and f"monotone likelihood in {int(res.monotone.sum())}" in text
+    )
 
 
 def test_string_labels_and_sorted_input() -> None:
@@ -206,3 +217,36 @@ def test_invariant_to_row_order(seed: int, perm_seed: int) -> None:
     b = _run(df.sample(fraction=1.0, shuffle=True, seed=perm_seed))
     for f in ("median", "median_by_group", "surv_at", "logrank_chisq", "coef", "se", "lrt"):
         np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+
+
+# --------------------------------------------------------------------------- against R
+REF = Path(__file__).parents[1] / "reference" / "survival_batch"
+R_TOL = 1e-9
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_matches_r_survival(ties: str) -> None:
+    d = pl.read_csv(REF / "trials.csv")
+    ref = pl.read_csv(REF / "out.csv", null_values=["NA"], infer_schema_length=None).sort("trial")
+    res = analyse_trials(d["time"], d["event"], d["arm"], d["trial"], ties=ties)
+    assert res.replicate.tolist() == ref["trial"].to_list()
+
+    def col(name: str) -> np.ndarray:
+        return ref[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+    np.testing.assert_allclose(res.median, col("median"), rtol=0, atol=0)
+    np.testing.assert_allclose(res.median_by_group[:, 0], col("median_0"), rtol=0, atol=0)
+    np.testing.assert_allclose(res.median_by_group[:, 1], col("median_1"), rtol=0, atol=0)
+    np.testing.assert_allclose(res.logrank_chisq, col("logrank_chisq"), rtol=R_TOL, atol=1e-12)
+    mono = res.monotone
+    r_coef = col(f"coef_{ties}")
+    assert mono.sum() >= 1
+    # R reports the last iterate of a diverging coefficient; we report +/-inf with the flag
+    assert np.all(np.sign(res.coef[mono]) == np.sign(r_coef[mono]))
+    assert np.all(np.abs(r_coef[mono]) > 10)
+    ok = ~mono
+    np.testing.assert_allclose(res.coef[ok], r_coef[ok], rtol=R_TOL, atol=1e-12)
+    np.testing.assert_allclose(res.se[ok], col(f"se_{ties}")[ok], rtol=R_TOL)
+    np.testing.assert_allclose(res.lrt, col(f"lrt_{ties}"), rtol=R_TOL, atol=1e-10)
+    if ties == "efron":
+        np.testing.assert_array_equal(res.iterations[ok], col("iter_efron")[ok])

@@ -166,7 +166,7 @@ _RULE_LIST = (
     ),
     Rule(
         "unknown_patient",
-        "warning",
+        "table",
         "patient_id does not match any patient in the patients table",
         "add the patient to the patients table, or remove the record",
     ),

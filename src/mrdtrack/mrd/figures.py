@@ -371,13 +371,18 @@ def prevalence_plot(
             linewidth=0.5,
         )
         bottoms += vals
+    # Intention to treat (CONVENTIONS): the label is MRD-negative patients as % of all
+    # patients, with the number evaluable at that visit shown beside it.
     for v in visits:
-        neg = prev.filter((pl.col("visit") == v) & (pl.col("state") == "negative"))
-        pct = neg["percent_of_evaluable"].item() if neg.height else None
-        if pct is not None:
-            ax.text(v, 101.5, f"{pct:.0f}% neg.", ha="center", va="bottom", fontsize=7)
+        at_visit = prev.filter(pl.col("visit") == v)
+        neg = at_visit.filter(pl.col("state") == "negative")
+        n_eval = int(at_visit.filter(pl.col("state").is_in(["negative", "positive"]))["n"].sum())
+        pct = neg["percent_of_patients"].item() if neg.height else 0.0
+        ax.text(
+            v, 101.5, f"{pct:.0f}% neg.\n({n_eval} eval.)", ha="center", va="bottom", fontsize=7
+        )
     ax.set_xticks(visits, labels=["Baseline" if v == 0 else f"Year {v}" for v in visits])
-    ax.set_ylim(0, 110)
+    ax.set_ylim(0, 115)
     ax.set_ylabel("Patients (%)")
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)

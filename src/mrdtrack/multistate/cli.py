@@ -49,12 +49,27 @@ def fit(
     mapping: Annotated[
         Path | None, typer.Option("--mapping", "-m", help="Study map (TOML).")
     ] = None,
+    drop: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--drop",
+            help="Transition FROM-TO fixed at 0 (repeatable), e.g. --drop 1-3 when no MRD- "
+            "patient progresses.",
+        ),
+    ] = None,
 ) -> None:
     """Fit the MRD panel Markov model and write intensities (and misclassification)."""
     from mrdtrack.io import load_study
 
     from .mrd_model import fit_mrd_markov
 
+    try:
+        dropped = tuple(tuple(int(v) for v in d.split("-")) for d in drop or ())
+        if any(len(d) != 2 for d in dropped):
+            raise ValueError
+    except ValueError:
+        typer.echo("--drop takes FROM-TO state numbers, e.g. --drop 1-3", err=True)
+        raise typer.Exit(2) from None
     if out.suffix.lower() not in (".csv", ".parquet"):
         typer.echo(f"--out must end in .csv or .parquet, got {out.suffix!r}", err=True)
         raise typer.Exit(2)
@@ -71,6 +86,7 @@ def fit(
                 threshold=threshold,
                 death=death,
                 misclassification=misclassification,
+                drop=dropped,
                 errors="warn",
             )
     except (ConvergenceError, EstimationError) as err:

@@ -98,13 +98,15 @@ def mrd_markov_data(
     threshold : MRD sensitivity threshold of the status calls.
     death : "as_progression" (default; 3 states: progression or death at its exact time, the
         PFS event — maintenance trials have few deaths without progression), "separate"
-        (4 states; death exact, from any state) or "censor" (3 states; follow-up ends at death,
+        (4 states; progression and death without progression compete, both exact, both
+        absorbing: a death after progression is outside the MRD model and left out, so no path
+        can pass unseen through progression) or "censor" (3 states; follow-up ends at death,
         which is treated like last contact).
 
     Returns
     -------
     MrdMarkovData, with ``qmatrix`` (initial values: 1<->2, 1->3, 2->3 and, with separate
-    death, 1, 2, 3 -> 4), ``exact_death_states`` and ``censored_states`` ready for
+    death, 1, 2 -> 4), ``exact_death_states`` and ``censored_states`` ready for
     `fit_panel_markov`.
     """
     if death not in ("separate", "as_progression", "censor"):
@@ -117,6 +119,13 @@ def mrd_markov_data(
         out = out.with_columns(
             pl.min_horizontal("progression_day", "death_day").alias("progression_day"),
             pl.lit(None, dtype=pl.Int64).alias("death_day"),
+        )
+    elif death == "separate":
+        out = out.with_columns(
+            pl.when(pl.col("progression_day").is_not_null())
+            .then(None)
+            .otherwise(pl.col("death_day"))
+            .alias("death_day")
         )
     elif death == "censor":
         out = out.with_columns(pl.lit(None, dtype=pl.Int64).alias("death_day"))
@@ -171,7 +180,7 @@ def mrd_markov_data(
     q = np.zeros((k, k))
     q[0, 1], q[1, 0], q[0, 2], q[1, 2] = 0.2, 0.2, 0.02, 0.1
     if k == 4:
-        q[0, 3] = q[1, 3] = q[2, 3] = 0.02
+        q[0, 3] = q[1, 3] = 0.02
     exact = (3, 4) if k == 4 else (3,)
     counts = {
         "visits with an MRD call": n_visits,
@@ -205,6 +214,7 @@ def fit_mrd_markov(
     death: str = "as_progression",
     misclassification: bool = False,
     covariates: list[str] | None = None,
+    drop: tuple[tuple[int, int], ...] = (),
     **kwargs: Any,
 ) -> PanelMarkovFit:
     """The ready MRD model: `mrd_markov_data` then `fit_panel_markov`.
@@ -212,8 +222,20 @@ def fit_mrd_markov(
     ``misclassification=True`` adds MRD misclassification (a true MRD-positive read negative
     and vice versa, msm ``ematrix``) with the first MRD visit taken as the true state;
     ``covariates`` are columns of the ``patients`` table joined onto every observation.
+    ``drop`` lists transitions ``(from, to)`` (msm state numbers) fixed at 0, e.g. ``((1, 3),)``
+    when no patient progresses from MRD negative and the intensity would sit on the boundary.
     """
     md = mrd_markov_data(cohort, threshold=threshold, death=death)
+    qmatrix = md.qmatrix.copy()
+    for r, s in drop:
+        if (
+            not (1 <= r <= qmatrix.shape[0] and 1 <= s <= qmatrix.shape[0])
+            or qmatrix[r - 1, s - 1] == 0
+        ):
+            raise ValueError(
+                f"transition {r}->{s} is not in the MRD model, so it cannot be dropped"
+            )
+        qmatrix[r - 1, s - 1] = 0.0
     data = md.data
     if covariates:
         data = data.join(
@@ -241,7 +263,7 @@ def fit_mrd_markov(
         subject="patient_id",
         time="years",
         state="state",
-        qmatrix=md.qmatrix,
+        qmatrix=qmatrix,
         exact_death_states=md.exact_death_states,
         censored_states=md.censored_states,
         covariates=covariates,

@@ -895,12 +895,12 @@ def fit_panel_markov(
             "the Hessian of -2 log L is not positive definite at the estimate (smallest "
             f"eigenvalue {w[0]:.3g}, largest {w[-1]:.3g}): the likelihood is flat along a "
             f"direction dominated by {worst}, so those parameters are not identifiable from "
-            "these data (an estimate drifting to +/- infinity). Hint: drop that transition or "
-            "covariate effect, or refit with errors='warn' to inspect the estimates."
+            "these data (an estimate drifting to +/- infinity). Hint: drop that transition "
+            "(qmatrix entry 0; CLI --drop FROM-TO) or covariate effect"
         )
         if errors == "raise":
-            raise EstimationError(msg)
-        warnings.warn(msg, stacklevel=2)
+            raise EstimationError(msg + ", or refit with errors='warn' to inspect the estimates.")
+        warnings.warn(msg + ".", stacklevel=2)
     return PanelMarkovFit(
         params=x,
         covariance=covariance,

@@ -140,10 +140,12 @@ def _numba_kernels():
         return (state[1] + state[2]) / 2.0
 
     @njit(cache=True)
-    def one_trial(
-        idx, lo, hi, time, event, arm, times, efron, eps, iter_max, toler_inf, span_inf, tol,
-        out, surv_at, tb, cb, ut, n0, n1, d0, d1, rows0, rows1, sv, sv0, sv1,
-    ):
+    def one_trial(idx, lo, hi, time, event, arm, times, efron, iter_max, ctl, out, surv_at, fw, iw):
+        """All analyses of rows idx[lo:hi]; ctl = (eps, toler_inf, span_inf, quantile tol);
+        fw, iw: float and integer work rows (reused across replicates)."""
+        eps, toler_inf, span_inf, tol = ctl[0], ctl[1], ctl[2], ctl[3]
+        tb, ut, sv, sv0, sv1 = fw[0], fw[1], fw[2], fw[3], fw[4]
+        cb, n0, n1, d0, d1, rows0, rows1 = iw[0], iw[1], iw[2], iw[3], iw[4], iw[5], iw[6]
         m_rows = hi - lo
         for k in range(m_rows):
             r = idx[lo + k]
@@ -202,9 +204,13 @@ def _numba_kernels():
 
         # ---- Kaplan-Meier: pooled and per arm, with the median and S at the fixed times
         p = 0.5
-        sp = np.array([1.0, np.nan, np.nan, 0.0, 0.0])
-        s0 = np.array([1.0, np.nan, np.nan, 0.0, 0.0])
-        s1 = np.array([1.0, np.nan, np.nan, 0.0, 0.0])
+        sp, s0, s1 = fw[5], fw[6], fw[7]
+        for st_ in (sp, s0, s1):
+            st_[0] = 1.0
+            st_[1] = np.nan
+            st_[2] = np.nan
+            st_[3] = 0.0
+            st_[4] = 0.0
         nq = times.shape[0]
         q = 0
         for j in range(m):
@@ -321,34 +327,21 @@ def _numba_kernels():
         out[i_mono] = 1.0 if mono else 0.0
 
     @njit(cache=True)
-    def run_chunk(
-        c0, c1, idx, bounds, time, event, arm, times, efron, eps, iter_max, toler_inf, span_inf,
-        tol, out, surv_at, maxrows,
-    ):
-        tb = np.empty(maxrows)
-        cb = np.empty(maxrows, dtype=np.int64)
-        ut = np.empty(maxrows)
-        n0 = np.empty(maxrows, dtype=np.int64)
-        n1 = np.empty(maxrows, dtype=np.int64)
-        d0 = np.empty(maxrows, dtype=np.int64)
-        d1 = np.empty(maxrows, dtype=np.int64)
-        rows0 = np.empty(maxrows, dtype=np.int64)
-        rows1 = np.empty(maxrows, dtype=np.int64)
-        sv = np.empty(maxrows)
-        sv0 = np.empty(maxrows)
-        sv1 = np.empty(maxrows)
+    def run_chunk(c0, c1, idx, bounds, time, event, arm, times, efron, iter_max, ctl, out, surv_at):
+        maxrows = 5  # the last three work rows hold the median-search states (5 values)
         for r in range(c0, c1):
-            one_trial(
-                idx, bounds[r], bounds[r + 1], time, event, arm, times, efron, eps, iter_max,
-                toler_inf, span_inf, tol, out[r], surv_at[r], tb, cb, ut, n0, n1, d0, d1, rows0,
-                rows1, sv, sv0, sv1,
-            )
+            maxrows = max(maxrows, bounds[r + 1] - bounds[r])
+        fw = np.empty((8, maxrows))
+        iw = np.empty((7, maxrows), dtype=np.int64)
+        for r in range(c0, c1):
+            b0 = bounds[r]
+            b1 = bounds[r + 1]
+            o = out[r]
+            sa = surv_at[r]
+            one_trial(idx, b0, b1, time, event, arm, times, efron, iter_max, ctl, o, sa, fw, iw)
 
     @njit(cache=True, parallel=True)
-    def analyse_parallel(
-        idx, bounds, time, event, arm, times, efron, eps, iter_max, toler_inf, span_inf, tol,
-        maxrows, nchunk,
-    ):
+    def analyse_parallel(idx, bounds, time, event, arm, times, efron, iter_max, ctl, nchunk):
         nrep = bounds.shape[0] - 1
         out = np.empty((nrep, ncol))
         surv_at = np.empty((nrep, 3, times.shape[0]))
@@ -356,23 +349,16 @@ def _numba_kernels():
             c0 = (nrep * c) // nchunk
             c1 = (nrep * (c + 1)) // nchunk
             run_chunk(
-                c0, c1, idx, bounds, time, event, arm, times, efron, eps, iter_max, toler_inf,
-                span_inf, tol, out, surv_at, maxrows,
+                c0, c1, idx, bounds, time, event, arm, times, efron, iter_max, ctl, out, surv_at
             )
         return out, surv_at
 
     @njit(cache=True)
-    def analyse_serial(
-        idx, bounds, time, event, arm, times, efron, eps, iter_max, toler_inf, span_inf, tol,
-        maxrows,
-    ):
+    def analyse_serial(idx, bounds, time, event, arm, times, efron, iter_max, ctl):
         nrep = bounds.shape[0] - 1
         out = np.empty((nrep, ncol))
         surv_at = np.empty((nrep, 3, times.shape[0]))
-        run_chunk(
-            0, nrep, idx, bounds, time, event, arm, times, efron, eps, iter_max, toler_inf,
-            span_inf, tol, out, surv_at, maxrows,
-        )
+        run_chunk(0, nrep, idx, bounds, time, event, arm, times, efron, iter_max, ctl, out, surv_at)
         return out, surv_at
 
     @njit(cache=True)
@@ -418,7 +404,6 @@ def analyse(
     """Per-replicate results (nrep x len(COLS)) and S at ``times`` (nrep x 3 x ntimes: pooled,
     arm 0, arm 1) for the row blocks ``idx[bounds[r]:bounds[r + 1]]`` (numba)."""
     kern = _numba_kernels()
-    maxrows = int(np.max(np.diff(bounds))) if bounds.shape[0] > 1 else 0
     args = (
         np.ascontiguousarray(idx, dtype=np.int64),
         np.ascontiguousarray(bounds, dtype=np.int64),
@@ -427,12 +412,8 @@ def analyse(
         np.ascontiguousarray(arm, dtype=np.int64),
         np.ascontiguousarray(times, dtype=np.float64),
         bool(efron),
-        float(eps),
         int(iter_max),
-        float(toler_inf),
-        float(span_inf),
-        float(tol),
-        max(maxrows, 1),
+        np.array([eps, toler_inf, span_inf, tol], dtype=np.float64),
     )
     if parallel:
         from numba import get_num_threads

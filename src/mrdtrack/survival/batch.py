@@ -158,7 +158,9 @@ def _arm_codes(grp: np.ndarray) -> tuple[tuple[str, str], np.ndarray]:
     else:
         levels, codes = np.unique(grp, return_inverse=True)
     if levels.shape[0] != 2:
-        raise ValueError(f"group: needs exactly 2 arms over all replicates, found {levels.shape[0]}")
+        raise ValueError(
+            f"group: needs exactly 2 arms over all replicates, found {levels.shape[0]}"
+        )
     return (str(levels[0].item()), str(levels[1].item())), np.asarray(codes).reshape(-1)
 
 

@@ -153,11 +153,12 @@ def km_section(
     }
     for extra, lab in (("n_event", "Events"), ("n_censor", "Censored")):
         if extra in rt_rows.columns:
-            cols[extra] = (f"{lab} up to t", "int")
+            cols[extra] = (f"{lab} since previous time", "int")
     res.tables.append(
         Table.from_frame(
             f"{name}_risk_table",
-            f"{title}: number at risk at each time (R summary(fit, times=))",
+            f"{title}: number at risk at each time; events and censorings in the interval "
+            "since the previous time (R summary(fit, times=))",
             rt_rows,
             cols,
         )

@@ -1,0 +1,23 @@
+# R reference for mrdtrack.survival.analyse_trials: per trial, survfit medians (pooled and by
+# arm), survdiff chi-square, coxph (Efron and Breslow) on arm. Writes out.csv at full precision.
+suppressPackageStartupMessages(library(survival))
+args <- commandArgs(trailingOnly = TRUE)
+dir <- if (length(args)) args[1] else "."
+d <- read.csv(file.path(dir, "trials.csv"))
+f <- function(x) sprintf("%.17g", x)
+rows <- c()
+for (tr in sort(unique(d$trial))) {
+  x <- d[d$trial == tr, ]
+  m0 <- summary(survfit(Surv(time, event) ~ 1, data = x))$table["median"]
+  mg <- summary(survfit(Surv(time, event) ~ arm, data = x))$table[, "median"]
+  sd <- survdiff(Surv(time, event) ~ arm, data = x)
+  fe <- suppressWarnings(coxph(Surv(time, event) ~ arm, data = x, ties = "efron"))
+  fb <- suppressWarnings(coxph(Surv(time, event) ~ arm, data = x, ties = "breslow"))
+  lrt <- function(fit) 2 * diff(fit$loglik)
+  rows <- c(rows, paste(tr, f(m0), f(mg[1]), f(mg[2]), f(sd$chisq),
+                        f(coef(fe)), f(sqrt(fe$var[1, 1])), f(lrt(fe)), fe$iter,
+                        f(coef(fb)), f(sqrt(fb$var[1, 1])), f(lrt(fb)), sep = ","))
+}
+writeLines(c(paste("trial,median,median_0,median_1,logrank_chisq,coef_efron,se_efron,",
+                   "lrt_efron,iter_efron,coef_breslow,se_breslow,lrt_breslow", sep = ""), rows),
+           file.path(dir, "out.csv"))
