@@ -246,8 +246,10 @@ def _multistate(ctx: Context, res: SectionResult) -> None:
     for d in dropped:
         a, b = (int(x) for x in d.split("->"))
         res.notes.append(
-            f"Transition {labels[a]} → {labels[b]} dropped from the multi-state model: its "
-            "likelihood is flat (not identifiable; such transitions were not observed)."
+            f"Transition {labels[a]} → {labels[b]} fixed at 0 in the multi-state model: its "
+            "maximum-likelihood intensity lies on the boundary (0) with a flat likelihood, i.e. "
+            "the panel data are explained without direct transitions of this kind (events after "
+            "such a state can pass through an unobserved intermediate state)."
         )
 
 
