@@ -97,3 +97,24 @@ def test_supermodel_is_calibrated_and_beats_baseline_on_known_truth(simulate):
     assert full["calibration_intercept"].abs().max() < 0.05
     assert (full["auc"].to_numpy() > base["auc"].to_numpy() + 0.05).all()
     assert (full["brier"].to_numpy() < base["brier"].to_numpy()).all()
+
+
+def test_calibration_bins_and_plot(simulate):
+    import polars as pl
+
+    from mrdtrack.predict.evaluate import calibration_bins
+    from mrdtrack.predict.figures import plot_calibration
+
+    cohort = simulate(1500, seed=12)
+    feats = ("mrd_positive", "mrd_unknown", "lost_negativity")
+    models = {"mrd_history": {"mrd_features": feats}}
+    acc = cross_validate(cohort, folds=2, landmarks=["0m", "12m"], models=models)
+    preds = acc.predictions.filter(pl.col("model") == "mrd_history")
+    bins = calibration_bins(preds, 730, groups=4)
+    assert bins["n"].sum() == preds.height
+    assert bins["predicted"].is_sorted()
+    # known truth, large n: observed within 0.06 of predicted in every group
+    assert (bins["observed"] - bins["predicted"]).abs().max() < 0.06
+    fig, data = plot_calibration(preds, 730, groups=4)
+    assert data.equals(bins)
+    assert fig.axes[0].get_xlabel() == "Predicted 24-month risk"

@@ -94,3 +94,18 @@ def test_landmark_comparisons_as_published(sections, published):
     assert lost_per["logrank"]["p"] == pytest.approx(
         published["landmark_2y"]["lost_vs_persistent_p"], abs=0.01
     )
+
+
+def test_dynamic_prediction_section(sections):
+    pred = sections["prediction"]
+    assert pred["status"] == "ok"
+    v = pred["values"]
+    models = {r["model"] for r in v["accuracy"]}
+    assert models == {"mrd_history", "last_mrd", "baseline"}
+    terms = {r["term"] for r in v["supermodel"]["coefficients"]}
+    assert {"mrd_positive", "lost_negativity", "lm1", "lm2"} <= terms
+    # the watch list holds the demo's patients who lost negativity and are at risk at 24 months
+    wl = v["watch_list"]
+    assert wl["at_day"] == 730 and wl["n"] == len(wl["risks"]) > 0
+    assert all(0 < r < 1 for r in wl["risks"])
+    assert pred["figures"] == ["figures/prediction_calibration.svg"]

@@ -55,6 +55,7 @@ def cross_validate(
     fold = stacked.get_column("patient_id").replace_strict(fold_of, return_dtype=pl.Int64)
     stacked = stacked.with_columns(fold.alias("_fold"))
     rows = []
+    pred_frames = []
     for name, spec in models.items():
         preds = np.full(stacked.height, np.nan)
         for k in range(folds):
@@ -63,6 +64,16 @@ def cross_validate(
             model = _fit_model(train, w, covariates, spec, threshold)
             preds[test_mask] = model.predict(stacked.filter(pl.col("_fold") == k))
         scored = stacked.with_columns(pl.Series("_risk", preds))
+        pred_frames.append(
+            scored.select(
+                pl.lit(name).alias("model"),
+                "landmark",
+                "patient_id",
+                pl.col("_risk").alias("risk"),
+                pl.col("T").alias("time"),
+                pl.col("E").alias("event"),
+            )
+        )
         for s in sorted(scored.get_column("landmark").unique().to_list()):
             part = scored.filter(pl.col("landmark") == s)
             rows.append(
@@ -82,6 +93,7 @@ def cross_validate(
         pl.DataFrame(rows),
         window=w,
         validation=f"{folds}-fold cross-validation by patient, seed {seed}",
+        predictions=pl.concat(pred_frames),
     )
 
 

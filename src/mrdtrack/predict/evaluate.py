@@ -147,6 +147,8 @@ class PredictionAccuracy:
     results: pl.DataFrame
     window: int
     validation: str  # how the predictions were obtained, e.g. "5-fold cross-validation ..."
+    # per model, landmark and patient: the (held-out) risk with the PFS time and event
+    predictions: pl.DataFrame | None = None
 
     def table(self) -> pl.DataFrame:
         return self.results
@@ -181,3 +183,37 @@ def score_landmark(risk, time, event, s: float, w: float) -> dict[str, float]:
         "calibration_slope": slope,
         "calibration_intercept": citl,
     }
+
+
+def calibration_bins(predictions: pl.DataFrame, window: float, groups: int = 5) -> pl.DataFrame:
+    """Observed against predicted risk in groups of predicted risk (for calibration plots).
+
+    ``predictions`` has ``landmark, risk, time, event`` (one row per patient at risk at each
+    landmark, e.g. the held-out predictions of `cross_validate` for one model). Each row gets
+    its IPCW weight and case indicator at its own landmark (`censoring_weights`); rows of all
+    landmarks are then split into ``groups`` of about equal size by predicted risk; per group:
+    mean predicted risk, and observed risk as the weighted proportion of events in the window
+    over all rows of the group (unresolved rows weigh 0, as in the Brier score).
+    """
+    risk, ys, ws = [], [], []
+    for s in sorted(predictions.get_column("landmark").unique().to_list()):
+        p = predictions.filter(pl.col("landmark") == s)
+        y, wt, _ = censoring_weights(
+            p["time"].to_numpy(), p["event"].to_numpy(), float(s), float(window)
+        )
+        risk.append(p["risk"].to_numpy().astype(np.float64))
+        ys.append(y)
+        ws.append(wt)
+    r, y, wt = np.concatenate(risk), np.concatenate(ys), np.concatenate(ws)
+    order = np.argsort(r, kind="stable")
+    rows = []
+    for k, idx in enumerate(np.array_split(order, min(groups, r.size))):
+        rows.append(
+            {
+                "group": k + 1,
+                "n": int(idx.size),
+                "predicted": float(r[idx].mean()),
+                "observed": float(np.sum(wt[idx] * y[idx]) / idx.size),
+            }
+        )
+    return pl.DataFrame(rows)

@@ -46,3 +46,40 @@ def plot_risk_trajectory(trajectory: pl.DataFrame, window_days: int, ax=None):
         ax.legend(frameon=False, fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig, data.select("day", "month", "risk", "last_status", "lost_negativity")
+
+
+def plot_calibration(predictions: pl.DataFrame, window_days: int, groups: int = 5, ax=None):
+    """Calibration plot: observed (IPCW) against predicted risk, all landmarks pooled.
+
+    ``predictions`` holds ``landmark, risk, time, event`` for one model (e.g. the held-out
+    predictions of `cross_validate`); groups as `calibration_bins`. Returns ``(figure, data)``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mrdtrack.predict.evaluate import calibration_bins
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    else:
+        fig = ax.figure
+    data = calibration_bins(predictions, window_days, groups)
+    ax.plot(
+        data["predicted"],
+        data["observed"],
+        marker="o",
+        linewidth=1.2,
+        color="#2166ac",
+        label=f"{groups} groups of predicted risk",
+    )
+    ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1, label="ideal")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(f"Predicted {window_days / DAYS_PER_MONTH:.0f}-month risk")
+    ax.set_ylabel("Observed risk (IPCW)")
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig, data

@@ -10,6 +10,7 @@ from mrdtrack.report.sections import (
     methods,
     mrd_over_time,
     pfs,
+    prediction,
     safety,
     timedep,
     trajectories,
@@ -36,6 +37,7 @@ SECTIONS: tuple[Section, ...] = tuple(
         trajectories,
         landmark,
         timedep,
+        prediction,
         safety,
         methods,
     )
