@@ -244,9 +244,16 @@ def test_matches_r_survival(ties: str) -> None:
     # R reports the last iterate of a diverging coefficient; we report +/-inf with the flag
     assert np.all(np.sign(res.coef[mono]) == np.sign(r_coef[mono]))
     assert np.all(np.abs(r_coef[mono]) > 10)
-    ok = ~mono
+    # R returns coef 0 with variance 0 when the information is singular (e.g. one arm entirely
+    # censored before the first death); cox_ph refuses such data and the batch gives NaN
+    singular = col(f"se_{ties}") == 0
+    assert singular.sum() >= 1
+    assert np.all(np.isnan(res.coef[singular])) and np.all(np.isnan(res.lrt[singular]))
+    ok = ~mono & ~singular
     np.testing.assert_allclose(res.coef[ok], r_coef[ok], rtol=R_TOL, atol=1e-12)
     np.testing.assert_allclose(res.se[ok], col(f"se_{ties}")[ok], rtol=R_TOL)
-    np.testing.assert_allclose(res.lrt, col(f"lrt_{ties}"), rtol=R_TOL, atol=1e-10)
+    np.testing.assert_allclose(
+        res.lrt[~singular], col(f"lrt_{ties}")[~singular], rtol=R_TOL, atol=1e-10
+    )
     if ties == "efron":
         np.testing.assert_array_equal(res.iterations[ok], col("iter_efron")[ok])

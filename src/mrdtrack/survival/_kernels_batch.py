@@ -15,15 +15,16 @@ of deaths. Everything else runs on those few counts:
 
 The reference implementations are the one-data-set functions ``kaplan_meier``,
 ``logrank_test`` and ``cox_ph`` (the tests compare against them replicate by replicate). The
-numba functions are compiled on first call (``cache=True``), never at import.
+numba functions are compiled on first call (``cache=True``), never at import; ``batch.py``
+imports this module only when called.
 """
 
 from __future__ import annotations
 
 import math
-from functools import cache
 
 import numpy as np
+from numba import njit, prange
 
 # per-replicate float outputs (columns of the ``out`` matrix)
 COLS = (
@@ -52,333 +53,337 @@ COLS = (
 _C = {name: k for k, name in enumerate(COLS)}
 
 
-@cache
-def _numba_kernels():
-    from numba import njit, prange
+i_n, i_ne, i_n0, i_n1 = _C["n"], _C["n_event"], _C["n_0"], _C["n_1"]
+i_ne0, i_ne1 = _C["n_event_0"], _C["n_event_1"]
+i_med, i_med0, i_med1 = _C["median"], _C["median_0"], _C["median_1"]
+i_o1, i_e1, i_v, i_chi, i_df = (
+    _C["logrank_observed_1"],
+    _C["logrank_expected_1"],
+    _C["logrank_variance"],
+    _C["logrank_chisq"],
+    _C["logrank_df"],
+)
+i_coef, i_se, i_ll0, i_ll = _C["coef"], _C["se"], _C["loglik_null"], _C["loglik"]
+i_it, i_conv, i_mono = _C["iterations"], _C["converged"], _C["monotone"]
+ncol = len(COLS)
 
-    i_n, i_ne, i_n0, i_n1 = _C["n"], _C["n_event"], _C["n_0"], _C["n_1"]
-    i_ne0, i_ne1 = _C["n_event_0"], _C["n_event_1"]
-    i_med, i_med0, i_med1 = _C["median"], _C["median_0"], _C["median_1"]
-    i_o1, i_e1, i_v, i_chi, i_df = (
-        _C["logrank_observed_1"],
-        _C["logrank_expected_1"],
-        _C["logrank_variance"],
-        _C["logrank_chisq"],
-        _C["logrank_df"],
-    )
-    i_coef, i_se, i_ll0, i_ll = _C["coef"], _C["se"], _C["loglik_null"], _C["loglik"]
-    i_it, i_conv, i_mono = _C["iterations"], _C["converged"], _C["monotone"]
-    ncol = len(COLS)
 
-    @njit(cache=True)
-    def cox_terms(m, n0, n1, d0, d1, x0, x1, beta, efron):
-        """Log partial likelihood, score, information of the centred arm indicator."""
-        r0 = math.exp(beta * x0)
-        r1 = math.exp(beta * x1)
-        loglik = 0.0
-        u = 0.0
-        imat = 0.0
-        for j in range(m):
-            d = d0[j] + d1[j]
-            if d == 0:
-                continue
-            sx = d0[j] * x0 + d1[j] * x1
-            loglik += beta * sx
-            u += sx
-            w0 = n0[j] * r0
-            w1 = n1[j] * r1
-            denom = w0 + w1
-            a = w0 * x0 + w1 * x1
-            c = w0 * x0 * x0 + w1 * x1 * x1
-            if d == 1 or not efron:
-                mq = a / denom
-                loglik -= d * math.log(denom)
-                u -= d * mq
-                imat += d * (c / denom - mq * mq)
-            else:
-                v0 = d0[j] * r0
-                v1 = d1[j] * r1
-                denom2 = v0 + v1
-                a2 = v0 * x0 + v1 * x1
-                c2 = v0 * x0 * x0 + v1 * x1 * x1
-                for kk in range(d):
-                    frac = kk / d
-                    dd = denom - frac * denom2
-                    mq = (a - frac * a2) / dd
-                    loglik -= math.log(dd)
-                    u -= mq
-                    imat += (c - frac * c2) / dd - mq * mq
-        return loglik, u, imat
-
-    @njit(cache=True)
-    def km_median_update(state, j, t, n, d, p, tol):
-        """Feed one distinct time of a Kaplan-Meier curve into R's median search.
-
-        state: [surv, x1 (first x with y + tol >= p, NaN if none), x2 (same for y - tol),
-        y_last, x_last]. Since 1 - S only increases, the smallest qualifying value is at the
-        first time it qualifies (R findq's 'first smallest')."""
-        if n <= 0:
-            return
-        if d > 0:
-            state[0] = state[0] * ((n - d) / n)
-        y = 1.0 - state[0]
-        if np.isnan(state[1]) and y + tol >= p:
-            state[1] = t
-        if np.isnan(state[2]) and y - tol >= p:
-            state[2] = t
-        state[3] = y
-        state[4] = t
-
-    @njit(cache=True)
-    def km_median_finish(state, p, tol):
-        y = state[3]
-        if y < p:
-            return np.nan
-        if abs(p - y) < tol:
-            # a flat piece at p up to the end of the curve: midpoint to the last time
-            return (state[1] + state[4]) / 2.0
-        return (state[1] + state[2]) / 2.0
-
-    @njit(cache=True)
-    def one_trial(idx, lo, hi, time, event, arm, times, efron, iter_max, ctl, out, surv_at, fw, iw):
-        """All analyses of rows idx[lo:hi]; ctl = (eps, toler_inf, span_inf, quantile tol);
-        fw, iw: float and integer work rows (reused across replicates)."""
-        eps, toler_inf, span_inf, tol = ctl[0], ctl[1], ctl[2], ctl[3]
-        tb, ut, sv, sv0, sv1 = fw[0], fw[1], fw[2], fw[3], fw[4]
-        cb, n0, n1, d0, d1, rows0, rows1 = iw[0], iw[1], iw[2], iw[3], iw[4], iw[5], iw[6]
-        m_rows = hi - lo
-        for k in range(m_rows):
-            r = idx[lo + k]
-            tb[k] = time[r]
-            cb[k] = 2 * arm[r] + (1 if event[r] > 0 else 0)
-        order = np.argsort(tb[:m_rows])
-        # totals per arm; the risk set at t is every row with time >= t
-        tot0 = 0
-        tot1 = 0
-        ev0 = 0
-        ev1 = 0
-        for k in range(m_rows):
-            c = cb[k]
-            if c >= 2:
-                tot1 += 1
-                ev1 += c - 2
-            else:
-                tot0 += 1
-                ev0 += c
-        # distinct times: n at risk and deaths per arm
-        rem0 = tot0
-        rem1 = tot1
-        m = 0
-        k = 0
-        while k < m_rows:
-            t = tb[order[k]]
-            a0 = 0
-            a1 = 0
-            e0 = 0
-            e1 = 0
-            while k < m_rows and tb[order[k]] == t:
-                c = cb[order[k]]
-                if c >= 2:
-                    a1 += 1
-                    e1 += c - 2
-                else:
-                    a0 += 1
-                    e0 += c
-                k += 1
-            ut[m] = t
-            n0[m] = rem0
-            n1[m] = rem1
-            d0[m] = e0
-            d1[m] = e1
-            rows0[m] = a0  # rows of each arm at t: the arm's own curve has a point there
-            rows1[m] = a1
-            rem0 -= a0
-            rem1 -= a1
-            m += 1
-        out[i_n] = m_rows
-        out[i_ne] = ev0 + ev1
-        out[i_n0] = tot0
-        out[i_n1] = tot1
-        out[i_ne0] = ev0
-        out[i_ne1] = ev1
-
-        # ---- Kaplan-Meier: pooled and per arm, with the median and S at the fixed times
-        p = 0.5
-        sp, s0, s1 = fw[5], fw[6], fw[7]
-        for st_ in (sp, s0, s1):
-            st_[0] = 1.0
-            st_[1] = np.nan
-            st_[2] = np.nan
-            st_[3] = 0.0
-            st_[4] = 0.0
-        nq = times.shape[0]
-        q = 0
-        for j in range(m):
-            km_median_update(sp, j, ut[j], n0[j] + n1[j], d0[j] + d1[j], p, tol)
-            if rows0[j] > 0:
-                km_median_update(s0, j, ut[j], n0[j], d0[j], p, tol)
-            if rows1[j] > 0:
-                km_median_update(s1, j, ut[j], n1[j], d1[j], p, tol)
-            sv[j] = sp[0]
-            sv0[j] = s0[0]
-            sv1[j] = s1[0]
-        out[i_med] = km_median_finish(sp, p, tol) if m > 0 else np.nan
-        out[i_med0] = km_median_finish(s0, p, tol) if tot0 > 0 else np.nan
-        out[i_med1] = km_median_finish(s1, p, tol) if tot1 > 0 else np.nan
-        # S(t) at the fixed times (R summary(times=), extend=FALSE: NaN after the last time)
-        j = -1
-        for q in range(nq):
-            tq = times[q]
-            while j + 1 < m and ut[j + 1] <= tq:
-                j += 1
-            for g in range(3):
-                last = sp[4] if g == 0 else (s0[4] if g == 1 else s1[4])
-                ng = m_rows if g == 0 else (tot0 if g == 1 else tot1)
-                if ng == 0 or tq > last:
-                    surv_at[g, q] = np.nan
-                elif j < 0:
-                    surv_at[g, q] = 1.0
-                else:
-                    surv_at[g, q] = sv[j] if g == 0 else (sv0[j] if g == 1 else sv1[j])
-
-        # ---- log-rank (R survdiff, rho = 0), accumulated from the last time backwards
-        obs1 = 0.0
-        exp0 = 0.0
-        exp1 = 0.0
-        var11 = 0.0
-        for jj in range(m - 1, -1, -1):
-            d = float(d0[jj] + d1[jj])
-            if d > 0:
-                nr = float(n0[jj] + n1[jj])
-                exp0 += d * n0[jj] / nr
-                exp1 += d * n1[jj] / nr
-                if nr > 1:
-                    tmp = d * n1[jj] * (nr - d) / (nr * (nr - 1))
-                    var11 += tmp
-                    var11 -= tmp * n1[jj] / nr
-            obs1 += d1[jj]
-        out[i_o1] = obs1
-        out[i_e1] = exp1
-        out[i_v] = var11
-        if exp0 > 0 and exp1 > 0:
-            oe = obs1 - exp1
-            out[i_chi] = (oe / var11) * oe if var11 > 0 else 0.0
-            out[i_df] = 1.0
+@njit(cache=True)
+def cox_terms(m, n0, n1, d0, d1, x0, x1, beta, efron):
+    """Log partial likelihood, score, information of the centred arm indicator."""
+    r0 = math.exp(beta * x0)
+    r1 = math.exp(beta * x1)
+    loglik = 0.0
+    u = 0.0
+    imat = 0.0
+    for j in range(m):
+        d = d0[j] + d1[j]
+        if d == 0:
+            continue
+        sx = d0[j] * x0 + d1[j] * x1
+        loglik += beta * sx
+        u += sx
+        w0 = n0[j] * r0
+        w1 = n1[j] * r1
+        denom = w0 + w1
+        a = w0 * x0 + w1 * x1
+        c = w0 * x0 * x0 + w1 * x1 * x1
+        if d == 1 or not efron:
+            mq = a / denom
+            loglik -= d * math.log(denom)
+            u -= d * mq
+            imat += d * (c / denom - mq * mq)
         else:
-            # a group with expected 0 is dropped (R survdiff): no test
-            out[i_chi] = 0.0
-            out[i_df] = 0.0
+            v0 = d0[j] * r0
+            v1 = d1[j] * r1
+            denom2 = v0 + v1
+            a2 = v0 * x0 + v1 * x1
+            c2 = v0 * x0 * x0 + v1 * x1 * x1
+            for kk in range(d):
+                frac = kk / d
+                dd = denom - frac * denom2
+                mq = (a - frac * a2) / dd
+                loglik -= math.log(dd)
+                u -= mq
+                imat += (c - frac * c2) / dd - mq * mq
+    return loglik, u, imat
 
-        # ---- Cox model on the arm indicator, centred at its mean (R coxph)
-        out[i_coef] = np.nan
-        out[i_se] = np.nan
-        out[i_ll0] = np.nan
-        out[i_ll] = np.nan
-        out[i_it] = 0.0
-        out[i_conv] = 0.0
-        out[i_mono] = 0.0
-        if ev0 + ev1 == 0:
-            return
-        mean = tot1 / m_rows
-        x0 = 0.0 - mean
-        x1 = 1.0 - mean
-        beta = 0.0
-        ll0, u, imat = cox_terms(m, n0, n1, d0, d1, x0, x1, beta, efron)
-        out[i_ll0] = ll0
-        if not imat > 0.0:
-            return
-        best = ll0
-        newbeta = beta + u / imat
-        halving = 0
-        done = False
-        it = 1
-        ll = ll0
-        while it <= iter_max:
-            ll, u, imat = cox_terms(m, n0, n1, d0, d1, x0, x1, newbeta, efron)
-            finite = np.isfinite(ll) and np.isfinite(u) and np.isfinite(imat)
-            if finite and abs(1.0 - best / ll) <= eps:
-                beta = newbeta
-                done = True
-                break
-            if (not finite) or ll < best:
-                halving += 1
-                newbeta = (newbeta + halving * beta) / (halving + 1.0)
+
+@njit(cache=True)
+def km_median_update(state, j, t, n, d, p, tol):
+    """Feed one distinct time of a Kaplan-Meier curve into R's median search.
+
+    state: [surv, x1 (first x with y + tol >= p, NaN if none), x2 (same for y - tol),
+    y_last, x_last]. Since 1 - S only increases, the smallest qualifying value is at the
+    first time it qualifies (R findq's 'first smallest')."""
+    if n <= 0:
+        return
+    if d > 0:
+        state[0] = state[0] * ((n - d) / n)
+    y = 1.0 - state[0]
+    if np.isnan(state[1]) and y + tol >= p:
+        state[1] = t
+    if np.isnan(state[2]) and y - tol >= p:
+        state[2] = t
+    state[3] = y
+    state[4] = t
+
+
+@njit(cache=True)
+def km_median_finish(state, p, tol):
+    y = state[3]
+    if y < p:
+        return np.nan
+    if abs(p - y) < tol:
+        # a flat piece at p up to the end of the curve: midpoint to the last time
+        return (state[1] + state[4]) / 2.0
+    return (state[1] + state[2]) / 2.0
+
+
+@njit(cache=True)
+def one_trial(idx, lo, hi, time, event, arm, times, efron, iter_max, ctl, out, surv_at, fw, iw):
+    """All analyses of rows idx[lo:hi]; ctl = (eps, toler_inf, span_inf, quantile tol);
+    fw, iw: float and integer work rows (reused across replicates)."""
+    eps, toler_inf, span_inf, tol = ctl[0], ctl[1], ctl[2], ctl[3]
+    tb, ut, sv, sv0, sv1 = fw[0], fw[1], fw[2], fw[3], fw[4]
+    cb, n0, n1, d0, d1, rows0, rows1 = iw[0], iw[1], iw[2], iw[3], iw[4], iw[5], iw[6]
+    m_rows = hi - lo
+    for k in range(m_rows):
+        r = idx[lo + k]
+        tb[k] = time[r]
+        cb[k] = 2 * arm[r] + (1 if event[r] > 0 else 0)
+    order = np.argsort(tb[:m_rows])
+    # totals per arm; the risk set at t is every row with time >= t
+    tot0 = 0
+    tot1 = 0
+    ev0 = 0
+    ev1 = 0
+    for k in range(m_rows):
+        c = cb[k]
+        if c >= 2:
+            tot1 += 1
+            ev1 += c - 2
+        else:
+            tot0 += 1
+            ev0 += c
+    # distinct times: n at risk and deaths per arm
+    rem0 = tot0
+    rem1 = tot1
+    m = 0
+    k = 0
+    while k < m_rows:
+        t = tb[order[k]]
+        a0 = 0
+        a1 = 0
+        e0 = 0
+        e1 = 0
+        while k < m_rows and tb[order[k]] == t:
+            c = cb[order[k]]
+            if c >= 2:
+                a1 += 1
+                e1 += c - 2
             else:
-                halving = 0
-                best = ll
-                beta = newbeta
-                newbeta = newbeta + u / imat
-            it += 1
-        if not done:
-            ll, u, imat = cox_terms(m, n0, n1, d0, d1, x0, x1, beta, efron)
-            it = iter_max + 1  # as R coxfit6 reports a fit that ran out of iterations
-        stp = abs(u / imat)
-        mono = False
-        if done and (not np.isfinite(u) or (stp > eps and stp > toler_inf * abs(beta))):
-            mono = True
-        # out of iterations: diverging when |beta| times the covariate's range (1) is large
-        if not done and stp > toler_inf * abs(beta) and abs(beta) * (x1 - x0) > span_inf:
-            mono = True
-        out[i_coef] = beta
-        out[i_se] = math.sqrt(1.0 / imat)
-        out[i_ll] = ll
-        out[i_it] = it
-        out[i_conv] = 1.0 if done else 0.0
-        out[i_mono] = 1.0 if mono else 0.0
+                a0 += 1
+                e0 += c
+            k += 1
+        ut[m] = t
+        n0[m] = rem0
+        n1[m] = rem1
+        d0[m] = e0
+        d1[m] = e1
+        rows0[m] = a0  # rows of each arm at t: the arm's own curve has a point there
+        rows1[m] = a1
+        rem0 -= a0
+        rem1 -= a1
+        m += 1
+    out[i_n] = m_rows
+    out[i_ne] = ev0 + ev1
+    out[i_n0] = tot0
+    out[i_n1] = tot1
+    out[i_ne0] = ev0
+    out[i_ne1] = ev1
 
-    @njit(cache=True)
-    def run_chunk(c0, c1, idx, bounds, time, event, arm, times, efron, iter_max, ctl, out, surv_at):
-        maxrows = 5  # the last three work rows hold the median-search states (5 values)
-        for r in range(c0, c1):
-            maxrows = max(maxrows, bounds[r + 1] - bounds[r])
-        fw = np.empty((8, maxrows))
-        iw = np.empty((7, maxrows), dtype=np.int64)
-        for r in range(c0, c1):
-            b0 = bounds[r]
-            b1 = bounds[r + 1]
-            o = out[r]
-            sa = surv_at[r]
-            one_trial(idx, b0, b1, time, event, arm, times, efron, iter_max, ctl, o, sa, fw, iw)
+    # ---- Kaplan-Meier: pooled and per arm, with the median and S at the fixed times
+    p = 0.5
+    sp, s0, s1 = fw[5], fw[6], fw[7]
+    for st_ in (sp, s0, s1):
+        st_[0] = 1.0
+        st_[1] = np.nan
+        st_[2] = np.nan
+        st_[3] = 0.0
+        st_[4] = 0.0
+    nq = times.shape[0]
+    q = 0
+    for j in range(m):
+        km_median_update(sp, j, ut[j], n0[j] + n1[j], d0[j] + d1[j], p, tol)
+        if rows0[j] > 0:
+            km_median_update(s0, j, ut[j], n0[j], d0[j], p, tol)
+        if rows1[j] > 0:
+            km_median_update(s1, j, ut[j], n1[j], d1[j], p, tol)
+        sv[j] = sp[0]
+        sv0[j] = s0[0]
+        sv1[j] = s1[0]
+    out[i_med] = km_median_finish(sp, p, tol) if m > 0 else np.nan
+    out[i_med0] = km_median_finish(s0, p, tol) if tot0 > 0 else np.nan
+    out[i_med1] = km_median_finish(s1, p, tol) if tot1 > 0 else np.nan
+    # S(t) at the fixed times (R summary(times=), extend=FALSE: NaN after the last time)
+    j = -1
+    for q in range(nq):
+        tq = times[q]
+        while j + 1 < m and ut[j + 1] <= tq:
+            j += 1
+        for g in range(3):
+            last = sp[4] if g == 0 else (s0[4] if g == 1 else s1[4])
+            ng = m_rows if g == 0 else (tot0 if g == 1 else tot1)
+            if ng == 0 or tq > last:
+                surv_at[g, q] = np.nan
+            elif j < 0:
+                surv_at[g, q] = 1.0
+            else:
+                surv_at[g, q] = sv[j] if g == 0 else (sv0[j] if g == 1 else sv1[j])
 
-    @njit(cache=True, parallel=True)
-    def analyse_parallel(idx, bounds, time, event, arm, times, efron, iter_max, ctl, nchunk):
-        nrep = bounds.shape[0] - 1
-        out = np.empty((nrep, ncol))
-        surv_at = np.empty((nrep, 3, times.shape[0]))
-        for c in prange(nchunk):
-            c0 = (nrep * c) // nchunk
-            c1 = (nrep * (c + 1)) // nchunk
-            run_chunk(
-                c0, c1, idx, bounds, time, event, arm, times, efron, iter_max, ctl, out, surv_at
-            )
-        return out, surv_at
+    # ---- log-rank (R survdiff, rho = 0), accumulated from the last time backwards
+    obs1 = 0.0
+    exp0 = 0.0
+    exp1 = 0.0
+    var11 = 0.0
+    for jj in range(m - 1, -1, -1):
+        d = float(d0[jj] + d1[jj])
+        if d > 0:
+            nr = float(n0[jj] + n1[jj])
+            exp0 += d * n0[jj] / nr
+            exp1 += d * n1[jj] / nr
+            if nr > 1:
+                tmp = d * n1[jj] * (nr - d) / (nr * (nr - 1))
+                var11 += tmp
+                var11 -= tmp * n1[jj] / nr
+        obs1 += d1[jj]
+    out[i_o1] = obs1
+    out[i_e1] = exp1
+    out[i_v] = var11
+    if exp0 > 0 and exp1 > 0:
+        oe = obs1 - exp1
+        out[i_chi] = (oe / var11) * oe if var11 > 0 else 0.0
+        out[i_df] = 1.0
+    else:
+        # a group with expected 0 is dropped (R survdiff): no test
+        out[i_chi] = 0.0
+        out[i_df] = 0.0
 
-    @njit(cache=True)
-    def analyse_serial(idx, bounds, time, event, arm, times, efron, iter_max, ctl):
-        nrep = bounds.shape[0] - 1
-        out = np.empty((nrep, ncol))
-        surv_at = np.empty((nrep, 3, times.shape[0]))
-        run_chunk(0, nrep, idx, bounds, time, event, arm, times, efron, iter_max, ctl, out, surv_at)
-        return out, surv_at
+    # ---- Cox model on the arm indicator, centred at its mean (R coxph)
+    out[i_coef] = np.nan
+    out[i_se] = np.nan
+    out[i_ll0] = np.nan
+    out[i_ll] = np.nan
+    out[i_it] = 0.0
+    out[i_conv] = 0.0
+    out[i_mono] = 0.0
+    if ev0 + ev1 == 0:
+        return
+    mean = tot1 / m_rows
+    x0 = 0.0 - mean
+    x1 = 1.0 - mean
+    beta = 0.0
+    ll0, u, imat = cox_terms(m, n0, n1, d0, d1, x0, x1, beta, efron)
+    out[i_ll0] = ll0
+    if not imat > 0.0:
+        return
+    best = ll0
+    newbeta = beta + u / imat
+    halving = 0
+    done = False
+    it = 1
+    ll = ll0
+    while it <= iter_max:
+        ll, u, imat = cox_terms(m, n0, n1, d0, d1, x0, x1, newbeta, efron)
+        finite = np.isfinite(ll) and np.isfinite(u) and np.isfinite(imat)
+        if finite and abs(1.0 - best / ll) <= eps:
+            beta = newbeta
+            done = True
+            break
+        if (not finite) or ll < best:
+            halving += 1
+            newbeta = (newbeta + halving * beta) / (halving + 1.0)
+        else:
+            halving = 0
+            best = ll
+            beta = newbeta
+            newbeta = newbeta + u / imat
+        it += 1
+    if not done:
+        ll, u, imat = cox_terms(m, n0, n1, d0, d1, x0, x1, beta, efron)
+        it = iter_max + 1  # as R coxfit6 reports a fit that ran out of iterations
+    stp = abs(u / imat)
+    mono = False
+    if done and (not np.isfinite(u) or (stp > eps and stp > toler_inf * abs(beta))):
+        mono = True
+    # out of iterations: diverging when |beta| times the covariate's range (1) is large
+    if not done and stp > toler_inf * abs(beta) and abs(beta) * (x1 - x0) > span_inf:
+        mono = True
+    out[i_coef] = beta
+    out[i_se] = math.sqrt(1.0 / imat)
+    out[i_ll] = ll
+    out[i_it] = it
+    out[i_conv] = 1.0 if done else 0.0
+    out[i_mono] = 1.0 if mono else 0.0
 
-    @njit(cache=True)
-    def group_rows(codes, ncode):
-        """Stable counting sort of replicate codes: row permutation and block bounds."""
-        n = codes.shape[0]
-        bounds = np.zeros(ncode + 1, dtype=np.int64)
-        for i in range(n):
-            bounds[codes[i] + 1] += 1
-        for c in range(ncode):
-            bounds[c + 1] += bounds[c]
-        pos = bounds[:-1].copy()
-        idx = np.empty(n, dtype=np.int64)
-        for i in range(n):
-            c = codes[i]
-            idx[pos[c]] = i
-            pos[c] += 1
-        return idx, bounds
 
-    return analyse_parallel, analyse_serial, group_rows
+@njit(cache=True)
+def run_chunk(c0, c1, idx, bounds, time, event, arm, times, efron, iter_max, ctl, out, surv_at):
+    maxrows = 5  # the last three work rows hold the median-search states (5 values)
+    for r in range(c0, c1):
+        maxrows = max(maxrows, bounds[r + 1] - bounds[r])
+    fw = np.empty((8, maxrows))
+    iw = np.empty((7, maxrows), dtype=np.int64)
+    for r in range(c0, c1):
+        b0 = bounds[r]
+        b1 = bounds[r + 1]
+        o = out[r]
+        sa = surv_at[r]
+        one_trial(idx, b0, b1, time, event, arm, times, efron, iter_max, ctl, o, sa, fw, iw)
+
+
+@njit(cache=True, parallel=True)
+def analyse_parallel(idx, bounds, time, event, arm, times, efron, iter_max, ctl, nchunk):
+    nrep = bounds.shape[0] - 1
+    out = np.empty((nrep, ncol))
+    surv_at = np.empty((nrep, 3, times.shape[0]))
+    for c in prange(nchunk):
+        c0 = (nrep * c) // nchunk
+        c1 = (nrep * (c + 1)) // nchunk
+        run_chunk(c0, c1, idx, bounds, time, event, arm, times, efron, iter_max, ctl, out, surv_at)
+    return out, surv_at
+
+
+@njit(cache=True)
+def analyse_serial(idx, bounds, time, event, arm, times, efron, iter_max, ctl):
+    nrep = bounds.shape[0] - 1
+    out = np.empty((nrep, ncol))
+    surv_at = np.empty((nrep, 3, times.shape[0]))
+    run_chunk(0, nrep, idx, bounds, time, event, arm, times, efron, iter_max, ctl, out, surv_at)
+    return out, surv_at
+
+
+@njit(cache=True)
+def group_rows_kernel(codes, ncode):
+    """Stable counting sort of replicate codes: row permutation and block bounds."""
+    n = codes.shape[0]
+    bounds = np.zeros(ncode + 1, dtype=np.int64)
+    for i in range(n):
+        bounds[codes[i] + 1] += 1
+    for c in range(ncode):
+        bounds[c + 1] += bounds[c]
+    pos = bounds[:-1].copy()
+    idx = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        c = codes[i]
+        idx[pos[c]] = i
+        pos[c] += 1
+    return idx, bounds
+
+
+def _numba_kernels():
+    return analyse_parallel, analyse_serial, group_rows_kernel
 
 
 def group_rows(codes: np.ndarray, ncode: int) -> tuple[np.ndarray, np.ndarray]:

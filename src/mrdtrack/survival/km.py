@@ -464,7 +464,13 @@ class KaplanMeier:
         return df if self.by is not None else df.drop("group")
 
     def median(self) -> pl.DataFrame:
-        """Median survival with its confidence interval per group (R ``print.survfit``)."""
+        """Median survival with its confidence interval per group (R ``quantile.survfit``).
+
+        Equal to R ``print.survfit`` / ``summary(fit)$table`` except when the curve stays
+        exactly at 0.5 until its last time: ``quantile.survfit`` (and we) then give the midpoint
+        of the flat segment's ends, ``print.survfit`` the time the curve reached 0.5 (e.g. a
+        death at 1 and a censoring at 5: 3 here, 1 in ``print.survfit``).
+        """
         return self.quantile([0.5]).drop("p")
 
     def survival_at(self, times: Iterable[float] | float) -> pl.DataFrame:
