@@ -113,10 +113,19 @@ def test_worker_killed_mid_sweep(tmp_path, cluster):
     big = [{"params": P, "n_patients": 1500, "extra_followup_months": 0.0}]
     killed = []
 
+    calls = []
+
     def kill_busy_worker(chunk):
-        if not killed:
-            busy = [w for w, tasks in cluster.processing().items() if tasks]
-            pids = cluster.run(os.getpid, workers=busy[:1])
+        calls.append(chunk)
+        if killed:
+            return
+        # a worker with tasks in flight; when a chunk finishes while none is busy, try again at
+        # the next one (after a few, any worker: the sweep must survive either way)
+        targets = [w for w, tasks in cluster.processing().items() if tasks][:1]
+        if not targets and len(calls) >= 4:
+            targets = list(cluster.scheduler_info()["workers"])[:1]
+        pids = cluster.run(os.getpid, workers=targets) if targets else {}
+        if pids:
             victim = next(iter(pids.values()))
             os.kill(victim, signal.SIGKILL)  # the nanny restarts it; its tasks run elsewhere
             killed.append(victim)
