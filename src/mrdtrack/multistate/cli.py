@@ -100,6 +100,19 @@ def fit(
         table.write_csv(out)
     else:
         table.write_parquet(out)
+    from .mrd_model import STATE_LABELS
+
+    third = {"as_progression": "progression or death", "censor": "progression"}.get(
+        death, STATE_LABELS[3]
+    )
+    labels = {**STATE_LABELS, 3: third}
+    k = res.qmatrix().shape[0]
+    typer.echo(
+        "States: "
+        + ", ".join(f"{i} = {labels[i]}" for i in range(1, k + 1))
+        + "; intensities per year (time = study day / 365.25)",
+        err=True,
+    )
     typer.echo(res.summary(), err=True)
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)
