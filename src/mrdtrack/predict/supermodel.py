@@ -46,6 +46,24 @@ from mrdtrack.predict.stack import MRD_FEATURES, landmark_stack, mrd_history
 
 LANDMARK_TERMS = ("lm1", "lm2")
 
+#: Plain-words labels of the model terms (reports and summaries never show a bare ``lm1``).
+TERM_LABELS = {
+    "mrd_positive": "last known MRD result positive (vs negative)",
+    "mrd_unknown": "no MRD result known yet (vs negative)",
+    "lost_negativity": "MRD negativity lost (positive after a negative)",
+    "lm1": "landmark time, linear (baseline risk trend, s/S)",
+    "lm2": "landmark time, quadratic (baseline risk curvature, (s/S)^2)",
+}
+
+
+def term_label(term: str) -> str:
+    """Plain words for a model term (interactions ``x:lm1`` read "x, changing with landmark")."""
+    if ":" in term:
+        base, lm = term.rsplit(":", 1)
+        kind = "linearly" if lm == "lm1" else "quadratically"
+        return f"{TERM_LABELS.get(base, base)}, changing {kind} with the landmark"
+    return TERM_LABELS.get(term, term)
+
 
 @dataclass(frozen=True)
 class Design:
@@ -175,6 +193,7 @@ class LandmarkSupermodel:
         return pl.DataFrame(
             {
                 "term": list(self.names),
+                "label": [term_label(n) for n in self.names],
                 "coef": coef,
                 "hazard_ratio": np.exp(coef),
                 "robust_se": se,
@@ -200,7 +219,7 @@ class LandmarkSupermodel:
         for r in t.iter_rows(named=True):
             lines.append(
                 f"  {r['term']:<28} coef {r['coef']:>9.4f}  HR {r['hazard_ratio']:>8.3f}  "
-                f"robust se {r['robust_se']:.4f}  p {r['p']:.4g}"
+                f"robust se {r['robust_se']:.4f}  p {r['p']:.4g}  [{r['label']}]"
             )
         return "\n".join(lines)
 
