@@ -97,7 +97,9 @@ def cross_validate(
     stacked = stacked.join(pfs, on="patient_id")
     horizons = _horizons(w, n_horizons)
     rng = np.random.default_rng(seed)
-    preds, curves = _cv_predictions(stacked, models, folds, rng, w, covariates, threshold, horizons)
+    preds, curves, _ = _cv_predictions(
+        stacked, models, folds, rng, w, covariates, threshold, horizons
+    )
     validation = (
         f"{folds}-fold cross-validation by patient, seed {seed}; "
         "AUC from case-control pairs within a fold"
@@ -107,7 +109,7 @@ def cross_validate(
         return PredictionAccuracy(acc.results, w, validation, preds, "", conf_level)
     parts = stacked.partition_by("patient_id", as_dict=True)
     ids = sorted(k[0] for k in parts)
-    reps, failed = [], 0
+    reps, failed = [], dict.fromkeys(models, 0)
     for b in range(n_boot):
         pick = rng.integers(0, len(ids), len(ids))
         boot = pl.concat(
@@ -118,24 +120,30 @@ def cross_validate(
                 for i, j in enumerate(pick)
             ]
         )
-        try:
-            bp, bc = _cv_predictions(boot, models, folds, rng, w, covariates, threshold, horizons)
-        except EstimationError:
-            failed += 1
+        bp, bc, bad = _cv_predictions(
+            boot, models, folds, rng, w, covariates, threshold, horizons, strict=False
+        )
+        for name in bad:
+            failed[name] += 1
+        if bp is None:
             continue
         res = score_predictions(bp, w, curves=bc, n_boot=0).results
         reps.append(res.select("model", "landmark", *MEASURES).with_columns(pl.lit(b).alias("b")))
-    if len(reps) < max(10, n_boot // 2):
+    worst = max(failed.values())
+    if n_boot - worst < max(10, n_boot // 2):
         raise EstimationError(
-            f"only {len(reps)} of {n_boot} bootstrap replicates could be fitted: "
-            "no reliable interval"
+            f"only {n_boot - worst} of {n_boot} bootstrap replicates of a model could be "
+            "fitted: no reliable interval"
         )
     table = with_intervals(
         acc.results.select(~pl.selectors.ends_with("_lower", "_upper")), pl.concat(reps), conf_level
     )
+    fitted = ", ".join(f"{name} {n_boot - k}" for name, k in failed.items())
     interval = (
-        f"percentile, patient bootstrap of the whole fit-and-evaluate pipeline "
-        f"({n_boot - failed} of {n_boot} replicates fitted, seed {seed})"
+        f"percentile, patient bootstrap of the whole fit-and-evaluate pipeline, seed {seed} "
+        f"(replicates fitted out of {n_boot}: {fitted}; a replicate in which a model could not "
+        "be fitted in every fold, e.g. no event after a loss of negativity, is left out for "
+        "that model)"
     )
     return PredictionAccuracy(table, w, validation, preds, interval, conf_level)
 
@@ -157,10 +165,15 @@ def _assign_folds(stacked: pl.DataFrame, folds: int, rng) -> dict[str, int]:
     return dict(zip(ids[order], (np.arange(ids.size) + start) % folds, strict=True))
 
 
-def _cv_predictions(stacked, models, folds, rng, w, covariates, threshold, horizons):
-    """Held-out window risks (with the fold's null risk) and risk curves for every model."""
+def _cv_predictions(stacked, models, folds, rng, w, covariates, threshold, horizons, strict=True):
+    """Held-out window risks (with the fold's null risk) and risk curves for every model.
+
+    With ``strict=False`` a model that cannot be fitted in some fold is left out (all its rows)
+    and named in the third return value instead of raising.
+    """
     origin = "_origin" if "_origin" in stacked.columns else "patient_id"
-    pred_frames, curve_frames = [], []
+    pred_frames, curve_frames = {n: [] for n in models}, {n: [] for n in models}
+    failed: set[str] = set()
     fold_of = _assign_folds(stacked, folds, rng)
     fold = stacked.get_column(origin).replace_strict(fold_of, return_dtype=pl.Int64)
     data = stacked.with_columns(fold.alias("_fold"))
@@ -171,7 +184,15 @@ def _cv_predictions(stacked, models, folds, rng, w, covariates, threshold, horiz
             continue
         null = _null_risk(train, test, horizons)
         for name, spec in models.items():
-            model = _fit_model(train, w, covariates, spec, threshold)
+            if name in failed:
+                continue
+            try:
+                model = _fit_model(train, w, covariates, spec, threshold)
+            except EstimationError:
+                if strict:
+                    raise
+                failed.add(name)
+                continue
             key = test.select(
                 pl.lit(name).alias("model"),
                 "landmark",
@@ -180,21 +201,26 @@ def _cv_predictions(stacked, models, folds, rng, w, covariates, threshold, horiz
                 pl.col("T").alias("time"),
                 pl.col("E").alias("event"),
             )
-            pred_frames.append(
+            pred_frames[name].append(
                 key.with_columns(
                     pl.Series("risk", model.predict(test)),
                     pl.Series("null_risk", null[:, -1]),
                 )
             )
             for j, u in enumerate(horizons):
-                curve_frames.append(
+                curve_frames[name].append(
                     key.select("model", "landmark", "patient_id").with_columns(
                         pl.lit(float(u)).alias("horizon"),
                         pl.Series("risk", model.predict(test, horizon=u)),
                         pl.Series("null_risk", null[:, j]),
                     )
                 )
-    return pl.concat(pred_frames), pl.concat(curve_frames)
+    ok = [n for n in models if n not in failed]
+    if not ok:
+        return None, None, failed
+    preds = pl.concat([f for n in ok for f in pred_frames[n]])
+    curves = pl.concat([f for n in ok for f in curve_frames[n]])
+    return preds, curves, failed
 
 
 def _null_risk(train: pl.DataFrame, test: pl.DataFrame, horizons: np.ndarray) -> np.ndarray:
