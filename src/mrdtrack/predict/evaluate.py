@@ -323,6 +323,12 @@ class PredictionAccuracy:
                 f"AUC {_ci(r, 'auc', '.3f')}  Brier {_ci(r, 'brier', '.4f')} "
                 f"(null {r['brier_null']:.4f})  IPA {_ci(r, 'ipa', '.3f')}  "
                 f"slope {r['calibration_slope']:.2f}"
+                + (
+                    f"  [only {r['n_controls']} control(s) followed to the horizon: AUC not "
+                    "interpretable]"
+                    if r["n_controls"] < 5
+                    else ""
+                )
             )
         return "\n".join(lines)
 
