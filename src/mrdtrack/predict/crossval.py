@@ -21,6 +21,7 @@ training folds), so that IPA compares like with like.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -109,7 +110,7 @@ def cross_validate(
         return PredictionAccuracy(acc.results, w, validation, preds, "", conf_level)
     parts = stacked.partition_by("patient_id", as_dict=True)
     ids = sorted(k[0] for k in parts)
-    reps, failed = [], dict.fromkeys(models, 0)
+    reps, failed, not_converged = [], dict.fromkeys(models, 0), 0
     for b in range(n_boot):
         pick = rng.integers(0, len(ids), len(ids))
         boot = pl.concat(
@@ -120,9 +121,16 @@ def cross_validate(
                 for i, j in enumerate(pick)
             ]
         )
-        bp, bc, bad = _cv_predictions(
-            boot, models, folds, rng, w, covariates, threshold, horizons, strict=False
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            bp, bc, bad = _cv_predictions(
+                boot, models, folds, rng, w, covariates, threshold, horizons, strict=False
+            )
+        for c in caught:  # non-convergence of a refit is counted, anything else passed on
+            if "did not converge" in str(c.message):
+                not_converged += 1
+            else:
+                warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
         for name in bad:
             failed[name] += 1
         if bp is None:
@@ -143,7 +151,13 @@ def cross_validate(
         f"percentile, patient bootstrap of the whole fit-and-evaluate pipeline, seed {seed} "
         f"(replicates fitted out of {n_boot}: {fitted}; a replicate in which a model could not "
         "be fitted in every fold, e.g. no event after a loss of negativity, is left out for "
-        "that model)"
+        "that model"
+        + (
+            f"; {not_converged} refits stopped at the iteration limit and were kept"
+            if not_converged
+            else ""
+        )
+        + ")"
     )
     return PredictionAccuracy(table, w, validation, preds, interval, conf_level)
 
