@@ -193,3 +193,47 @@ def flow_chart(boxes: Sequence[tuple[float, float, str]], arrows: Sequence[tuple
                 arrowprops={"arrowstyle": "->", "color": "#34495e"},
             )
     return fig
+
+
+def prevalence_bars(
+    visits: Sequence[str],
+    counts: dict[str, Sequence[int]],
+    *,
+    labels: dict[str, str],
+    colours: dict[str, str],
+    top_labels: Sequence[str],
+    width: float = 7.0,
+    height: float = 3.8,
+) -> Any:
+    """Stacked bars of the patients in each state per visit (% of all patients), each bar
+    topped by ``top_labels`` (the report passes `fmt.share` of MRD− among evaluable calls, the
+    number its table prints)."""
+    with style():
+        fig = figure(width, height)
+        ax = fig.add_axes((0.09, 0.12, 0.66, 0.76))
+        x = np.arange(len(visits))
+        totals = np.sum([np.asarray(v, dtype=float) for v in counts.values()], axis=0)
+        bottom = np.zeros(len(visits))
+        for state, vals in counts.items():
+            v = 100 * np.asarray(vals, dtype=float) / np.where(totals > 0, totals, 1)
+            if not v.any():
+                continue
+            ax.bar(
+                x,
+                v,
+                bottom=bottom,
+                color=colours[state],
+                label=labels[state],
+                width=0.62,
+                edgecolor="white",
+                linewidth=0.5,
+            )
+            bottom += v
+        for k, text in enumerate(top_labels):
+            ax.text(x[k], 101.5, text, ha="center", va="bottom", fontsize=7.5)
+        ax.set_xticks(x, list(visits))
+        ax.set_ylim(0, 114)
+        ax.set_yticks([0, 20, 40, 60, 80, 100])
+        ax.set_ylabel("Patients (% of all enrolled)")
+        ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig

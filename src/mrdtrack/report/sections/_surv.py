@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from mrdtrack.report import figures
-from mrdtrack.report.fmt import estimate_ci, num, p_value
+from mrdtrack.report.fmt import estimate_ci, num, p_text
 from mrdtrack.report.sections import disposition
 from mrdtrack.report.sections._base import Context, Figure, SectionResult, Table, need
 
@@ -216,4 +216,4 @@ def _tests_dict(tests: dict[str, Any]) -> dict[str, dict[str, float | None]]:
 
 
 def hr_text(v: dict[str, Any], p: float | None) -> str:
-    return f"HR {v['display']}; p = {p_value(p)}"
+    return f"HR {v['display']}; {p_text(p)}"

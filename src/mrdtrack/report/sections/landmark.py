@@ -18,7 +18,8 @@ from typing import Any
 import polars as pl
 
 from mrdtrack.errors import EstimationError
-from mrdtrack.report.fmt import p_value
+from mrdtrack.report.fmt import p_text, p_value
+from mrdtrack.report.labels import label
 from mrdtrack.report.sections import _mrd, _surv, disposition
 from mrdtrack.report.sections._base import (
     Column,
@@ -37,7 +38,15 @@ COMPARISONS = (
     ("lost_vs_sustained", "loss_of_negativity", "sustained_negative"),
     ("lost_vs_persistent", "loss_of_negativity", "persistent_positive"),
 )
-PLOT_ORDER = ("sustained_negative", "conversion", "persistent_positive", "loss_of_negativity")
+# every class at risk is plotted and counted, "not classifiable" included (the risk table must
+# add up to the patients at risk at the landmark)
+PLOT_ORDER = (
+    "sustained_negative",
+    "conversion",
+    "persistent_positive",
+    "loss_of_negativity",
+    "not_classifiable",
+)
 
 
 def _ml_comparison(ctx: Context, d: pl.DataFrame, group: str, ref: str) -> dict[str, Any]:
@@ -125,11 +134,22 @@ def compute(ctx: Context, res: SectionResult) -> None:
         .with_columns(
             pl.col("mrd_class")
             .replace_strict(_mrd.CLASS_LABELS, default=pl.col("mrd_class"))
-            .alias("label")
+            .alias("label"),
+            pl.col("mrd_class")
+            .replace_strict({g: i for i, g in enumerate(PLOT_ORDER)}, default=len(PLOT_ORDER))
+            .alias("_order"),
         )
-        .sort("mrd_class")
+        .sort("_order", "mrd_class")
+        .drop("_order")
     )
-    excl = excluded.group_by("reason").agg(pl.len().alias("n")).sort("reason")
+    excl = (
+        excluded.group_by("reason")
+        .agg(pl.len().alias("n"))
+        .sort("reason")
+        .with_columns(
+            pl.col("reason").map_elements(label, return_dtype=pl.String).alias("reason_label")
+        )
+    )
     res.values.update(
         {
             "landmark_day": lm_day,
@@ -138,7 +158,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
             "by_class": {
                 r["mrd_class"]: {"n": r["n"], "events": r["events"]} for r in counts.to_dicts()
             },
-            "excluded": dict(excl.iter_rows()),
+            "excluded": dict(excl.select("reason", "n").iter_rows()),
         }
     )
     res.paragraphs.append(
@@ -151,7 +171,16 @@ def compute(ctx: Context, res: SectionResult) -> None:
         Table.from_frame(
             "landmark_classes",
             f"Patients at risk at the {lm_text} landmark and PFS events after it, by MRD class",
-            counts,
+            pl.concat(
+                [
+                    counts.select("label", "n", "events"),
+                    pl.DataFrame(
+                        {"label": ["Total"], "n": [d.height], "events": [int(d["event"].sum())]},
+                        schema={"label": pl.String, "n": pl.Int64, "events": pl.Int64},
+                    ),
+                ],
+                how="vertical_relaxed",
+            ),
             {
                 "label": ("Class at landmark", "text"),
                 "n": ("At risk", "int"),
@@ -165,7 +194,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
                 "landmark_excluded",
                 "Evaluable patients not at risk at the landmark",
                 excl,
-                {"reason": ("Reason", "text"), "n": ("Patients", "int")},
+                {"reason_label": ("Reason", "text"), "n": ("Patients", "int")},
             )
         )
 
@@ -191,8 +220,8 @@ def compute(ctx: Context, res: SectionResult) -> None:
             res.highlights.append(
                 (
                     f"HR {_mrd.CLASS_LABELS[group]} vs {_mrd.CLASS_LABELS[ref]}",
-                    f"{ml['display']}; log-rank p = {p_value(c['logrank']['p'])}"
-                    + (f"; Firth {fi['display']}, p = {p_value(_lrt_p(fi))}" if fi else ""),
+                    f"{ml['display']}; log-rank {p_text(c['logrank']['p'])}"
+                    + (f"; Firth {fi['display']}, {p_text(_lrt_p(fi))}" if fi else ""),
                 )
             )
     res.values["comparisons"] = comparisons

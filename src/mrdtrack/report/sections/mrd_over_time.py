@@ -15,6 +15,8 @@ from typing import Any
 import polars as pl
 
 from mrdtrack.report import figures
+from mrdtrack.report.fmt import share
+from mrdtrack.report.labels import label
 from mrdtrack.report.sections import _mrd
 from mrdtrack.report.sections._base import (
     Context,
@@ -118,7 +120,29 @@ def compute(ctx: Context, res: SectionResult) -> None:
             collapse=("interval", "from"),
         )
     )
-    _mrd_figures(ctx, res)
+    _mrd_figures(ctx, res, wide)
+
+
+#: Okabe-Ito colours (colour-blind safe), as the MRD figures of `mrdtrack.mrd.figures`.
+STATE_COLOURS = {
+    "negative": "#0072B2",
+    "positive": "#D55E00",
+    "not_evaluable": "#E69F00",
+    "missing": "#E5E5E5",
+    "progressed": "#000000",
+    "died": "#CC79A7",
+    "censored": "#999999",
+}
+
+
+def negative_share_labels(wide: pl.DataFrame) -> list[str]:
+    """Bar labels of the state figure: MRD− as % of evaluable calls (MRD− + MRD+), with counts;
+    the same fraction as the table's "% MRD− of evaluable" column (one helper, `fmt.share`)."""
+    return [
+        "MRD−\n"
+        + share(int(r["negative"]), int(r["negative"] + r["positive"])).replace(" (", "\n(")
+        for r in wide.sort("visit").to_dicts()
+    ]
 
 
 def _assays(ctx: Context, res: SectionResult) -> None:
@@ -137,6 +161,9 @@ def _assays(ctx: Context, res: SectionResult) -> None:
             .alias("above_threshold"),
         )
         .sort("method", "specimen")
+        .with_columns(
+            pl.col("specimen").map_elements(label, return_dtype=pl.String).alias("specimen_label")
+        )
     )
     res.values["assays"] = a.to_dicts()
     res.tables.append(
@@ -147,7 +174,7 @@ def _assays(ctx: Context, res: SectionResult) -> None:
             a,
             {
                 "method": ("Method", "text"),
-                "specimen": ("Specimen", "text"),
+                "specimen_label": ("Specimen", "text"),
                 "assays": ("Assays", "int"),
                 "best_sensitivity": ("Best sensitivity", "sci"),
                 "worst_sensitivity": ("Worst sensitivity", "sci"),
@@ -158,8 +185,7 @@ def _assays(ctx: Context, res: SectionResult) -> None:
     )
 
 
-def _mrd_figures(ctx: Context, res: SectionResult) -> None:
-    prevalence_plot = need("mrdtrack.mrd.figures:prevalence_plot")
+def _mrd_figures(ctx: Context, res: SectionResult, wide: pl.DataFrame) -> None:
     alluvial_plot = need("mrdtrack.mrd.figures:alluvial_plot")
     swimmer_plot = need("mrdtrack.mrd.figures:swimmer_plot")
     thr = ctx.config.mrd_threshold
@@ -169,8 +195,16 @@ def _mrd_figures(ctx: Context, res: SectionResult) -> None:
         drawn = [
             (
                 "mrd_prevalence",
-                prevalence_plot(ctx.cohort, thr)[0],
-                "MRD state at each yearly visit, % of all patients; MRD− % of evaluable above.",
+                figures.prevalence_bars(
+                    [_visit_label(v) for v in wide.sort("visit")["visit"].to_list()],
+                    {s: wide.sort("visit")[s].to_list() for s in STATE_LABELS},
+                    labels=STATE_LABELS,
+                    colours=STATE_COLOURS,
+                    top_labels=negative_share_labels(wide),
+                ),
+                "MRD state at each yearly visit: bars are % of all enrolled patients; above each "
+                "bar, MRD− as % of evaluable calls (MRD− or MRD+) with n/N, as in the table "
+                "of states by visit.",
                 "Stacked bars of MRD states per yearly visit.",
             ),
             (

@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from mrdtrack.errors import EstimationError
-from mrdtrack.report.fmt import estimate_ci, p_value
+from mrdtrack.report.fmt import estimate_ci, p_text
 from mrdtrack.report.sections import _mrd, _surv
 from mrdtrack.report.sections._base import (
     Context,
@@ -179,7 +179,7 @@ def _by_baseline_mrd(ctx: Context, res: SectionResult, pfs: pl.DataFrame) -> Non
     res.highlights.append(("PFS by baseline MRD (MRD+ vs MRD−)", annotation.split(": ", 1)[1]))
     res.paragraphs.append(
         f"Baseline MRD status is known at the start of maintenance, so this comparison has no "
-        f"guarantee-time bias. Log-rank p = {p_value(lr.p_value)}; Cox HR with "
+        f"guarantee-time bias. Log-rank {p_text(lr.p_value)}; Cox HR with "
         f"{ctx.config.ties.capitalize()} ties."
     )
 

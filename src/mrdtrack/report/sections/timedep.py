@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from mrdtrack.errors import ConvergenceError, EstimationError
-from mrdtrack.report.fmt import estimate_ci, p_value
+from mrdtrack.report.fmt import RATE_PER_PATIENT_YEARS, estimate_ci, p_text
 from mrdtrack.report.sections import _mrd, _surv, disposition
 from mrdtrack.report.sections._base import (
     Context,
@@ -28,6 +28,10 @@ from mrdtrack.report.sections._base import (
     Table,
     need,
 )
+
+
+#: person-time in the report's unit -> years (1 year = 365.25 days = 12 months of 30.4375 days)
+_YEARS_PER_UNIT = {"days": 1 / 365.25, "weeks": 7 / 365.25, "months": 1 / 12, "years": 1.0}
 
 
 def compute(ctx: Context, res: SectionResult) -> None:
@@ -47,6 +51,8 @@ def compute(ctx: Context, res: SectionResult) -> None:
     if d.height == 0 or d["mrd_status"].n_unique() < 2:
         raise SectionSkipped("MRD status does not vary: a time-dependent comparison needs both")
     unit = cfg.time_unit
+    if unit not in _YEARS_PER_UNIT:
+        raise SectionSkipped(f"unknown time unit {unit!r}")
     pt = (
         d.group_by("mrd_status")
         .agg(
@@ -54,7 +60,12 @@ def compute(ctx: Context, res: SectionResult) -> None:
             pl.col("event").sum().cast(pl.Int64).alias("events"),
             pl.col("patient_id").n_unique().alias("patients"),
         )
-        .with_columns((pl.col("events") / pl.col("person_time")).alias("rate"))
+        .with_columns(
+            (pl.col("person_time") * _YEARS_PER_UNIT[unit]).alias("person_years"),
+        )
+        .with_columns(
+            (RATE_PER_PATIENT_YEARS * pl.col("events") / pl.col("person_years")).alias("rate")
+        )
         .sort("mrd_status")
     )
     cox = need("mrdtrack.survival:cox_ph")
@@ -67,6 +78,8 @@ def compute(ctx: Context, res: SectionResult) -> None:
         "person_time": {
             r["mrd_status"]: {
                 "person_time": r["person_time"],
+                "person_years": r["person_years"],
+                "rate_per_100_patient_years": r["rate"],
                 "events": r["events"],
                 "patients": r["patients"],
             }
@@ -94,7 +107,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
         res.highlights.append(
             (
                 "HR current MRD+ vs MRD− (time-dependent Cox)",
-                f"{hr['display']}; LRT p = {p_value(p_lrt)}",
+                f"{hr['display']}; likelihood-ratio {p_text(p_lrt)}",
             )
         )
     res.paragraphs.append(
@@ -106,7 +119,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
     res.tables.append(
         Table.from_frame(
             "td_person_time",
-            f"Person-time ({unit}) and PFS events by current MRD status",
+            "Patient-years and PFS events by current MRD status (crude rates)",
             pt.with_columns(
                 pl.col("mrd_status").replace_strict(
                     _mrd.STATUS_LABELS, default=pl.col("mrd_status")
@@ -115,9 +128,9 @@ def compute(ctx: Context, res: SectionResult) -> None:
             {
                 "mrd_status": ("Current status", "text"),
                 "patients": ("Patients", "int"),
-                "person_time": (f"Person-time ({unit})", "f1"),
+                "person_years": ("Patient-years", "f1"),
                 "events": ("Events", "int"),
-                "rate": (f"Events per {unit[:-1]}", "f4"),
+                "rate": (f"Events per {RATE_PER_PATIENT_YEARS} patient-years", "f1"),
             },
         )
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from mrdtrack.report.labels import label
 from mrdtrack.report.sections import _mrd
 from mrdtrack.report.sections._base import Context, Section, SectionResult, Table
 
@@ -84,8 +85,10 @@ def compute(ctx: Context, res: SectionResult) -> None:
                 Table.from_frame(
                     f"not_classifiable_{name}",
                     f"Not classifiable ({title}): reasons",
-                    reasons,
-                    {"reason": ("Reason", "text"), "n": ("n", "int")},
+                    reasons.with_columns(
+                        pl.col("reason").map_elements(label, return_dtype=pl.String).alias("shown")
+                    ),
+                    {"shown": ("Reason", "text"), "n": ("n", "int")},
                 )
             )
     c = ctx.config
