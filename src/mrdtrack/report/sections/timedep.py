@@ -29,7 +29,6 @@ from mrdtrack.report.sections._base import (
     need,
 )
 
-
 #: person-time in the report's unit -> years (1 year = 365.25 days = 12 months of 30.4375 days)
 _YEARS_PER_UNIT = {"days": 1 / 365.25, "weeks": 7 / 365.25, "months": 1 / 12, "years": 1.0}
 
