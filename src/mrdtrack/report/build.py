@@ -83,8 +83,12 @@ def run_sections(
     strict: bool = False,
     progress: Callable[[SectionResult], None] | None = None,
 ) -> dict[str, SectionResult]:
-    """Compute each section; skip (with the reason) on a missing module or a data reason."""
-    for section in SECTIONS if sections is None else sections:
+    """Compute each section; skip (with the reason) on a missing module or a data reason.
+
+    Sections marked ``runs_last`` (they read the others' results) are computed last; the
+    returned dict keeps the report order."""
+    ordered = SECTIONS if sections is None else sections
+    for section in sorted(ordered, key=lambda s: s.runs_last):
         res = SectionResult(section.key, section.title)
         try:
             for req in section.requires:
@@ -99,6 +103,7 @@ def run_sections(
         ctx.results[section.key] = res
         if progress is not None:
             progress(res)
+    ctx.results = {s.key: ctx.results[s.key] for s in ordered}
     return ctx.results
 
 
@@ -339,7 +344,7 @@ def build_report(
     try:
         figures_dir = tmp / "figures"
         figures_dir.mkdir()
-        ctx = Context(cohort=cohort, config=cfg, figures_dir=figures_dir)
+        ctx = Context(cohort=cohort, config=cfg, figures_dir=figures_dir, is_demo=study is None)
         sections = run_sections(ctx, strict=strict, progress=progress)
         results = results_dict(cohort, cfg, record, sections)
         (tmp / "results.json").write_text(

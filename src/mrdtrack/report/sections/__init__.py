@@ -12,6 +12,7 @@ from mrdtrack.report.sections import (
     pfs,
     prediction,
     safety,
+    study,
     timedep,
     trajectories,
 )
@@ -29,6 +30,7 @@ from mrdtrack.report.sections._base import (
 SECTIONS: tuple[Section, ...] = tuple(
     m.SECTION
     for m in (
+        study,
         disposition,
         baseline,
         followup,
