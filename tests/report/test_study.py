@@ -50,3 +50,26 @@ def test_a_user_study_gets_populations_but_no_demo_story(synthetic_report):
     assert s["data_source"] == "user study"
     assert "published_vs_demo" not in s
     assert "NCT02538198" not in synthetic_report.html.read_text(encoding="utf-8")
+
+
+def test_conversion_to_sustained_rule_is_stated_with_its_counts(demo_report):
+    v = demo_report.results["sections"]["trajectories"]["values"]
+    assert v["sustained_after_conversion"] == 15
+    page = demo_report.html.read_text(encoding="utf-8")
+    assert "15 of the 45 sustained negatives had converted" in page
+    assert "so 19 are counted as conversion there" in page
+
+
+def test_populations_108_100_96_74_are_explained(demo_report):
+    page = demo_report.html.read_text(encoding="utf-8")
+    for text in (
+        "All 108 enrolled patients",
+        "100 evaluable for PFS",
+        "Time-dependent Cox model: 96",
+        "the 74 evaluable patients alive",
+    ):
+        assert text in page
+    lm = demo_report.results["sections"]["landmark"]
+    rows = lm["tables"]["landmark_classes"]["rows"]
+    assert rows[-1]["label"] == "Total" and rows[-1]["n"] == 74
+    assert sum(r["n"] for r in rows[:-1]) == 74  # not classifiable included

@@ -54,6 +54,30 @@ def compute(ctx: Context, res: SectionResult) -> None:
         }
     )
     counts = whole.as_dict()
+    lm_counts = at_lm.as_dict()
+    conv_then_sust = res.values["sustained_after_conversion"]
+    conv_then_sust_lm = int(
+        at_lm.table()
+        .filter((pl.col("mrd_class") == "sustained_negative") & pl.col("converted"))
+        .height
+    )
+    res.values["sustained_after_conversion_landmark"] = conv_then_sust_lm
+    res.values["conversion_rule"] = (
+        "a conversion (MRD- after MRD+) followed by MRD- assessments confirming sustained "
+        "negativity is counted as sustained negativity"
+    )
+    c0 = ctx.config
+    res.paragraphs.append(
+        f"Conversion and sustained negativity: a patient who converts (MRD− after MRD+) and then "
+        f"has negative assessments at least {c0.confirmation_days - c0.confirmation_tolerance_days}"
+        " days apart with no positive in between is counted under sustained negativity, not "
+        f"conversion (IMWG 2016 defines sustained negativity by the negatives). Over the whole "
+        f"follow-up {conv_then_sust} of the {counts.get('sustained_negative', 0)} sustained "
+        f"negatives had converted, leaving {counts.get('conversion', 0)} patients counted as "
+        f"conversion; up to the {ctx.config.landmark:g} {ctx.config.time_unit} landmark only "
+        f"{conv_then_sust_lm} converters already had the confirming negative, so "
+        f"{lm_counts.get('conversion', 0)} are counted as conversion there."
+    )
     res.highlights += [
         (f"{_mrd.CLASS_LABELS[k]} (whole follow-up)", f"{counts.get(k, 0)}")
         for k in ("sustained_negative", "conversion", "loss_of_negativity", "persistent_positive")
