@@ -12,6 +12,7 @@ penalised likelihood-ratio p (Heinze & Schemper 2001; R coxphf).
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -276,6 +277,93 @@ def compute(ctx: Context, res: SectionResult) -> None:
             annotation=ann,
             time_offset=cfg.landmark,
         )
+    landmark_series(ctx, res)
+
+
+def landmark_series(ctx: Context, res: SectionResult) -> None:
+    """The landmark analysis repeated at each of ``config.landmarks`` (default 12, 24, 36
+    months): patients at risk by class (events after the landmark) and the two published
+    comparisons (ML Cox HR, log-rank p), each by the same engines as the main landmark."""
+    landmark_data = need("mrdtrack.mrd:landmark_data")
+    cfg = ctx.config
+    evaluable = disposition.evaluable_ids(ctx).implode()
+    unit = cfg.time_unit
+    series: dict[str, Any] = {}
+    rows = []
+    for t in cfg.landmarks:
+        day = math.floor(t * cfg.days_per_unit + 1e-9)
+        ld = landmark_data(
+            ctx.cohort,
+            at=day,
+            threshold=cfg.mrd_threshold,
+            unit=unit,
+            confirm_days=cfg.confirmation_days,
+            tolerance_days=cfg.confirmation_tolerance_days,
+            methods=cfg.mrd_methods or None,
+        )
+        d = ld.data.filter(pl.col("patient_id").is_in(evaluable))
+        by_class = {
+            g: {
+                "n": int((d["mrd_class"] == g).sum()),
+                "events": int(d.filter(pl.col("mrd_class") == g)["event"].sum()),
+            }
+            for g in PLOT_ORDER
+        }
+        entry: dict[str, Any] = {
+            "landmark_day": day,
+            "at_risk": d.height,
+            "events_after_landmark": int(d["event"].sum()) if d.height else 0,
+            "by_class": by_class,
+        }
+        row: dict[str, Any] = {"landmark": f"{t:g}", "at_risk": d.height}
+        for g in PLOT_ORDER:
+            row[g] = f"{by_class[g]['n']} ({by_class[g]['events']})"
+        for key, group, ref in COMPARISONS:
+            c = _ml_comparison(ctx, d, group, ref) if d.height else {"status": "no patient"}
+            c.pop("cox_firth", None)
+            c.pop("firth_note", None)
+            entry[key] = c
+            ml = c.get("cox_ml")
+            row[key] = (
+                f"{ml['display']}; {p_text(c['logrank']['p'])}"
+                if ml
+                else "not estimable (" + c["status"].split(": ", 1)[-1] + ")"
+            )
+        series[f"{t:g}"] = entry
+        rows.append(row)
+    res.values["series"] = series
+    few = [
+        f"{t}"
+        for t, e in series.items()
+        if e["at_risk"] and e["by_class"]["not_classifiable"]["n"] == e["at_risk"]
+    ]
+    if few:
+        res.notes.append(
+            f"At the {', '.join(few)} {unit} landmark no patient is classifiable yet: a class "
+            "needs at least two evaluable assessments (sustained negativity: one year apart), "
+            "and yearly assessment gives most patients only the baseline one by then."
+        )
+    res.tables.append(
+        Table(
+            "landmark_series",
+            f"Landmarks at {', '.join(f'{t:g}' for t in cfg.landmarks)} {unit}: patients at "
+            "risk by MRD class at the landmark, n (PFS events after it), and the hazard ratios "
+            "of loss of negativity (ML Cox, Wald CI; log-rank p)",
+            (
+                Column("landmark", f"Landmark ({unit})", "text"),
+                Column("at_risk", "At risk", "int"),
+                *(Column(g, _mrd.CLASS_LABELS[g], "text") for g in PLOT_ORDER),
+                Column("lost_vs_sustained", "HR loss vs sustained", "text"),
+                Column("lost_vs_persistent", "HR loss vs persistent", "text"),
+            ),
+            tuple(rows),
+            notes=(
+                "Each landmark uses only MRD assessments on or before it and counts PFS from "
+                "it; the same patients appear at several landmarks, so the rows are not "
+                "independent.",
+            ),
+        )
+    )
 
 
 SECTION = Section(

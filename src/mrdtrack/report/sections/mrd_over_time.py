@@ -27,6 +27,7 @@ from mrdtrack.report.sections._base import (
     Table,
     need,
 )
+from mrdtrack.report.sections._props import ci_text, clopper_pearson
 
 STATE_LABELS = {
     "negative": "MRD−",
@@ -64,11 +65,30 @@ def compute(ctx: Context, res: SectionResult) -> None:
         .otherwise(None)
         .alias("negative_fraction_evaluable")
     )
+    lvl = cfg.conf_level
+    cis = [
+        clopper_pearson(int(r["negative"]), int(r["negative"] + r["positive"]), lvl)
+        for r in wide.to_dicts()
+    ]
+    wide = wide.with_columns(
+        pl.Series("negative_fraction_lower", [c[0] for c in cis], dtype=pl.Float64),
+        pl.Series("negative_fraction_upper", [c[1] for c in cis], dtype=pl.Float64),
+    )
+    wide = wide.with_columns(
+        pl.Series("negative_ci_text", [ci_text(lo, hi) for lo, hi in cis], dtype=pl.String)
+    )
     res.values["threshold"] = cfg.mrd_threshold
     res.values["visit_window_days"] = t.visit_window_days
     res.values["by_visit"] = {
         str(r["visit"]): {
-            k: r[k] for k in ("assessed", *STATE_LABELS, "negative_fraction_evaluable")
+            k: r[k]
+            for k in (
+                "assessed",
+                *STATE_LABELS,
+                "negative_fraction_evaluable",
+                "negative_fraction_lower",
+                "negative_fraction_upper",
+            )
         }
         for r in wide.to_dicts()
     }
@@ -82,6 +102,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
     labels: dict[str, Any] = {"label": ("Visit", "text"), "assessed": ("Assessed", "int")}
     labels |= {s: (lab, "int") for s, lab in STATE_LABELS.items()}
     labels["negative_fraction_evaluable"] = ("% MRD− of evaluable", "pct")
+    labels["negative_ci_text"] = (f"{round(100 * lvl)}% CI (Clopper-Pearson), %", "text")
     res.tables.append(
         Table.from_frame(
             "state_by_visit",

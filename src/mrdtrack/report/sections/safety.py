@@ -14,6 +14,7 @@ import polars as pl
 
 from mrdtrack.report.fmt import n_pct, pct
 from mrdtrack.report.sections._base import Context, Section, SectionResult, SectionSkipped, Table
+from mrdtrack.report.sections._props import ci_text, clopper_pearson
 from mrdtrack.schema import DAYS_PER_MONTH
 
 
@@ -81,8 +82,18 @@ def compute(ctx: Context, res: SectionResult) -> None:
                 },
             }
         )
+        sae_ci = clopper_pearson(n_sae, n, ctx.config.conf_level)
+        res.values["serious_ae_ci"] = {
+            "lower": sae_ci[0],
+            "upper": sae_ci[1],
+            "method": "Clopper-Pearson",
+        }
         res.highlights += [
-            ("Patients with a serious AE", f"{n_pct(n_sae, n)}"),
+            (
+                f"Patients with a serious AE ({round(100 * ctx.config.conf_level)}% CI, "
+                "Clopper-Pearson)",
+                f"{n_pct(n_sae, n)}; {ci_text(*sae_ci)}%",
+            ),
             ("Patients with a grade ≥3 AE", f"{n_pct(n_g3, n)}"),
         ]
         top3 = table.sort(["grade3plus_n", "term"], descending=[True, False]).head(3)

@@ -14,6 +14,7 @@ import polars as pl
 from mrdtrack.report.labels import label
 from mrdtrack.report.sections import _mrd
 from mrdtrack.report.sections._base import Context, Section, SectionResult, Table
+from mrdtrack.report.sections._props import ci_text, clopper_pearson
 
 
 def compute(ctx: Context, res: SectionResult) -> None:
@@ -39,6 +40,25 @@ def compute(ctx: Context, res: SectionResult) -> None:
             (pl.col("pct_landmark") / 100).alias("frac_landmark"),
         )
     )
+    n_all = ctx.cohort.n_patients
+    lvl = ctx.config.conf_level
+    ci_cols = {}
+    for col in ("n_whole", "n_landmark"):
+        cis = [clopper_pearson(int(n), n_all, lvl) for n in merged[col].to_list()]
+        ci_cols[f"{col}_lower"] = [c[0] for c in cis]
+        ci_cols[f"{col}_upper"] = [c[1] for c in cis]
+        ci_cols[f"{col}_ci"] = [ci_text(*c) for c in cis]
+    merged = merged.with_columns(
+        *[pl.Series(k, v) for k, v in ci_cols.items()],
+    )
+    res.values["class_proportions_ci"] = {
+        r["mrd_class"]: {
+            "whole": {"lower": r["n_whole_lower"], "upper": r["n_whole_upper"]},
+            "landmark": {"lower": r["n_landmark_lower"], "upper": r["n_landmark_upper"]},
+            "method": "Clopper-Pearson",
+        }
+        for r in merged.to_dicts()
+    }
     unit = ctx.config.time_unit
     lm = f"{ctx.config.landmark:g} {unit}"
     res.values.update(
@@ -86,14 +106,16 @@ def compute(ctx: Context, res: SectionResult) -> None:
         Table.from_frame(
             "class_counts",
             f"Patients by MRD trajectory class: whole follow-up and up to the {lm} landmark "
-            f"(day {lm_day}); % of all enrolled",
+            f"(day {lm_day}); % of all enrolled with Clopper-Pearson (exact) CI",
             merged,
             {
                 "label": ("Class", "text"),
                 "n_whole": ("Whole follow-up, n", "int"),
                 "frac_whole": ("%", "pct"),
+                "n_whole_ci": (f"{round(100 * lvl)}% CI, %", "text"),
                 "n_landmark": (f"Up to {lm}, n", "int"),
                 "frac_landmark": ("% ", "pct"),
+                "n_landmark_ci": (f"{round(100 * lvl)}% CI, % ", "text"),
             },
         )
     )
