@@ -237,3 +237,62 @@ def prevalence_bars(
         ax.set_ylabel("Patients (% of all enrolled)")
         ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
+
+
+def consort(flow: dict[str, Any]) -> Any:
+    """CONSORT-style flow from `disposition.consort_counts`: enrolled -> (excluded with reasons,
+    to the side) -> evaluable -> on / off treatment at cutoff (reasons), every box connected."""
+
+    def reasons(d: dict[str, int]) -> str:
+        return "\n".join(f"• {k}: {v}" for k, v in d.items())
+
+    with style():
+        fig = figure(7.0, 5.0)
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_axis_off()
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        box = {"boxstyle": "round,pad=0.5", "fc": "#f4f6f7", "ec": "#34495e"}
+        arrow = {"arrowstyle": "-|>", "color": "#34495e", "lw": 1.0}
+
+        def put(x: float, y: float, text: str, **kw: Any) -> None:
+            ax.text(x, y, text, ha="center", va="center", fontsize=9, bbox=box, **kw)
+
+        put(0.32, 0.92, f"Enrolled\nn = {flow['enrolled']}")
+        not_eval = f"Not evaluable for PFS, n = {flow['not_evaluable']}\n({flow['rule_short']})"
+        if flow["not_evaluable_reasons"]:
+            not_eval += "\n" + reasons(flow["not_evaluable_reasons"])
+        ax.text(
+            0.72,
+            0.74,
+            not_eval,
+            ha="left",
+            va="center",
+            fontsize=8,
+            bbox=box,
+            transform=ax.transAxes,
+            multialignment="left",
+        )
+        put(0.32, 0.56, f"Evaluable for PFS\nn = {flow['evaluable']}")
+        put(0.14, 0.30, f"On treatment at\ndata cutoff\nn = {flow['evaluable_on']}")
+        off = f"Off treatment at data cutoff, n = {flow['evaluable_off']}\n" + reasons(
+            flow["evaluable_off_reasons"]
+        )
+        ax.text(
+            0.36, 0.26, off, ha="left", va="center", fontsize=8, bbox=box, multialignment="left"
+        )
+        put(0.32, 0.05, f"Analysed for PFS: n = {flow['evaluable']}")
+        # enrolled -> evaluable, with the exclusion branch
+        ax.annotate("", xy=(0.32, 0.61), xytext=(0.32, 0.87), arrowprops=arrow)
+        ax.annotate("", xy=(0.71, 0.74), xytext=(0.32, 0.74), arrowprops=arrow)
+        # evaluable -> on / off
+        ax.plot([0.32, 0.32], [0.51, 0.43], color="#34495e", lw=1.0)
+        ax.plot([0.14, 0.55], [0.43, 0.43], color="#34495e", lw=1.0)
+        ax.annotate("", xy=(0.14, 0.37), xytext=(0.14, 0.43), arrowprops=arrow)
+        ax.annotate("", xy=(0.55, 0.365), xytext=(0.55, 0.43), arrowprops=arrow)
+        # both -> analysed
+        ax.plot([0.14, 0.14], [0.23, 0.13], color="#34495e", lw=1.0)
+        ax.plot([0.55, 0.55], [0.155, 0.13], color="#34495e", lw=1.0)
+        ax.plot([0.14, 0.55], [0.13, 0.13], color="#34495e", lw=1.0)
+        ax.annotate("", xy=(0.32, 0.085), xytext=(0.32, 0.13), arrowprops=arrow)
+    return fig
