@@ -78,3 +78,13 @@ def test_app_registers_as_a_subcommand(tmp_path):
     r = runner.invoke(main, ["report", "--help"])
     assert r.exit_code == 0
     assert "--out" in r.output
+
+
+def test_unknown_format_exits_2_and_writes_nothing(tmp_path):
+    out = tmp_path / "o"
+    r = runner.invoke(
+        app, [str(write_study(tmp_path / "s")), "--format", "html,xlsx", "--out", str(out)]
+    )
+    assert r.exit_code == 2, r.output
+    assert "xlsx" in r.output
+    assert not out.exists()

@@ -28,6 +28,7 @@ from mrdtrack.cohort import Cohort
 from mrdtrack.errors import MrdtrackError
 from mrdtrack.report import fmt
 from mrdtrack.report.config import OPTION_DOCS, ReportConfig, load_config
+from mrdtrack.report.export import FORMATS, write_docx, write_rtf
 from mrdtrack.report.provenance import RunRecord
 from mrdtrack.report.sections import (
     SECTIONS,
@@ -159,6 +160,23 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def section_population(key: str, sections: dict[str, SectionResult]) -> str:
+    """The analysis population of a section's tables (counts from the disposition section)."""
+    d = sections.get("disposition")
+    v = d.values if d is not None else {}
+    enrolled = f"all enrolled patients (N={v['enrolled']})" if v else "all enrolled patients"
+    evaluable = (
+        f"patients evaluable for PFS (N={v['evaluable_pfs']}; {v['evaluable_rule']})"
+        if v
+        else "patients evaluable for PFS"
+    )
+    if key in ("followup", "pfs", "landmark", "timedep"):
+        return evaluable
+    if key in ("study", "methods"):
+        return ""
+    return enrolled
+
+
 def display_model(
     cohort: Cohort,
     config: ReportConfig,
@@ -201,6 +219,7 @@ def display_model(
             {
                 "key": s.key,
                 "title": s.title,
+                "population": section_population(s.key, sections),
                 "status": s.status,
                 "reason": s.reason or "",
                 "highlights": [list(h) for h in s.highlights],
@@ -302,6 +321,7 @@ def build_report(
     pdf: bool = True,
     strict: bool = False,
     argv: list[str] | None = None,
+    formats: tuple[str, ...] | None = None,
     progress: Callable[[SectionResult], None] | None = None,
 ) -> ReportOutput:
     """Compute and write the complete study report into ``out``.
@@ -316,7 +336,11 @@ def build_report(
     config : path, ReportConfig or None
         Analysis options (TOML; see `mrdtrack.report.config`); None uses the defaults.
     pdf : bool
-        Also write report.pdf (typst).
+        Also write report.pdf (typst); ignored when ``formats`` is given.
+    formats : tuple of str, optional
+        Outputs among "html", "pdf", "docx", "rtf" (`export.FORMATS`); the HTML report and
+        results.json are always written. "docx" writes tables.docx, "rtf" tables.rtf and one
+        RTF per table in tables/ (see `mrdtrack.report.export`).
     strict : bool
         Treat a section whose analysis module is not installed as an error.
     argv : list of str
@@ -331,6 +355,12 @@ def build_report(
     """
     out = Path(out).resolve()
     _check_out(out)
+    if formats is None:
+        formats = ("html", "pdf") if pdf else ("html",)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise MrdtrackError(f"unknown output format(s) {', '.join(bad)}; choose from {FORMATS}")
+    pdf = "pdf" in formats
     cfg = config if isinstance(config, ReportConfig) else load_config(config)
     record = RunRecord.start(argv, seed=cfg.seed)
     if isinstance(config, (str, Path)):
@@ -356,6 +386,12 @@ def build_report(
 
             model = display_model(cohort, cfg, record, sections, figures_dir, inline=False)
             record.pdf_pages = render_pdf(model, tmp, tmp / "report.pdf")
+        if "docx" in formats or "rtf" in formats:
+            tmodel = display_model(cohort, cfg, record, sections, figures_dir, inline=False)
+            if "docx" in formats:
+                write_docx(tmodel, tmp / "tables.docx")
+            if "rtf" in formats:
+                write_rtf(tmodel, tmp)
         record.finish()
         model = display_model(cohort, cfg, record, sections, figures_dir, inline=True)
         (tmp / "report.html").write_text(render_html(model), encoding="utf-8")

@@ -67,6 +67,15 @@ def report(
         Path | None, typer.Option("--config", "-c", help="Analysis options (TOML).")
     ] = None,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf.")] = True,
+    formats: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Outputs, comma-separated, among html,pdf,docx,rtf (default html,pdf; "
+            "docx/rtf export every table for medical writers).",
+        ),
+    ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail if a section's analysis module is missing.")
     ] = False,
@@ -86,6 +95,11 @@ def report(
         err.print(f"  {res.title}: {mark}{reason}", highlight=False, markup=True)  # type: ignore[attr-defined]
 
     try:
+        from mrdtrack.report.export import parse_formats
+
+        chosen = parse_formats(formats) if formats is not None else None
+        if chosen is not None and not pdf:
+            chosen = tuple(f for f in chosen if f != "pdf")
         result = build_report(
             study,
             out,
@@ -94,6 +108,7 @@ def report(
             strict=strict,
             argv=_command_line(),
             progress=progress,
+            formats=chosen,
         )
     except StudyValidationError as e:
         err.print(_validation_table(e))
@@ -114,7 +129,7 @@ def report(
                 {
                     "out": str(result.out),
                     "html": str(result.html),
-                    "pdf": str(result.pdf) if pdf else None,
+                    "pdf": str(result.pdf) if result.pdf.exists() else None,
                     "results": str(result.out / "results.json"),
                     "skipped": result.skipped,
                 },

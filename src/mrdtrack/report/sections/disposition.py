@@ -7,6 +7,7 @@ import polars as pl
 
 from mrdtrack.report import figures
 from mrdtrack.report.fmt import n_pct
+from mrdtrack.report.labels import label
 from mrdtrack.report.sections._base import Context, Figure, Section, SectionResult, Table
 
 
@@ -91,6 +92,10 @@ def compute(ctx: Context, res: SectionResult) -> None:
             excl.group_by("table", "rule", "reason")
             .agg(pl.len().alias("records"))
             .sort(["table", "rule", "reason"])
+            .with_columns(
+                pl.col("table").map_elements(label, return_dtype=pl.String),
+                pl.col("rule").map_elements(label, return_dtype=pl.String),
+            )
         )
         res.tables.append(
             Table.from_frame(
