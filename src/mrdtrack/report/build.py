@@ -210,7 +210,14 @@ def display_model(
                 "name": t.name,
                 "caption": t.caption,
                 "headers": [c.label for c in t.columns],
-                "rows": _display_rows(t),
+                "rows": (rows := _display_rows(t)),
+                **dict(
+                    zip(
+                        ("widths", "font_pt"),
+                        column_layout([c.label for c in t.columns], rows),
+                        strict=True,
+                    )
+                ),
                 "notes": list(t.notes),
             }
             for t in s.tables
@@ -265,13 +272,64 @@ def _display_rows(t: Table) -> list[list[str]]:
 _SVG_SIZE = re.compile(rb'<svg[^>]*?width="([0-9.]+)pt"[^>]*?height="([0-9.]+)pt"', re.S)
 
 
-def _pdf_width_cm(svg: Path, max_width: float = 16.0, max_height: float = 22.0) -> float:
-    """Width that fits the figure on an A4 page (a tall swimmer plot is scaled down)."""
+def _pdf_width_cm(
+    svg: Path, max_width: float = 16.0, max_height: float = 12.0, tall_height: float = 23.0
+) -> float:
+    """Printed width of a figure: the text width (16 cm), or less so that a wide-or-square
+    figure is at most ``max_height`` tall (a calibration plot must not fill a page); a tall
+    figure (height > 1.2 x width, e.g. a swimmer plot) may take ``tall_height``, a page."""
     m = _SVG_SIZE.search(svg.read_bytes()[:4000])
     if not m:
         return max_width
     w, h = float(m.group(1)), float(m.group(2))
-    return round(min(max_width, max_height * w / h), 2)
+    limit = tall_height if h > 1.2 * w else max_height
+    return round(min(max_width, limit * w / h), 2)
+
+
+#: PDF text width (A4, 2 cm margins) and the cell padding of the typst tables, in points
+TEXT_WIDTH_PT = 481.9
+CELL_PAD_PT = 8.0
+CHAR_EM = 0.6  # mean advance of DejaVu Sans characters (bold headers included), in em
+
+
+def column_layout(
+    headers: list[str], rows: list[list[str]], cap: int = 38, label_min: int = 30
+) -> tuple[list[float], float]:
+    """Column widths (pt) and font size (pt) of a PDF table, so that no column is narrower
+    than its longest word and the first (label) column does not wrap below ``label_min``
+    characters; space beyond the minimum goes to the columns that need it (long cells capped
+    at ``cap`` characters wrap). Tried at 8.5 pt, then 7.5 pt."""
+    n = len(headers)
+
+    def words(s: str) -> int:
+        return max((len(w) for w in s.split()), default=0)
+
+    need, least = [], []
+    for j, h in enumerate(headers):
+        cells = [r[j] for r in rows if j < len(r)]
+        longest = max([len(c) for c in cells] + [words(h), 2])
+        nd = min(longest, cap)
+        mn = max([words(c) for c in cells] + [words(h), 2])
+        if j == 0:
+            mn = max(mn, min(nd, label_min))
+        least.append(min(mn, 24))
+        need.append(max(nd, least[-1]))
+    for size in (8.5, 7.5):
+        cw = CHAR_EM * size
+        avail = TEXT_WIDTH_PT - n * CELL_PAD_PT
+        if sum(need) * cw <= avail:
+            return [round(x * cw + CELL_PAD_PT, 1) for x in need], size
+        if sum(least) * cw <= avail:
+            extra = avail - sum(least) * cw
+            gap = [nd - mn for nd, mn in zip(need, least, strict=True)]
+            tot = sum(gap) or 1.0
+            return [
+                round((mn + extra / cw * g / tot) * cw + CELL_PAD_PT, 1)
+                for mn, g in zip(least, gap, strict=True)
+            ], size
+    cw = CHAR_EM * 7.5
+    scale = (TEXT_WIDTH_PT - n * CELL_PAD_PT) / (sum(least) * cw)
+    return [math.floor(10 * (mn * cw * scale + CELL_PAD_PT)) / 10 for mn in least], 7.5
 
 
 def _option_text(v: Any) -> str:

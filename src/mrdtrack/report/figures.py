@@ -54,9 +54,33 @@ def style() -> Any:
     return matplotlib.rc_context(_RC)
 
 
+def text_sizes(fig: Any) -> dict[str, float]:
+    """Smallest font size (pt, at the figure's own size) of any visible text, and the width."""
+    from matplotlib.text import Text
+
+    sizes = [
+        float(t.get_fontsize())
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip()
+    ]
+    return {"min_font_pt": min(sizes) if sizes else 0.0, "width_in": float(fig.get_figwidth())}
+
+
+FONTS_FILE = "text-sizes.json"
+
+
 def save(fig: Any, folder: Path, name: str) -> None:
-    """Write ``name.svg`` and ``name.png`` without dates or software stamps, then close."""
+    """Write ``name.svg`` and ``name.png`` without dates or software stamps, then close.
+
+    The smallest text size of the figure is recorded in ``text-sizes.json`` beside it (the
+    layout check compares it, scaled to the printed width, with 6 pt)."""
+    import json
+
     folder.mkdir(parents=True, exist_ok=True)
+    reg = folder / FONTS_FILE
+    sizes = json.loads(reg.read_text()) if reg.exists() else {}
+    sizes[name] = text_sizes(fig)
+    reg.write_text(json.dumps(sizes, indent=1, sort_keys=True))
     with style():
         fig.savefig(folder / f"{name}.svg", format="svg", metadata={"Date": None, "Creator": None})
         fig.savefig(folder / f"{name}.png", format="png", metadata={"Software": None})

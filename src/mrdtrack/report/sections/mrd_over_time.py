@@ -39,6 +39,8 @@ STATE_LABELS = {
     "censored": "Follow-up ended",
 }
 MAX_SWIMMER_LANES = 150
+#: width of the PDF's text block (16 cm) in inches: figures drawn at this width print at 100%
+PRINT_WIDTH_IN = 16 / 2.54
 
 
 def _visit_label(v: int) -> str:
@@ -230,13 +232,20 @@ def _mrd_figures(ctx: Context, res: SectionResult, wide: pl.DataFrame) -> None:
             ),
             (
                 "mrd_alluvial",
-                alluvial_plot(ctx.cohort, thr)[0],
+                # drawn at print size (6.3 in = the PDF's 16 cm text width): 6 pt stays 6 pt
+                alluvial_plot(ctx.cohort, thr, figsize=(PRINT_WIDTH_IN, 3.8))[0],
                 "MRD states across yearly visits (alluvial diagram); bands carry patients.",
                 "Alluvial diagram of MRD state flows between yearly visits.",
             ),
             (
                 "mrd_swimmer",
-                swimmer_plot(ctx.cohort, thr, max_patients=lanes)[0],
+                swimmer_plot(
+                    ctx.cohort,
+                    thr,
+                    max_patients=lanes,
+                    lane_labels="none",
+                    figsize=(PRINT_WIDTH_IN, min(9.0, 1.5 + 0.12 * lanes)),
+                )[0],
                 "One lane per patient: MRD assessments coloured by status, thick bar = on "
                 "treatment, markers for progression, death and censoring"
                 + (f" (first {lanes} of {n} patients by identifier)." if lanes < n else "."),
