@@ -166,6 +166,14 @@ def simon_makuch(ctx: Context, res: SectionResult, d: pl.DataFrame) -> None:
         f"model's data); {int(100 * ctx.config.conf_level)}% CI, + = censored; n = patients "
         "ever in the status; numbers at risk at each time.",
     )
+    km = _surv.kaplan_meier(
+        ctx, sm.filter(pl.col("mrd_status").is_in(groups)), "mrd_status", "start"
+    )
+    at = _surv.survival_at(km, list(ctx.config.pfs_times), "mrd_status")
+    for r in at.to_dicts():
+        per[r["group"]]["at"] = per[r["group"]].get("at", {}) | {
+            f"{r['time']:g}": {k: _surv._f(r[k]) for k in ("surv", "lower", "upper", "n_risk")}
+        }
     res.values["simon_makuch"] = per
 
 
