@@ -160,6 +160,19 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def _items(figs: list[dict[str, Any]], tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Figures and tables in display order: figures first (as they come), except a figure
+    with ``after_table`` which follows that table (a missing table: at the end)."""
+    placed = {t["name"] for t in tables}
+    out: list[dict[str, Any]] = [
+        {"kind": "figure", "figure": f} for f in figs if f["after_table"] not in placed
+    ]
+    for t in tables:
+        out.append({"kind": "table", "table": t})
+        out += [{"kind": "figure", "figure": f} for f in figs if f["after_table"] == t["name"]]
+    return out
+
+
 def section_population(key: str, sections: dict[str, SectionResult]) -> str:
     """The analysis population of a section's tables (counts from the disposition section)."""
     d = sections.get("disposition")
@@ -202,7 +215,10 @@ def display_model(
                     "caption": f.caption,
                     "alt": f.alt,
                     "name": f.name,
-                    "pdf_width_cm": _pdf_width_cm(svg),
+                    "pdf_width_cm": (width := _pdf_width_cm(svg)),
+                    "pdf_height_cm": round(width * _svg_aspect(svg), 2),
+                    "pdf_min_scale": _min_scale(figures_dir, f.name, width),
+                    "after_table": f.after_table or "",
                 }
             )
         tables = [
@@ -233,6 +249,7 @@ def display_model(
                 "paragraphs": list(s.paragraphs),
                 "tables": tables,
                 "figures": figs,
+                "items": _items(figs, tables),
                 "notes": list(s.notes),
             }
         )
@@ -270,6 +287,29 @@ def _display_rows(t: Table) -> list[list[str]]:
 
 
 _SVG_SIZE = re.compile(rb'<svg[^>]*?width="([0-9.]+)pt"[^>]*?height="([0-9.]+)pt"', re.S)
+
+
+#: smallest printed text size of a figure (pt); the PDF may shrink a figure to fit the rest of a
+#: page, never below this
+MIN_FIGURE_FONT_PT = 6.0
+#: and never below this share of its natural size
+MIN_FIGURE_SCALE = 0.75
+
+
+def _svg_aspect(svg: Path) -> float:
+    m = _SVG_SIZE.search(svg.read_bytes()[:4000])
+    return float(m.group(2)) / float(m.group(1)) if m else 0.6
+
+
+def _min_scale(figures_dir: Path, name: str, width_cm: float) -> float:
+    """How far the PDF may shrink a figure to fit a page: its smallest text must stay at or
+    above `MIN_FIGURE_FONT_PT` at print size (sizes recorded by `figures.save`)."""
+    reg = figures_dir / "text-sizes.json"
+    sizes = json.loads(reg.read_text()).get(name) if reg.exists() else None
+    if not sizes or not sizes["min_font_pt"]:
+        return 1.0
+    printed = sizes["min_font_pt"] * width_cm / (2.54 * sizes["width_in"])
+    return round(min(1.0, max(MIN_FIGURE_SCALE, MIN_FIGURE_FONT_PT / printed)) + 0.005, 2)
 
 
 def _pdf_width_cm(

@@ -24,7 +24,7 @@ import numpy as np
 
 PAGE_H_CM = 29.7
 MARGIN_CM = 2.0
-DEFAULT_MIN_FILL = 0.6
+DEFAULT_MIN_FILL = 0.65
 DEFAULT_MIN_FONT_PT = 6.0
 
 

@@ -84,6 +84,7 @@ class Figure:
     name: str
     caption: str
     alt: str
+    after_table: str | None = None  # display: place after this table of the section, not first
 
 
 @dataclass

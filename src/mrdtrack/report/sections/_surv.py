@@ -154,7 +154,17 @@ def km_section(
             f"Kaplan-Meier curves: {title}",
         )
     )
-    rt_rows = rt.with_columns(pl.col("group").replace_strict(labels, default=pl.col("group")))
+    rank = {g: i for i, g in enumerate(order)}
+    rt_rows = (
+        rt.with_columns(
+            pl.col("group")
+            .replace_strict(rank, default=len(order), return_dtype=pl.Int64)
+            .alias("_rank")
+        )
+        .sort("_rank", "time", maintain_order=True)
+        .drop("_rank")
+        .with_columns(pl.col("group").replace_strict(labels, default=pl.col("group")))
+    )
     cols = {
         "group": ("Group", "text"),
         "time": (f"Time ({unit})", "f1"),

@@ -252,9 +252,11 @@ def _mrd_figures(ctx: Context, res: SectionResult, wide: pl.DataFrame) -> None:
                 "Swimmer plot of MRD assessments and outcomes per patient.",
             ),
         ]
+    # the alluvial diagram and the swimmer plot (a page-high float) follow the table of states
+    after = {"mrd_alluvial": "state_by_visit", "mrd_swimmer": "state_by_visit"}
     for name, fig, caption, alt in drawn:
         figures.save(fig, ctx.figures_dir, name)
-        res.figures.append(Figure(name, caption, alt))
+        res.figures.append(Figure(name, caption, alt, after_table=after.get(name)))
 
 
 SECTION = Section(
