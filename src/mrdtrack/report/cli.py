@@ -47,6 +47,10 @@ def _validation_table(err: StudyValidationError) -> RichTable:
     return t
 
 
+def _if_exists(path: Path) -> str | None:
+    return str(path) if path.exists() else None
+
+
 def _command_line() -> list[str]:
     """The command as the user would type it: ``mrdtrack report ARGS``."""
     args = sys.argv[1:]
@@ -131,6 +135,8 @@ def report(
                     "html": str(result.html),
                     "pdf": str(result.pdf) if result.pdf.exists() else None,
                     "results": str(result.out / "results.json"),
+                    "tables_docx": _if_exists(result.out / "tables.docx"),
+                    "tables_rtf": _if_exists(result.out / "tables.rtf"),
                     "skipped": result.skipped,
                 },
                 indent=2,
