@@ -75,3 +75,11 @@ def test_demo_report_shows_no_engine_codes(demo_report):
     assert round(100 * by_visit["0"]["negative_fraction_evaluable"], 1) == 42.7
     assert round(100 * by_visit["1"]["negative_fraction_evaluable"], 1) == 57.5
     assert round(100 * by_visit["4"]["negative_fraction_evaluable"], 1) == 73.3
+
+
+def test_demo_table_of_baseline_lists_responses_in_clinical_order(demo_report):
+    rows = demo_report.results["sections"]["baseline"]["tables"]["table1"]["rows"]
+    levels = [r["level"] for r in rows if r["variable"] == "Response at start of maintenance"]
+    assert levels == ["sCR", "CR", "VGPR", "PR"]
+    caption = demo_report.results["sections"]["baseline"]["tables"]["table1"]["caption"]
+    assert "(Table 1)" not in caption
