@@ -168,3 +168,16 @@ def test_multivariable_cox_and_ph_test_match_r(sections, r_values):
     for term, v in ph.items():
         _close_if(r_values, f"zph_{term}_chisq", v["chisq"])
         _close_if(r_values, f"zph_{term}_p", v["p"])
+
+
+def test_aet04_highest_grade_counts_match_r(sections, r_values):
+    import re
+
+    rows = [r for r in sections["safety"]["values"]["aet04"] if r["level"] == "pt"]
+    assert rows
+    for r in rows:
+        k = re.sub(r"[^A-Za-z0-9]+", "_", r["label"])
+        assert r["any"] == r_values[f"aet04_{k}_any"], r["label"]
+        assert r["Grade 1–2"] == r_values[f"aet04_{k}_g12"], r["label"]
+        assert r["Grade 3–4"] == r_values[f"aet04_{k}_g34"], r["label"]
+        assert r["Grade 5"] == r_values[f"aet04_{k}_g5"], r["label"]

@@ -175,6 +175,17 @@ for (k in rownames(z)) {
   put(paste0("zph_", k, "_chisq"), z[k, "chisq"]); put(paste0("zph_", k, "_p"), z[k, "p"])
 }
 
+# AET04: patients once per preferred term at their highest grade, by grade group (base R)
+ae$pt <- ifelse(is.na(ae$decod), ae$term, ae$decod)
+worst <- aggregate(grade ~ pt + patient_id, data = ae, FUN = max)  # rows with a grade
+for (p in unique(ae$pt)) {
+  w <- worst[worst$pt == p, "grade"]
+  k <- gsub("[^A-Za-z0-9]+", "_", p)
+  put(paste0("aet04_", k, "_any"), length(unique(ae$patient_id[ae$pt == p])))
+  put(paste0("aet04_", k, "_g12"), sum(w %in% 1:2)); put(paste0("aet04_", k, "_g34"), sum(w %in% 3:4))
+  put(paste0("aet04_", k, "_g5"), sum(w == 5))
+}
+
 vals <- vapply(res, function(x) sprintf("%.17g", as.numeric(x)), "")
 write.csv(data.frame(key = names(res), value = vals), file.path(here, "reference.csv"),
           row.names = FALSE, quote = FALSE)
