@@ -118,3 +118,12 @@ def test_dynamic_prediction_section(sections):
     assert not any(r["label"] in ("lm1", "lm2") for r in labels)
     assert isinstance(v["mrd_improves_prediction"], bool)
     assert pred["figures"] == ["figures/prediction_calibration.svg"]
+
+
+def test_baseline_mrd_comparison_states_its_guarantee_time(sections):
+    # issue 20: demo baseline samples are taken on days 0-28, so baseline status is NOT known at
+    # day 0; the report gives the window and the events inside it instead of claiming no bias
+    t = sections["pfs"]["values"]["by_baseline_mrd"]["baseline_sample_timing"]
+    assert (t["min_day"], t["max_day"]) == (0, 28)
+    assert t["median_day"] == 14
+    assert t["events_before"] == 0
