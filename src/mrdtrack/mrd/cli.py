@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
+from mrdtrack import _cli_common as chk
 from mrdtrack.errors import MrdtrackError, StudyValidationError
 
 app = typer.Typer(
@@ -62,6 +63,17 @@ def _check_out(*paths: Path | None) -> None:
     for out in paths:
         if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
             _fail(f"output files must end in .csv or .parquet, got {out.suffix!r}", 2)
+        chk.check_out_file(out, "--out")
+
+
+def _check_common(study: Path | None, mapping: Path | None, threshold: float) -> None:
+    """Arguments every mrd command shares, checked before the study is read (exit 2)."""
+    chk.check_study(study)
+    chk.check_mapping(mapping)
+    chk.check_fraction(threshold, "--threshold")
+
+
+_POSITIVE_BELOW = ("positive", "negative")
 
 
 def write_table(frame: pl.DataFrame, out: Path) -> None:
@@ -104,10 +116,48 @@ def classify(
         typer.Option(help="Class of pos->neg->neg (confirmed): sustained_negative or conversion."),
     ] = "sustained_negative",
     mapping: MapOpt = None,
+    specimens: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated specimens whose assays enter the calls "
+            "(bone_marrow, peripheral_blood, imaging); default: bone marrow."
+        ),
+    ] = None,
+    imaging: Annotated[
+        bool,
+        typer.Option(
+            "--imaging",
+            help="IMWG imaging-plus: marrow and imaging (PET-CT) must both be negative; a "
+            "positive scan after negativity is loss of negativity.",
+        ),
+    ] = False,
 ) -> None:
     """Per-patient MRD trajectory class with its evidence (IMWG 2016 rules)."""
     from mrdtrack.mrd.trajectories import classify_trajectories
+    from mrdtrack.schema import SPECIMEN_CODES
 
+    _check_common(study, mapping, threshold)
+    chk.check_time(landmark, "--landmark")
+    chk.check_int(confirm_days, "--confirm-days", 1)
+    chk.check_int(tolerance_days, "--tolerance-days", 0)
+    chk.check_choice(positive_below_threshold, "--positive-below-threshold", _POSITIVE_BELOW)
+    chk.check_choice(
+        conversion_then_sustained,
+        "--conversion-then-sustained",
+        ("sustained_negative", "conversion"),
+    )
+    extra: dict[str, Any] = {}
+    if specimens is not None:
+        chosen = tuple(v.strip() for v in specimens.split(",") if v.strip())
+        if not chosen:
+            _fail("error: --specimens: give at least one specimen", 2)
+        for v in chosen:
+            chk.check_choice(v, "--specimens", SPECIMEN_CODES)
+        extra["specimens"] = chosen
+    if imaging:
+        base = extra.get("specimens", ("bone_marrow",))
+        extra["specimens"] = tuple(dict.fromkeys((*base, "imaging")))
+        extra["combine"] = "all_assays"
     _check_out(out)
     cohort = _load(study, mapping)
     res = _run(
@@ -119,6 +169,7 @@ def classify(
             tolerance_days=tolerance_days,
             sustained_after_conversion=conversion_then_sustained,  # type: ignore[arg-type]
             positive_below_threshold=positive_below_threshold,  # type: ignore[arg-type]
+            **extra,
         )
     )
     write_table(res.table(), out)
@@ -144,6 +195,9 @@ def status(
     """MRD status call per visit (or per assay) with the reason of each call."""
     from mrdtrack.mrd.status import call_status
 
+    _check_common(study, mapping, threshold)
+    chk.check_choice(level, "--level", ("visit", "assay"))
+    chk.check_choice(positive_below_threshold, "--positive-below-threshold", _POSITIVE_BELOW)
     _check_out(out, concordance)
     cohort = _load(study, mapping)
     calls = _run(
@@ -176,6 +230,8 @@ def transitions(
     """Yearly visit-to-visit MRD transition counts with row percentages."""
     from mrdtrack.mrd.transitions import transitions as _transitions
 
+    _check_common(study, mapping, threshold)
+    chk.check_int(visit_window, "--visit-window", 1)
     _check_out(out, prevalence, states)
     cohort = _load(study, mapping)
     res = _run(lambda: _transitions(cohort, threshold, visit_window_days=visit_window))
@@ -202,6 +258,9 @@ def landmark(
     """Landmark PFS data: patients at risk at the landmark, class from data up to it."""
     from mrdtrack.mrd.landmark import landmark_data
 
+    _check_common(study, mapping, threshold)
+    chk.check_time(at, "--at")
+    chk.check_choice(unit, "--unit", ("days", "months", "years"))
     _check_out(out, excluded)
     cohort = _load(study, mapping)
     res = _run(lambda: landmark_data(cohort, at=at, threshold=threshold, unit=unit))
@@ -223,6 +282,9 @@ def timedep(
     """(start, stop] PFS rows with current MRD status (as R survival::tmerge)."""
     from mrdtrack.mrd.timedep import time_dependent_data
 
+    _check_common(study, mapping, threshold)
+    chk.check_int(lag, "--lag", 0)
+    chk.check_choice(unit, "--unit", ("days", "months", "years"))
     _check_out(out)
     cohort = _load(study, mapping)
     res = _run(lambda: time_dependent_data(cohort, lag=lag, threshold=threshold, unit=unit))
@@ -249,6 +311,10 @@ def figures(
 
     if fmt not in ("svg", "png", "pdf"):
         _fail("--format must be svg, png or pdf", 2)
+    _check_common(study, mapping, threshold)
+    chk.check_int(max_patients, "--max-patients", 1)
+    chk.check_choice(lane_labels, "--lane-labels", ("number", "id", "none"))
+    chk.check_out_dir(outdir, "--outdir")
     cohort = _load(study, mapping)
     outdir.mkdir(parents=True, exist_ok=True)
     made = {

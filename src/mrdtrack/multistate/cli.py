@@ -59,10 +59,15 @@ def fit(
     ] = None,
 ) -> None:
     """Fit the MRD panel Markov model and write intensities (and misclassification)."""
+    from mrdtrack import _cli_common as chk
     from mrdtrack.io import load_study
 
     from .mrd_model import fit_mrd_markov
 
+    chk.check_study(study)
+    chk.check_mapping(mapping)
+    chk.check_fraction(threshold, "--threshold")
+    chk.check_choice(death, "--death", ("as_progression", "separate", "censor"))
     try:
         dropped = tuple(tuple(int(v) for v in d.split("-")) for d in drop or ())
         if any(len(d) != 2 for d in dropped):
@@ -73,6 +78,7 @@ def fit(
     if out.suffix.lower() not in (".csv", ".parquet"):
         typer.echo(f"--out must end in .csv or .parquet, got {out.suffix!r}", err=True)
         raise typer.Exit(2)
+    chk.check_out_file(out, "--out")
     try:
         cohort = load_study(study, mapping=mapping)
     except StudyValidationError as err:

@@ -73,11 +73,23 @@ def report(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON summary on stdout.")
     ] = False,
+    pseudonymise: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymise",
+            help="Replace patient ids by keyed pseudonyms in every output (needs a salt).",
+        ),
+    ] = False,
+    salt: Annotated[
+        str | None,
+        typer.Option(help="Pseudonymisation secret (with --pseudonymise); default MRDTRACK_SALT."),
+    ] = None,
 ) -> None:
     """Compute every analysis of the study and write the report into OUT."""
     from mrdtrack.report.build import build_report
 
     err = Console(stderr=True)
+    study_or_cohort = _check_args(study, out, config, pseudonymise, salt)
 
     def progress(res: object) -> None:
         status = getattr(res, "status", "ok")
@@ -87,7 +99,7 @@ def report(
 
     try:
         result = build_report(
-            study,
+            study_or_cohort,
             out,
             config=config,
             pdf=pdf,
@@ -121,6 +133,30 @@ def report(
                 indent=2,
             )
         )
+
+
+def _check_args(study, out, config, pseudonymise, salt):  # type: ignore[no-untyped-def]
+    """Arguments checked before any analysis (exit 2); with --pseudonymise, the study is read
+    here and its identifiers replaced, so that no output of the report holds a real id."""
+    import os
+
+    from mrdtrack import _cli_common as chk
+
+    chk.check_study(study)
+    chk.check_out_dir(out, "--out")
+    chk.check_input_file(config, "--config", "analysis options file (TOML)")
+    if salt is not None and not pseudonymise:
+        chk.usage("--salt is given without --pseudonymise; add --pseudonymise (or drop --salt)")
+    if not pseudonymise:
+        return study
+    secret = salt or os.environ.get("MRDTRACK_SALT")
+    if not secret:
+        chk.usage("--pseudonymise needs --salt or MRDTRACK_SALT")
+    cohort = chk.load_study_or_exit(study)
+    try:
+        return cohort.pseudonymise(secret)
+    except ValueError as e:
+        chk.usage(str(e))
 
 
 # The command is the app's callback, so both `app()` and `main.add_typer(app, name="report")`
