@@ -358,3 +358,42 @@ def test_demo_study_unchanged():
     assert cohort.exclusions.height == 0 or "implausible_day" not in set(
         cohort.exclusions.get_column("rule").to_list()
     )
+
+
+# ---- messages: a file for a folder, ADaM hints ----------------------------------------------
+
+
+def test_a_file_given_for_the_study_folder_says_so(tmp_path):
+    f = tmp_path / "patients.csv"
+    f.write_bytes(base_files()["patients.csv"])
+    with pytest.raises(StudyValidationError) as err:
+        mrdtrack.read_study(f)
+    (p,) = err.value.problems
+    assert (p.file, p.rule, p.message) == (
+        "patients.csv",
+        "not_a_folder",
+        "a study folder was expected, but this is a file",
+    )
+
+
+def test_adam_problems_carry_adam_hints(tmp_path):
+    src = example_study_path("adam")
+    for f in src.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    df, meta = pyreadstat.read_xport(str(tmp_path / "admrd.xpt"))
+    df.loc[0, "AVALC"] = "MAYBE"
+    fmt = {c: "DATE9." for c, f in meta.original_variable_types.items() if f and "DATE" in f}
+    for c in df.columns:
+        if df[c].dtype == object and c not in fmt:
+            df[c] = df[c].fillna("").astype(str)
+    pyreadstat.write_xport(df, str(tmp_path / "admrd.xpt"), table_name="ADMRD", variable_format=fmt)
+    cohort = read_adam(tmp_path)
+    (w,) = [p for p in cohort.metadata["warnings"] if p.rule == "unknown_code"]
+    assert (w.file, w.row, w.column) == ("admrd.xpt", 1, "result")
+    assert "study map" not in w.hint and "AVALC NEGATIVE / POSITIVE" in w.hint
+    (tmp_path / "admrd.xpt").rename(tmp_path / "admrd_v2.xpt")
+    with pytest.raises(StudyValidationError) as err:
+        read_adam(tmp_path)
+    (p,) = err.value.problems
+    assert p.rule == "missing_table" and "--mrd-dataset" in p.hint
+    assert read_adam(tmp_path, mrd_dataset="admrd_v2").n_patients == 20

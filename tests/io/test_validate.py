@@ -575,6 +575,7 @@ def test_every_rule_has_a_test():
         "conflicting_level",
         "all_records_excluded",
         "lab_notation",
+        "not_a_folder",
     }
     assert set(RULES) == tested_here | tested_in_adam | tested_in_no_silent_change
 

@@ -324,7 +324,51 @@ _ADMRD_VARS = {
 # ---------------------------------------------------------------------------------------------
 
 
+# Hints of the ADaM reader: ADaM studies have no study map, so the table reader's hints
+# ("recode it under [tables...] in the study map") would send the user nowhere.
+ADAM_HINTS = {
+    "missing_table": "put the dataset in the folder as .xpt or .sas7bdat (file name = dataset "
+    "name); name another MRD dataset with --mrd-dataset (read_adam(mrd_dataset=...))",
+    "ambiguous_table": "keep one file per dataset (.xpt or .sas7bdat, not both)",
+    "bad_encoding": 'pass the encoding of the SAS file: read_adam(..., encoding="latin-1")',
+    "missing_column": "add the variable to the dataset (docs/data-format.md, 'CDISC ADaM')",
+    "unparsable_value": "correct the value in the dataset, or leave it missing (SAS .)",
+    "unparsable_date": "store the date as a SAS date variable; other SAS date formats: "
+    "read_adam(extra_date_formats=...)",
+    "partial_date": "store a complete SAS date (impute partial dates in the ADaM derivation)",
+    "unknown_code": "use the ADaM values of this variable (docs/data-format.md, 'CDISC ADaM'), "
+    "e.g. AVALC NEGATIVE / POSITIVE, PARAMCD MRDNGF, SPEC BONE MARROW",
+    "implausible_date": "check the date in the dataset",
+    "implausible_day": "check the dates in the dataset (study days count from TRTSDT)",
+    "two_digit_year": "store the date as a SAS date variable",
+}
+
+
+def _adam_hint(p: Problem) -> Problem:
+    hint = ADAM_HINTS.get(p.rule)
+    return p if hint is None else replace(p, hint=hint)
+
+
 def read_adam(
+    path_or_files: str | Path | Sequence[str | Path] | Mapping[str, str | Path],
+    **kwargs: Any,
+) -> Any:
+    """Read ADaM datasets (ADSL, ADTTE, ADAE, ADMRD) and return a validated `Cohort`.
+
+    See `_read_adam` for the parameters. Problems carry ADaM hints (`ADAM_HINTS`): an ADaM
+    study has no study map, so no hint points to one.
+    """
+    try:
+        cohort = _read_adam(path_or_files, **kwargs)
+    except StudyValidationError as exc:
+        raise StudyValidationError([_adam_hint(p) for p in exc.problems]) from None
+    warnings = cohort.metadata.get("warnings")
+    if warnings:
+        cohort.metadata["warnings"] = tuple(_adam_hint(p) for p in warnings)
+    return cohort
+
+
+def _read_adam(
     path_or_files: str | Path | Sequence[str | Path] | Mapping[str, str | Path],
     *,
     mrd_dataset: str = "admrd",

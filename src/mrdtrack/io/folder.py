@@ -57,6 +57,8 @@ def read_study(
         smap = load_mapping(mapping)
         return _from_frames(path, smap, name)
     folder = Path(path)
+    if folder.is_file():
+        raise StudyValidationError([problem("not_a_folder", folder.name)])
     if not folder.is_dir():
         raise StudyValidationError(
             [problem("missing_table", folder.name or str(folder), table="patients")]

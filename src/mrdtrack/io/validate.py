@@ -70,6 +70,12 @@ _RULE_LIST = (
         "provide {table}.csv, .parquet or .xlsx, or name its file in the study map",
     ),
     Rule(
+        "not_a_folder",
+        "error",
+        "a study folder was expected, but this is a file",
+        "give the folder that holds the study's tables (or its ADaM .xpt/.sas7bdat files)",
+    ),
+    Rule(
         "ambiguous_table",
         "error",
         "more than one file was found for table {table!r}",

@@ -59,11 +59,13 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _check_out(*paths: Path | None) -> None:
-    for out in paths:
+def _check_out(*paths: Path | None, names: tuple[str, ...] = ("--out",)) -> None:
+    for out, name in zip(paths, (*names, *["--out"] * len(paths)), strict=False):
+        if out is not None and out.is_dir():
+            _fail(f"error: {name}: expected a file, got a folder: {out.name}", 2)
         if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
             _fail(f"output files must end in .csv or .parquet, got {out.suffix!r}", 2)
-        chk.check_out_file(out, "--out")
+        chk.check_out_file(out, name)
 
 
 def _check_common(study: Path | None, mapping: Path | None, threshold: float) -> None:
@@ -198,7 +200,7 @@ def status(
     _check_common(study, mapping, threshold)
     chk.check_choice(level, "--level", ("visit", "assay"))
     chk.check_choice(positive_below_threshold, "--positive-below-threshold", _POSITIVE_BELOW)
-    _check_out(out, concordance)
+    _check_out(out, concordance, names=("--out", "--concordance"))
     cohort = _load(study, mapping)
     calls = _run(
         lambda: call_status(
@@ -232,7 +234,7 @@ def transitions(
 
     _check_common(study, mapping, threshold)
     chk.check_int(visit_window, "--visit-window", 1)
-    _check_out(out, prevalence, states)
+    _check_out(out, prevalence, states, names=("--out", "--prevalence", "--states"))
     cohort = _load(study, mapping)
     res = _run(lambda: _transitions(cohort, threshold, visit_window_days=visit_window))
     write_table(res.table(), out)
@@ -261,7 +263,7 @@ def landmark(
     _check_common(study, mapping, threshold)
     chk.check_time(at, "--at")
     chk.check_choice(unit, "--unit", ("days", "months", "years"))
-    _check_out(out, excluded)
+    _check_out(out, excluded, names=("--out", "--excluded"))
     cohort = _load(study, mapping)
     res = _run(lambda: landmark_data(cohort, at=at, threshold=threshold, unit=unit))
     write_table(res.table(), out)
