@@ -297,3 +297,28 @@ def test_classify_imaging_loss_of_negativity(tmp_path):
     assert out[True] == "loss_of_negativity"
     r = runner.invoke(app, ["mrd", "classify", "--specimens", "marrow"])
     assert r.exit_code == 2 and "--specimens must be one of" in r.output
+
+
+def test_report_pseudonymise_passes_a_pseudonymised_cohort(tmp_path, monkeypatch):
+    import mrdtrack.report.build as build
+
+    seen = {}
+
+    def fake_build_report(study, out, **kwargs):
+        seen["study"], seen["argv"] = study, kwargs["argv"]
+        raise ValueError("stop here")  # exit 2, nothing written
+
+    monkeypatch.setattr(build, "build_report", fake_build_report)
+    monkeypatch.setattr(
+        "sys.argv", ["mrdtrack", "report", "--pseudonymise", "--salt", "s3cret-salt"]
+    )
+    argv = ["report", "--out", str(tmp_path / "r"), "--pseudonymise", "--salt", "s3cret-salt"]
+    r = runner.invoke(app, argv)
+    assert r.exit_code == 2
+    ids = seen["study"].patients.get_column("patient_id").to_list()
+    assert all(i.startswith("P-") for i in ids) and len(ids) == 108
+    assert "s3cret-salt" not in " ".join(seen["argv"]) and "***" in seen["argv"]
+    r = runner.invoke(
+        app, ["report", "--out", str(tmp_path / "r"), "--pseudonymise"], env={"MRDTRACK_SALT": ""}
+    )
+    assert r.exit_code == 2 and "--pseudonymise needs --salt" in r.output

@@ -26,14 +26,14 @@ TOML_INPUTS = {"params", "targets", "scenario", "config", "mapping"}
 SCENARIO = Path(__file__).resolve().parents[1] / "src/mrdtrack/data/scenarios/schedule.toml"
 
 
-def leaves(cmd=None, path=()):
+def leaves(cmd=None, path=(), of=app):
     """(command path, click command) of every runnable command and sub-command."""
-    cmd = cmd or typer.main.get_command(app)
+    cmd = cmd or typer.main.get_command(of)
     subs = getattr(cmd, "commands", None)
     if subs:
         out = []
         for name, sub in subs.items():
-            out += leaves(sub, (*path, name))
+            out += leaves(sub, (*path, name), of)
         return out
     return [(path, cmd)]
 
@@ -58,7 +58,13 @@ def _role(param) -> str:
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory):
     """Every invocation: (label, argv) pairs."""
-    tmp = tmp_path_factory.mktemp("grid")
+    cases = make_grid(COMMANDS, tmp_path_factory.mktemp("grid"))
+    assert len(cases) > 10 * len(COMMANDS), "the grid lost its parameters"
+    return cases
+
+
+def make_grid(commands, tmp: Path) -> list[tuple[str, list[str]]]:
+    """Bad invocations of ``commands``: one bad value per parameter, by type and role."""
     a_file = tmp / "afile.txt"
     a_file.write_text("x\n")
     a_dir = tmp / "adir"
@@ -90,7 +96,7 @@ def grid(tmp_path_factory):
         return argv
 
     cases = []
-    for path, cmd in COMMANDS:
+    for path, cmd in commands:
         argv0 = base(path, cmd)
         label0 = " ".join(path)
         cases.append((f"{label0} --no-such-option", [*argv0, "--no-such-option"]))
@@ -129,8 +135,19 @@ def grid(tmp_path_factory):
                     argv += [p.opts[0], value]
                     label = f"{label0} {p.opts[0]} {Path(value).name if kind == 'Path' else value}"
                 cases.append((label, argv))
-    assert len(cases) > 10 * len(COMMANDS), "the grid lost its parameters"
     return cases
+
+
+def run_grid(the_app, cases) -> tuple[collections.Counter, list[str]]:
+    """Exit-code histogram and the failures (exit not in 2-4, or a traceback)."""
+    codes: collections.Counter[int] = collections.Counter()
+    failures = []
+    for label, argv in cases:
+        r = runner.invoke(the_app, argv)
+        codes[r.exit_code] += 1
+        if r.exit_code not in (2, 3, 4) or "Traceback" in r.output:
+            failures.append(f"{label}: exit {r.exit_code}: {r.output[-300:]!r} {r.exception!r}")
+    return codes, failures
 
 
 def test_grid_covers_every_command(grid):
@@ -144,15 +161,31 @@ def test_grid_covers_every_command(grid):
 def test_bad_invocations_exit_2_3_or_4(grid, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # default outputs (mrd_classes.csv, ...) would land here
     monkeypatch.delenv("MRDTRACK_SALT", raising=False)
-    codes: collections.Counter[int] = collections.Counter()
-    failures = []
-    for label, argv in grid:
-        r = runner.invoke(app, argv)
-        codes[r.exit_code] += 1
-        if r.exit_code not in (2, 3, 4) or "Traceback" in r.output:
-            failures.append(f"{label}: exit {r.exit_code}: {r.output[-300:]!r} {r.exception!r}")
+    codes, failures = run_grid(app, grid)
     with capsys.disabled():
         print(f"\nCLI grid: {len(grid)} invocations; exit codes {dict(sorted(codes.items()))}")
     assert not failures, "\n".join(failures)
     assert set(codes) <= {2, 3, 4}
     assert not any(tmp_path.iterdir()), "a bad invocation wrote output"
+
+
+def test_grid_catches_an_unchecked_command(tmp_path, monkeypatch):
+    """The grid is a check that can fail: a command that trusts its arguments is caught."""
+    toy = typer.Typer()
+
+    @toy.command()
+    def count(n: int = 1, out: Path = Path("x.csv")) -> None:
+        """A command without argument checks."""
+        if n < 0:
+            raise RuntimeError("negative")  # an uncaught exception: exit 1
+
+    @toy.command()
+    def other() -> None:
+        """Makes ``toy`` a group."""
+
+    monkeypatch.chdir(tmp_path)
+    cases = make_grid(leaves(of=toy), tmp_path)
+    codes, failures = run_grid(toy, cases)
+    assert codes[1] >= 1 and codes[0] >= 1  # n = -5 crashes; out = a folder "works"
+    assert any("count --n -5: exit 1" in f for f in failures)
+    assert any("count --out adir: exit 0" in f for f in failures)

@@ -301,20 +301,16 @@ def _parse_text(
     for i, r in enumerate(rows[1:], start=1):
         if not r:
             continue  # a blank line is not a record
-        if len(r) != width:
-            if all(not x.strip() for x in r):
-                problems.append(problem("blank_row", fname, i, table=tname))
-                continue
-            problems.append(problem("malformed_row", fname, i, table=tname))
-            continue
-        if all(not x.strip() for x in r):
+        if len(r) == width and "".join(r).strip():
+            records.append(r)
+            row_numbers.append(i)
+        elif not "".join(r).strip():  # every field blank
             problems.append(problem("blank_row", fname, i, table=tname))
-            continue
-        records.append(r)
-        row_numbers.append(i)
-    cols = {h: [r[j] for r in records] for j, h in enumerate(header)}
+        else:
+            problems.append(problem("malformed_row", fname, i, table=tname))
+    columns = list(zip(*records, strict=True)) if records else [()] * width
     df = pl.DataFrame(
-        {h: pl.Series(h, v, dtype=pl.String) for h, v in cols.items()}
+        {h: pl.Series(h, v, dtype=pl.String) for h, v in zip(header, columns, strict=True)}
         | {ROW: pl.Series(ROW, row_numbers, dtype=pl.Int64)},
     ).with_columns(pl.lit(fname, dtype=pl.String).alias(FILE))
     return df, problems

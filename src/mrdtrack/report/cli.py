@@ -52,7 +52,24 @@ def _command_line() -> list[str]:
     args = sys.argv[1:]
     if args[:1] == ["report"]:
         args = args[1:]
-    return ["mrdtrack", "report", *args]
+    return ["mrdtrack", "report", *_redact_salt(args)]
+
+
+def _redact_salt(args: list[str]) -> list[str]:
+    """The pseudonymisation secret never reaches the run record: ``--salt ***``."""
+    out, hide = [], False
+    for a in args:
+        if hide:
+            out.append("***")
+            hide = False
+        elif a == "--salt":
+            out.append(a)
+            hide = True
+        elif a.startswith("--salt="):
+            out.append("--salt=***")
+        else:
+            out.append(a)
+    return out
 
 
 def report(
