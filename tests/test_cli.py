@@ -322,3 +322,11 @@ def test_report_pseudonymise_passes_a_pseudonymised_cohort(tmp_path, monkeypatch
         app, ["report", "--out", str(tmp_path / "r"), "--pseudonymise"], env={"MRDTRACK_SALT": ""}
     )
     assert r.exit_code == 2 and "--pseudonymise needs --salt" in r.output
+
+
+def test_report_validation_table_keeps_bracketed_hints(tmp_path):
+    study = _study_copy(tmp_path)
+    _bad_sex(study)
+    r = runner.invoke(app, ["report", str(study), "--out", str(tmp_path / "r"), "--no-pdf"])
+    assert r.exit_code == 3
+    assert "[tables.patients.codes.sex]" in r.output

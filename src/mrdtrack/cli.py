@@ -303,29 +303,36 @@ def _json_problems(problems: Any, n_errors: int, max_per_rule: int) -> None:
     text = json.dumps(head, indent=2)
     out = sys.stdout
     out.write(text[:-2] + ',\n  "problems": [')
-    sep = "\n    "
-    buf: list[str] = []
-    for items in groups.values():
-        for p in items if not max_per_rule else items[:max_per_rule]:
-            buf.append(sep + json.dumps(_problem_dict(p)))
-            sep = ",\n    "
-            if len(buf) >= 10000:
-                out.write("".join(buf))
-                buf.clear()
-    out.write("".join(buf) + "\n  ]\n}\n")
+    listed = [
+        p
+        for items in groups.values()
+        for p in (items if not max_per_rule else items[:max_per_rule])
+    ]
+    # rows are serialised by polars in chunks (10^6 problems in seconds, bounded memory)
+    first = True
+    for i in range(0, len(listed), 100_000):
+        chunk = listed[i : i + 100_000]
+        text = _problem_frame(chunk).write_json()  # '[{...},{...}]'
+        out.write(("\n    " if first else ",\n    ") + text[1:-1])
+        first = False
+    out.write("\n  ]\n}\n")
     out.flush()
 
 
-def _problem_dict(p: Any) -> dict[str, Any]:
-    return {
-        "severity": p.severity,
-        "file": p.file,
-        "row": p.row,
-        "column": p.column,
-        "rule": p.rule,
-        "message": p.message,
-        "hint": p.hint,
-    }
+def _problem_frame(problems: Any) -> Any:
+    import polars as pl
+
+    return pl.DataFrame(
+        {
+            "severity": [p.severity for p in problems],
+            "file": [p.file for p in problems],
+            "row": pl.Series([p.row for p in problems], dtype=pl.Int64),
+            "column": pl.Series([p.column for p in problems], dtype=pl.String),
+            "rule": [p.rule for p in problems],
+            "message": [p.message for p in problems],
+            "hint": [p.hint for p in problems],
+        }
+    )
 
 
 @app.command()

@@ -15,7 +15,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from mrdtrack.errors import (
     ConvergenceError,
@@ -42,7 +44,8 @@ def _validation_table(err: StudyValidationError) -> RichTable:
             "" if p.row is None else str(p.row),
             p.column or "",
             p.rule,
-            p.message + (f" Hint: {p.hint}" if p.hint else ""),
+            # Text, not markup: a hint's "[tables.mrd.codes.result]" must print as written
+            Text(p.message + (f" Hint: {p.hint}" if p.hint else "")),
         )
     return t
 
@@ -129,11 +132,11 @@ def report(
         err.print("[red]No report written.[/red]")
         raise typer.Exit(3) from None
     except (EstimationError, ConvergenceError) as e:
-        err.print(f"[red]Estimation problem:[/red] {e}", highlight=False)
+        err.print(f"[red]Estimation problem:[/red] {escape(str(e))}", highlight=False)
         err.print("[red]No report written.[/red]")
         raise typer.Exit(4) from None
     except (MrdtrackError, ValueError) as e:
-        err.print(f"[red]Error:[/red] {e}", highlight=False)
+        err.print(f"[red]Error:[/red] {escape(str(e))}", highlight=False)
         err.print("[red]No report written.[/red]")
         raise typer.Exit(2) from None
     err.print(f"Report written to {result.html}", highlight=False)
