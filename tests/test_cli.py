@@ -264,6 +264,19 @@ def test_mrd_dataset_option_for_adam(tmp_path):
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["validate", str(example_study_path("csv")), "--mrd-dataset", "x"])
     assert r.exit_code == 2 and "applies to ADaM studies only" in r.output
+    o = tmp_path / "status.csv"
+    r = runner.invoke(app, ["mrd", "status", str(study), "--out", str(o)])
+    assert r.exit_code == 3
+    argv = ["mrd", "status", str(study), "--mrd-dataset", "adlbmrd", "--out", str(o)]
+    r = runner.invoke(app, argv)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app, ["export", str(study), "--mrd-dataset", "adlbmrd", "--out", str(o.parent / "e")]
+    )
+    assert r.exit_code == 0, r.output
+    for cmd in (["predict"], ["multistate", "fit"], ["report"]):
+        r = runner.invoke(app, [*cmd, str(example_study_path("csv")), "--mrd-dataset", "x"])
+        assert r.exit_code == 2 and "applies to ADaM studies only" in r.output, cmd
 
 
 def test_classify_imaging_loss_of_negativity(tmp_path):

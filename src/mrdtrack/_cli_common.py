@@ -50,10 +50,13 @@ def load_study_or_exit(study: Path | None, mapping: Path | None = None, **kwargs
     """Read a study folder (tables or ADaM, detected) or the embedded demo; exit 3 if invalid."""
     from mrdtrack.io import load_study
 
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
     try:
         return load_study(study, mapping=mapping, **kwargs)
     except StudyValidationError as err:
         fail(str(err), EXIT_INVALID)
+    except ValueError as err:  # e.g. --mrd-dataset for a study of tables
+        fail(f"error: {err}", EXIT_USAGE)
 
 
 # ---------------------------------------------------------------------------------------------

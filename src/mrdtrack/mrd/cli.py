@@ -33,6 +33,10 @@ MapOpt = Annotated[Path | None, typer.Option("--mapping", "-m", help="Study map 
 ThresholdOpt = Annotated[
     float, typer.Option("--threshold", help="MRD sensitivity threshold (IMWG: 1e-5).")
 ]
+MrdDatasetOpt = Annotated[
+    str | None,
+    typer.Option("--mrd-dataset", help="ADaM: name of the MRD BDS dataset (default admrd)."),
+]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output table: .csv or .parquet.")]
 
 
@@ -41,14 +45,17 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def _load(study: Path | None, mapping: Path | None) -> Any:
+def _load(study: Path | None, mapping: Path | None, mrd_dataset: str | None = None) -> Any:
     """Read the study (tables folder or ADaM, detected by `mrdtrack.io.load_study`)."""
     from mrdtrack.io import load_study
 
+    extra = {} if mrd_dataset is None else {"mrd_dataset": mrd_dataset}
     try:
-        return load_study(study, mapping=mapping)
+        return load_study(study, mapping=mapping, **extra)
     except StudyValidationError as err:
         _fail(str(err), 3)
+    except ValueError as err:
+        _fail(f"error: {err}", 2)
 
 
 def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
@@ -118,6 +125,7 @@ def classify(
         typer.Option(help="Class of pos->neg->neg (confirmed): sustained_negative or conversion."),
     ] = "sustained_negative",
     mapping: MapOpt = None,
+    mrd_dataset: MrdDatasetOpt = None,
     specimens: Annotated[
         str | None,
         typer.Option(
@@ -161,7 +169,7 @@ def classify(
         extra["specimens"] = tuple(dict.fromkeys((*base, "imaging")))
         extra["combine"] = "all_assays"
     _check_out(out)
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, mrd_dataset)
     res = _run(
         lambda: classify_trajectories(
             cohort,
@@ -193,6 +201,7 @@ def status(
         typer.Option(help="Call of a positive with clonal fraction below the threshold."),
     ] = "positive",
     mapping: MapOpt = None,
+    mrd_dataset: MrdDatasetOpt = None,
 ) -> None:
     """MRD status call per visit (or per assay) with the reason of each call."""
     from mrdtrack.mrd.status import call_status
@@ -201,7 +210,7 @@ def status(
     chk.check_choice(level, "--level", ("visit", "assay"))
     chk.check_choice(positive_below_threshold, "--positive-below-threshold", _POSITIVE_BELOW)
     _check_out(out, concordance, names=("--out", "--concordance"))
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, mrd_dataset)
     calls = _run(
         lambda: call_status(
             cohort,
@@ -228,6 +237,7 @@ def transitions(
     visit_window: Annotated[int, typer.Option(help="Visit window half-width, days.")] = 90,
     threshold: ThresholdOpt = 1e-5,
     mapping: MapOpt = None,
+    mrd_dataset: MrdDatasetOpt = None,
 ) -> None:
     """Yearly visit-to-visit MRD transition counts with row percentages."""
     from mrdtrack.mrd.transitions import transitions as _transitions
@@ -235,7 +245,7 @@ def transitions(
     _check_common(study, mapping, threshold)
     chk.check_int(visit_window, "--visit-window", 1)
     _check_out(out, prevalence, states, names=("--out", "--prevalence", "--states"))
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, mrd_dataset)
     res = _run(lambda: _transitions(cohort, threshold, visit_window_days=visit_window))
     write_table(res.table(), out)
     if prevalence is not None:
@@ -256,6 +266,7 @@ def landmark(
     unit: Annotated[str, typer.Option(help="Time unit: days, months, years.")] = "days",
     threshold: ThresholdOpt = 1e-5,
     mapping: MapOpt = None,
+    mrd_dataset: MrdDatasetOpt = None,
 ) -> None:
     """Landmark PFS data: patients at risk at the landmark, class from data up to it."""
     from mrdtrack.mrd.landmark import landmark_data
@@ -264,7 +275,7 @@ def landmark(
     chk.check_time(at, "--at")
     chk.check_choice(unit, "--unit", ("days", "months", "years"))
     _check_out(out, excluded, names=("--out", "--excluded"))
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, mrd_dataset)
     res = _run(lambda: landmark_data(cohort, at=at, threshold=threshold, unit=unit))
     write_table(res.table(), out)
     if excluded is not None:
@@ -280,6 +291,7 @@ def timedep(
     unit: Annotated[str, typer.Option(help="Time unit: days, months, years.")] = "days",
     threshold: ThresholdOpt = 1e-5,
     mapping: MapOpt = None,
+    mrd_dataset: MrdDatasetOpt = None,
 ) -> None:
     """(start, stop] PFS rows with current MRD status (as R survival::tmerge)."""
     from mrdtrack.mrd.timedep import time_dependent_data
@@ -288,7 +300,7 @@ def timedep(
     chk.check_int(lag, "--lag", 0)
     chk.check_choice(unit, "--unit", ("days", "months", "years"))
     _check_out(out)
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, mrd_dataset)
     res = _run(lambda: time_dependent_data(cohort, lag=lag, threshold=threshold, unit=unit))
     write_table(res.table(), out)
     typer.echo(res.summary(), err=True)
@@ -307,6 +319,7 @@ def figures(
     ] = "number",
     threshold: ThresholdOpt = 1e-5,
     mapping: MapOpt = None,
+    mrd_dataset: MrdDatasetOpt = None,
 ) -> None:
     """Swimmer plot, alluvial diagram and prevalence plot, each with a CSV of its numbers."""
     from mrdtrack.mrd.figures import alluvial_plot, prevalence_plot, save_figure, swimmer_plot
@@ -317,7 +330,7 @@ def figures(
     chk.check_int(max_patients, "--max-patients", 1)
     chk.check_choice(lane_labels, "--lane-labels", ("number", "id", "none"))
     chk.check_out_dir(outdir, "--outdir")
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, mrd_dataset)
     outdir.mkdir(parents=True, exist_ok=True)
     made = {
         "swimmer": _run(

@@ -49,6 +49,10 @@ def fit(
     mapping: Annotated[
         Path | None, typer.Option("--mapping", "-m", help="Study map (TOML).")
     ] = None,
+    mrd_dataset: Annotated[
+        str | None,
+        typer.Option("--mrd-dataset", help="ADaM: name of the MRD BDS dataset (default admrd)."),
+    ] = None,
     drop: Annotated[
         list[str] | None,
         typer.Option(
@@ -79,11 +83,15 @@ def fit(
         typer.echo(f"--out must end in .csv or .parquet, got {out.suffix!r}", err=True)
         raise typer.Exit(2)
     chk.check_out_file(out, "--out")
+    extra = {} if mrd_dataset is None else {"mrd_dataset": mrd_dataset}
     try:
-        cohort = load_study(study, mapping=mapping)
+        cohort = load_study(study, mapping=mapping, **extra)
     except StudyValidationError as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(3) from None
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

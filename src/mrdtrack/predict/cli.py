@@ -26,6 +26,10 @@ def predict(
     mapping: Annotated[
         Path | None, typer.Option("--mapping", "-m", help="Study map (TOML).")
     ] = None,
+    mrd_dataset: Annotated[
+        str | None,
+        typer.Option("--mrd-dataset", help="ADaM: name of the MRD BDS dataset (default admrd)."),
+    ] = None,
     patient: Annotated[str | None, typer.Option(help="Patient identifier to predict for.")] = None,
     at: Annotated[str, typer.Option(help="Prediction time: days or e.g. '36m'.")] = "24m",
     window: Annotated[str, typer.Option(help="Prediction window: days or e.g. '24m'.")] = "24m",
@@ -68,7 +72,7 @@ def predict(
     4 estimation problem (e.g. a monotone likelihood in the supermodel).
     """
     _check_args(study, mapping, at, window, landmarks, n_boot, seed, figure)
-    cohort = load_study_or_exit(study, mapping)
+    cohort = load_study_or_exit(study, mapping, mrd_dataset=mrd_dataset)
     _check_patient(cohort, patient)
     feats = _split(mrd_features)
     fit_args = {

@@ -104,12 +104,16 @@ def report(
         str | None,
         typer.Option(help="Pseudonymisation secret (with --pseudonymise); default MRDTRACK_SALT."),
     ] = None,
+    mrd_dataset: Annotated[
+        str | None,
+        typer.Option("--mrd-dataset", help="ADaM: name of the MRD BDS dataset (default admrd)."),
+    ] = None,
 ) -> None:
     """Compute every analysis of the study and write the report into OUT."""
     from mrdtrack.report.build import build_report
 
     err = Console(stderr=True)
-    study_or_cohort = _check_args(study, out, config, pseudonymise, salt)
+    study_or_cohort = _check_args(study, out, config, pseudonymise, salt, mrd_dataset)
 
     def progress(res: object) -> None:
         status = getattr(res, "status", "ok")
@@ -155,7 +159,7 @@ def report(
         )
 
 
-def _check_args(study, out, config, pseudonymise, salt):  # type: ignore[no-untyped-def]
+def _check_args(study, out, config, pseudonymise, salt, mrd_dataset=None):  # type: ignore[no-untyped-def]
     """Arguments checked before any analysis (exit 2); with --pseudonymise, the study is read
     here and its identifiers replaced, so that no output of the report holds a real id."""
     import os
@@ -168,11 +172,13 @@ def _check_args(study, out, config, pseudonymise, salt):  # type: ignore[no-unty
     if salt is not None and not pseudonymise:
         chk.usage("--salt is given without --pseudonymise; add --pseudonymise (or drop --salt)")
     if not pseudonymise:
-        return study
+        if mrd_dataset is None:
+            return study
+        return chk.load_study_or_exit(study, mrd_dataset=mrd_dataset)
     secret = salt or os.environ.get("MRDTRACK_SALT")
     if not secret:
         chk.usage("--pseudonymise needs --salt or MRDTRACK_SALT")
-    cohort = chk.load_study_or_exit(study)
+    cohort = chk.load_study_or_exit(study, mrd_dataset=mrd_dataset)
     try:
         return cohort.pseudonymise(secret)
     except ValueError as e:
