@@ -226,6 +226,19 @@ def test_export_salt_without_pseudonymise_is_an_error(tmp_path):
             "--workers must be at least 0, got -2",
         ),
         (["simulate", "calibrate", "-n", "0"], "--replicates must be at least 1, got 0"),
+        (["simulate", "calibrate", "-n", "-5"], "--replicates must be at least 1, got -5"),
+        (
+            ["simulate", "design", "--scenario", "schedule", "--out", "{tmp}/o"],
+            "scenario file not found: schedule (the shipped scenarios",
+        ),
+        (
+            ["simulate", "design", "--scenario", "{file}", "--out", "{tmp}/o"],
+            "--scenario: not valid TOML",
+        ),
+        (
+            ["simulate", "design", "--scenario", "{toml}", "--out", "{tmp}/o"],
+            "--scenario: scen.toml: study must be one of",
+        ),
         (
             ["simulate", "demo", "--out", "{tmp}/d", "--params", "{tmp}/none.toml"],
             "--params: TOML file not found: none.toml",
@@ -244,11 +257,9 @@ def test_bad_arguments_one_line_exit_2(tmp_path, argv, message):
 
     a_file = tmp_path / "afile.txt"
     a_file.write_text("x")
-    argv = [
-        a.format(tmp=tmp_path, file=str(a_file).lstrip("/"), scenario=SCENARIO) if "{" in a else a
-        for a in argv
-    ]
-    argv = [("/" + a if a.startswith(str(a_file).lstrip("/")) else a) for a in argv]
+    toml = tmp_path / "scen.toml"
+    toml.write_text('study = "nonsense"\n')
+    argv = [a.format(tmp=tmp_path, file=a_file, scenario=SCENARIO, toml=toml) for a in argv]
     r = runner.invoke(app, argv)
     assert r.exit_code == 2, r.output
     assert message in r.output

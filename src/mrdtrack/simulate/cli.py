@@ -134,6 +134,18 @@ def design(
     chk.check_int(workers, "--workers", 0)
     if scheduler is not None and scheduler != "local" and not scheduler.startswith("tcp://"):
         chk.usage(f"--scheduler must be 'local' or tcp://HOST:PORT, got {scheduler!r}")
+    if not scenario.exists():
+        from importlib import resources
+
+        shipped = sorted(
+            p.name
+            for p in resources.files("mrdtrack.data").joinpath("scenarios").iterdir()
+            if p.name.endswith(".toml")
+        )
+        chk.usage(
+            f"--scenario: scenario file not found: {scenario.name} (the shipped scenarios, "
+            f"in mrdtrack/data/scenarios/: {', '.join(shipped)})"
+        )
     sc = _load(load_scenario, scenario, "--scenario")
     chk.check_int(sc.replicates, f"{scenario.name}: replicates", 1)
     chk.check_int(sc.chunk_size, f"{scenario.name}: chunk_size", 1)
