@@ -909,6 +909,11 @@ def validate_tables(
             "null_tokens": list(opts.null_tokens),
             "partial_dates": opts.partial_dates,
             "pre_origin_days": opts.pre_origin_days,
+            "two_digit_year_pivot": opts.two_digit_year_pivot,
+            "plausible_years": list(opts.plausible_years),
+            "max_study_days": opts.max_study_days,
+            "decimal_comma": opts.decimal_comma,
+            "lab_notation": opts.lab_notation,
         },
     }
     meta.update(metadata or {})
