@@ -397,3 +397,20 @@ def test_adam_problems_carry_adam_hints(tmp_path):
     (p,) = err.value.problems
     assert p.rule == "missing_table" and "--mrd-dataset" in p.hint
     assert read_adam(tmp_path, mrd_dataset="admrd_v2").n_patients == 20
+
+
+@pytest.mark.parametrize(
+    ("origin", "rule"), [("27/09/15", "two_digit_year"), ("", "missing_value")]
+)
+def test_a_bad_origin_is_reported_once(tmp_path, origin, rule):
+    """The patient's other dates cannot become study days: no cascade of derived errors."""
+    study = tmp_path / "m"
+    shutil.copytree(example_study_path("mapped"), study)
+    lines = (study / "subjects.csv").read_text().splitlines()
+    lines[1] = lines[1].replace("27/09/2015", origin)
+    (study / "subjects.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(StudyValidationError) as err:
+        mrdtrack.read_study(study)
+    assert [where(p) for p in err.value.problems] == [
+        ("subjects.csv", 1, "origin_date", rule, "error")
+    ]

@@ -771,6 +771,9 @@ class _Table:
     excluded: dict[int, tuple[str, str | None, str]] = field(default_factory=dict)
     broken: bool = False  # structural problem: row-level checks skipped
     failed: dict[str, set[int]] = field(default_factory=dict)  # column -> rows with an error
+    # rows whose dates could not become study days because their patient's origin failed
+    # (reported there): no further rule looks at them, so one error is not reported five times
+    skip: set[int] = field(default_factory=set)
 
     def exclude(self, idx: Iterable[int], rule: str, column: str | None, reason: str) -> list[int]:
         """Mark records (0-based positions) excluded by ``rule`` unless already excluded."""
@@ -1134,8 +1137,13 @@ def _resolve_dates(parsed: dict[str, _Table], opts: ValidationOptions, out: _Col
     if origin is None:
         return
     pt.df = pt.df.with_columns(origin.alias(ORIGIN_DATE))
+    failed = pt.failed.get(ORIGIN_DATE, set())
+    no_origin = origin.is_null() & pt.df.get_column("patient_id").is_not_null()
+    if failed:
+        no_origin = no_origin & ~pl.Series([i in failed for i in range(pt.df.height)])
+    _report_rows(pt, no_origin, "missing_value", ORIGIN_DATE, out)
     origins = (
-        pt.df.select("patient_id", ORIGIN_DATE)
+        pt.df.select("patient_id", ORIGIN_DATE, pl.lit(True).alias("__known"))
         .filter(pl.col("patient_id").is_not_null())
         .unique("patient_id", keep="first", maintain_order=True)
     )
@@ -1155,9 +1163,14 @@ def _resolve_dates(parsed: dict[str, _Table], opts: ValidationOptions, out: _Col
             days = (dates - o.get_column(ORIGIN_DATE)).dt.total_days().cast(pl.Int64)
             t.df = t.df.with_columns(days.alias(cname))
             # a date whose patient has no readable origin: that origin is the reported problem
-            orphan = (dates.is_not_null() & days.is_null()).arg_true().to_list()
+            no_day = dates.is_not_null() & days.is_null()
+            orphan = no_day.arg_true().to_list()
             if orphan:
                 t.failed.setdefault(cname, set()).update(orphan)
+                # a known patient whose origin failed: nothing more to check on this record
+                # (an unknown patient's record is excluded by its own rule)
+                known = o.get_column("__known").fill_null(False)
+                t.skip.update((no_day & known).arg_true().to_list())
     if ORIGIN_DATE in pt.df.columns:
         pt.df = pt.df.drop(ORIGIN_DATE)
 
@@ -1207,6 +1220,8 @@ def _ok(t: _Table) -> pl.Series:
     keep = np.ones(t.df.height, dtype=bool)
     if t.excluded:
         keep[np.fromiter(t.excluded, dtype=np.int64, count=len(t.excluded))] = False
+    if t.skip:
+        keep[np.fromiter(t.skip, dtype=np.int64, count=len(t.skip))] = False
     return pl.Series(keep, dtype=pl.Boolean)
 
 
@@ -1341,7 +1356,7 @@ def _check_outcomes(parsed: dict[str, _Table], out: _Collector) -> None:
         "patient_id",
         out,
     )
-    have = set(pid.filter(ok).drop_nulls().to_list())
+    have = set(pid.drop_nulls().to_list())  # outcomes rows are never excluded (errors)
     ppid = pt.df.get_column("patient_id")
     _report_rows(
         pt,
