@@ -95,4 +95,9 @@ def test_summary_and_table(model):
     text = model.summary()
     assert "robust SEs clustered on patient" in text
     assert "left out (constant or aliased in the data): mrd_unknown" in text
-    assert model.table().columns == ["term", "coef", "hazard_ratio", "robust_se", "z", "p"]
+    # a plain-words label per term (issue 20: no bare lm1/lm2 in reports)
+    table = model.table()
+    assert table.columns == ["term", "label", "coef", "hazard_ratio", "robust_se", "z", "p"]
+    labels = dict(zip(table["term"], table["label"], strict=True))
+    assert labels["lm1"].startswith("landmark time, linear")
+    assert "[landmark time, quadratic" in text

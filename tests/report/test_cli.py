@@ -78,3 +78,38 @@ def test_app_registers_as_a_subcommand(tmp_path):
     r = runner.invoke(main, ["report", "--help"])
     assert r.exit_code == 0
     assert "--out" in r.output
+
+
+def test_unknown_format_exits_2_and_writes_nothing(tmp_path):
+    out = tmp_path / "o"
+    r = runner.invoke(
+        app, [str(write_study(tmp_path / "s")), "--format", "html,xlsx", "--out", str(out)]
+    )
+    assert r.exit_code == 2, r.output
+    assert "xlsx" in r.output
+    assert not out.exists()
+
+
+def test_format_docx_rtf_writes_the_tables_and_says_where(tmp_path):
+    import pytest
+
+    pytest.importorskip("docx")
+    pytest.importorskip("rtflite")
+    out = tmp_path / "o"
+    r = runner.invoke(
+        app,
+        [
+            str(write_study(tmp_path / "s")),
+            "--format",
+            "html,docx,rtf",
+            "--json",
+            "--out",
+            str(out),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout[r.stdout.index("{") :])
+    assert summary["pdf"] is None
+    assert summary["tables_docx"].endswith("tables.docx")
+    assert summary["tables_rtf"].endswith("tables.rtf")
+    assert (out / "tables").is_dir()

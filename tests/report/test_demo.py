@@ -108,4 +108,13 @@ def test_dynamic_prediction_section(sections):
     wl = v["watch_list"]
     assert wl["at_day"] == 730 and wl["n"] == len(wl["risks"]) > 0
     assert all(0 < r < 1 for r in wl["risks"])
+    # issue 20: genuine intervals (never zero width), the information-free model at 0.5,
+    # no bare internal term names, and a verdict in words
+    assert all(lo < r < hi for lo, r, hi in zip(wl["lower"], wl["risks"], wl["upper"], strict=True))
+    assert not wl["degenerate"]
+    assert all(abs(r["auc"] - 0.5) < 1e-12 for r in v["accuracy"] if r["model"] == "baseline")
+    assert all(r["auc_lower"] <= r["auc"] <= r["auc_upper"] for r in v["accuracy"])
+    labels = pred["tables"]["prediction_coefficients"]["rows"]
+    assert not any(r["label"] in ("lm1", "lm2") for r in labels)
+    assert isinstance(v["mrd_improves_prediction"], bool)
     assert pred["figures"] == ["figures/prediction_calibration.svg"]

@@ -4,7 +4,12 @@ Landmark supermodel (van Houwelingen 2007) with cross-validated IPCW accuracy me
 prediction from the panel multi-state model for comparison.
 """
 
-from mrdtrack.predict.crossval import DEFAULT_MODELS, bootstrap_risk, cross_validate
+from mrdtrack.predict.crossval import (
+    DEFAULT_MODELS,
+    MODEL_LABELS,
+    bootstrap_risk,
+    cross_validate,
+)
 from mrdtrack.predict.dynamic import (
     PatientPrediction,
     predict_patient,
@@ -15,6 +20,9 @@ from mrdtrack.predict.evaluate import (
     PredictionAccuracy,
     brier_score,
     calibration,
+    index_of_prediction_accuracy,
+    integrated_brier_score,
+    score_predictions,
     time_dependent_auc,
 )
 from mrdtrack.predict.multistate import compare_with_multistate, multistate_risk
@@ -28,6 +36,7 @@ from mrdtrack.predict.supermodel import (
 
 __all__ = [
     "DEFAULT_MODELS",
+    "MODEL_LABELS",
     "MRD_FEATURES",
     "LandmarkSupermodel",
     "PatientPrediction",
@@ -40,11 +49,14 @@ __all__ = [
     "cross_validate",
     "current_rows",
     "fit_landmark_supermodel",
+    "index_of_prediction_accuracy",
+    "integrated_brier_score",
     "landmark_stack",
     "mrd_history",
     "multistate_risk",
     "predict_patient",
     "risk_trajectory",
+    "score_predictions",
     "time_dependent_auc",
     "watch_list",
 ]

@@ -49,7 +49,19 @@ def predict(
         bool,
         typer.Option(help="Landmark interactions of the MRD terms (large studies only)."),
     ] = False,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the risk CI.")] = 200,
+    n_boot: Annotated[
+        int, typer.Option(help="Bootstrap replicates for the risk CIs (patient and watch list).")
+    ] = 200,
+    eval_boot: Annotated[
+        int,
+        typer.Option(help="Bootstrap replicates of the whole pipeline for --evaluate CIs."),
+    ] = 100,
+    reporting_lag: Annotated[
+        int,
+        typer.Option(
+            help="Days from MRD sample to result: a result is used at a landmark only once known."
+        ),
+    ] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap / cross-validation.")] = 20211,
     figure: Annotated[
         Path | None, typer.Option(help="Write the patient's risk-trajectory figure here.")
@@ -81,6 +93,7 @@ def predict(
         "covariates": _split(covariates),
         "mrd_features": feats,
         "interactions": feats if interactions else (),
+        "lag": reporting_lag,
     }
     with exit_codes():
         _run(
@@ -89,6 +102,7 @@ def predict(
             patient,
             at,
             n_boot,
+            eval_boot,
             seed,
             figure,
             watch_list,
@@ -103,7 +117,18 @@ def _split(text: str) -> tuple[str, ...]:
 
 
 def _run(
-    cohort, fit_args, patient, at, n_boot, seed, figure, watch_list, evaluate, multistate, as_json
+    cohort,
+    fit_args,
+    patient,
+    at,
+    n_boot,
+    eval_boot,
+    seed,
+    figure,
+    watch_list,
+    evaluate,
+    multistate,
+    as_json,
 ) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -148,14 +173,29 @@ def _run(
             if not as_json:
                 console.print(f"figure written to {figure}")
     if watch_list:
-        wl = make_watch_list(cohort, model, at, covariates=covs)
+        wl = make_watch_list(
+            cohort, model, at, covariates=covs, n_boot=n_boot, seed=seed, fit_args=fit_args
+        )
         out["watch_list"] = wl.to_dicts()
         if not as_json:
             table = Table(title=f"Watch list at {at}: patients who lost MRD negativity, by risk")
-            for col in ("patient", "day of loss", "risk"):
+            for col in ("patient", "loss sampled (day)", "known (day)", "risk", "95% CI"):
                 table.add_column(col)
             for r in wl.iter_rows(named=True):
-                table.add_row(r["patient_id"], str(r["day_of_loss"]), f"{r['risk']:.1%}")
+                ci = (
+                    "degenerate model: zero-width interval"
+                    if r["degenerate"]
+                    else f"{r['lower']:.1%} to {r['upper']:.1%}"
+                    if r["lower"] == r["lower"]
+                    else "not computed (--n-boot 0)"
+                )
+                table.add_row(
+                    r["patient_id"],
+                    str(r["day_of_loss"]),
+                    str(r["known_day"]),
+                    f"{r['risk']:.1%}",
+                    ci,
+                )
             console.print(table)
     if evaluate:
         acc = cross_validate(
@@ -164,6 +204,8 @@ def _run(
             window=fit_args["window"],
             covariates=covs,
             seed=seed,
+            lag=fit_args["lag"],
+            n_boot=eval_boot,
         )
         out["accuracy"] = acc.table().to_dicts()
         if not as_json:

@@ -1,7 +1,27 @@
-"""Cross-validated comparison of dynamic prediction models, and bootstrap intervals of risks."""
+"""Cross-validated comparison of dynamic prediction models, and bootstrap intervals of risks.
+
+Why the AUC compares only predictions of the same fold
+-----------------------------------------------------
+Pooling the held-out predictions of all folds and computing one AUC compares risks produced by
+*different* fitted models. Each fold's model is fitted without that fold, so its baseline risk is
+low when the held-out fold happens to hold many events, and high when it holds few: fold by fold
+the predictions are anti-correlated with the outcomes. For a model with no patient-level
+information (the no-MRD model predicts one risk per landmark and fold) this between-fold
+variation is the only variation, and the pooled AUC falls far below 0.5 (on the demo study
+0.27-0.32, and 0.000 at 36 months, where the correlation of a fold's predicted risk with its
+event rate was -0.99 to -1.00); weak models are dragged below 0.5 as well. The bias of pooled
+cross-validated AUCs is described by Parker, Gunter & Bailey (BMC Bioinformatics 2007,
+"stratification bias") and Airola et al. (Comput Stat Data Anal 2011, "pooling" versus
+"averaging"). Here the AUC sums the IPCW-weighted case-control pairs *within* each fold (a
+pair-weighted average of the fold AUCs), the calibration slope has one intercept per fold, and
+the folds are balanced on the PFS event indicator. Brier scores are means of per-patient losses
+and are pooled; the null model is cross-validated as well (the Kaplan-Meier risk of the
+training folds), so that IPA compares like with like.
+"""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,7 +31,12 @@ import polars as pl
 from mrdtrack.cohort import Cohort
 from mrdtrack.errors import EstimationError
 from mrdtrack.mrd._days import as_study_day
-from mrdtrack.predict.evaluate import PredictionAccuracy, score_landmark
+from mrdtrack.predict.evaluate import (
+    MEASURES,
+    PredictionAccuracy,
+    score_predictions,
+    with_intervals,
+)
 from mrdtrack.predict.stack import landmark_stack
 from mrdtrack.predict.supermodel import LandmarkSupermodel, fit_stacked
 
@@ -20,6 +45,14 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
     "mrd_history": {"mrd_features": ("mrd_positive", "mrd_unknown", "lost_negativity")},
     "last_mrd": {"mrd_features": ("mrd_positive", "mrd_unknown")},
     "baseline": {"mrd_features": ()},
+}
+
+#: Plain-words labels of the default models (for reports and tables).
+MODEL_LABELS: dict[str, str] = {
+    "mrd_history": "MRD history (current status and loss of negativity)",
+    "last_mrd": "last MRD result only",
+    "baseline": "no MRD (landmark baseline risk only)",
+    "null": "null model (Kaplan-Meier, no covariates)",
 }
 
 
@@ -33,68 +66,200 @@ def cross_validate(
     folds: int = 5,
     seed: int = 20211,
     threshold: float = 1e-5,
+    lag: int = 0,
+    n_boot: int = 0,
+    conf_level: float = 0.95,
+    n_horizons: int = 8,
 ) -> PredictionAccuracy:
-    """K-fold cross-validated AUC, Brier score and calibration of supermodels, per landmark.
+    """K-fold cross-validated AUC, Brier score, IPA, integrated Brier and calibration, per landmark.
 
-    Patients (not rows) are split into ``folds`` groups with a seeded permutation; each model is
-    fitted on the stacked data of the other folds and predicts the held-out patients at every
-    landmark. The measures (`mrdtrack.predict.evaluate`) are computed on the pooled held-out
-    predictions of each landmark. A ``baseline`` model with no covariates and no MRD terms has
-    nothing to fit and predicts the stacked Breslow risk of its landmark.
+    Patients (not rows) are split into ``folds`` groups with a seeded permutation balanced on the
+    PFS event indicator; each model is fitted on the
+    stacked data of the other folds and predicts the held-out patients at every landmark, at the
+    window and at ``n_horizons`` equally spaced horizons (integrated Brier score). The measures
+    are `mrdtrack.predict.evaluate.score_predictions` with the fold as ``group`` (see the module
+    docstring for why) and the training folds' Kaplan-Meier as the null model.
+
+    ``n_boot`` > 0 adds percentile intervals from a patient bootstrap of the *whole* pipeline:
+    each replicate resamples patients with replacement, reassigns folds (copies of a patient stay
+    in one fold), refits every model and rescores. Replicates in which a model cannot be fitted
+    are left out and counted in the interval description.
     """
     models = DEFAULT_MODELS if models is None else models
     w = as_study_day(window, "window")
-    stacked = landmark_stack(cohort, landmarks, w, covariates=covariates, threshold=threshold)
+    if folds < 2:
+        raise ValueError("folds must be at least 2")
+    stacked = landmark_stack(
+        cohort, landmarks, w, covariates=covariates, threshold=threshold, lag=lag
+    )
     pfs = cohort.pfs("days").select(
         "patient_id", pl.col("time").alias("T"), pl.col("event").alias("E")
     )
     stacked = stacked.join(pfs, on="patient_id")
-    ids = np.array(sorted(stacked.get_column("patient_id").unique().to_list()))
+    horizons = _horizons(w, n_horizons)
     rng = np.random.default_rng(seed)
-    fold_of = dict(zip(ids[rng.permutation(ids.size)], np.arange(ids.size) % folds, strict=True))
-    fold = stacked.get_column("patient_id").replace_strict(fold_of, return_dtype=pl.Int64)
-    stacked = stacked.with_columns(fold.alias("_fold"))
-    rows = []
-    pred_frames = []
-    for name, spec in models.items():
-        preds = np.full(stacked.height, np.nan)
-        for k in range(folds):
-            train = stacked.filter(pl.col("_fold") != k)
-            test_mask = (stacked.get_column("_fold") == k).to_numpy()
-            model = _fit_model(train, w, covariates, spec, threshold)
-            preds[test_mask] = model.predict(stacked.filter(pl.col("_fold") == k))
-        scored = stacked.with_columns(pl.Series("_risk", preds))
-        pred_frames.append(
-            scored.select(
+    preds, curves, _ = _cv_predictions(
+        stacked, models, folds, rng, w, covariates, threshold, horizons
+    )
+    validation = (
+        f"{folds}-fold cross-validation by patient, seed {seed}; "
+        "AUC from case-control pairs within a fold"
+    )
+    acc = score_predictions(preds, w, curves=curves, n_boot=0, validation=validation)
+    if n_boot <= 0:
+        return PredictionAccuracy(acc.results, w, validation, preds, "", conf_level)
+    parts = stacked.partition_by("patient_id", as_dict=True)
+    ids = sorted(k[0] for k in parts)
+    reps, failed, not_converged = [], dict.fromkeys(models, 0), 0
+    for b in range(n_boot):
+        pick = rng.integers(0, len(ids), len(ids))
+        boot = pl.concat(
+            [
+                parts[(ids[j],)].with_columns(
+                    pl.lit(f"b{i}").alias("patient_id"), pl.lit(ids[j]).alias("_origin")
+                )
+                for i, j in enumerate(pick)
+            ]
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            bp, bc, bad = _cv_predictions(
+                boot, models, folds, rng, w, covariates, threshold, horizons, strict=False
+            )
+        for c in caught:  # non-convergence of a refit is counted, anything else passed on
+            if "did not converge" in str(c.message):
+                not_converged += 1
+            else:
+                warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
+        for name in bad:
+            failed[name] += 1
+        if bp is None:
+            continue
+        res = score_predictions(bp, w, curves=bc, n_boot=0).results
+        reps.append(res.select("model", "landmark", *MEASURES).with_columns(pl.lit(b).alias("b")))
+    worst = max(failed.values())
+    if n_boot - worst < max(10, n_boot // 2):
+        raise EstimationError(
+            f"only {n_boot - worst} of {n_boot} bootstrap replicates of a model could be "
+            "fitted: no reliable interval"
+        )
+    table = with_intervals(
+        acc.results.select(~pl.selectors.ends_with("_lower", "_upper")), pl.concat(reps), conf_level
+    )
+    fitted = ", ".join(f"{name} {n_boot - k}" for name, k in failed.items())
+    interval = (
+        f"percentile, patient bootstrap of the whole fit-and-evaluate pipeline, seed {seed} "
+        f"(replicates fitted out of {n_boot}: {fitted}; a replicate in which a model could not "
+        "be fitted in every fold, e.g. no event after a loss of negativity, is left out for "
+        "that model"
+        + (
+            f"; {not_converged} refits stopped at the iteration limit and were kept"
+            if not_converged
+            else ""
+        )
+        + ")"
+    )
+    return PredictionAccuracy(table, w, validation, preds, interval, conf_level)
+
+
+def _horizons(w: int, k: int) -> np.ndarray:
+    """``k`` equally spaced horizons in ``(0, w]`` (whole days), the last equal to ``w``."""
+    k = max(2, int(k))
+    return np.unique(np.append(np.round(np.arange(1, k) * w / k), w)).astype(np.float64)
+
+
+def _assign_folds(stacked: pl.DataFrame, folds: int, rng) -> dict[str, int]:
+    """Fold of each original patient: seeded permutation, balanced on the PFS event."""
+    origin = "_origin" if "_origin" in stacked.columns else "patient_id"
+    pat = stacked.group_by(origin).agg(pl.col("E").first()).sort(origin)
+    ids = pat.get_column(origin).to_numpy()
+    ev = pat.get_column("E").to_numpy()
+    order = np.lexsort((rng.permutation(ids.size), ev))  # events grouped, random within
+    start = rng.integers(folds)
+    return dict(zip(ids[order], (np.arange(ids.size) + start) % folds, strict=True))
+
+
+def _cv_predictions(stacked, models, folds, rng, w, covariates, threshold, horizons, strict=True):
+    """Held-out window risks (with the fold's null risk) and risk curves for every model.
+
+    With ``strict=False`` a model that cannot be fitted in some fold is left out (all its rows)
+    and named in the third return value instead of raising.
+    """
+    origin = "_origin" if "_origin" in stacked.columns else "patient_id"
+    pred_frames, curve_frames = {n: [] for n in models}, {n: [] for n in models}
+    failed: set[str] = set()
+    fold_of = _assign_folds(stacked, folds, rng)
+    fold = stacked.get_column(origin).replace_strict(fold_of, return_dtype=pl.Int64)
+    data = stacked.with_columns(fold.alias("_fold"))
+    for k in range(folds):
+        train = data.filter(pl.col("_fold") != k)
+        test = data.filter(pl.col("_fold") == k)
+        if test.height == 0:
+            continue
+        null = _null_risk(train, test, horizons)
+        for name, spec in models.items():
+            if name in failed:
+                continue
+            try:
+                model = _fit_model(train, w, covariates, spec, threshold)
+            except EstimationError:
+                if strict:
+                    raise
+                failed.add(name)
+                continue
+            key = test.select(
                 pl.lit(name).alias("model"),
                 "landmark",
                 "patient_id",
-                pl.col("_risk").alias("risk"),
+                pl.col("_fold").alias("fold"),
                 pl.col("T").alias("time"),
                 pl.col("E").alias("event"),
             )
-        )
-        for s in sorted(scored.get_column("landmark").unique().to_list()):
-            part = scored.filter(pl.col("landmark") == s)
-            rows.append(
-                {
-                    "model": name,
-                    "landmark": int(s),
-                    **score_landmark(
-                        part.get_column("_risk").to_numpy(),
-                        part.get_column("T").to_numpy(),
-                        part.get_column("E").to_numpy(),
-                        float(s),
-                        float(w),
-                    ),
-                }
+            pred_frames[name].append(
+                key.with_columns(
+                    pl.Series("risk", model.predict(test)),
+                    pl.Series("null_risk", null[:, -1]),
+                )
             )
-    return PredictionAccuracy(
-        pl.DataFrame(rows),
-        window=w,
-        validation=f"{folds}-fold cross-validation by patient, seed {seed}",
-        predictions=pl.concat(pred_frames),
-    )
+            for j, u in enumerate(horizons):
+                curve_frames[name].append(
+                    key.select("model", "landmark", "patient_id").with_columns(
+                        pl.lit(float(u)).alias("horizon"),
+                        pl.Series("risk", model.predict(test, horizon=u)),
+                        pl.Series("null_risk", null[:, j]),
+                    )
+                )
+    ok = [n for n in models if n not in failed]
+    if not ok:
+        return None, None, failed
+    preds = pl.concat([f for n in ok for f in pred_frames[n]])
+    curves = pl.concat([f for n in ok for f in curve_frames[n]])
+    return preds, curves, failed
+
+
+def _null_risk(train: pl.DataFrame, test: pl.DataFrame, horizons: np.ndarray) -> np.ndarray:
+    """Kaplan-Meier risk within each horizon of the training rows at the test row's landmark.
+
+    ``P(T <= s + u | T > s)`` from the product-limit estimate on the training rows of landmark
+    ``s`` (``(s, stop]`` with the window's administrative censoring): the null model, fitted like
+    the others on the training folds only. Returns ``(test.height, len(horizons))``.
+    """
+    out = np.full((test.height, horizons.size), np.nan)
+    lm_test = test.get_column("landmark").to_numpy()
+    for s in np.unique(lm_test):
+        tr = train.filter(pl.col("landmark") == s)
+        stop = tr.get_column("stop").to_numpy().astype(np.float64)
+        ev = tr.get_column("event").to_numpy()
+        times = np.unique(stop[ev == 1])
+        n_risk = stop.size - np.searchsorted(np.sort(stop), times, side="left")
+        d = np.searchsorted(np.sort(stop[ev == 1]), times, side="right") - np.searchsorted(
+            np.sort(stop[ev == 1]), times, side="left"
+        )
+        surv = np.cumprod(1.0 - d / n_risk) if times.size else np.array([])
+        idx = np.searchsorted(times, float(s) + horizons, side="right") - 1
+        risk = 1.0 - np.where(idx >= 0, surv[np.clip(idx, 0, None)] if times.size else 1.0, 1.0)
+        out[lm_test == s] = risk
+    return out
 
 
 def _fit_model(train: pl.DataFrame, w: int, covariates, spec, threshold) -> LandmarkSupermodel:
@@ -136,7 +301,10 @@ def bootstrap_risk(
     landmarks = fit_args.pop("landmarks", None)
     covariates = tuple(fit_args.get("covariates", ()))
     threshold = fit_args.get("threshold", 1e-5)
-    stacked = landmark_stack(cohort, landmarks, window, covariates=covariates, threshold=threshold)
+    lag = int(fit_args.get("lag", 0))
+    stacked = landmark_stack(
+        cohort, landmarks, window, covariates=covariates, threshold=threshold, lag=lag
+    )
     ids = np.array(sorted(stacked.get_column("patient_id").unique().to_list()))
     parts = stacked.partition_by("patient_id", as_dict=True)
     rng = np.random.default_rng(seed)

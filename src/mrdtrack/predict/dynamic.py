@@ -16,13 +16,19 @@ from mrdtrack.predict.crossval import bootstrap_risk
 from mrdtrack.predict.supermodel import LandmarkSupermodel, current_rows
 from mrdtrack.schema import DAYS_PER_MONTH
 
+#: An interval narrower than this (on the probability scale) is reported as degenerate.
+DEGENERATE_WIDTH = 1e-6
+
 
 @dataclass(frozen=True)
 class PatientPrediction:
     """The risk of progression or death within ``window`` days for one patient at day ``at``.
 
-    ``history`` lists the MRD visit calls the prediction used (all on or before ``at``);
+    ``history`` lists the MRD visit calls the prediction used, with the sample ``day`` and the
+    day the result became ``known`` (sample day + reporting lag, all on or before ``at``);
     ``n_boot_failed`` counts bootstrap refits left out of the interval (see `bootstrap_risk`).
+    ``degenerate`` is True when the bootstrap interval has zero width (every refit gives the
+    same risk): then the model, not the patient, fixes the number, and the summary says so.
     """
 
     patient_id: str
@@ -37,6 +43,11 @@ class PatientPrediction:
     history: pl.DataFrame
     n_boot: int = 0
     n_boot_failed: int = 0
+    lag: int = 0
+
+    @property
+    def degenerate(self) -> bool:
+        return bool(np.isfinite(self.lower) and self.upper - self.lower < DEGENERATE_WIDTH)
 
     def table(self) -> pl.DataFrame:
         return pl.DataFrame(
@@ -62,15 +73,27 @@ class PatientPrediction:
         )
         lines = [
             f"Risk of progression or death within {months_w:.0f} months, "
-            f"at month {months_at:.1f}: {self.risk:.1%}{ci}",
+            f"at month {months_at:.1f} (day {self.at}): {self.risk:.1%}{ci}",
+        ]
+        if self.degenerate:
+            lines.append(
+                "  The interval has zero width: every bootstrap refit gives the same risk, so the"
+                " model is degenerate for this history (a term estimated at its boundary); the"
+                " number is not an informative estimate."
+            )
+        lines += [
             f"Current MRD status: {self.last_status}"
             + ("; negativity lost" if self.lost_negativity else ""),
-            "MRD history used (study day: status):",
+            "MRD history used (only results known by day "
+            f"{self.at}; reporting lag {self.lag} days):",
         ]
         for r in self.history.iter_rows(named=True):
-            lines.append(f"  day {r['day']:>5}: {r['status']}  ({r['reason']})")
+            lines.append(
+                f"  sampled day {r['day']:>5}, known day {r['known_day']:>5}: {r['status']}"
+                f"  ({r['reason']})"
+            )
         if self.history.height == 0:
-            lines.append("  (no MRD assessment on or before this day)")
+            lines.append("  (no MRD result known on or before this day)")
         return "\n".join(lines)
 
 
@@ -95,7 +118,9 @@ def predict_patient(
     s = as_study_day(at, "at")
     if patient_id not in set(cohort.patients.get_column("patient_id").to_list()):
         raise ValueError("patient not found in the cohort (check the identifier)")
-    rows = current_rows(cohort, s, covariates, model.threshold, patients=[patient_id])
+    rows = current_rows(
+        cohort, s, covariates, model.threshold, patients=[patient_id], lag=model.lag
+    )
     if rows.height == 0:
         raise ValueError(
             "the patient is not progression-free and under follow-up at that day: "
@@ -110,13 +135,16 @@ def predict_patient(
         args.setdefault("landmarks", list(model.landmarks))
         args.setdefault("threshold", model.threshold)
         args.setdefault("covariates", tuple(covariates))
+        args.setdefault("lag", model.lag)
         limits, n_failed = bootstrap_risk(
             cohort, rows, n_boot=n_boot, seed=seed, conf_level=conf_level, **args
         )
         lower, upper = limits[0]
     visits = call_status(cohort, threshold=model.threshold).visits
-    history = visits.filter((pl.col("patient_id") == patient_id) & (pl.col("day") <= s)).select(
-        "day", "status", "reason"
+    history = (
+        visits.with_columns((pl.col("day") + model.lag).alias("known_day"))
+        .filter((pl.col("patient_id") == patient_id) & (pl.col("known_day") <= s))
+        .select("day", "known_day", "status", "reason")
     )
     r = rows.row(0, named=True)
     return PatientPrediction(
@@ -132,6 +160,7 @@ def predict_patient(
         history=history.sort("day"),
         n_boot=n_boot,
         n_boot_failed=n_failed,
+        lag=model.lag,
     )
 
 
@@ -155,7 +184,9 @@ def risk_trajectory(
     days = [d for d in days if 0 <= d <= model.design.horizon]
     out = []
     for d in days:
-        rows = current_rows(cohort, d, covariates, model.threshold, patients=[patient_id])
+        rows = current_rows(
+            cohort, d, covariates, model.threshold, patients=[patient_id], lag=model.lag
+        )
         if rows.height == 0:
             break
         r = rows.row(0, named=True)
@@ -184,22 +215,37 @@ def watch_list(
     at: int | str,
     *,
     covariates: Sequence[str] = (),
+    n_boot: int = 0,
+    seed: int = 20211,
+    conf_level: float = 0.95,
+    fit_args: dict[str, Any] | None = None,
 ) -> pl.DataFrame:
     """Patients at risk at ``at`` who have lost MRD negativity, with their current risk.
 
-    Sorted by decreasing risk; ``day_of_loss`` is the first positive call after a negative.
+    Sorted by decreasing risk; ``day_of_loss`` is the sample day of the first positive call
+    after a negative, ``known_day`` the day it became known (plus the model's reporting lag).
+    With ``n_boot`` > 0, ``lower``/``upper`` are patient-bootstrap percentile limits of each risk
+    (`bootstrap_risk`, the same supermodel specification ``fit_args``) and ``degenerate`` flags
+    a zero-width interval (the model, not the data, fixes that risk); otherwise they are NaN.
     """
     s = as_study_day(at, "at")
-    rows = current_rows(cohort, s, covariates, model.threshold)
+    rows = current_rows(cohort, s, covariates, model.threshold, lag=model.lag)
     lost = rows.filter(pl.col("lost_negativity") == 1)
+    schema = {
+        "patient_id": pl.String,
+        "day_of_loss": pl.Int64,
+        "known_day": pl.Int64,
+        "risk": pl.Float64,
+        "lower": pl.Float64,
+        "upper": pl.Float64,
+        "degenerate": pl.Boolean,
+    }
     if lost.height == 0:
-        return pl.DataFrame(
-            schema={"patient_id": pl.String, "day_of_loss": pl.Int64, "risk": pl.Float64}
-        )
+        return pl.DataFrame(schema=schema)
     visits = (
         call_status(cohort, threshold=model.threshold)
         .visits.filter(pl.col("status") != "not_evaluable")
-        .filter(pl.col("day") <= s)
+        .filter(pl.col("day") + model.lag <= s)
     )
     first_neg = (
         visits.filter(pl.col("status") == "negative")
@@ -212,9 +258,31 @@ def watch_list(
         .group_by("patient_id")
         .agg(pl.col("day").min().alias("day_of_loss"))
     )
+    lower = upper = np.full(lost.height, np.nan)
+    if n_boot > 0:
+        args = dict(fit_args or {})
+        args.setdefault("window", model.window)
+        args.setdefault("landmarks", list(model.landmarks))
+        args.setdefault("threshold", model.threshold)
+        args.setdefault("covariates", tuple(covariates))
+        args.setdefault("lag", model.lag)
+        limits, _ = bootstrap_risk(
+            cohort, lost, n_boot=n_boot, seed=seed, conf_level=conf_level, **args
+        )
+        lower, upper = limits[:, 0], limits[:, 1]
     return (
-        lost.with_columns(pl.Series("risk", model.predict(lost)))
+        lost.with_columns(
+            pl.Series("risk", model.predict(lost)),
+            pl.Series("lower", lower),
+            pl.Series("upper", upper),
+        )
         .join(loss, on="patient_id", how="left")
-        .select("patient_id", "day_of_loss", "risk")
+        .with_columns(
+            (pl.col("day_of_loss") + model.lag).alias("known_day"),
+            ((pl.col("upper") - pl.col("lower")) < DEGENERATE_WIDTH)
+            .fill_null(False)
+            .alias("degenerate"),
+        )
+        .select(list(schema))
         .sort("risk", descending=True)
     )

@@ -26,8 +26,16 @@ from mrdtrack.mrd._days import as_study_day
 MRD_FEATURES = ("mrd_positive", "mrd_unknown", "lost_negativity")
 
 
-def mrd_history(cohort: Cohort, at: Sequence[int], threshold: float = 1e-5) -> pl.DataFrame:
+def mrd_history(
+    cohort: Cohort, at: Sequence[int], threshold: float = 1e-5, lag: int = 0
+) -> pl.DataFrame:
     """MRD history of every patient at each time in ``at`` (study days), using only the past.
+
+    Guarantee-time rule: a result enters the history at ``s`` only if it was *known* on or before
+    ``s``, i.e. its sample day plus the reporting ``lag`` (days, default 0) is ``<= s``. At
+    ``s = 0`` only samples taken on day 0 count (with ``lag = 0``); a baseline sample taken on
+    days 0-28 is not yet known at the start of maintenance and the patient's status is
+    ``unknown`` there.
 
     Returns one row per patient and time with ``patient_id, s, last_status, last_day,
     n_evaluable, mrd_positive, mrd_unknown, lost_negativity``:
@@ -40,8 +48,11 @@ def mrd_history(cohort: Cohort, at: Sequence[int], threshold: float = 1e-5) -> p
       reference level).
 
     Visits after progression never enter, because a patient is at risk at ``s`` only while
-    progression-free; calls on the landmark day itself count (the result is known at ``s``).
+    progression-free; with ``lag = 0`` calls on the landmark day itself count. ``last_day`` is
+    the sample day of the last known result (it became known on ``last_day + lag``).
     """
+    if lag < 0:
+        raise ValueError("the reporting lag must be a non-negative number of days")
     visits = (
         call_status(cohort, threshold=threshold)
         .visits.filter(pl.col("status") != "not_evaluable")
@@ -51,7 +62,9 @@ def mrd_history(cohort: Cohort, at: Sequence[int], threshold: float = 1e-5) -> p
     grid = pl.DataFrame({"s": np.asarray(at, dtype=np.int64)}).join(
         cohort.patients.select("patient_id"), how="cross"
     )
-    joined = grid.join(visits, on="patient_id", how="inner").filter(pl.col("day") <= pl.col("s"))
+    joined = grid.join(visits, on="patient_id", how="inner").filter(
+        pl.col("day") + lag <= pl.col("s")
+    )
     # Loss of negativity: a positive call whose day is after the first negative call's day.
     first_neg = pl.when(pl.col("status") == "negative").then(pl.col("day")).otherwise(None).min()
     lost = ((pl.col("status") == "positive") & (pl.col("day") > first_neg)).any().fill_null(False)
@@ -83,6 +96,7 @@ def landmark_stack(
     *,
     covariates: Sequence[str] = (),
     threshold: float = 1e-5,
+    lag: int = 0,
 ) -> pl.DataFrame:
     """Stack landmark data sets: one row per (landmark, patient at risk at the landmark).
 
@@ -93,6 +107,8 @@ def landmark_stack(
     window : prediction window ``w`` (days or "24m").
     covariates : baseline covariates copied from ``cohort.patients``.
     threshold : MRD sensitivity threshold for status calls.
+    lag : reporting lag in days: a result enters at ``s`` only if ``sample day + lag <= s``
+        (guarantee-time rule, see `mrd_history`).
 
     Returns
     -------
@@ -125,7 +141,7 @@ def landmark_stack(
         pl.min_horizontal(pl.col("time"), horizon.cast(pl.Float64)).alias("stop"),
         ((pl.col("event") == 1) & (pl.col("time") <= horizon)).cast(pl.Int64).alias("event"),
     )
-    hist = mrd_history(cohort, lm, threshold).rename({"s": "landmark"})
+    hist = mrd_history(cohort, lm, threshold, lag).rename({"s": "landmark"})
     out = rows.join(hist, on=["patient_id", "landmark"], how="left")
     if covariates:
         out = out.join(cohort.patients.select("patient_id", *covariates), on="patient_id")

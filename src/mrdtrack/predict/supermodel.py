@@ -46,6 +46,24 @@ from mrdtrack.predict.stack import MRD_FEATURES, landmark_stack, mrd_history
 
 LANDMARK_TERMS = ("lm1", "lm2")
 
+#: Plain-words labels of the model terms (reports and summaries never show a bare ``lm1``).
+TERM_LABELS = {
+    "mrd_positive": "last known MRD result positive (vs negative)",
+    "mrd_unknown": "no MRD result known yet (vs negative)",
+    "lost_negativity": "MRD negativity lost (positive after a negative)",
+    "lm1": "landmark time, linear (baseline risk trend, s/S)",
+    "lm2": "landmark time, quadratic (baseline risk curvature, (s/S)^2)",
+}
+
+
+def term_label(term: str) -> str:
+    """Plain words for a model term (interactions ``x:lm1`` read "x, changing with landmark")."""
+    if ":" in term:
+        base, lm = term.rsplit(":", 1)
+        kind = "linearly" if lm == "lm1" else "quadratically"
+        return f"{TERM_LABELS.get(base, base)}, changing {kind} with the landmark"
+    return TERM_LABELS.get(term, term)
+
 
 @dataclass(frozen=True)
 class Design:
@@ -104,6 +122,7 @@ class LandmarkSupermodel:
         for ``baseline="strata"``: dict landmark -> arrays)
     n_rows, n_patients, n_events : size of the stacked data
     threshold : MRD sensitivity threshold used for the history
+    lag : reporting lag (days): a result enters at ``s`` when ``sample day + lag <= s``
     dropped_terms : covariates left out because they do not vary in the stacked data
     """
 
@@ -120,6 +139,7 @@ class LandmarkSupermodel:
     threshold: float
     ties: str
     dropped_terms: tuple[str, ...] = ()
+    lag: int = 0  # reporting lag (days) of the guarantee-time rule used for the MRD history
 
     def _cumhaz(self, key: Any, t: np.ndarray) -> np.ndarray:
         times, cum = self.basehaz[key]
@@ -133,8 +153,15 @@ class LandmarkSupermodel:
         beta = np.array([self.coef[n] for n in names])
         return x @ beta
 
-    def predict(self, rows: pl.DataFrame) -> np.ndarray:
-        """Risk of progression or death within the window for rows at their ``landmark``."""
+    def predict(self, rows: pl.DataFrame, horizon: float | None = None) -> np.ndarray:
+        """Risk of progression or death within the window for rows at their ``landmark``.
+
+        ``horizon``: risk within ``u`` days of the landmark instead (``0 < u <= window``; the
+        stacked rows are followed for ``window`` days only), e.g. for the integrated Brier score.
+        """
+        u = float(self.window if horizon is None else horizon)
+        if not 0 < u <= self.window:
+            raise ValueError(f"horizon must be in (0, {self.window}] days (the model's window)")
         lm = rows.get_column("landmark").to_numpy().astype(np.float64)
         if np.any(lm < 0) or np.any(lm > self.design.horizon + 1e-9):
             raise ValueError(
@@ -146,15 +173,14 @@ class LandmarkSupermodel:
             keys = rows.get_column("landmark").to_list()
             dh = np.array(
                 [
-                    self._cumhaz(k, np.array([s + self.window]))[0]
-                    - self._cumhaz(k, np.array([s]))[0]
+                    self._cumhaz(k, np.array([s + u]))[0] - self._cumhaz(k, np.array([s]))[0]
                     if k in self.basehaz
                     else np.nan
                     for k, s in zip(keys, lm, strict=True)
                 ]
             )
         else:
-            dh = self._cumhaz(None, lm + self.window) - self._cumhaz(None, lm)
+            dh = self._cumhaz(None, lm + u) - self._cumhaz(None, lm)
         return 1.0 - np.exp(-dh * np.exp(lp))
 
     def table(self) -> pl.DataFrame:
@@ -167,6 +193,7 @@ class LandmarkSupermodel:
         return pl.DataFrame(
             {
                 "term": list(self.names),
+                "label": [term_label(n) for n in self.names],
                 "coef": coef,
                 "hazard_ratio": np.exp(coef),
                 "robust_se": se,
@@ -192,7 +219,7 @@ class LandmarkSupermodel:
         for r in t.iter_rows(named=True):
             lines.append(
                 f"  {r['term']:<28} coef {r['coef']:>9.4f}  HR {r['hazard_ratio']:>8.3f}  "
-                f"robust se {r['robust_se']:.4f}  p {r['p']:.4g}"
+                f"robust se {r['robust_se']:.4f}  p {r['p']:.4g}  [{r['label']}]"
             )
         return "\n".join(lines)
 
@@ -208,6 +235,7 @@ def fit_landmark_supermodel(
     baseline: str = "proportional",
     threshold: float = 1e-5,
     ties: str = "breslow",
+    lag: int = 0,
 ) -> LandmarkSupermodel:
     """Fit the landmark supermodel on a cohort.
 
@@ -226,8 +254,12 @@ def fit_landmark_supermodel(
     baseline : "proportional" (``theta_1 g_1(s) + theta_2 g_2(s)``) or "strata".
     threshold : MRD sensitivity threshold for status calls.
     ties : "breslow" (default) or "efron" for the coefficients.
+    lag : reporting lag in days (guarantee-time rule): an MRD result enters the model at
+        landmark ``s`` only if ``sample day + lag <= s``.
     """
-    stacked = landmark_stack(cohort, landmarks, window, covariates=covariates, threshold=threshold)
+    stacked = landmark_stack(
+        cohort, landmarks, window, covariates=covariates, threshold=threshold, lag=lag
+    )
     return fit_stacked(
         stacked,
         window=as_study_day(window, "window"),
@@ -237,6 +269,7 @@ def fit_landmark_supermodel(
         baseline=baseline,
         threshold=threshold,
         ties=ties,
+        lag=lag,
     )
 
 
@@ -250,8 +283,9 @@ def fit_stacked(
     baseline: str = "proportional",
     threshold: float = 1e-5,
     ties: str = "breslow",
+    lag: int = 0,
 ) -> LandmarkSupermodel:
-    """Fit the supermodel on already stacked rows (see `landmark_stack`)."""
+    """Fit the supermodel on already stacked rows (see `landmark_stack`; ``lag`` is recorded)."""
     from mrdtrack.survival import cox_ph
 
     if baseline not in ("proportional", "strata"):
@@ -344,6 +378,7 @@ def fit_stacked(
         threshold=threshold,
         ties=ties,
         dropped_terms=dropped,
+        lag=int(lag),
     )
 
 
@@ -404,16 +439,18 @@ def current_rows(
     covariates: Sequence[str] = (),
     threshold: float = 1e-5,
     patients: Sequence[str] | None = None,
+    lag: int = 0,
 ) -> pl.DataFrame:
     """Rows for prediction at study day ``at``: patients progression-free and followed at ``at``.
 
-    Uses only MRD results on or before ``at``; ``patients`` restricts to some identifiers.
+    Uses only MRD results known on or before ``at`` (``sample day + lag <= at``); ``patients``
+    restricts to some identifiers.
     """
     s = as_study_day(at, "at")
     pfs = cohort.pfs("days").filter(pl.col("time") > s)
     if patients is not None:
         pfs = pfs.filter(pl.col("patient_id").is_in(list(patients)))
-    hist = mrd_history(cohort, [s], threshold).rename({"s": "landmark"})
+    hist = mrd_history(cohort, [s], threshold, lag).rename({"s": "landmark"})
     out = pfs.select("patient_id").join(hist, on="patient_id", how="left")
     if covariates:
         out = out.join(cohort.patients.select("patient_id", *covariates), on="patient_id")

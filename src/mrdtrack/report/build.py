@@ -28,6 +28,7 @@ from mrdtrack.cohort import Cohort
 from mrdtrack.errors import MrdtrackError
 from mrdtrack.report import fmt
 from mrdtrack.report.config import OPTION_DOCS, ReportConfig, load_config
+from mrdtrack.report.export import FORMATS, write_docx, write_rtf
 from mrdtrack.report.provenance import RunRecord
 from mrdtrack.report.sections import (
     SECTIONS,
@@ -83,8 +84,12 @@ def run_sections(
     strict: bool = False,
     progress: Callable[[SectionResult], None] | None = None,
 ) -> dict[str, SectionResult]:
-    """Compute each section; skip (with the reason) on a missing module or a data reason."""
-    for section in SECTIONS if sections is None else sections:
+    """Compute each section; skip (with the reason) on a missing module or a data reason.
+
+    Sections marked ``runs_last`` (they read the others' results) are computed last; the
+    returned dict keeps the report order."""
+    ordered = SECTIONS if sections is None else sections
+    for section in sorted(ordered, key=lambda s: s.runs_last):
         res = SectionResult(section.key, section.title)
         try:
             for req in section.requires:
@@ -99,6 +104,7 @@ def run_sections(
         ctx.results[section.key] = res
         if progress is not None:
             progress(res)
+    ctx.results = {s.key: ctx.results[s.key] for s in ordered}
     return ctx.results
 
 
@@ -154,6 +160,36 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def _items(figs: list[dict[str, Any]], tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Figures and tables in display order: figures first (as they come), except a figure
+    with ``after_table`` which follows that table (a missing table: at the end)."""
+    placed = {t["name"] for t in tables}
+    out: list[dict[str, Any]] = [
+        {"kind": "figure", "figure": f} for f in figs if f["after_table"] not in placed
+    ]
+    for t in tables:
+        out.append({"kind": "table", "table": t})
+        out += [{"kind": "figure", "figure": f} for f in figs if f["after_table"] == t["name"]]
+    return out
+
+
+def section_population(key: str, sections: dict[str, SectionResult]) -> str:
+    """The analysis population of a section's tables (counts from the disposition section)."""
+    d = sections.get("disposition")
+    v = d.values if d is not None else {}
+    enrolled = f"all enrolled patients (N={v['enrolled']})" if v else "all enrolled patients"
+    evaluable = (
+        f"patients evaluable for PFS (N={v['evaluable_pfs']}; {v['evaluable_rule']})"
+        if v
+        else "patients evaluable for PFS"
+    )
+    if key in ("followup", "pfs", "landmark", "timedep"):
+        return evaluable
+    if key in ("study", "methods"):
+        return ""
+    return enrolled
+
+
 def display_model(
     cohort: Cohort,
     config: ReportConfig,
@@ -179,7 +215,10 @@ def display_model(
                     "caption": f.caption,
                     "alt": f.alt,
                     "name": f.name,
-                    "pdf_width_cm": _pdf_width_cm(svg),
+                    "pdf_width_cm": (width := _pdf_width_cm(svg)),
+                    "pdf_height_cm": round(width * _svg_aspect(svg), 2),
+                    "pdf_min_scale": _min_scale(figures_dir, f.name, width),
+                    "after_table": f.after_table or "",
                 }
             )
         tables = [
@@ -187,7 +226,14 @@ def display_model(
                 "name": t.name,
                 "caption": t.caption,
                 "headers": [c.label for c in t.columns],
-                "rows": _display_rows(t),
+                "rows": (rows := _display_rows(t)),
+                **dict(
+                    zip(
+                        ("widths", "font_pt"),
+                        column_layout([c.label for c in t.columns], rows),
+                        strict=True,
+                    )
+                ),
                 "notes": list(t.notes),
             }
             for t in s.tables
@@ -196,12 +242,14 @@ def display_model(
             {
                 "key": s.key,
                 "title": s.title,
+                "population": section_population(s.key, sections),
                 "status": s.status,
                 "reason": s.reason or "",
                 "highlights": [list(h) for h in s.highlights],
                 "paragraphs": list(s.paragraphs),
                 "tables": tables,
                 "figures": figs,
+                "items": _items(figs, tables),
                 "notes": list(s.notes),
             }
         )
@@ -241,13 +289,87 @@ def _display_rows(t: Table) -> list[list[str]]:
 _SVG_SIZE = re.compile(rb'<svg[^>]*?width="([0-9.]+)pt"[^>]*?height="([0-9.]+)pt"', re.S)
 
 
-def _pdf_width_cm(svg: Path, max_width: float = 16.0, max_height: float = 22.0) -> float:
-    """Width that fits the figure on an A4 page (a tall swimmer plot is scaled down)."""
+#: smallest printed text size of a figure (pt); the PDF may shrink a figure to fit the rest of a
+#: page, never below this
+MIN_FIGURE_FONT_PT = 6.0
+#: and never below this share of its natural size
+MIN_FIGURE_SCALE = 0.75
+
+
+def _svg_aspect(svg: Path) -> float:
+    m = _SVG_SIZE.search(svg.read_bytes()[:4000])
+    return float(m.group(2)) / float(m.group(1)) if m else 0.6
+
+
+def _min_scale(figures_dir: Path, name: str, width_cm: float) -> float:
+    """How far the PDF may shrink a figure to fit a page: its smallest text must stay at or
+    above `MIN_FIGURE_FONT_PT` at print size (sizes recorded by `figures.save`)."""
+    reg = figures_dir / "text-sizes.json"
+    sizes = json.loads(reg.read_text()).get(name) if reg.exists() else None
+    if not sizes or not sizes["min_font_pt"]:
+        return 1.0
+    printed = sizes["min_font_pt"] * width_cm / (2.54 * sizes["width_in"])
+    return round(min(1.0, max(MIN_FIGURE_SCALE, MIN_FIGURE_FONT_PT / printed)) + 0.005, 2)
+
+
+def _pdf_width_cm(
+    svg: Path, max_width: float = 16.0, max_height: float = 12.0, tall_height: float = 23.0
+) -> float:
+    """Printed width of a figure: the text width (16 cm), or less so that a wide-or-square
+    figure is at most ``max_height`` tall (a calibration plot must not fill a page); a tall
+    figure (height > 1.2 x width, e.g. a swimmer plot) may take ``tall_height``, a page."""
     m = _SVG_SIZE.search(svg.read_bytes()[:4000])
     if not m:
         return max_width
     w, h = float(m.group(1)), float(m.group(2))
-    return round(min(max_width, max_height * w / h), 2)
+    limit = tall_height if h > 1.2 * w else max_height
+    return round(min(max_width, limit * w / h), 2)
+
+
+#: PDF text width (A4, 2 cm margins) and the cell padding of the typst tables, in points
+TEXT_WIDTH_PT = 481.9
+CELL_PAD_PT = 8.0
+CHAR_EM = 0.6  # mean advance of DejaVu Sans characters (bold headers included), in em
+
+
+def column_layout(
+    headers: list[str], rows: list[list[str]], cap: int = 38, label_min: int = 30
+) -> tuple[list[float], float]:
+    """Column widths (pt) and font size (pt) of a PDF table, so that no column is narrower
+    than its longest word and the first (label) column does not wrap below ``label_min``
+    characters; space beyond the minimum goes to the columns that need it (long cells capped
+    at ``cap`` characters wrap). Tried at 8.5 pt, then 7.5 pt."""
+    n = len(headers)
+
+    def words(s: str) -> int:
+        return max((len(w) for w in s.split()), default=0)
+
+    need, least = [], []
+    for j, h in enumerate(headers):
+        cells = [r[j] for r in rows if j < len(r)]
+        longest = max([len(c) for c in cells] + [words(h), 2])
+        nd = min(longest, cap)
+        mn = max([words(c) for c in cells] + [words(h), 2])
+        if j == 0:
+            mn = max(mn, min(nd, label_min))
+        least.append(min(mn, 24))
+        need.append(max(nd, least[-1]))
+    for size in (8.5, 7.5):
+        cw = CHAR_EM * size
+        avail = TEXT_WIDTH_PT - n * CELL_PAD_PT
+        if sum(need) * cw <= avail:
+            return [round(x * cw + CELL_PAD_PT, 1) for x in need], size
+        if sum(least) * cw <= avail:
+            extra = avail - sum(least) * cw
+            gap = [nd - mn for nd, mn in zip(need, least, strict=True)]
+            tot = sum(gap) or 1.0
+            return [
+                round((mn + extra / cw * g / tot) * cw + CELL_PAD_PT, 1)
+                for mn, g in zip(least, gap, strict=True)
+            ], size
+    cw = CHAR_EM * 7.5
+    scale = (TEXT_WIDTH_PT - n * CELL_PAD_PT) / (sum(least) * cw)
+    return [math.floor(10 * (mn * cw * scale + CELL_PAD_PT)) / 10 for mn in least], 7.5
 
 
 def _option_text(v: Any) -> str:
@@ -297,6 +419,7 @@ def build_report(
     pdf: bool = True,
     strict: bool = False,
     argv: list[str] | None = None,
+    formats: tuple[str, ...] | None = None,
     progress: Callable[[SectionResult], None] | None = None,
 ) -> ReportOutput:
     """Compute and write the complete study report into ``out``.
@@ -311,7 +434,11 @@ def build_report(
     config : path, ReportConfig or None
         Analysis options (TOML; see `mrdtrack.report.config`); None uses the defaults.
     pdf : bool
-        Also write report.pdf (typst).
+        Also write report.pdf (typst); ignored when ``formats`` is given.
+    formats : tuple of str, optional
+        Outputs among "html", "pdf", "docx", "rtf" (`export.FORMATS`); the HTML report and
+        results.json are always written. "docx" writes tables.docx, "rtf" tables.rtf and one
+        RTF per table in tables/ (see `mrdtrack.report.export`).
     strict : bool
         Treat a section whose analysis module is not installed as an error.
     argv : list of str
@@ -326,6 +453,12 @@ def build_report(
     """
     out = Path(out).resolve()
     _check_out(out)
+    if formats is None:
+        formats = ("html", "pdf") if pdf else ("html",)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise MrdtrackError(f"unknown output format(s) {', '.join(bad)}; choose from {FORMATS}")
+    pdf = "pdf" in formats
     cfg = config if isinstance(config, ReportConfig) else load_config(config)
     record = RunRecord.start(argv, seed=cfg.seed)
     if isinstance(config, (str, Path)):
@@ -339,7 +472,7 @@ def build_report(
     try:
         figures_dir = tmp / "figures"
         figures_dir.mkdir()
-        ctx = Context(cohort=cohort, config=cfg, figures_dir=figures_dir)
+        ctx = Context(cohort=cohort, config=cfg, figures_dir=figures_dir, is_demo=study is None)
         sections = run_sections(ctx, strict=strict, progress=progress)
         results = results_dict(cohort, cfg, record, sections)
         (tmp / "results.json").write_text(
@@ -351,6 +484,12 @@ def build_report(
 
             model = display_model(cohort, cfg, record, sections, figures_dir, inline=False)
             record.pdf_pages = render_pdf(model, tmp, tmp / "report.pdf")
+        if "docx" in formats or "rtf" in formats:
+            tmodel = display_model(cohort, cfg, record, sections, figures_dir, inline=False)
+            if "docx" in formats:
+                write_docx(tmodel, tmp / "tables.docx")
+            if "rtf" in formats:
+                write_rtf(tmodel, tmp)
         record.finish()
         model = display_model(cohort, cfg, record, sections, figures_dir, inline=True)
         (tmp / "report.html").write_text(render_html(model), encoding="utf-8")

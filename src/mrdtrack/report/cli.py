@@ -50,6 +50,10 @@ def _validation_table(err: StudyValidationError) -> RichTable:
     return t
 
 
+def _if_exists(path: Path) -> str | None:
+    return str(path) if path.exists() else None
+
+
 def _command_line() -> list[str]:
     """The command as the user would type it: ``mrdtrack report ARGS``."""
     args = sys.argv[1:]
@@ -87,6 +91,15 @@ def report(
         Path | None, typer.Option("--config", "-c", help="Analysis options (TOML).")
     ] = None,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf.")] = True,
+    formats: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Outputs, comma-separated, among html,pdf,docx,rtf (default html,pdf; "
+            "docx/rtf export every table for medical writers).",
+        ),
+    ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail if a section's analysis module is missing.")
     ] = False,
@@ -122,6 +135,11 @@ def report(
         err.print(f"  {res.title}: {mark}{reason}", highlight=False, markup=True)  # type: ignore[attr-defined]
 
     try:
+        from mrdtrack.report.export import parse_formats
+
+        chosen = parse_formats(formats) if formats is not None else None
+        if chosen is not None and not pdf:
+            chosen = tuple(f for f in chosen if f != "pdf")
         result = build_report(
             study_or_cohort,
             out,
@@ -130,6 +148,7 @@ def report(
             strict=strict,
             argv=_command_line(),
             progress=progress,
+            formats=chosen,
         )
     except StudyValidationError as e:
         err.print(_validation_table(e))
@@ -150,8 +169,10 @@ def report(
                 {
                     "out": str(result.out),
                     "html": str(result.html),
-                    "pdf": str(result.pdf) if pdf else None,
+                    "pdf": str(result.pdf) if result.pdf.exists() else None,
                     "results": str(result.out / "results.json"),
+                    "tables_docx": _if_exists(result.out / "tables.docx"),
+                    "tables_rtf": _if_exists(result.out / "tables.rtf"),
                     "skipped": result.skipped,
                 },
                 indent=2,

@@ -6,6 +6,7 @@ silently fall back to a default)::
     [analysis]
     time_unit = "months"     # axis and summary unit: "days", "months" (days / 30.4375), "years"
     landmark = 24            # landmark time, in time_unit (founding study: 2 years)
+    landmarks = [12, 24, 36] # series of landmarks summarised side by side (time_unit)
     conf_level = 0.95        # confidence level of every interval
     conf_type = "log"        # KM CI transform: "log" (R default), "log-log" (SAS), "plain"
     ties = "efron"           # Cox ties: "efron" (R default) or "breslow" (SAS, statsmodels)
@@ -51,6 +52,7 @@ class ReportConfig:
 
     time_unit: str = "months"
     landmark: float = 24.0
+    landmarks: tuple[float, ...] = (12.0, 24.0, 36.0)
     conf_level: float = 0.95
     conf_type: str = "log"
     ties: str = "efron"
@@ -71,6 +73,8 @@ class ReportConfig:
             problems.append(f"analysis.time_unit must be one of {sorted(TIME_UNITS)}")
         if not (math.isfinite(self.landmark) and self.landmark > 0):
             problems.append("analysis.landmark must be a positive number")
+        if not self.landmarks or any(not (math.isfinite(t) and t > 0) for t in self.landmarks):
+            problems.append("analysis.landmarks must be a non-empty list of positive numbers")
         if not (0.5 <= self.conf_level < 1):
             problems.append("analysis.conf_level must lie in [0.5, 1)")
         if self.conf_type not in CONF_TYPES:
@@ -106,6 +110,7 @@ class ReportConfig:
         d = asdict(self)
         d.pop("source")
         d["pfs_times"] = list(self.pfs_times)
+        d["landmarks"] = list(self.landmarks)
         d["mrd_methods"] = list(self.mrd_methods)
         return d
 
@@ -114,6 +119,7 @@ class ReportConfig:
 _KEYS = {
     ("analysis", "time_unit"): "time_unit",
     ("analysis", "landmark"): "landmark",
+    ("analysis", "landmarks"): "landmarks",
     ("analysis", "conf_level"): "conf_level",
     ("analysis", "conf_type"): "conf_type",
     ("analysis", "ties"): "ties",
@@ -130,6 +136,7 @@ _KEYS = {
 OPTION_DOCS = {
     "time_unit": "Time unit of axes and summaries (months = days / 30.4375)",
     "landmark": "Landmark time for the trajectory-class analysis (time unit)",
+    "landmarks": "Series of landmarks summarised side by side (time unit)",
     "conf_level": "Confidence level of all intervals",
     "conf_type": "Kaplan-Meier CI transform (R: log; SAS: log-log)",
     "ties": "Cox partial-likelihood tie handling (R: Efron; SAS: Breslow)",
@@ -193,9 +200,9 @@ def config_from_mapping(raw: dict[str, Any], *, source: str | None = None) -> Re
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ValueError('mrd.methods must be a list of assay codes, e.g. ["NGF"]')
             values[name] = tuple(value)
-        elif name == "pfs_times":
+        elif name in ("pfs_times", "landmarks"):
             if not isinstance(value, list):
-                raise ValueError("pfs.times must be a list of numbers")
+                raise ValueError(f"{name} must be a list of numbers")
             values[name] = tuple(float(v) for v in value)
         elif types[name] == "float":
             values[name] = float(value)

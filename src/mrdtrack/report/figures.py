@@ -54,9 +54,33 @@ def style() -> Any:
     return matplotlib.rc_context(_RC)
 
 
+def text_sizes(fig: Any) -> dict[str, float]:
+    """Smallest font size (pt, at the figure's own size) of any visible text, and the width."""
+    from matplotlib.text import Text
+
+    sizes = [
+        float(t.get_fontsize())
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip()
+    ]
+    return {"min_font_pt": min(sizes) if sizes else 0.0, "width_in": float(fig.get_figwidth())}
+
+
+FONTS_FILE = "text-sizes.json"
+
+
 def save(fig: Any, folder: Path, name: str) -> None:
-    """Write ``name.svg`` and ``name.png`` without dates or software stamps, then close."""
+    """Write ``name.svg`` and ``name.png`` without dates or software stamps, then close.
+
+    The smallest text size of the figure is recorded in ``text-sizes.json`` beside it (the
+    layout check compares it, scaled to the printed width, with 6 pt)."""
+    import json
+
     folder.mkdir(parents=True, exist_ok=True)
+    reg = folder / FONTS_FILE
+    sizes = json.loads(reg.read_text()) if reg.exists() else {}
+    sizes[name] = text_sizes(fig)
+    reg.write_text(json.dumps(sizes, indent=1, sort_keys=True))
     with style():
         fig.savefig(folder / f"{name}.svg", format="svg", metadata={"Date": None, "Creator": None})
         fig.savefig(folder / f"{name}.png", format="png", metadata={"Software": None})
@@ -192,4 +216,107 @@ def flow_chart(boxes: Sequence[tuple[float, float, str]], arrows: Sequence[tuple
                 xytext=(x0, y0 - (0.09 if y1 < y0 else 0)),
                 arrowprops={"arrowstyle": "->", "color": "#34495e"},
             )
+    return fig
+
+
+def prevalence_bars(
+    visits: Sequence[str],
+    counts: dict[str, Sequence[int]],
+    *,
+    labels: dict[str, str],
+    colours: dict[str, str],
+    top_labels: Sequence[str],
+    width: float = 7.0,
+    height: float = 3.8,
+) -> Any:
+    """Stacked bars of the patients in each state per visit (% of all patients), each bar
+    topped by ``top_labels`` (the report passes `fmt.share` of MRD− among evaluable calls, the
+    number its table prints)."""
+    with style():
+        fig = figure(width, height)
+        ax = fig.add_axes((0.09, 0.12, 0.66, 0.76))
+        x = np.arange(len(visits))
+        totals = np.sum([np.asarray(v, dtype=float) for v in counts.values()], axis=0)
+        bottom = np.zeros(len(visits))
+        for state, vals in counts.items():
+            v = 100 * np.asarray(vals, dtype=float) / np.where(totals > 0, totals, 1)
+            if not v.any():
+                continue
+            ax.bar(
+                x,
+                v,
+                bottom=bottom,
+                color=colours[state],
+                label=labels[state],
+                width=0.62,
+                edgecolor="white",
+                linewidth=0.5,
+            )
+            bottom += v
+        for k, text in enumerate(top_labels):
+            ax.text(x[k], 101.5, text, ha="center", va="bottom", fontsize=7.5)
+        ax.set_xticks(x, list(visits))
+        ax.set_ylim(0, 114)
+        ax.set_yticks([0, 20, 40, 60, 80, 100])
+        ax.set_ylabel("Patients (% of all enrolled)")
+        ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def consort(flow: dict[str, Any]) -> Any:
+    """CONSORT-style flow from `disposition.consort_counts`: enrolled -> (excluded with reasons,
+    to the side) -> evaluable -> on / off treatment at cutoff (reasons), every box connected."""
+
+    def reasons(d: dict[str, int]) -> str:
+        return "\n".join(f"• {k}: {v}" for k, v in d.items())
+
+    with style():
+        fig = figure(7.0, 5.0)
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_axis_off()
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        box = {"boxstyle": "round,pad=0.5", "fc": "#f4f6f7", "ec": "#34495e"}
+        arrow = {"arrowstyle": "-|>", "color": "#34495e", "lw": 1.0}
+
+        def put(x: float, y: float, text: str, **kw: Any) -> None:
+            ax.text(x, y, text, ha="center", va="center", fontsize=9, bbox=box, **kw)
+
+        put(0.32, 0.92, f"Enrolled\nn = {flow['enrolled']}")
+        not_eval = f"Not evaluable for PFS, n = {flow['not_evaluable']}\n({flow['rule_short']})"
+        if flow["not_evaluable_reasons"]:
+            not_eval += "\n" + reasons(flow["not_evaluable_reasons"])
+        ax.text(
+            0.72,
+            0.74,
+            not_eval,
+            ha="left",
+            va="center",
+            fontsize=8,
+            bbox=box,
+            transform=ax.transAxes,
+            multialignment="left",
+        )
+        put(0.32, 0.56, f"Evaluable for PFS\nn = {flow['evaluable']}")
+        put(0.14, 0.30, f"On treatment at\ndata cutoff\nn = {flow['evaluable_on']}")
+        off = f"Off treatment at data cutoff, n = {flow['evaluable_off']}\n" + reasons(
+            flow["evaluable_off_reasons"]
+        )
+        ax.text(
+            0.36, 0.26, off, ha="left", va="center", fontsize=8, bbox=box, multialignment="left"
+        )
+        put(0.32, 0.05, f"Analysed for PFS: n = {flow['evaluable']}")
+        # enrolled -> evaluable, with the exclusion branch
+        ax.annotate("", xy=(0.32, 0.61), xytext=(0.32, 0.87), arrowprops=arrow)
+        ax.annotate("", xy=(0.71, 0.74), xytext=(0.32, 0.74), arrowprops=arrow)
+        # evaluable -> on / off
+        ax.plot([0.32, 0.32], [0.51, 0.43], color="#34495e", lw=1.0)
+        ax.plot([0.14, 0.55], [0.43, 0.43], color="#34495e", lw=1.0)
+        ax.annotate("", xy=(0.14, 0.37), xytext=(0.14, 0.43), arrowprops=arrow)
+        ax.annotate("", xy=(0.55, 0.365), xytext=(0.55, 0.43), arrowprops=arrow)
+        # both -> analysed
+        ax.plot([0.14, 0.14], [0.23, 0.13], color="#34495e", lw=1.0)
+        ax.plot([0.55, 0.55], [0.155, 0.13], color="#34495e", lw=1.0)
+        ax.plot([0.14, 0.55], [0.13, 0.13], color="#34495e", lw=1.0)
+        ax.annotate("", xy=(0.32, 0.085), xytext=(0.32, 0.13), arrowprops=arrow)
     return fig

@@ -68,3 +68,33 @@ def cell(value: Any, fmt: str) -> str:
     if fmt in ("f1", "f2", "f3", "f4"):
         return num(value, int(fmt[1]))
     return num(value, 3)
+
+
+def p_text(p: Any, name: str = "p") -> str:
+    """A p value in running text: ``p = 0.015`` or ``p < 0.0001`` (never ``p = <0.0001``)."""
+    shown = p_value(p)
+    if shown.startswith("<"):
+        return f"{name} < {shown[1:]}"
+    return f"{name} = {shown}"
+
+
+def share(n: int, d: int, digits: int = 1) -> str:
+    """``n`` as a percentage of ``d`` with both counts: ``42.7% (44/103)``.
+
+    The one helper for "% of evaluable" labels, so a figure label and the table it repeats
+    are the same number (Fig. "MRD state by visit" and its table).
+    """
+    if not d:
+        return f"— (0/{d})"
+    return f"{100 * n / d:.{digits}f}% ({n}/{d})"
+
+
+#: Rates are shown per this many patient-years (the clinical convention).
+RATE_PER_PATIENT_YEARS = 100
+
+
+def rate_per_100py(events: float, person_years: float) -> float | None:
+    """Events per 100 patient-years (None without person-time)."""
+    if not person_years:
+        return None
+    return RATE_PER_PATIENT_YEARS * events / person_years

@@ -85,6 +85,107 @@ ct <- summary(coxph(Surv(tstart, tstop, pfs) ~ mrd_pos, data = td, ties = "efron
 put("td_rows", nrow(td)); put("td_hr", ct$conf.int[1, 1]); put("td_hr_lower", ct$conf.int[1, 3])
 put("td_hr_upper", ct$conf.int[1, 4]); put("td_lrt_p", ct$logtest["pvalue"])
 
+# ---- quantities added with the clinical-study-report layout (issue 23) ----
+putn <- function(k, v) if (length(v) && !is.na(v)) put(k, v)  # NA (not reached) left out
+
+# PFS events by earliest contributing type (progression wins a tie with death)
+typ <- ifelse(ev$event == 0, "censored",
+              ifelse(!is.na(ev$progression_day) & ev$progression_day == ev$day, "progression",
+                     "death"))
+put("pfs_n_progression", sum(typ == "progression")); put("pfs_n_death", sum(typ == "death"))
+# PFS quartiles with Brookmeyer-Crowley limits (quantile.survfit)
+qq <- quantile(fit, probs = c(0.25, 0.5, 0.75))
+for (i in 1:3) {
+  p <- c(25, 50, 75)[i]
+  putn(sprintf("pfs_q%d", p), qq$quantile[i]); putn(sprintf("pfs_q%d_lower", p), qq$lower[i])
+  putn(sprintf("pfs_q%d_upper", p), qq$upper[i])
+}
+
+# overall survival, all enrolled: death from any cause, else censored at last contact/cutoff
+d$os_event <- as.integer(!is.na(d$death_day))
+d$os_time <- ifelse(is.na(d$death_day), pmin(d$last_contact_day, d$cutoff_day), d$death_day) / M
+put("os_n", nrow(d)); put("os_deaths", sum(d$os_event))
+so <- summary(survfit(Surv(os_time, os_event) ~ 1, data = d), times = c(12, 24, 36))
+for (i in seq_along(so$time)) {
+  put(sprintf("os_%g_surv", so$time[i]), so$surv[i]); put(sprintf("os_%g_nrisk", so$time[i]), so$n.risk[i])
+  putn(sprintf("os_%g_lower", so$time[i]), so$lower[i])
+}
+
+# Clopper-Pearson: patients with a serious AE among all enrolled (binom.test)
+ae <- rd("study/adverse_events.csv")
+sae <- length(unique(ae$patient_id[tolower(as.character(ae$serious)) == "true"]))
+ci <- binom.test(sae, nrow(pat))$conf.int
+put("sae_n", sae); put("sae_ci_lower", ci[1]); put("sae_ci_upper", ci[2])
+
+# Simon-Makuch: KM by current MRD status with delayed entry, on the tmerge rows
+sm <- summary(survfit(Surv(tstart / M, tstop / M, pfs) ~ mrd_pos, data = td), times = c(12, 24, 36),
+              extend = FALSE)
+grp <- ifelse(grepl("=1", as.character(sm$strata)), "positive", "negative")
+for (i in seq_along(sm$time)) {
+  k <- sprintf("sm_%s_%g", grp[i], sm$time[i])
+  put(paste0(k, "_surv"), sm$surv[i]); put(paste0(k, "_nrisk"), sm$n.risk[i])
+}
+# patient-years and crude rates per 100 patient-years by current status
+for (s in 0:1) {
+  k <- if (s == 1) "positive" else "negative"
+  r <- td[td$mrd_pos == s, ]
+  py <- sum(r$tstop - r$tstart) / 365.25
+  put(paste0("py_", k), py); put(paste0("rate100_", k), 100 * sum(r$pfs) / py)
+}
+
+# landmark at 36 months (day 1095): classes from mrdtrack (landmark_classes_1095.csv)
+cls36 <- rd("landmark_classes_1095.csv")
+lm36 <- merge(ev[ev$day > 1095, ], cls36, by = "patient_id")
+lm36$tl <- (lm36$day - 1095) / M
+put("lm36_at_risk", nrow(lm36))
+for (ref in c("sustained_negative", "persistent_positive")) {
+  sub <- lm36[lm36$mrd_class %in% c("loss_of_negativity", ref), ]
+  sub$x <- as.numeric(sub$mrd_class == "loss_of_negativity")
+  key <- if (ref == "sustained_negative") "lm36_lost_vs_sustained" else "lm36_lost_vs_persistent"
+  if (sum(sub$event) > 0 && length(unique(sub$x)) == 2) {
+    sdl <- survdiff(Surv(tl, event) ~ x, data = sub)
+    put(paste0(key, "_logrank_p"), pchisq(sdl$chisq, 1, lower.tail = FALSE))
+    cl <- summary(coxph(Surv(tl, event) ~ x, data = sub, ties = "efron"))
+    put(paste0(key, "_hr"), cl$conf.int[1, 1]); put(paste0(key, "_lower"), cl$conf.int[1, 3])
+    put(paste0(key, "_upper"), cl$conf.int[1, 4])
+  }
+}
+
+# multivariable Cox on baseline factors (complete cases) and cox.zph (KM transform)
+mv <- merge(ev[, c("patient_id", "time", "event")],
+            pat[, c("patient_id", "age", "sex", "iss", "cytogenetic_risk", "prior_transplant")],
+            by = "patient_id")
+mv <- merge(mv, b[, c("patient_id", "status")], by = "patient_id", all.x = TRUE)
+mv$status[!(mv$status %in% c("negative", "positive"))] <- NA
+mv$age10 <- mv$age / 10
+mv$sex <- relevel(factor(mv$sex), ref = "F")
+mv$iss <- relevel(factor(mv$iss), ref = "I")
+mv$cytogenetic_risk <- relevel(factor(mv$cytogenetic_risk), ref = "standard")
+mv$prior_transplant <- as.numeric(tolower(as.character(mv$prior_transplant)) == "true")
+mv$baseline_status <- relevel(factor(mv$status), ref = "negative")
+mv <- mv[complete.cases(mv[, c("age10", "sex", "iss", "cytogenetic_risk", "prior_transplant",
+                                "baseline_status")]), ]
+mfit <- coxph(Surv(time, event) ~ age10 + sex + iss + cytogenetic_risk + prior_transplant +
+                baseline_status, data = mv, ties = "efron")
+put("mv_n", mfit$n); put("mv_events", mfit$nevent)
+hr <- exp(coef(mfit))
+for (k in names(hr)) put(paste0("mv_hr_", k), hr[[k]])
+z <- cox.zph(mfit, transform = "km")$table
+for (k in rownames(z)) {
+  put(paste0("zph_", k, "_chisq"), z[k, "chisq"]); put(paste0("zph_", k, "_p"), z[k, "p"])
+}
+
+# AET04: patients once per preferred term at their highest grade, by grade group (base R)
+ae$pt <- ifelse(is.na(ae$decod), ae$term, ae$decod)
+worst <- aggregate(grade ~ pt + patient_id, data = ae, FUN = max)  # rows with a grade
+for (p in unique(ae$pt)) {
+  w <- worst[worst$pt == p, "grade"]
+  k <- gsub("[^A-Za-z0-9]+", "_", p)
+  put(paste0("aet04_", k, "_any"), length(unique(ae$patient_id[ae$pt == p])))
+  put(paste0("aet04_", k, "_g12"), sum(w %in% 1:2)); put(paste0("aet04_", k, "_g34"), sum(w %in% 3:4))
+  put(paste0("aet04_", k, "_g5"), sum(w == 5))
+}
+
 vals <- vapply(res, function(x) sprintf("%.17g", as.numeric(x)), "")
 write.csv(data.frame(key = names(res), value = vals), file.path(here, "reference.csv"),
           row.names = FALSE, quote = FALSE)

@@ -9,9 +9,11 @@ from mrdtrack.report.sections import (
     landmark,
     methods,
     mrd_over_time,
+    os,
     pfs,
     prediction,
     safety,
+    study,
     timedep,
     trajectories,
 )
@@ -29,10 +31,12 @@ from mrdtrack.report.sections._base import (
 SECTIONS: tuple[Section, ...] = tuple(
     m.SECTION
     for m in (
+        study,
         disposition,
         baseline,
         followup,
         pfs,
+        os,
         mrd_over_time,
         trajectories,
         landmark,

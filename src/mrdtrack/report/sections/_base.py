@@ -84,6 +84,7 @@ class Figure:
     name: str
     caption: str
     alt: str
+    after_table: str | None = None  # display: place after this table of the section, not first
 
 
 @dataclass
@@ -120,6 +121,7 @@ class Context:
     figures_dir: Any  # pathlib.Path
     shared: dict[str, Any] = field(default_factory=dict)
     results: dict[str, SectionResult] = field(default_factory=dict)
+    is_demo: bool = False  # the embedded demo study (simulated patients): disclosed as such
 
     def cached(self, key: str, make: Callable[[], Any]) -> Any:
         """Compute an intermediate once per run (e.g. MRD calls used by several sections)."""
@@ -136,6 +138,7 @@ class Section:
     title: str
     requires: tuple[str, ...]
     compute: Callable[[Context, SectionResult], None]
+    runs_last: bool = False  # computed after the others (reads their results), shown in place
 
 
 def _module_exists(name: str) -> bool:

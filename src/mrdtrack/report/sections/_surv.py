@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from mrdtrack.report import figures
-from mrdtrack.report.fmt import estimate_ci, num, p_value
+from mrdtrack.report.fmt import estimate_ci, num, p_text
 from mrdtrack.report.sections import disposition
 from mrdtrack.report.sections._base import Context, Figure, SectionResult, Table, need
 
@@ -27,13 +27,16 @@ def pfs_frame(ctx: Context, evaluable_only: bool = True) -> pl.DataFrame:
     return pfs
 
 
-def kaplan_meier(ctx: Context, data: pl.DataFrame, by: str | None = None) -> Any:
+def kaplan_meier(
+    ctx: Context, data: pl.DataFrame, by: str | None = None, entry: str | None = None
+) -> Any:
     km = need("mrdtrack.survival:kaplan_meier")
     return km(
         data,
         time="time",
         event="event",
         by=by,
+        entry=entry,
         conf_type=ctx.config.conf_type,
         conf_level=ctx.config.conf_level,
     )
@@ -105,13 +108,16 @@ def km_section(
     annotation: str | None,
     ylabel: str = "Progression-free survival",
     time_offset: float = 0.0,
+    entry: str | None = None,
+    caption: str | None = None,
+    interval_counts: bool = True,
 ) -> dict[str, Any]:
     """KM by group: figure (with risk table) + risk table + per-group n/events/median values.
 
     ``time_offset`` shifts the axis labels (landmark analyses plot time since the landmark but
     say so in the axis label).
     """
-    km = kaplan_meier(ctx, data, by)
+    km = kaplan_meier(ctx, data, by, entry)
     unit = ctx.config.time_unit
     t_max = float(data["time"].max()) if data.height else 0.0
     tk = ticks(ctx, t_max)
@@ -122,7 +128,9 @@ def km_section(
     legend = []
     for g in groups:
         sub = data if by is None else data.filter(pl.col(by).cast(pl.String) == g)
-        n, ev = sub.height, int(sub["event"].sum())
+        # (start, stop] rows: count patients, not rows
+        n = sub["patient_id"].n_unique() if "patient_id" in sub.columns else sub.height
+        ev = int(sub["event"].sum())
         med = meds[g]
         per_group[g] = {"n": n, "events": ev, "median": med}
         legend.append(f"{labels.get(g, g)} (n={n}, {ev} events, median {num(med['estimate'])})")
@@ -140,25 +148,41 @@ def km_section(
     res.figures.append(
         Figure(
             name,
-            f"{title}. Kaplan-Meier estimate with {int(100 * ctx.config.conf_level)}% CI "
+            caption
+            or f"{title}. Kaplan-Meier estimate with {int(100 * ctx.config.conf_level)}% CI "
             f"({ctx.config.conf_type} transform), + = censored; numbers at risk at each time.",
             f"Kaplan-Meier curves: {title}",
         )
     )
-    rt_rows = rt.with_columns(pl.col("group").replace_strict(labels, default=pl.col("group")))
+    rank = {g: i for i, g in enumerate(order)}
+    rt_rows = (
+        rt.with_columns(
+            pl.col("group")
+            .replace_strict(rank, default=len(order), return_dtype=pl.Int64)
+            .alias("_rank")
+        )
+        .sort("_rank", "time", maintain_order=True)
+        .drop("_rank")
+        .with_columns(pl.col("group").replace_strict(labels, default=pl.col("group")))
+    )
     cols = {
         "group": ("Group", "text"),
         "time": (f"Time ({unit})", "f1"),
         "n_risk": ("At risk", "int"),
     }
     for extra, lab in (("n_event", "Events"), ("n_censor", "Censored")):
-        if extra in rt_rows.columns:
+        if interval_counts and extra in rt_rows.columns:
             cols[extra] = (f"{lab} since previous time", "int")
     res.tables.append(
         Table.from_frame(
             f"{name}_risk_table",
-            f"{title}: number at risk at each time; events and censorings in the interval "
-            "since the previous time (R summary(fit, times=))",
+            f"{title}: number at risk at each time"
+            + (
+                "; events and censorings in the interval since the previous time "
+                "(R summary(fit, times=))"
+                if interval_counts
+                else " (R summary(fit, times=))"
+            ),
             rt_rows,
             cols,
         )
@@ -216,4 +240,4 @@ def _tests_dict(tests: dict[str, Any]) -> dict[str, dict[str, float | None]]:
 
 
 def hr_text(v: dict[str, Any], p: float | None) -> str:
-    return f"HR {v['display']}; p = {p_value(p)}"
+    return f"HR {v['display']}; {p_text(p)}"

@@ -10,6 +10,8 @@ from typing import Any
 
 import polars as pl
 
+from mrdtrack.report.labels import LEVEL_ORDER, ordered
+from mrdtrack.report.labels import label as code_label
 from mrdtrack.report.sections import _mrd
 from mrdtrack.report.sections._base import (
     Column,
@@ -40,6 +42,8 @@ MRD_GROUPS = (("negative", "MRD−"), ("positive", "MRD+"), ("not_assessed", "No
 def _levels(s: pl.Series, column: str) -> list[Any]:
     values = [v for v in s.unique().to_list() if v is not None]
     spec = TABLES["patients"].column(column) if column in TABLES["patients"].polars_schema else None
+    if column in LEVEL_ORDER:
+        return ordered(column, values)
     if spec is not None and spec.codes:
         order = {c: i for i, c in enumerate(spec.codes)}
         return sorted(values, key=lambda v: (order.get(v, len(order)), str(v)))
@@ -112,7 +116,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
             shown = (
                 "missing"
                 if level is None
-                else ("yes" if level is True else "no" if level is False else str(level))
+                else ("yes" if level is True else "no" if level is False else code_label(level))
             )
             row = {"variable": label, "level": shown}
             for g, _, d in groups:
@@ -125,7 +129,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
     res.tables.append(
         Table(
             "table1",
-            "Baseline characteristics (Table 1) of all enrolled patients"
+            "Baseline characteristics of all enrolled patients"
             + (", overall and by baseline MRD status" if len(groups) > 1 else ""),
             tuple(columns),
             tuple(rows),

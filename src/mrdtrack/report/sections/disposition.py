@@ -7,6 +7,7 @@ import polars as pl
 
 from mrdtrack.report import figures
 from mrdtrack.report.fmt import n_pct
+from mrdtrack.report.labels import label
 from mrdtrack.report.sections._base import Context, Figure, Section, SectionResult, Table
 
 
@@ -91,6 +92,10 @@ def compute(ctx: Context, res: SectionResult) -> None:
             excl.group_by("table", "rule", "reason")
             .agg(pl.len().alias("records"))
             .sort(["table", "rule", "reason"])
+            .with_columns(
+                pl.col("table").map_elements(label, return_dtype=pl.String),
+                pl.col("rule").map_elements(label, return_dtype=pl.String),
+            )
         )
         res.tables.append(
             Table.from_frame(
@@ -108,21 +113,54 @@ def compute(ctx: Context, res: SectionResult) -> None:
     else:
         res.notes.append("No record was excluded at validation.")
 
-    boxes = [
-        (0.5, 0.85, f"Enrolled\nn = {n}"),
-        (0.27, 0.52, f"Evaluable for PFS\nn = {n_eval}"),
-        (0.75, 0.52, f"Not evaluable for PFS\nn = {n - n_eval}"),
-        (0.27, 0.16, f"At data cutoff (all enrolled):\non treatment, n = {n_on}"),
-        (0.75, 0.16, f"At data cutoff (all enrolled):\noff treatment, n = {off.height}"),
-    ]
-    figures.save(figures.flow_chart(boxes, [(0, 1), (0, 2)]), ctx.figures_dir, "disposition_flow")
+    flow = consort_counts(ctx)
+    res.values["consort"] = flow
+    figures.save(figures.consort(flow), ctx.figures_dir, "disposition_flow")
     res.figures.append(
         Figure(
             "disposition_flow",
-            "Patient flow (CONSORT style); treatment status at cutoff counts all enrolled.",
-            f"Flow chart: {n} enrolled, {n_eval} evaluable for PFS, {n_on} on treatment at cutoff.",
+            "Patient flow (CONSORT style). Reasons are the recorded reasons for ending "
+            "treatment; treatment status at the data cutoff is shown for the evaluable patients. "
+            "Safety analyses use all enrolled patients.",
+            f"Flow chart: {n} enrolled, {n_eval} evaluable for PFS, {flow['not_evaluable']} not "
+            f"evaluable, {flow['evaluable_on']} evaluable patients on treatment at cutoff.",
         )
     )
+
+
+def _reason_counts(frame: pl.DataFrame) -> dict[str, int]:
+    r = (
+        frame.with_columns(pl.col("treatment_end_reason").fill_null("reason not recorded"))
+        .group_by("treatment_end_reason")
+        .agg(pl.len().alias("n"))
+        .sort(["n", "treatment_end_reason"], descending=[True, False])
+    )
+    return {str(k): int(v) for k, v in r.iter_rows()}
+
+
+def consort_counts(ctx: Context) -> dict:
+    """The CONSORT flow as counts, reasons taken from the data (``treatment_end_reason``):
+    enrolled; not evaluable (with reasons); evaluable; of the evaluable, on / off treatment at
+    the data cutoff (with reasons). Every count is of a box's own patients, so children add up
+    to their parent."""
+    p = ctx.cohort.patients.join(ctx.cohort.outcomes, on="patient_id", how="left")
+    ev_ids = evaluable_ids(ctx)
+    ev = p.filter(pl.col("patient_id").is_in(ev_ids.implode()))
+    not_ev = p.filter(~pl.col("patient_id").is_in(ev_ids.implode()))
+    ongoing = pl.col("treatment_end_day").is_null() | (
+        pl.col("treatment_end_day") > pl.col("cutoff_day")
+    )
+    k = ctx.config.evaluable_min_cycles
+    return {
+        "enrolled": p.height,
+        "evaluable": ev.height,
+        "not_evaluable": not_ev.height,
+        "rule_short": f"fewer than {k} cycles completed",
+        "not_evaluable_reasons": _reason_counts(not_ev) if not_ev.height else {},
+        "evaluable_on": ev.filter(ongoing).height,
+        "evaluable_off": ev.filter(~ongoing).height,
+        "evaluable_off_reasons": _reason_counts(ev.filter(~ongoing)),
+    }
 
 
 SECTION = Section(

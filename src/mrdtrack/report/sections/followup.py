@@ -43,7 +43,10 @@ def compute(ctx: Context, res: SectionResult) -> None:
             estimate_ci(r["median"], r["lower"], r["upper"]),
         ),
         (f"Interquartile range ({unit})", f"{num(r['q1'])}–{num(r['q3'])}"),
-        ("Patients still in follow-up (censored for PFS)", f"{int(r['n_censored'])}"),
+        (
+            "Censored for PFS (alive and progression-free at last contact)",
+            f"{int(r['n_censored'])}",
+        ),
     ]
     res.paragraphs.append(
         f"Median follow-up of the {pfs.height} patients evaluable for PFS, estimated by the "

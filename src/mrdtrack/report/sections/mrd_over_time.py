@@ -15,6 +15,8 @@ from typing import Any
 import polars as pl
 
 from mrdtrack.report import figures
+from mrdtrack.report.fmt import share
+from mrdtrack.report.labels import label
 from mrdtrack.report.sections import _mrd
 from mrdtrack.report.sections._base import (
     Context,
@@ -25,6 +27,7 @@ from mrdtrack.report.sections._base import (
     Table,
     need,
 )
+from mrdtrack.report.sections._props import ci_text, clopper_pearson
 
 STATE_LABELS = {
     "negative": "MRD−",
@@ -36,6 +39,8 @@ STATE_LABELS = {
     "censored": "Follow-up ended",
 }
 MAX_SWIMMER_LANES = 150
+#: width of the PDF's text block (16 cm) in inches: figures drawn at this width print at 100%
+PRINT_WIDTH_IN = 16 / 2.54
 
 
 def _visit_label(v: int) -> str:
@@ -62,11 +67,30 @@ def compute(ctx: Context, res: SectionResult) -> None:
         .otherwise(None)
         .alias("negative_fraction_evaluable")
     )
+    lvl = cfg.conf_level
+    cis = [
+        clopper_pearson(int(r["negative"]), int(r["negative"] + r["positive"]), lvl)
+        for r in wide.to_dicts()
+    ]
+    wide = wide.with_columns(
+        pl.Series("negative_fraction_lower", [c[0] for c in cis], dtype=pl.Float64),
+        pl.Series("negative_fraction_upper", [c[1] for c in cis], dtype=pl.Float64),
+    )
+    wide = wide.with_columns(
+        pl.Series("negative_ci_text", [ci_text(lo, hi) for lo, hi in cis], dtype=pl.String)
+    )
     res.values["threshold"] = cfg.mrd_threshold
     res.values["visit_window_days"] = t.visit_window_days
     res.values["by_visit"] = {
         str(r["visit"]): {
-            k: r[k] for k in ("assessed", *STATE_LABELS, "negative_fraction_evaluable")
+            k: r[k]
+            for k in (
+                "assessed",
+                *STATE_LABELS,
+                "negative_fraction_evaluable",
+                "negative_fraction_lower",
+                "negative_fraction_upper",
+            )
         }
         for r in wide.to_dicts()
     }
@@ -80,6 +104,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
     labels: dict[str, Any] = {"label": ("Visit", "text"), "assessed": ("Assessed", "int")}
     labels |= {s: (lab, "int") for s, lab in STATE_LABELS.items()}
     labels["negative_fraction_evaluable"] = ("% MRD− of evaluable", "pct")
+    labels["negative_ci_text"] = (f"{round(100 * lvl)}% CI (Clopper-Pearson), %", "text")
     res.tables.append(
         Table.from_frame(
             "state_by_visit",
@@ -118,7 +143,29 @@ def compute(ctx: Context, res: SectionResult) -> None:
             collapse=("interval", "from"),
         )
     )
-    _mrd_figures(ctx, res)
+    _mrd_figures(ctx, res, wide)
+
+
+#: Okabe-Ito colours (colour-blind safe), as the MRD figures of `mrdtrack.mrd.figures`.
+STATE_COLOURS = {
+    "negative": "#0072B2",
+    "positive": "#D55E00",
+    "not_evaluable": "#E69F00",
+    "missing": "#E5E5E5",
+    "progressed": "#000000",
+    "died": "#CC79A7",
+    "censored": "#999999",
+}
+
+
+def negative_share_labels(wide: pl.DataFrame) -> list[str]:
+    """Bar labels of the state figure: MRD− as % of evaluable calls (MRD− + MRD+), with counts;
+    the same fraction as the table's "% MRD− of evaluable" column (one helper, `fmt.share`)."""
+    return [
+        "MRD−\n"
+        + share(int(r["negative"]), int(r["negative"] + r["positive"])).replace(" (", "\n(")
+        for r in wide.sort("visit").to_dicts()
+    ]
 
 
 def _assays(ctx: Context, res: SectionResult) -> None:
@@ -137,6 +184,9 @@ def _assays(ctx: Context, res: SectionResult) -> None:
             .alias("above_threshold"),
         )
         .sort("method", "specimen")
+        .with_columns(
+            pl.col("specimen").map_elements(label, return_dtype=pl.String).alias("specimen_label")
+        )
     )
     res.values["assays"] = a.to_dicts()
     res.tables.append(
@@ -147,7 +197,7 @@ def _assays(ctx: Context, res: SectionResult) -> None:
             a,
             {
                 "method": ("Method", "text"),
-                "specimen": ("Specimen", "text"),
+                "specimen_label": ("Specimen", "text"),
                 "assays": ("Assays", "int"),
                 "best_sensitivity": ("Best sensitivity", "sci"),
                 "worst_sensitivity": ("Worst sensitivity", "sci"),
@@ -158,8 +208,7 @@ def _assays(ctx: Context, res: SectionResult) -> None:
     )
 
 
-def _mrd_figures(ctx: Context, res: SectionResult) -> None:
-    prevalence_plot = need("mrdtrack.mrd.figures:prevalence_plot")
+def _mrd_figures(ctx: Context, res: SectionResult, wide: pl.DataFrame) -> None:
     alluvial_plot = need("mrdtrack.mrd.figures:alluvial_plot")
     swimmer_plot = need("mrdtrack.mrd.figures:swimmer_plot")
     thr = ctx.config.mrd_threshold
@@ -169,28 +218,45 @@ def _mrd_figures(ctx: Context, res: SectionResult) -> None:
         drawn = [
             (
                 "mrd_prevalence",
-                prevalence_plot(ctx.cohort, thr)[0],
-                "MRD state at each yearly visit, % of all patients; MRD− % of evaluable above.",
+                figures.prevalence_bars(
+                    [_visit_label(v) for v in wide.sort("visit")["visit"].to_list()],
+                    {s: wide.sort("visit")[s].to_list() for s in STATE_LABELS},
+                    labels=STATE_LABELS,
+                    colours=STATE_COLOURS,
+                    top_labels=negative_share_labels(wide),
+                ),
+                "MRD state at each yearly visit: bars are % of all enrolled patients; above each "
+                "bar, MRD− as % of evaluable calls (MRD− or MRD+) with n/N, as in the table "
+                "of states by visit.",
                 "Stacked bars of MRD states per yearly visit.",
             ),
             (
                 "mrd_alluvial",
-                alluvial_plot(ctx.cohort, thr)[0],
+                # drawn at print size (6.3 in = the PDF's 16 cm text width): 6 pt stays 6 pt
+                alluvial_plot(ctx.cohort, thr, figsize=(PRINT_WIDTH_IN, 3.8))[0],
                 "MRD states across yearly visits (alluvial diagram); bands carry patients.",
                 "Alluvial diagram of MRD state flows between yearly visits.",
             ),
             (
                 "mrd_swimmer",
-                swimmer_plot(ctx.cohort, thr, max_patients=lanes)[0],
+                swimmer_plot(
+                    ctx.cohort,
+                    thr,
+                    max_patients=lanes,
+                    lane_labels="none",
+                    figsize=(PRINT_WIDTH_IN, min(9.0, 1.5 + 0.12 * lanes)),
+                )[0],
                 "One lane per patient: MRD assessments coloured by status, thick bar = on "
                 "treatment, markers for progression, death and censoring"
                 + (f" (first {lanes} of {n} patients by identifier)." if lanes < n else "."),
                 "Swimmer plot of MRD assessments and outcomes per patient.",
             ),
         ]
+    # the alluvial diagram and the swimmer plot (a page-high float) follow the table of states
+    after = {"mrd_alluvial": "state_by_visit", "mrd_swimmer": "state_by_visit"}
     for name, fig, caption, alt in drawn:
         figures.save(fig, ctx.figures_dir, name)
-        res.figures.append(Figure(name, caption, alt))
+        res.figures.append(Figure(name, caption, alt, after_table=after.get(name)))
 
 
 SECTION = Section(

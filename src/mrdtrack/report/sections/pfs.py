@@ -13,9 +13,11 @@ from typing import Any
 import polars as pl
 
 from mrdtrack.errors import EstimationError
-from mrdtrack.report.fmt import estimate_ci, p_value
+from mrdtrack.report.fmt import estimate_ci, n_pct, num, p_text
+from mrdtrack.report.labels import label as code_label
 from mrdtrack.report.sections import _mrd, _surv
 from mrdtrack.report.sections._base import (
+    Column,
     Context,
     MissingModule,
     Section,
@@ -127,10 +129,216 @@ def compute(ctx: Context, res: SectionResult) -> None:
             },
         )
     )
+    ttet01(ctx, res, pfs, km)
     try:
         _by_baseline_mrd(ctx, res, pfs)
     except MissingModule as e:
         res.notes.append(f"PFS by baseline MRD status not shown: {e}.")
+    try:
+        multivariable(ctx, res, pfs)
+    except MissingModule as e:
+        res.notes.append(f"Multivariable Cox model not shown: {e}.")
+
+
+def ttet01(ctx: Context, res: SectionResult, pfs: pl.DataFrame, km: Any) -> None:
+    """Time-to-event summary in the tern TTET01 shell: patients with an event by earliest
+    contributing event type, patients without, median and quartiles (KM, Brookmeyer-Crowley CI
+    as R ``quantile(survfit)``) and range."""
+    n = pfs.height
+    by_type = {t: int((pfs["event_type"] == t).sum()) for t in ("progression", "death")}
+    n_ev = int(pfs["event"].sum())
+    q = {round(r["p"], 2): r for r in km.quantile([0.25, 0.5, 0.75]).to_dicts()}
+    unit = ctx.config.time_unit
+    lvl = round(100 * ctx.config.conf_level)
+    times = pfs["time"]
+    censored_max = bool(pfs.filter(pl.col("time") == times.max())["event"].max() == 0)
+    rng = f"{times.min():.1f} to {times.max():.1f}" + ("+" if censored_max else "")
+
+    def q_text(p: float) -> str:
+        v = q[p]["estimate"]
+        return "NE (not reached)" if v is None else num(v)
+
+    med = q[0.5]
+    rows = [
+        ("Patients with event (%)", n_pct(n_ev, n)),
+        ("Earliest contributing event", ""),
+        ("    Progression", str(by_type["progression"])),
+        ("    Death without prior progression", str(by_type["death"])),
+        ("Patients without event (%)", n_pct(n - n_ev, n)),
+        (f"Time to event ({unit})", ""),
+        ("    Median", q_text(0.5)),
+        (
+            f"    {lvl}% CI of the median",
+            f"{num(med['lower']) if med['lower'] is not None else 'NE'}, "
+            f"{num(med['upper']) if med['upper'] is not None else 'NE'}",
+        ),
+        ("    25% and 75%-ile", f"{q_text(0.25)}, {q_text(0.75)}"),
+        ("    Range", rng),
+    ]
+    res.values["events_by_type"] = {"events": n_ev, **by_type, "censored": n - n_ev}
+    res.values["quartiles"] = {
+        f"q{int(100 * p)}": {
+            "estimate": q[p]["estimate"],
+            "lower": q[p]["lower"],
+            "upper": q[p]["upper"],
+        }
+        for p in (0.25, 0.5, 0.75)
+    }
+    res.values["range"] = {
+        "min": float(times.min()),
+        "max": float(times.max()),
+        "max_censored": censored_max,
+    }
+    res.tables.append(
+        Table(
+            "pfs_ttet01",
+            f"Progression-free survival: events and time to event (TTET01 layout; {n} patients "
+            "evaluable for PFS)",
+            (Column("stat", "", "text"), Column("value", f"All evaluable (N={n})", "text")),
+            tuple({"stat": a, "value": b} for a, b in rows),
+            notes=(
+                "NE: not estimable (the Kaplan-Meier curve does not reach the quantile). "
+                "+: censored observation. Quartiles and CI as R quantile(survfit(...)).",
+            ),
+        )
+    )
+
+
+#: Baseline factors of the multivariable model: (column, label, reference level)
+BASELINE_FACTORS = (
+    ("age10", "Age (per 10 years)", None),
+    ("sex", "Sex", "F"),
+    ("iss", "ISS stage", "I"),
+    ("cytogenetic_risk", "Cytogenetic risk", "standard"),
+    ("prior_transplant", "Prior autologous transplant", None),
+    ("baseline_status", "Baseline MRD", "negative"),
+)
+
+
+def multivariable(ctx: Context, res: SectionResult, pfs: pl.DataFrame) -> None:
+    """Cox model of PFS on the baseline factors present in the data (complete cases), with
+    the proportional-hazards test of R ``cox.zph`` (`CoxFit.ph_test`, KM transform)."""
+    cox = need("mrdtrack.survival:cox_ph")
+    p = ctx.cohort.patients
+    status = _mrd.baseline_status(ctx).select("patient_id", "baseline_status")
+    d = pfs.join(p, on="patient_id", how="left").join(status, on="patient_id", how="left")
+    d = d.with_columns(
+        pl.when(pl.col("baseline_status").is_in(["negative", "positive"]))
+        .then(pl.col("baseline_status"))
+        .otherwise(None)
+        .alias("baseline_status")
+    )
+    if "age" in d.columns:
+        d = d.with_columns((pl.col("age") / 10).alias("age10"))
+    present = [
+        (c, lab, ref)
+        for c, lab, ref in BASELINE_FACTORS
+        if c in d.columns and d[c].null_count() < d.height and d[c].drop_nulls().n_unique() > 1
+    ]
+    if not present:
+        res.notes.append("Multivariable Cox model not fitted: no baseline factor varies.")
+        return
+    cols = [c for c, _, _ in present]
+    cc = d.drop_nulls(cols)
+    if "prior_transplant" in cols:
+        cc = cc.with_columns(pl.col("prior_transplant").cast(pl.Float64))
+    reference = {c: ref for c, _, ref in present if ref is not None and ref in cc[c].to_list()}
+    try:
+        fit = cox(cc, "time", "event", cols, ties=ctx.config.ties, reference=reference)
+        zph = fit.ph_test()
+    except EstimationError as e:
+        res.notes.append(f"Multivariable Cox model not estimable: {e}")
+        return
+    lvl = ctx.config.conf_level
+    ci = {r["term"]: r for r in fit.conf_int(level=lvl).to_dicts()}
+    tab = {r["term"]: r for r in fit.table(level=lvl).to_dicts()}
+    labels = {c: lab for c, lab, _ in present}
+
+    def term_label(term: str) -> str:
+        for c in sorted(labels, key=len, reverse=True):
+            if term.startswith(c):
+                level = term[len(c) :]
+                base = labels[c]
+                if not level:
+                    return base
+                return f"{base}: {code_label(level)} vs {code_label(reference.get(c, ''))}"
+        return code_label(term)
+
+    rows = []
+    for term in fit.names:
+        r = ci[term]
+        p_wald = next((tab[term][k] for k in ("p_value", "p", "pvalue") if k in tab[term]), None)
+        rows.append(
+            {
+                "term": term,
+                "label": term_label(term),
+                "hazard_ratio": _surv._f(r["estimate"]),
+                "lower": _surv._f(r["lower"]),
+                "upper": _surv._f(r["upper"]),
+                "p": _surv._f(p_wald),
+                "hr_text": estimate_ci(r["estimate"], r["lower"], r["upper"], 2),
+            }
+        )
+    zt = zph.table().to_dicts()
+    res.values["multivariable_cox"] = {
+        "n": int(fit.n),
+        "events": int(fit.n_events),
+        "excluded_incomplete": d.height - cc.height,
+        "ties": ctx.config.ties,
+        "terms": rows,
+        "tests": _surv._tests_dict(fit.tests),
+        "ph_test": {
+            "transform": zph.transform,
+            "terms": {
+                r["term"]: {
+                    "chisq": _surv._f(r["chisq"]),
+                    "df": int(r["df"]),
+                    "p": _surv._f(r["p_value"]),
+                }
+                for r in zt
+            },
+        },
+    }
+    res.tables.append(
+        Table(
+            "pfs_multivariable_cox",
+            f"Multivariable Cox model of PFS on baseline factors ({fit.n} patients with complete "
+            f"data, {fit.n_events} events; {round(100 * lvl)}% Wald CI; {ctx.config.ties} ties)",
+            (
+                Column("label", "Factor", "text"),
+                Column("hr_text", f"HR ({round(100 * lvl)}% CI)", "text"),
+                Column("p", "p (Wald)", "p"),
+            ),
+            tuple(rows),
+            notes=(
+                f"{d.height - cc.height} evaluable patients with a missing factor (e.g. baseline "
+                "MRD not assessed) are left out. Exploratory: about "
+                f"{fit.n_events / max(len(rows), 1):.1f} events per term.",
+            ),
+        )
+    )
+    res.tables.append(
+        Table(
+            "pfs_ph_test",
+            "Test of proportional hazards of the multivariable model (R cox.zph, "
+            f"{zph.transform.upper()} time transform)",
+            (
+                Column("term", "Term", "text"),
+                Column("chisq", "Chi-square", "f2"),
+                Column("df", "df", "int"),
+                Column("p_value", "p", "p"),
+            ),
+            tuple(
+                {
+                    **r,
+                    "term": "Global"
+                    if r["term"] == "GLOBAL"
+                    else labels.get(r["term"], term_label(r["term"])),
+                }
+                for r in zt
+            ),
+        )
+    )
 
 
 def _by_baseline_mrd(ctx: Context, res: SectionResult, pfs: pl.DataFrame) -> None:
@@ -179,7 +387,7 @@ def _by_baseline_mrd(ctx: Context, res: SectionResult, pfs: pl.DataFrame) -> Non
     res.highlights.append(("PFS by baseline MRD (MRD+ vs MRD−)", annotation.split(": ", 1)[1]))
     res.paragraphs.append(
         f"Baseline MRD status is known at the start of maintenance, so this comparison has no "
-        f"guarantee-time bias. Log-rank p = {p_value(lr.p_value)}; Cox HR with "
+        f"guarantee-time bias. Log-rank {p_text(lr.p_value)}; Cox HR with "
         f"{ctx.config.ties.capitalize()} ties."
     )
 

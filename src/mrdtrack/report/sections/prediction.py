@@ -1,15 +1,22 @@
 """Section: dynamic prediction of progression from MRD history (landmark supermodel).
 
 The supermodel of `mrdtrack.predict` (van Houwelingen 2007): landmarks every 6 months from 0 to
-36 months, window 24 months, MRD history terms (current status, loss of negativity), Breslow
-ties, robust SEs clustered on patient. Accuracy by 5-fold cross-validation by patient (seeded):
-IPCW time-dependent AUC, Brier score and calibration, against the last-MRD-only and the
-no-MRD (baseline) models; a calibration plot of the held-out predictions; and the watch list
-of patients at risk at the analysis landmark who lost MRD negativity, with their current risk
-(identifiers are not printed: rank, day of loss and risk only).
+36 months, window 24 months, MRD history terms (last known status, loss of negativity), Breslow
+ties, robust SEs clustered on patient. Guarantee-time rule: an MRD result enters at a landmark
+only if it was known on or before it (sample day plus the reporting lag). Accuracy by 5-fold
+cross-validation by patient (seeded; AUC from case-control pairs within a fold, see
+`mrdtrack.predict.crossval`): IPCW time-dependent AUC, Brier score, index of prediction accuracy
+(IPA) and calibration, with percentile intervals from a patient bootstrap of the whole
+fit-and-evaluate pipeline, for the MRD-history, last-MRD-only and no-MRD models against the
+null (Kaplan-Meier) model; a calibration plot of the held-out predictions with its numbers; and
+the watch list of patients at risk at the analysis landmark who lost MRD negativity, with their
+current risk and its bootstrap interval (identifiers are not printed: rank, days and risk only).
+Model terms are always shown with plain-words labels.
 """
 
 from __future__ import annotations
+
+import math
 
 import polars as pl
 
@@ -27,6 +34,18 @@ from mrdtrack.report.sections._base import (
 LANDMARKS = ("0m", "6m", "12m", "18m", "24m", "30m", "36m")
 WINDOW = "24m"
 SEED = 20211
+EVAL_BOOT = 100  # bootstrap replicates of the whole cross-validation pipeline
+RISK_BOOT = 200  # bootstrap replicates of the watch-list risks
+LAG = 0  # reporting lag (days) of the guarantee-time rule
+MIN_CONTROLS = 5  # below this many observed controls a landmark's AUC is not interpretable
+
+
+def _ci(est: float, lo: float, hi: float, digits: int) -> str:
+    if est is None or not math.isfinite(est):
+        return "not estimable"
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{est:.{digits}f}"
+    return f"{est:.{digits}f} ({lo:.{digits}f} to {hi:.{digits}f})"
 
 
 def compute(ctx: Context, res: SectionResult) -> None:
@@ -34,15 +53,21 @@ def compute(ctx: Context, res: SectionResult) -> None:
     cross_validate = need("mrdtrack.predict:cross_validate")
     watch_list = need("mrdtrack.predict:watch_list")
     from mrdtrack.errors import EstimationError
+    from mrdtrack.predict.crossval import MODEL_LABELS
     from mrdtrack.predict.figures import plot_calibration
 
     thr = ctx.config.mrd_threshold
+    fit_args = {"landmarks": LANDMARKS, "window": WINDOW, "threshold": thr, "lag": LAG}
     try:
-        model = fit_landmark_supermodel(
-            ctx.cohort, landmarks=LANDMARKS, window=WINDOW, threshold=thr
-        )
+        model = fit_landmark_supermodel(ctx.cohort, **fit_args)
         acc = cross_validate(
-            ctx.cohort, landmarks=LANDMARKS, window=WINDOW, threshold=thr, seed=SEED
+            ctx.cohort,
+            landmarks=LANDMARKS,
+            window=WINDOW,
+            threshold=thr,
+            lag=LAG,
+            seed=SEED,
+            n_boot=EVAL_BOOT,
         )
     except EstimationError as e:
         raise SectionSkipped(f"the supermodel is not estimable from these data: {e}") from e
@@ -50,6 +75,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
     res.values["supermodel"] = {
         "landmarks_days": list(model.landmarks),
         "window_days": model.window,
+        "reporting_lag_days": model.lag,
         "n_rows": model.n_rows,
         "n_patients": model.n_patients,
         "n_events": model.n_events,
@@ -59,18 +85,24 @@ def compute(ctx: Context, res: SectionResult) -> None:
     res.paragraphs.append(
         f"Landmark supermodel (van Houwelingen 2007): {model.n_rows} stacked rows of "
         f"{model.n_patients} patients at landmarks 0-36 months, predicting progression or death "
-        "within 24 months from the MRD history known at the landmark (last evaluable status, "
-        "loss of negativity); Cox model with Breslow ties and robust SEs clustered on patient, "
-        "baselines proportional in the landmark. Accuracy by 5-fold cross-validation by patient "
-        f"(seed {SEED}) with inverse-probability-of-censoring weights."
+        "within 24 months from the MRD history known at the landmark (last known evaluable "
+        "status, loss of negativity); Cox model with Breslow ties and robust SEs clustered on "
+        "patient, baselines proportional in the landmark."
+    )
+    res.paragraphs.append(
+        "Guarantee-time rule: an MRD result is used at a landmark only if it was known on or "
+        f"before that landmark (sample day plus a reporting lag of {model.lag} days). Baseline "
+        "samples taken after day 0 are therefore not known at the start of maintenance: at "
+        "landmark 0 most patients' MRD status is 'not yet known', and the landmark-0 prediction "
+        "uses only what is known on day 0."
     )
     res.tables.append(
         Table.from_frame(
             "prediction_coefficients",
-            "Supermodel coefficients (hazard ratios with robust, patient-clustered SEs)",
+            "Supermodel terms (hazard ratios with robust, patient-clustered SEs)",
             coef,
             {
-                "term": ("Term", "text"),
+                "label": ("Term", "text"),
                 "hazard_ratio": ("HR", "f3"),
                 "robust_se": ("Robust SE of log HR", "f3"),
                 "p": ("p", "p"),
@@ -79,24 +111,58 @@ def compute(ctx: Context, res: SectionResult) -> None:
     )
     table = acc.table()
     res.values["accuracy"] = table.to_dicts()
+    res.values["accuracy_intervals"] = acc.interval
+    res.paragraphs.append(
+        "Accuracy by 5-fold cross-validation by patient (seed "
+        f"{SEED}; folds balanced on the event): time-dependent AUC (cumulative/dynamic, "
+        "inverse-probability-of-censoring weighted, ties counted 1/2; compared only within a "
+        "fold, because risks of different fitted models are not comparable), Brier score and "
+        "IPA = 1 - Brier/Brier of the null model (Kaplan-Meier risk without covariates, also "
+        "cross-validated; 0 = no better than the null model). A model without patient-level "
+        "information has AUC 0.5 and IPA 0. Intervals (95%): "
+        f"{acc.interval}."
+    )
+    shown = table.with_columns(
+        pl.col("model").replace_strict(MODEL_LABELS, default=pl.col("model")).alias("label"),
+        (pl.col("landmark") / 30.4375).round(0).cast(pl.Int64).alias("month"),
+        pl.struct("auc", "auc_lower", "auc_upper")
+        .map_elements(lambda r: _ci(r["auc"], r["auc_lower"], r["auc_upper"], 2), pl.String)
+        .alias("auc_ci"),
+        pl.struct("ipa", "ipa_lower", "ipa_upper")
+        .map_elements(lambda r: _ci(r["ipa"], r["ipa_lower"], r["ipa_upper"], 3), pl.String)
+        .alias("ipa_ci"),
+        pl.struct("brier", "brier_lower", "brier_upper")
+        .map_elements(lambda r: _ci(r["brier"], r["brier_lower"], r["brier_upper"], 3), pl.String)
+        .alias("brier_ci"),
+    )
     res.tables.append(
         Table.from_frame(
             "prediction_accuracy",
-            "Cross-validated accuracy by landmark: MRD history vs last MRD only vs no MRD",
-            table.with_columns((pl.col("landmark") / 30.4375).round(0).alias("month")),
+            "Cross-validated accuracy by landmark (95% intervals): MRD history vs last MRD "
+            "result only vs no MRD; the null model's Brier score alongside",
+            shown,
             {
-                "model": ("Model", "text"),
+                "label": ("Model", "text"),
                 "month": ("Landmark (months)", "int"),
                 "n_at_risk": ("At risk", "int"),
                 "n_cases": ("Events in window", "int"),
-                "auc": ("AUC", "f3"),
-                "brier": ("Brier", "f4"),
-                "brier_null": ("Brier (null)", "f4"),
-                "calibration_slope": ("Calibration slope", "f2"),
+                "n_controls": ("Followed event-free to the horizon", "int"),
+                "auc_ci": ("AUC", "text"),
+                "brier_ci": ("Brier", "text"),
+                "brier_null": ("Brier, null model", "f3"),
+                "ipa_ci": ("IPA", "text"),
             },
-            collapse=("model",),
+            notes=(
+                f"Where fewer than {MIN_CONTROLS} patients were followed event-free to the "
+                "horizon, the AUC rests on a handful of controls and is not interpretable.",
+            ),
+            collapse=("label",),
         )
     )
+    verdict = _verdict(table, model.n_patients)
+    res.values["mrd_improves_prediction"] = verdict["improves"]
+    res.paragraphs.append(verdict["text"])
+
     preds = acc.predictions.filter(pl.col("model") == "mrd_history")
     fig, bins = plot_calibration(preds, model.window)
     figures.save(fig, ctx.figures_dir, "prediction_calibration")
@@ -110,25 +176,112 @@ def compute(ctx: Context, res: SectionResult) -> None:
         )
     )
     res.values["calibration_groups"] = bins.to_dicts()
+    res.tables.append(
+        Table.from_frame(
+            "prediction_calibration_groups",
+            "The calibration plot's numbers: mean predicted and observed (IPCW) 24-month risk "
+            "per fifth of predicted risk (MRD-history model, cross-validated, all landmarks)",
+            bins,
+            {
+                "group": ("Group", "int"),
+                "n": ("Landmark rows", "int"),
+                "predicted": ("Predicted risk", "pct"),
+                "observed": ("Observed risk", "pct"),
+            },
+        )
+    )
     at = int(ctx.config.landmark_days)
-    wl = watch_list(ctx.cohort, model, at)
+    wl = watch_list(ctx.cohort, model, at, n_boot=RISK_BOOT, seed=SEED, fit_args=dict(fit_args))
+    degenerate = bool(wl["degenerate"].any()) if wl.height else False
     res.values["watch_list"] = {
         "at_day": at,
         "n": wl.height,
         "risks": wl["risk"].to_list(),
+        "lower": wl["lower"].to_list(),
+        "upper": wl["upper"].to_list(),
+        "degenerate": degenerate,
         "days_of_loss": wl["day_of_loss"].to_list(),
+        "known_days": wl["known_day"].to_list(),
     }
+    if wl.height:
+        shown_wl = wl.with_row_index("rank", offset=1).with_columns(
+            pl.struct("risk", "lower", "upper", "degenerate")
+            .map_elements(
+                lambda r: (
+                    "zero width: degenerate model"
+                    if r["degenerate"]
+                    else f"{r['lower']:.0%} to {r['upper']:.0%}"
+                ),
+                pl.String,
+            )
+            .alias("interval")
+        )
+        res.tables.append(
+            Table.from_frame(
+                "prediction_watch_list",
+                f"Watch list at day {at}: patients at risk who lost MRD negativity, by predicted "
+                "24-month risk (95% patient-bootstrap interval)",
+                shown_wl,
+                {
+                    "rank": ("Rank", "int"),
+                    "day_of_loss": ("Loss of negativity, sample day", "int"),
+                    "known_day": ("Known on day", "int"),
+                    "risk": ("24-month risk", "pct"),
+                    "interval": ("95% interval", "text"),
+                },
+            )
+        )
+        if wl["risk"].n_unique() == 1:
+            res.paragraphs.append(
+                "All patients on the watch list share the same MRD history pattern (negativity "
+                "lost, last result positive) and no other covariate enters the model, so they "
+                "receive the same predicted risk; the interval shows how uncertain that risk is."
+            )
     res.highlights.append(
         (
             f"Patients at risk at day {at} who lost MRD negativity",
-            f"{wl.height}"
-            + (
-                f" (24-month risk {wl['risk'].min():.0%}–{wl['risk'].max():.0%})"
-                if wl.height
-                else ""
-            ),
+            f"{wl.height}" + (f" (24-month risk {_risk_range(wl)})" if wl.height else ""),
         )
     )
+
+
+def _risk_range(wl: pl.DataFrame) -> str:
+    lo, hi = wl["risk"].min(), wl["risk"].max()
+    if wl["degenerate"].any():
+        return f"{lo:.0%}-{hi:.0%}; degenerate model, no interval"
+    if lo == hi:
+        return f"{lo:.0%}, 95% interval {wl['lower'][0]:.0%} to {wl['upper'][0]:.0%}"
+    return f"{lo:.0%} to {hi:.0%}"
+
+
+def _verdict(table: pl.DataFrame, n_patients: int) -> dict:
+    """Does MRD history improve on the no-MRD model? An interval-based answer in words."""
+    hist = table.filter(pl.col("model") == "mrd_history").sort("landmark")
+    better = hist.filter(
+        (pl.col("n_controls") >= MIN_CONTROLS)
+        & ((pl.col("auc_lower") > 0.5) | (pl.col("ipa_lower") > 0))
+    )
+    months = [round(s / 30.4375) for s in better["landmark"].to_list()]
+    cases = hist["n_cases"].to_list()
+    if not months:
+        text = (
+            "In this study the MRD history does not measurably improve the prediction of "
+            "progression within 24 months: at every landmark the AUC interval of the "
+            "MRD-history model includes 0.5 and its IPA interval includes 0 (no better than the "
+            "Kaplan-Meier risk and the no-MRD model). This is an answer, not a failure of the "
+            f"method: with {n_patients} patients and {min(cases)}-{max(cases)} events per "
+            "prediction window, an effect of MRD on the risk would have to be large to be "
+            "detected; larger studies can answer more precisely."
+        )
+    else:
+        text = (
+            "The MRD history improves the prediction of progression within 24 months at "
+            f"landmark(s) {', '.join(str(m) for m in months)} months (AUC interval above 0.5 or "
+            "IPA interval above 0); at the other landmarks the intervals include no improvement. "
+            f"With {n_patients} patients and {min(cases)}-{max(cases)} events per window the "
+            "intervals are wide."
+        )
+    return {"improves": bool(months), "months": months, "text": text}
 
 
 SECTION = Section(

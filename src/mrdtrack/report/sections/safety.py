@@ -13,7 +13,16 @@ from __future__ import annotations
 import polars as pl
 
 from mrdtrack.report.fmt import n_pct, pct
-from mrdtrack.report.sections._base import Context, Section, SectionResult, SectionSkipped, Table
+from mrdtrack.report.sections import _safety
+from mrdtrack.report.sections._base import (
+    Column,
+    Context,
+    Section,
+    SectionResult,
+    SectionSkipped,
+    Table,
+)
+from mrdtrack.report.sections._props import ci_text, clopper_pearson
 from mrdtrack.schema import DAYS_PER_MONTH
 
 
@@ -81,8 +90,18 @@ def compute(ctx: Context, res: SectionResult) -> None:
                 },
             }
         )
+        sae_ci = clopper_pearson(n_sae, n, ctx.config.conf_level)
+        res.values["serious_ae_ci"] = {
+            "lower": sae_ci[0],
+            "upper": sae_ci[1],
+            "method": "Clopper-Pearson",
+        }
         res.highlights += [
-            ("Patients with a serious AE", f"{n_pct(n_sae, n)}"),
+            (
+                f"Patients with a serious AE ({round(100 * ctx.config.conf_level)}% CI, "
+                "Clopper-Pearson)",
+                f"{n_pct(n_sae, n)}; {ci_text(*sae_ci)}%",
+            ),
             ("Patients with a grade ≥3 AE", f"{n_pct(n_g3, n)}"),
         ]
         top3 = table.sort(["grade3plus_n", "term"], descending=[True, False]).head(3)
@@ -94,23 +113,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
                         f"{r['grade3plus_n']} ({pct(r['grade3plus_fraction'])})",
                     )
                 )
-        res.tables.append(
-            Table.from_frame(
-                "ae_by_term",
-                f"Adverse events by preferred term: patients (% of {n}), each patient once per "
-                "term at the highest grade",
-                table,
-                {
-                    "term": ("Term", "text"),
-                    "any_n": ("Any grade, n", "int"),
-                    "any_fraction": ("Any grade, %", "pct"),
-                    "grade3plus_n": ("Grade ≥3, n", "int"),
-                    "grade3plus_fraction": ("Grade ≥3, %", "pct"),
-                    "serious_n": ("Serious, n", "int"),
-                    "grade_missing_n": ("Grade missing only, n", "int"),
-                },
-            )
-        )
+        _shells(ctx, res, ae, n)
         if missing.height:
             listing = (
                 missing.with_columns(pl.coalesce("decod", "term").alias("term_shown"))
@@ -131,6 +134,160 @@ def compute(ctx: Context, res: SectionResult) -> None:
                 )
             )
     _deaths(ctx, res)
+    _exposure(ctx, res)
+    res.notes.append(
+        "Not collected in this study's data: action taken with study treatment (so AEs leading "
+        "to withdrawal or to dose modification cannot be counted separately) and second "
+        "primary malignancies (no AE is coded to the SOC 'Neoplasms benign, malignant and "
+        "unspecified')."
+    )
+
+
+NBSP2 = "\u00a0\u00a0\u00a0\u00a0"  # indentation of a preferred term under its SOC
+
+
+def _soc_rows(rows: list[dict]) -> tuple[dict, ...]:
+    return tuple(
+        {**r, "label": (NBSP2 + r["label"]) if r["level"] == "pt" else r["label"]} for r in rows
+    )
+
+
+def _shells(ctx: Context, res: SectionResult, ae: pl.DataFrame, n: int) -> None:
+    """AET01, AET02 (all, related, serious) and AET04 tables (tern shells)."""
+    p = ctx.cohort.outcomes
+    reasons = p["treatment_end_reason"].drop_nulls()
+    ae_reason = reasons.filter(reasons.str.contains("(?i)adverse"))
+    disc: object = (
+        f"{ae_reason.len()} (reason recorded as '{ae_reason[0]}')"
+        if ae_reason.len() and ae_reason.n_unique() == 1
+        else ae_reason.len()
+    )
+    o = ctx.cohort.outcomes.join(
+        ctx.cohort.patients.select("patient_id", "cutoff_day"), on="patient_id"
+    )
+    n_deaths = o.filter(
+        pl.col("death_day").is_not_null() & (pl.col("death_day") <= pl.col("cutoff_day"))
+    ).height
+    aet01 = _safety.overall_summary(ae, n, n_deaths, disc)  # type: ignore[arg-type]
+    res.values["aet01"] = {r["label"].strip(): r["value"] for r in aet01}
+    res.tables.append(
+        Table(
+            "aet01",
+            f"Overall summary of adverse events (AET01); safety population N = {n}",
+            (Column("label", "", "text"), Column("shown", f"All patients (N={n})", "text")),
+            tuple({"label": r["label"].replace("    ", NBSP2), "shown": r["shown"]} for r in aet01),
+            notes=(
+                "Patients counted once per row; % of N. 'not collected': the data have no "
+                "action-taken field.",
+            ),
+        )
+    )
+    cols = (
+        Column("label", "System organ class / preferred term", "text"),
+        Column("shown", f"Patients, n (%) (N={n})", "text"),
+        Column("events", "Events", "int"),
+    )
+    for name, subset, title in (
+        ("aet02", ae, "Adverse events by system organ class and preferred term (AET02)"),
+        (
+            "aet02_related",
+            ae.filter(pl.col("related").fill_null(False)),
+            "Adverse events related to study treatment, by SOC and preferred term",
+        ),
+        (
+            "aet02_serious",
+            ae.filter(pl.col("serious").fill_null(False)),
+            "Serious adverse events by SOC and preferred term",
+        ),
+    ):
+        if subset.height == 0:
+            res.notes.append(f"{title}: none recorded.")
+            continue
+        rows = _safety.soc_pt_counts(subset, n)
+        res.values[name] = [
+            {k: r[k] for k in ("level", "soc", "label", "patients", "events", "fraction")}
+            for r in rows
+        ]
+        res.tables.append(
+            Table(
+                name,
+                f"{title}; safety population N = {n}",
+                cols,
+                _soc_rows(rows),
+                notes=(
+                    "A patient is counted once per SOC and once per preferred term; SOCs and "
+                    "terms sorted by decreasing number of patients.",
+                ),
+            )
+        )
+    g = _safety.grade_groups(ae, n)
+    res.values["aet04"] = [
+        {k: r[k] for k in ("level", "soc", "label", "any", "missing")}
+        | {gl: r[gl] for gl, _ in _safety.GRADE_GROUPS}
+        for r in g
+    ]
+    res.tables.append(
+        Table(
+            "aet04",
+            "Adverse events by SOC, preferred term and highest CTCAE grade (AET04, grade groups "
+            f"as columns); patients n (% of N = {n})",
+            (
+                Column("label", "System organ class / preferred term", "text"),
+                Column("any", "Any grade", "text"),
+                *(Column(gl, gl, "text") for gl, _ in _safety.GRADE_GROUPS),
+            ),
+            tuple(
+                {
+                    "label": (NBSP2 + r["label"]) if r["level"] == "pt" else r["label"],
+                    "any": r["shown"]["any"],
+                    **{gl: r["shown"][gl] for gl, _ in _safety.GRADE_GROUPS},
+                }
+                for r in g
+            ),
+            notes=(
+                "Each patient counted once per row at the highest grade recorded for that SOC "
+                "or term; a patient whose records of a term lack a grade counts under 'any "
+                "grade' only.",
+            ),
+        )
+    )
+
+
+def _exposure(ctx: Context, res: SectionResult) -> None:
+    e = _safety.exposure(ctx.cohort.patients, ctx.cohort.outcomes, DAYS_PER_MONTH)
+    res.values["exposure"] = e
+    n = e["n"]
+    rows = []
+    if "cycles" in e:
+        c = e["cycles"]
+        rows.append(
+            (
+                "Cycles completed (28 days), median (range)",
+                f"{c['median']:.0f} ({c['min']}–{c['max']})",
+            )
+        )
+    d = e["duration_months"]
+    rows += [
+        (
+            "Duration of treatment, months, median (range)",
+            f"{d['median']:.1f} ({d['min']:.1f}–{d['max']:.1f})",
+        ),
+        ("Total exposure, patient-years", f"{e['patient_years']:.1f}"),
+        ("Duration of treatment", ""),
+    ]
+    rows += [(NBSP2 + k, n_pct(v, n)) for k, v in e["duration_categories"].items()]
+    res.tables.append(
+        Table(
+            "exposure",
+            f"Exposure to study treatment; safety population N = {n}",
+            (Column("label", "", "text"), Column("value", f"All patients (N={n})", "text")),
+            tuple({"label": a, "value": b} for a, b in rows),
+            notes=(
+                "Duration from day 0 to the end of treatment, or the data cutoff if ongoing. "
+                "Dose and dose intensity are not collected in these data.",
+            ),
+        )
+    )
 
 
 def _deaths(ctx: Context, res: SectionResult) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from mrdtrack.errors import ConvergenceError, EstimationError
-from mrdtrack.report.fmt import estimate_ci, p_value
+from mrdtrack.report.fmt import RATE_PER_PATIENT_YEARS, estimate_ci, p_text
 from mrdtrack.report.sections import _mrd, _surv, disposition
 from mrdtrack.report.sections._base import (
     Context,
@@ -28,6 +28,9 @@ from mrdtrack.report.sections._base import (
     Table,
     need,
 )
+
+#: person-time in the report's unit -> years (1 year = 365.25 days = 12 months of 30.4375 days)
+_YEARS_PER_UNIT = {"days": 1 / 365.25, "weeks": 7 / 365.25, "months": 1 / 12, "years": 1.0}
 
 
 def compute(ctx: Context, res: SectionResult) -> None:
@@ -47,6 +50,8 @@ def compute(ctx: Context, res: SectionResult) -> None:
     if d.height == 0 or d["mrd_status"].n_unique() < 2:
         raise SectionSkipped("MRD status does not vary: a time-dependent comparison needs both")
     unit = cfg.time_unit
+    if unit not in _YEARS_PER_UNIT:
+        raise SectionSkipped(f"unknown time unit {unit!r}")
     pt = (
         d.group_by("mrd_status")
         .agg(
@@ -54,7 +59,12 @@ def compute(ctx: Context, res: SectionResult) -> None:
             pl.col("event").sum().cast(pl.Int64).alias("events"),
             pl.col("patient_id").n_unique().alias("patients"),
         )
-        .with_columns((pl.col("events") / pl.col("person_time")).alias("rate"))
+        .with_columns(
+            (pl.col("person_time") * _YEARS_PER_UNIT[unit]).alias("person_years"),
+        )
+        .with_columns(
+            (RATE_PER_PATIENT_YEARS * pl.col("events") / pl.col("person_years")).alias("rate")
+        )
         .sort("mrd_status")
     )
     cox = need("mrdtrack.survival:cox_ph")
@@ -67,6 +77,8 @@ def compute(ctx: Context, res: SectionResult) -> None:
         "person_time": {
             r["mrd_status"]: {
                 "person_time": r["person_time"],
+                "person_years": r["person_years"],
+                "rate_per_100_patient_years": r["rate"],
                 "events": r["events"],
                 "patients": r["patients"],
             }
@@ -94,7 +106,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
         res.highlights.append(
             (
                 "HR current MRD+ vs MRD− (time-dependent Cox)",
-                f"{hr['display']}; LRT p = {p_value(p_lrt)}",
+                f"{hr['display']}; likelihood-ratio {p_text(p_lrt)}",
             )
         )
     res.paragraphs.append(
@@ -106,7 +118,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
     res.tables.append(
         Table.from_frame(
             "td_person_time",
-            f"Person-time ({unit}) and PFS events by current MRD status",
+            "Patient-years and PFS events by current MRD status (crude rates)",
             pt.with_columns(
                 pl.col("mrd_status").replace_strict(
                     _mrd.STATUS_LABELS, default=pl.col("mrd_status")
@@ -115,16 +127,54 @@ def compute(ctx: Context, res: SectionResult) -> None:
             {
                 "mrd_status": ("Current status", "text"),
                 "patients": ("Patients", "int"),
-                "person_time": (f"Person-time ({unit})", "f1"),
+                "person_years": ("Patient-years", "f1"),
                 "events": ("Events", "int"),
-                "rate": (f"Events per {unit[:-1]}", "f4"),
+                "rate": (f"Events per {RATE_PER_PATIENT_YEARS} patient-years", "f1"),
             },
         )
     )
+    simon_makuch(ctx, res, d)
     try:
         _multistate(ctx, res)
     except MissingModule as e:
         res.notes.append(f"Multi-state model not shown: {e}.")
+
+
+def simon_makuch(ctx: Context, res: SectionResult, d: pl.DataFrame) -> None:
+    """Simon-Makuch plot (Simon & Makuch, Stat Med 1984): Kaplan-Meier by CURRENT MRD status
+    with delayed entry — a patient contributes to a curve only while in that status — from the
+    same (start, stop] rows as the time-dependent Cox model; R ``survfit(Surv(start, stop,
+    event) ~ mrd_status)``. The picture that goes with the time-dependent HR."""
+    sm = d.select(
+        "patient_id", "start", pl.col("stop").alias("time"), "event", "mrd_status"
+    ).with_columns(pl.col("mrd_status").cast(pl.String))
+    groups = [g for g in ("negative", "positive") if g in sm["mrd_status"].to_list()]
+    per = _surv.km_section(
+        ctx,
+        res,
+        sm.filter(pl.col("mrd_status").is_in(groups)),
+        name="td_simon_makuch",
+        by="mrd_status",
+        order=groups,
+        labels={g: _mrd.STATUS_LABELS[g] for g in groups},
+        title="PFS by current MRD status (Simon-Makuch)",
+        annotation=None,
+        entry="start",
+        interval_counts=False,  # a change of status ends a row: not a censoring to show
+        caption="PFS by current MRD status (Simon-Makuch): Kaplan-Meier with delayed entry, a "
+        "patient counting under MRD− or MRD+ only while in that status (the time-dependent Cox "
+        f"model's data); {int(100 * ctx.config.conf_level)}% CI, + = censored; n = patients "
+        "ever in the status; numbers at risk at each time.",
+    )
+    km = _surv.kaplan_meier(
+        ctx, sm.filter(pl.col("mrd_status").is_in(groups)), "mrd_status", "start"
+    )
+    at = _surv.survival_at(km, list(ctx.config.pfs_times), "mrd_status")
+    for r in at.to_dicts():
+        per[r["group"]]["at"] = per[r["group"]].get("at", {}) | {
+            f"{r['time']:g}": {k: _surv._f(r[k]) for k in ("surv", "lower", "upper", "n_risk")}
+        }
+    res.values["simon_makuch"] = per
 
 
 _FLAT = re.compile(r"log q (\d+)->(\d+)")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from mrdtrack.report.labels import label
 from mrdtrack.report.sections import _mrd
 from mrdtrack.report.sections._base import Context, Section, SectionResult, Table
+from mrdtrack.report.sections._props import ci_text, clopper_pearson
 
 
 def compute(ctx: Context, res: SectionResult) -> None:
@@ -38,6 +40,25 @@ def compute(ctx: Context, res: SectionResult) -> None:
             (pl.col("pct_landmark") / 100).alias("frac_landmark"),
         )
     )
+    n_all = ctx.cohort.n_patients
+    lvl = ctx.config.conf_level
+    ci_cols = {}
+    for col in ("n_whole", "n_landmark"):
+        cis = [clopper_pearson(int(n), n_all, lvl) for n in merged[col].to_list()]
+        ci_cols[f"{col}_lower"] = [c[0] for c in cis]
+        ci_cols[f"{col}_upper"] = [c[1] for c in cis]
+        ci_cols[f"{col}_ci"] = [ci_text(*c) for c in cis]
+    merged = merged.with_columns(
+        *[pl.Series(k, v) for k, v in ci_cols.items()],
+    )
+    res.values["class_proportions_ci"] = {
+        r["mrd_class"]: {
+            "whole": {"lower": r["n_whole_lower"], "upper": r["n_whole_upper"]},
+            "landmark": {"lower": r["n_landmark_lower"], "upper": r["n_landmark_upper"]},
+            "method": "Clopper-Pearson",
+        }
+        for r in merged.to_dicts()
+    }
     unit = ctx.config.time_unit
     lm = f"{ctx.config.landmark:g} {unit}"
     res.values.update(
@@ -53,6 +74,30 @@ def compute(ctx: Context, res: SectionResult) -> None:
         }
     )
     counts = whole.as_dict()
+    lm_counts = at_lm.as_dict()
+    conv_then_sust = res.values["sustained_after_conversion"]
+    conv_then_sust_lm = int(
+        at_lm.table()
+        .filter((pl.col("mrd_class") == "sustained_negative") & pl.col("converted"))
+        .height
+    )
+    res.values["sustained_after_conversion_landmark"] = conv_then_sust_lm
+    res.values["conversion_rule"] = (
+        "a conversion (MRD- after MRD+) followed by MRD- assessments confirming sustained "
+        "negativity is counted as sustained negativity"
+    )
+    c0 = ctx.config
+    res.paragraphs.append(
+        f"Conversion and sustained negativity: a patient who converts (MRD− after MRD+) and then "
+        f"has negative assessments at least {c0.confirmation_days - c0.confirmation_tolerance_days}"
+        " days apart with no positive in between is counted under sustained negativity, not "
+        f"conversion (IMWG 2016 defines sustained negativity by the negatives). Over the whole "
+        f"follow-up {conv_then_sust} of the {counts.get('sustained_negative', 0)} sustained "
+        f"negatives had converted, leaving {counts.get('conversion', 0)} patients counted as "
+        f"conversion; up to the {ctx.config.landmark:g} {ctx.config.time_unit} landmark only "
+        f"{conv_then_sust_lm} converters already had the confirming negative, so "
+        f"{lm_counts.get('conversion', 0)} are counted as conversion there."
+    )
     res.highlights += [
         (f"{_mrd.CLASS_LABELS[k]} (whole follow-up)", f"{counts.get(k, 0)}")
         for k in ("sustained_negative", "conversion", "loss_of_negativity", "persistent_positive")
@@ -61,14 +106,16 @@ def compute(ctx: Context, res: SectionResult) -> None:
         Table.from_frame(
             "class_counts",
             f"Patients by MRD trajectory class: whole follow-up and up to the {lm} landmark "
-            f"(day {lm_day}); % of all enrolled",
+            f"(day {lm_day}); % of all enrolled with Clopper-Pearson (exact) CI",
             merged,
             {
                 "label": ("Class", "text"),
                 "n_whole": ("Whole follow-up, n", "int"),
                 "frac_whole": ("%", "pct"),
+                "n_whole_ci": (f"{round(100 * lvl)}% CI, %", "text"),
                 "n_landmark": (f"Up to {lm}, n", "int"),
                 "frac_landmark": ("% ", "pct"),
+                "n_landmark_ci": (f"{round(100 * lvl)}% CI, % ", "text"),
             },
         )
     )
@@ -84,8 +131,10 @@ def compute(ctx: Context, res: SectionResult) -> None:
                 Table.from_frame(
                     f"not_classifiable_{name}",
                     f"Not classifiable ({title}): reasons",
-                    reasons,
-                    {"reason": ("Reason", "text"), "n": ("n", "int")},
+                    reasons.with_columns(
+                        pl.col("reason").map_elements(label, return_dtype=pl.String).alias("shown")
+                    ),
+                    {"shown": ("Reason", "text"), "n": ("n", "int")},
                 )
             )
     c = ctx.config
