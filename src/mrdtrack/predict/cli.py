@@ -84,6 +84,7 @@ def predict(
     4 estimation problem (e.g. a monotone likelihood in the supermodel).
     """
     _check_args(study, mapping, at, window, landmarks, n_boot, seed, figure)
+    _check_counts(eval_boot=eval_boot, reporting_lag=reporting_lag)
     cohort = load_study_or_exit(study, mapping, mrd_dataset=mrd_dataset)
     _check_patient(cohort, patient)
     feats = _split(mrd_features)
@@ -257,3 +258,11 @@ def _check_patient(cohort, patient: str | None) -> None:
 
     if patient is not None and patient not in set(cohort.patients.get_column("patient_id")):
         chk.usage("--patient: no such patient in the study")
+
+
+def _check_counts(**counts: int) -> None:
+    """Counts that must not be negative (--eval-boot, --reporting-lag), checked before work."""
+    from mrdtrack import _cli_common as chk
+
+    for name, value in counts.items():
+        chk.check_int(value, "--" + name.replace("_", "-"), 0)
