@@ -89,23 +89,6 @@ def register_subcommands(target: typer.Typer, commands: tuple[tuple[str, str], .
 # ---------------------------------------------------------------------------------------------
 
 
-def _problem_table(problems: Any, title: str) -> Table:
-    t = Table(title=title, show_lines=False)
-    for c in ("severity", "file", "row", "column", "rule", "message", "hint"):
-        t.add_column(c, overflow="fold")
-    for p in problems:
-        t.add_row(
-            p.severity,
-            p.file,
-            "" if p.row is None else str(p.row),
-            p.column or "",
-            p.rule,
-            p.message,
-            p.hint,
-        )
-    return t
-
-
 def _summary_tables(cohort: Any) -> list[Table]:
     c = cohort.counts()
     t = Table(title=f"Study {cohort.name}", show_header=True)
@@ -161,6 +144,25 @@ def _note_counts(notes: Any) -> list[dict[str, Any]]:
     )
 
 
+MaxPerRuleOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-per-rule",
+        help="Problems listed per rule (all are counted); 0 lists every problem.",
+    ),
+]
+MrdDatasetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mrd-dataset", help="ADaM: name of the MRD BDS dataset (default admrd), e.g. adlb."
+    ),
+]
+
+
+def _study_kwargs(mrd_dataset: str | None) -> dict[str, Any]:
+    return {} if mrd_dataset is None else {"mrd_dataset": mrd_dataset}
+
+
 @app.command()
 def validate(
     path: Annotated[
@@ -174,45 +176,46 @@ def validate(
         bool | None,
         typer.Option("--adam/--tables", help="Read CDISC ADaM datasets (default: detect)."),
     ] = None,
+    mrd_dataset: MrdDatasetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for pipelines.")] = False,
     exclusions: Annotated[
-        bool, typer.Option("--exclusions", help="List every excluded record (file/row/rule).")
+        bool, typer.Option("--exclusions", help="List excluded records (file/row/rule).")
     ] = False,
+    max_per_rule: MaxPerRuleOpt = 20,
 ) -> None:
-    """Read and validate a study; print what was read, kept and excluded."""
+    """Read and validate a study; print what was read, kept and excluded.
+
+    Problems are grouped by rule (severity, rule, file, column) with their count, message and
+    hint; the first --max-per-rule of each are listed by file, row and column.
+    """
+    from mrdtrack._cli_common import check_int, check_mapping, check_study
     from mrdtrack.errors import StudyValidationError
     from mrdtrack.io import demo_study_path, load_study
 
+    check_study(path, "PATH")
+    check_mapping(mapping)
+    check_int(max_per_rule, "--max-per-rule", 0)
+    if mrd_dataset is not None and adam is False:
+        typer.echo("error: --mrd-dataset applies to ADaM studies, not --tables", err=True)
+        raise typer.Exit(EXIT_USAGE)
     console = Console(soft_wrap=False, width=max(100, Console().width))
-    if path is not None and not path.exists():
-        typer.echo(f"error: study path does not exist: {path.name}", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    if mapping is not None and not mapping.is_file():
-        typer.echo(f"error: study map not found: {mapping.name}", err=True)
-        raise typer.Exit(EXIT_USAGE)
     where = path if path is not None else demo_study_path()
     try:
-        cohort = load_study(where, mapping=mapping, adam=adam)
+        cohort = load_study(where, mapping=mapping, adam=adam, **_study_kwargs(mrd_dataset))
     except StudyValidationError as exc:
-        errors = [p for p in exc.problems if p.severity == "error"]
+        errors = sum(p.severity == "error" for p in exc.problems)
         if as_json:
-            typer.echo(
-                json.dumps(
-                    {
-                        "valid": False,
-                        "n_errors": len(errors),
-                        "problems": [_problem_dict(p) for p in exc.problems],
-                    },
-                    indent=2,
-                )
-            )
+            _json_problems(exc.problems, errors, max_per_rule)
         else:
-            console.print(_problem_table(exc.problems, "Validation failed"))
-            console.print(
-                f"[bold red]{len(errors)} error(s)[/]; nothing was built. Fix the errors and "
-                "run again."
+            print_problems(exc.problems, max_per_rule)
+            typer.echo(
+                f"{errors} error(s); nothing was built. Fix the errors and run again.", err=False
             )
         raise typer.Exit(EXIT_INVALID) from None
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    warnings = cohort.metadata.get("warnings", ())
     if as_json:
         payload = {
             "valid": True,
@@ -222,27 +225,114 @@ def validate(
             "notes": _note_counts(cohort.metadata["notes"]) if "notes" in cohort.metadata else [],
             "exclusions_by_reason": cohort.exclusion_counts().to_dicts(),
             # row-level detail (file, row, column, rule, reason) with --exclusions
-            "exclusions": cohort.exclusions.to_dicts() if exclusions else None,
+            "exclusions": _limit(cohort.exclusions, max_per_rule).to_dicts()
+            if exclusions
+            else None,
         }
         typer.echo(json.dumps(payload, indent=2))
         return
     for t in _summary_tables(cohort):
         console.print(t)
     if exclusions and cohort.exclusions.height:
-        console.print(_problem_table(cohort.metadata.get("warnings", ()), "Excluded records"))
+        typer.echo("Excluded records")
+        print_problems(warnings, max_per_rule)
     console.print("[bold green]valid[/]: records read = kept + excluded in every table.")
 
 
-def _problem_dict(p: Any) -> dict[str, Any]:
-    return {
-        "severity": p.severity,
-        "file": p.file,
-        "row": p.row,
-        "column": p.column,
-        "rule": p.rule,
-        "message": p.message,
-        "hint": p.hint,
+def _limit(frame: Any, max_per_rule: int) -> Any:
+    """The first ``max_per_rule`` rows of each rule of an exclusions frame (0: all)."""
+    import polars as pl
+
+    if not max_per_rule:
+        return frame
+    return frame.filter(pl.int_range(pl.len()).over("rule") < max_per_rule)
+
+
+def _groups(problems: Any) -> dict[tuple[str, str, str, str], list[Any]]:
+    """Problems grouped by (severity, rule, file, column), errors first, largest first."""
+    groups: dict[tuple[str, str, str, str], list[Any]] = {}
+    for p in problems:
+        groups.setdefault((p.severity, p.rule, p.file, p.column or ""), []).append(p)
+    order = {"error": 0, "warning": 1, "note": 2}
+    return dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 3), -len(kv[1]), kv[0])))
+
+
+def print_problems(problems: Any, max_per_rule: int = 20) -> None:
+    """Print problems grouped by rule: count, message and hint once (verbatim, no markup),
+    then the first ``max_per_rule`` locations (0: all). Streams plain lines: fast at 10^6."""
+    groups = _groups(problems)
+    typer.echo(
+        f"{len(problems)} problem(s) by severity, rule, file and column ({len(groups)} groups):"
+    )
+    for (severity, rule, file, column), items in groups.items():
+        first = items[0]
+        col = f", column {column!r}" if column else ""
+        lines = [f"{severity} [{rule}] {file}{col}: {len(items)} record(s)", f"  {first.message}"]
+        if first.hint:
+            lines.append(f"  hint: {first.hint}")
+        shown = items if not max_per_rule else items[:max_per_rule]
+        rows = [p.row for p in shown if p.row is not None]
+        if rows:
+            more = len(items) - len(shown)
+            tail = f" ... and {more} more (--max-per-rule)" if more else ""
+            lines.append("  rows: " + ", ".join(str(r) for r in rows) + tail)
+        typer.echo("\n".join(lines))
+
+
+def _json_problems(problems: Any, n_errors: int, max_per_rule: int) -> None:
+    """Stream the failed-validation JSON: counts by rule, then the listed problems."""
+    groups = _groups(problems)
+    head = {
+        "valid": False,
+        "n_errors": n_errors,
+        "n_problems": len(problems),
+        "max_per_rule": max_per_rule,
+        "by_rule": [
+            {
+                "severity": k[0],
+                "rule": k[1],
+                "file": k[2],
+                "column": k[3] or None,
+                "n": len(v),
+                "message": v[0].message,
+                "hint": v[0].hint,
+            }
+            for k, v in groups.items()
+        ],
     }
+    text = json.dumps(head, indent=2)
+    out = sys.stdout
+    out.write(text[:-2] + ',\n  "problems": [')
+    listed = [
+        p
+        for items in groups.values()
+        for p in (items if not max_per_rule else items[:max_per_rule])
+    ]
+    # rows are serialised by polars in chunks (10^6 problems in seconds, bounded memory)
+    first = True
+    for i in range(0, len(listed), 100_000):
+        chunk = listed[i : i + 100_000]
+        text = _problem_frame(chunk).write_json()  # '[{...},{...}]'
+        out.write(("\n    " if first else ",\n    ") + text[1:-1])
+        first = False
+    out.write("\n  ]\n}\n")
+    out.flush()
+
+
+def _problem_frame(problems: Any) -> Any:
+    import polars as pl
+
+    return pl.DataFrame(
+        {
+            "severity": [p.severity for p in problems],
+            "file": [p.file for p in problems],
+            "row": pl.Series([p.row for p in problems], dtype=pl.Int64),
+            "column": pl.Series([p.column for p in problems], dtype=pl.String),
+            "rule": [p.rule for p in problems],
+            "message": [p.message for p in problems],
+            "hint": [p.hint for p in problems],
+        }
+    )
 
 
 @app.command()
@@ -250,6 +340,7 @@ def export(
     path: Annotated[Path, typer.Argument(help="Study folder (CSV/Parquet/Excel or ADaM).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     mapping: Annotated[Path | None, typer.Option("--mapping", "-m", help="Study map.")] = None,
+    mrd_dataset: MrdDatasetOpt = None,
     adam_out: Annotated[
         bool, typer.Option("--adam", help="Write ADaM .xpt instead of CSV tables.")
     ] = False,
@@ -261,26 +352,51 @@ def export(
     ] = False,
     salt: Annotated[
         str | None,
-        typer.Option(help="Pseudonymisation secret; default: environment MRDTRACK_SALT."),
+        typer.Option(
+            help="Pseudonymisation secret (with --pseudonymise only); default: environment "
+            "MRDTRACK_SALT."
+        ),
     ] = None,
+    max_per_rule: MaxPerRuleOpt = 20,
 ) -> None:
-    """Write the validated study (study days, our column names) as CSV tables or ADaM."""
+    """Write the validated study (study days, our column names) as CSV tables or ADaM.
+
+    ``--salt`` without ``--pseudonymise`` is an error (exit 2): the real identifiers would be
+    written while the user believes them replaced.
+    """
+    from mrdtrack._cli_common import check_int, check_mapping, check_out_dir, check_study
     from mrdtrack.errors import StudyValidationError
     from mrdtrack.io import load_study
 
     if not path.exists():
         typer.echo(f"error: study path does not exist: {path.name}", err=True)
         raise typer.Exit(EXIT_USAGE)
-    try:
-        cohort = load_study(path, mapping=mapping)
-    except StudyValidationError as exc:
-        Console().print(_problem_table(exc.problems, "Validation failed"))
-        raise typer.Exit(EXIT_INVALID) from None
+    check_study(path, "PATH")
+    check_mapping(mapping)
+    check_out_dir(out, "--out")
+    check_int(max_per_rule, "--max-per-rule", 0)
+    if salt is not None and not pseudonymise:
+        typer.echo(
+            "error: --salt is given without --pseudonymise: the real identifiers would be "
+            "written; add --pseudonymise (or drop --salt)",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+    secret = None
     if pseudonymise:
         secret = salt or os.environ.get("MRDTRACK_SALT")
         if not secret:
             typer.echo("error: --pseudonymise needs --salt or MRDTRACK_SALT", err=True)
             raise typer.Exit(EXIT_USAGE)
+    try:
+        cohort = load_study(path, mapping=mapping, **_study_kwargs(mrd_dataset))
+    except StudyValidationError as exc:
+        print_problems(exc.problems, max_per_rule)
+        raise typer.Exit(EXIT_INVALID) from None
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    if secret:
         try:
             cohort = cohort.pseudonymise(secret)
         except ValueError as exc:
@@ -303,3 +419,7 @@ register_subcommands(app, SUBCOMMANDS)
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point (``mrdtrack``)."""
     return app(args=argv if argv is not None else sys.argv[1:], prog_name="mrdtrack")
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m mrdtrack.cli`
+    main()

@@ -51,7 +51,10 @@ class StudyValidationError(MrdtrackError, ValueError):
         lines = [f"study validation failed with {n} problem{'s' if n != 1 else ''}:"]
         lines += ["  - " + p.format() for p in self.problems[:50]]
         if n > 50:
-            lines.append(f"  ... and {n - 50} more (see .problems)")
+            lines.append(
+                f"  ... and {n - 50} more (all in .problems; `mrdtrack validate` groups them by "
+                "rule)"
+            )
         super().__init__("\n".join(lines))
 
 

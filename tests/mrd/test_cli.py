@@ -86,8 +86,14 @@ def test_other_commands(study, tmp_path):
 def test_exit_codes(study, tmp_path):
     res = runner.invoke(app, ["classify", str(study), "--out", str(tmp_path / "x.txt")])
     assert res.exit_code == 2
+    # a study folder that does not exist is a usage error (exit 2, as `mrdtrack validate`)
     res = runner.invoke(
         app, ["classify", str(tmp_path / "nothing"), "--out", str(tmp_path / "x.csv")]
+    )
+    assert res.exit_code == 2 and "does not exist" in res.output
+    (tmp_path / "broken").mkdir()
+    res = runner.invoke(
+        app, ["classify", str(tmp_path / "broken"), "--out", str(tmp_path / "x.csv")]
     )
     assert res.exit_code == 3
     res = runner.invoke(

@@ -84,4 +84,6 @@ def load_study(
             adam = False
     if adam:
         return read_adam(folder, **kwargs)
+    if "mrd_dataset" in kwargs:
+        raise ValueError("--mrd-dataset (mrd_dataset) applies to ADaM studies only")
     return read_study(folder, mapping, **kwargs)

@@ -38,7 +38,14 @@ from typing import Any
 import polars as pl
 
 from mrdtrack.errors import Problem, StudyValidationError
-from mrdtrack.io.validate import FILE, ORIGIN_DATE, ROW, ValidationOptions, problem
+from mrdtrack.io.validate import (
+    FILE,
+    ORIGIN_DATE,
+    ROW,
+    ValidationOptions,
+    number_text,
+    problem,
+)
 from mrdtrack.io.validate import validate_tables as _validate
 
 DATASETS = ("adsl", "adtte", "adae", "admrd")
@@ -317,7 +324,51 @@ _ADMRD_VARS = {
 # ---------------------------------------------------------------------------------------------
 
 
+# Hints of the ADaM reader: ADaM studies have no study map, so the table reader's hints
+# ("recode it under [tables...] in the study map") would send the user nowhere.
+ADAM_HINTS = {
+    "missing_table": "put the dataset in the folder as .xpt or .sas7bdat (file name = dataset "
+    "name); name another MRD dataset with --mrd-dataset (read_adam(mrd_dataset=...))",
+    "ambiguous_table": "keep one file per dataset (.xpt or .sas7bdat, not both)",
+    "bad_encoding": 'pass the encoding of the SAS file: read_adam(..., encoding="latin-1")',
+    "missing_column": "add the variable to the dataset (docs/data-format.md, 'CDISC ADaM')",
+    "unparsable_value": "correct the value in the dataset, or leave it missing (SAS .)",
+    "unparsable_date": "store the date as a SAS date variable; other SAS date formats: "
+    "read_adam(extra_date_formats=...)",
+    "partial_date": "store a complete SAS date (impute partial dates in the ADaM derivation)",
+    "unknown_code": "use the ADaM values of this variable (docs/data-format.md, 'CDISC ADaM'), "
+    "e.g. AVALC NEGATIVE / POSITIVE, PARAMCD MRDNGF, SPEC BONE MARROW",
+    "implausible_date": "check the date in the dataset",
+    "implausible_day": "check the dates in the dataset (study days count from TRTSDT)",
+    "two_digit_year": "store the date as a SAS date variable",
+}
+
+
+def _adam_hint(p: Problem) -> Problem:
+    hint = ADAM_HINTS.get(p.rule)
+    return p if hint is None else replace(p, hint=hint)
+
+
 def read_adam(
+    path_or_files: str | Path | Sequence[str | Path] | Mapping[str, str | Path],
+    **kwargs: Any,
+) -> Any:
+    """Read ADaM datasets (ADSL, ADTTE, ADAE, ADMRD) and return a validated `Cohort`.
+
+    See `_read_adam` for the parameters. Problems carry ADaM hints (`ADAM_HINTS`): an ADaM
+    study has no study map, so no hint points to one.
+    """
+    try:
+        cohort = _read_adam(path_or_files, **kwargs)
+    except StudyValidationError as exc:
+        raise StudyValidationError([_adam_hint(p) for p in exc.problems]) from None
+    warnings = cohort.metadata.get("warnings")
+    if warnings:
+        cohort.metadata["warnings"] = tuple(_adam_hint(p) for p in warnings)
+    return cohort
+
+
+def _read_adam(
     path_or_files: str | Path | Sequence[str | Path] | Mapping[str, str | Path],
     *,
     mrd_dataset: str = "admrd",
@@ -503,6 +554,13 @@ def _col(df: pl.DataFrame, *names: str) -> str | None:
     return None
 
 
+def _id(df: pl.DataFrame, c: str = "USUBJID") -> pl.Expr:
+    """Identifier text: a numeric ``USUBJID`` (SAS stores numbers as floats) 1.0 reads "1"."""
+    e = pl.col(c)
+    e = number_text(e) if df.schema[c].is_float() else e.cast(pl.String)
+    return e.str.strip_chars()
+
+
 def _text(df: pl.DataFrame, c: str) -> pl.Expr:
     return pl.col(c).cast(pl.String).str.strip_chars().str.to_uppercase()
 
@@ -562,9 +620,8 @@ def _to_tables(
         "mrd": {},
         "adverse_events": {},
     }
-    pid = pl.col("USUBJID").cast(pl.String).str.strip_chars()
     patients = adsl.select(
-        pid.alias("patient_id"),
+        _id(adsl).alias("patient_id"),
         opt(adsl, "ARM").alias("arm"),
         opt(adsl, "SITEID").alias("site"),
         pl.col("DCUTDT").alias("cutoff_day"),
@@ -611,7 +668,7 @@ def _to_tables(
             else _text(ae, rel).replace({"RELATED": "Y", "NOT RELATED": "N"})
         )
         ae_tab = ae.select(
-            pid.alias("patient_id"),
+            _id(ae).alias("patient_id"),
             pl.col("AETERM").alias("term"),
             opt(ae, "AEDECOD").alias("decod"),
             opt(ae, "AEBODSYS").alias("body_system"),
@@ -644,7 +701,7 @@ def _mrd(mrd: pl.DataFrame) -> pl.DataFrame:
         return pl.col(c) if c in mrd.columns else pl.lit(None, dtype=dtype)
 
     return mrd.select(
-        pl.col("USUBJID").cast(pl.String).str.strip_chars().alias("patient_id"),
+        _id(mrd).alias("patient_id"),
         day.alias("day"),
         opt("AVISIT").alias("visit"),
         paramcd.replace(inv).alias("method"),
@@ -674,7 +731,7 @@ def _outcomes(
     """One outcomes row per ADSL row, from ADSL and the PFS/OS records of ADTTE."""
     problems: list[Problem] = []
     t = adtte.with_columns(
-        pl.col("USUBJID").cast(pl.String).str.strip_chars().alias("__pid"),
+        _id(adtte).alias("__pid"),
         _text(adtte, "PARAMCD").alias("__param"),
         pl.col("CNSR").cast(pl.Float64, strict=False).alias("__cnsr"),
         (_text(adtte, "EVNTDESC") if "EVNTDESC" in adtte.columns else pl.lit(""))
@@ -683,7 +740,7 @@ def _outcomes(
     )
     rows = t.get_column(ROW)
     origin = adsl.select(
-        pl.col("USUBJID").cast(pl.String).str.strip_chars().alias("__pid"),
+        _id(adsl).alias("__pid"),
         pl.col("TRTSDT").alias("__origin"),
         (pl.col("DTHDT") if "DTHDT" in adsl.columns else pl.lit(None, pl.Date)).alias("__dthdt"),
     ).unique("__pid", keep="first", maintain_order=True)
@@ -735,7 +792,7 @@ def _outcomes(
         )  # fmt: skip
     have_pfs = set(t.filter(pl.col("__param") == "PFS").get_column("__pid").to_list())
     for pid_, r in zip(
-        adsl.get_column("USUBJID").cast(pl.String).str.strip_chars().to_list(),
+        adsl.select(_id(adsl)).to_series().to_list(),
         adsl.get_column(ROW).to_list(),
         strict=True,
     ):
@@ -757,7 +814,7 @@ def _outcomes(
         .agg(pl.col("ADT").min().alias("__os_death"))
     )
     latest = first.group_by("__pid").agg(pl.col("ADT").max().alias("__latest"))
-    base = adsl.with_columns(pl.col("USUBJID").cast(pl.String).str.strip_chars().alias("__pid"))
+    base = adsl.with_columns(_id(adsl).alias("__pid"))
     base = (
         base.join(prog, on="__pid", how="left", maintain_order="left")
         .join(os_death, on="__pid", how="left", maintain_order="left")

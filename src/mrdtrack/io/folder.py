@@ -57,6 +57,8 @@ def read_study(
         smap = load_mapping(mapping)
         return _from_frames(path, smap, name)
     folder = Path(path)
+    if folder.is_file():
+        raise StudyValidationError([problem("not_a_folder", folder.name)])
     if not folder.is_dir():
         raise StudyValidationError(
             [problem("missing_table", folder.name or str(folder), table="patients")]
@@ -216,11 +218,35 @@ def parse_table_bytes(
         except Exception:
             return None, [problem("malformed_file", fname, table=tname, format="Parquet")]
         return _with_rows(df, fname), []
+    return _parse_excel(data, fname, tname)
+
+
+def _parse_excel(data: bytes, fname: str, tname: str) -> tuple[pl.DataFrame | None, list[Problem]]:
+    """First sheet of a workbook, every cell as text; row numbers count blank rows.
+
+    ``row`` is the data row under the header (sheet row - 1 when the header is on row 1), so
+    a blank row above a record is counted and messages cite the row the user sees. Rows with
+    no value are not records (a note lists them). A whole-number cell reads as "7", not "7.0".
+    """
+    import fastexcel
+
     try:
-        df = pl.read_excel(io.BytesIO(data), infer_schema_length=0)
+        sheet = fastexcel.read_excel(data).load_sheet(0, dtypes="string")
+        df = sheet.to_polars()
     except Exception:
         return None, [problem("malformed_file", fname, table=tname, format="Excel")]
-    return _with_rows(df, fname), []
+    df = df.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW))
+    values = [c for c in df.columns if c != ROW]
+    if not values:
+        return None, [problem("empty_file", fname, table=tname)]
+    blank = df.select(
+        pl.all_horizontal(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in values)
+    ).to_series()
+    problems = [
+        problem("blank_row", fname, int(r), table=tname) for r in df.get_column(ROW).filter(blank)
+    ]
+    df = df.filter(~blank).with_columns(pl.lit(fname, dtype=pl.String).alias(FILE))
+    return df, problems
 
 
 def _with_rows(df: pl.DataFrame, fname: str) -> pl.DataFrame:
@@ -275,20 +301,16 @@ def _parse_text(
     for i, r in enumerate(rows[1:], start=1):
         if not r:
             continue  # a blank line is not a record
-        if len(r) != width:
-            if all(not x.strip() for x in r):
-                problems.append(problem("blank_row", fname, i, table=tname))
-                continue
-            problems.append(problem("malformed_row", fname, i, table=tname))
-            continue
-        if all(not x.strip() for x in r):
+        if len(r) == width and "".join(r).strip():
+            records.append(r)
+            row_numbers.append(i)
+        elif not "".join(r).strip():  # every field blank
             problems.append(problem("blank_row", fname, i, table=tname))
-            continue
-        records.append(r)
-        row_numbers.append(i)
-    cols = {h: [r[j] for r in records] for j, h in enumerate(header)}
+        else:
+            problems.append(problem("malformed_row", fname, i, table=tname))
+    columns = list(zip(*records, strict=True)) if records else [()] * width
     df = pl.DataFrame(
-        {h: pl.Series(h, v, dtype=pl.String) for h, v in cols.items()}
+        {h: pl.Series(h, v, dtype=pl.String) for h, v in zip(header, columns, strict=True)}
         | {ROW: pl.Series(ROW, row_numbers, dtype=pl.Int64)},
     ).with_columns(pl.lit(fname, dtype=pl.String).alias(FILE))
     return df, problems

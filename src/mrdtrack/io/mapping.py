@@ -54,6 +54,12 @@ _STUDY_KEYS = {
     "pre_origin_days",
     "date_format",
     "delimiter",
+    # no silent change of data (see docs/data-format.md, "Plausibility and notations")
+    "two_digit_year_pivot",
+    "plausible_years",
+    "max_study_days",
+    "decimal_comma",
+    "lab_notation",
 }
 _TABLE_KEYS = {"file", "columns", "dates", "codes", "date_format"}
 
@@ -86,6 +92,7 @@ class StudyMap:
     delimiter: str | None = None
     tables: Mapping[str, TableMap] = field(default_factory=dict)
     source: str = "<study map>"
+    extra: Mapping[str, Any] = field(default_factory=dict)  # further ValidationOptions fields
 
     def options(self) -> ValidationOptions:
         dates = {
@@ -98,6 +105,7 @@ class StudyMap:
             date_columns=dates,
             partial_dates=self.partial_dates,
             pre_origin_days=self.pre_origin_days,
+            **self.extra,
         )
 
     def table(self, name: str) -> TableMap:
@@ -223,6 +231,7 @@ def _parse(data: Mapping[str, Any], source: str) -> StudyMap:
     name = study.get("name")
     if name is not None and not isinstance(name, str):
         raise _invalid(source, "[study] name must be text")
+    extra = _plausibility_keys(study, source)
     return StudyMap(
         name=name,
         encoding=encoding,
@@ -232,7 +241,42 @@ def _parse(data: Mapping[str, Any], source: str) -> StudyMap:
         delimiter=delimiter,
         tables=tables,
         source=source,
+        extra=extra,
     )
+
+
+def _plausibility_keys(study: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """[study] keys against silent changes: pivot, plausible years/days, decimal comma."""
+    extra: dict[str, Any] = {}
+    pivot = study.get("two_digit_year_pivot")
+    if pivot is not None:
+        if not isinstance(pivot, int) or isinstance(pivot, bool) or not 1000 <= pivot <= 9900:
+            raise _invalid(source, "[study] two_digit_year_pivot must be a year, e.g. 1950")
+        extra["two_digit_year_pivot"] = pivot
+    years = study.get("plausible_years")
+    if years is not None:
+        if (
+            not isinstance(years, list)
+            or len(years) != 2
+            or not all(isinstance(y, int) and not isinstance(y, bool) for y in years)
+            or not 1 <= years[0] <= years[1] <= 9999
+        ):
+            raise _invalid(
+                source, "[study] plausible_years must be [first, last], e.g. [1990, 2040]"
+            )
+        extra["plausible_years"] = (years[0], years[1])
+    days = study.get("max_study_days")
+    if days is not None:
+        if not isinstance(days, int) or isinstance(days, bool) or days <= 0:
+            raise _invalid(source, "[study] max_study_days must be a positive integer")
+        extra["max_study_days"] = days
+    for key in ("decimal_comma", "lab_notation"):
+        v = study.get(key)
+        if v is not None:
+            if not isinstance(v, bool):
+                raise _invalid(source, f"[study] {key} must be true or false")
+            extra[key] = v
+    return extra
 
 
 def _str_map(v: Any, where: str, source: str, values_any: bool = False) -> dict[str, str]:

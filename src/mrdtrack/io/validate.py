@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 
 from mrdtrack.errors import Problem, StudyValidationError
+from mrdtrack.io.notation import lab_number_expr, read_notation
 from mrdtrack.schema import EXCLUSIONS_SCHEMA, REQUIRED_TABLES, TABLES, Column, TableSpec
 
 ROW = "__row"
@@ -38,6 +39,8 @@ ORIGIN_DATE = "origin_date"
 PATIENT_LEVEL = ("patients", "outcomes")
 DEFAULT_NULL_TOKENS = ("", "NA", ".")
 DEFAULT_PRE_ORIGIN_DAYS = 30
+DEFAULT_PLAUSIBLE_YEARS = (1900, 2100)
+DEFAULT_MAX_STUDY_DAYS = 18262  # 50 years of 365.25 days
 NOTES_SCHEMA: dict[str, pl.DataType] = {
     "file": pl.String(),
     "row": pl.Int64(),
@@ -65,6 +68,12 @@ _RULE_LIST = (
         "error",
         "required table {table!r} is missing",
         "provide {table}.csv, .parquet or .xlsx, or name its file in the study map",
+    ),
+    Rule(
+        "not_a_folder",
+        "error",
+        "a study folder was expected, but this is a file",
+        "give the folder that holds the study's tables (or its ADaM .xpt/.sas7bdat files)",
     ),
     Rule(
         "ambiguous_table",
@@ -163,6 +172,39 @@ _RULE_LIST = (
         "table",
         "value is outside the plausible range {range}",
         "check the value and its unit",
+    ),
+    Rule(
+        "two_digit_year",
+        "table",
+        "date has a two-digit year, whose century is ambiguous",
+        "write four-digit years, or set two_digit_year_pivot (e.g. 1950: 50-99 -> 1900s, "
+        "00-49 -> 2000s) under [study] in the study map",
+    ),
+    Rule(
+        "implausible_date",
+        "table",
+        "date is outside the plausible years {range}",
+        "check the date and its format, or widen plausible_years under [study] in the study map",
+    ),
+    Rule(
+        "implausible_day",
+        "table",
+        "study day is outside the plausible range {range}",
+        "check the value (study days count from the time origin), or raise max_study_days "
+        "under [study] in the study map",
+    ),
+    Rule(
+        "conflicting_level",
+        "warning",
+        "the result notation states a level that differs from column {other!r}",
+        "keep the level in one place, or make both agree",
+    ),
+    Rule(
+        "all_records_excluded",
+        "error",
+        "every record of table {table!r} was excluded ({summary})",
+        "fix the excluded records (run validate --exclusions to list them); a study needs at "
+        "least one kept record in each required table",
     ),
     Rule(
         "unknown_patient",
@@ -359,6 +401,12 @@ _RULE_LIST = (
     Rule("blank_row", "note", "row has no values and is not a record"),
     Rule("ignored_column", "note", "column is not part of the table and was ignored"),
     Rule("default_filled", "note", "missing {column} set to its default {default!r}"),
+    Rule(
+        "lab_notation",
+        "note",
+        "{n} result(s) written as lab notations were read as result, level and sensitivity",
+    ),
+    Rule("two_digit_year_pivoted", "note", "two-digit years read with pivot {pivot}"),
 )
 RULES: dict[str, Rule] = {r.name: r for r in _RULE_LIST}
 
@@ -405,12 +453,27 @@ class ValidationOptions:
         (15th of the month / 1 July).
     pre_origin_days : MRD assessments up to this many days before the origin are kept
         (screening samples taken just before maintenance start count as baseline).
+    two_digit_year_pivot : how a two-digit year is read: with pivot P, ``yy`` is the year in
+        ``[P, P + 99]`` ending in ``yy`` (P = 1950: "49" -> 2049, "50" -> 1950). None (default):
+        a two-digit year is an error (rule ``two_digit_year``), never guessed.
+    plausible_years : calendar dates outside these years (inclusive) are rejected (rule
+        ``implausible_date``); default 1900-2100.
+    max_study_days : study days whose absolute value exceeds this are rejected (rule
+        ``implausible_day``); default 18262 (50 years).
+    decimal_comma : read "0,5" as 0.5 in number columns (and "1.000,5" is then unreadable).
+    lab_notation : read MRD results as labs write them ("NEG", "not detected", "<1e-5",
+        "0.001%", "positive 2x10-4"); see `mrdtrack.io.notation`.
     """
 
     null_tokens: tuple[str, ...] = DEFAULT_NULL_TOKENS
     date_columns: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
     partial_dates: str = "error"
     pre_origin_days: int = DEFAULT_PRE_ORIGIN_DAYS
+    two_digit_year_pivot: int | None = None
+    plausible_years: tuple[int, int] = DEFAULT_PLAUSIBLE_YEARS
+    max_study_days: int = DEFAULT_MAX_STUDY_DAYS
+    decimal_comma: bool = False
+    lab_notation: bool = True
 
     def __post_init__(self) -> None:
         if self.partial_dates not in ("error", "first", "middle"):
@@ -419,6 +482,11 @@ class ValidationOptions:
             )
         if self.pre_origin_days < 0:
             raise ValueError("pre_origin_days must be >= 0")
+        if self.max_study_days <= 0:
+            raise ValueError("max_study_days must be > 0")
+        lo, hi = self.plausible_years
+        if not 1 <= lo <= hi <= 9999:
+            raise ValueError("plausible_years must be (first, last) with 1 <= first <= last")
 
 
 _BOOL_TOKENS = {
@@ -444,6 +512,7 @@ _DEFAULTS: dict[tuple[str, str], str] = {
     ("mrd", "specimen"): "bone_marrow",
 }
 _MAX_ABS_INT = 1e9
+FRACTION_COLUMNS = ("sensitivity", "clonal_fraction")  # "0.001%" reads as 1e-5 here
 
 
 _DATA_LIKE = re.compile(r"^[\d\s\-/.:,+eET]*$")
@@ -480,9 +549,28 @@ def _expected(col: Column) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def number_text(e: pl.Expr) -> pl.Expr:
+    """Text form of a float column as a person wrote it: whole numbers without ".0".
+
+    SAS stores every number as a float and Excel/Parquet may too, so an identifier 1 arrives
+    as 1.0; its text form is "1" (not "1.0"). Fractions keep their shortest decimal form.
+    """
+    whole = e.is_finite() & (e.round(0) == e) & (e.abs() < 2.0**53)
+    return (
+        pl.when(whole)
+        .then(e.cast(pl.Int64, strict=False).cast(pl.String))
+        .otherwise(e.cast(pl.String))
+    )
+
+
 def _as_text(c: str, dtype: pl.DataType, null_tokens: Sequence[str]) -> pl.Expr:
     """Text view of a column: stripped, null tokens and empty cells as null."""
-    e = pl.col(c) if dtype == pl.String else pl.col(c).cast(pl.String)
+    if dtype == pl.String:
+        e = pl.col(c)
+    elif dtype.is_float():
+        e = number_text(pl.col(c))
+    else:
+        e = pl.col(c).cast(pl.String)
     e = e.str.strip_chars()
     tokens = sorted({*null_tokens, ""})
     return pl.when(e.is_in(tokens)).then(None).otherwise(e)
@@ -539,14 +627,11 @@ def _parse_column(
         stage1 = {t: pl.col(c), f: pl.col(c).cast(pl.Float64)}
     else:
         text = _as_text(c, dt, opts.null_tokens)
-        # "10^-5" and "10^(-5)" (limits of detection as printed in lab reports) read as 1e-5
-        power = pl.lit("1e") + text.str.slice(3).str.replace_all(
-            "(", "", literal=True
-        ).str.replace_all(")", "", literal=True)
-        cleaned = (
-            pl.when(text.str.starts_with("10^")).then(power).otherwise(text)
-        ).str.replace_all("−", "-", literal=True)
-        stage1 = {t: text, f: cleaned.cast(pl.Float64, strict=False)}
+        # lab notations of numbers: "10^-5", "2x10-4"; percentages in fraction columns
+        number = lab_number_expr(
+            text, decimal_comma=opts.decimal_comma, percent=col.name in FRACTION_COLUMNS
+        )
+        stage1 = {t: text, f: number}
     x = pl.col(f)
     bad = pl.col(t).is_not_null() & (x.is_null() | x.is_nan() | x.is_infinite())
     if integer:
@@ -562,7 +647,13 @@ def _parse_column(
 
 
 def _parse_date(df: pl.DataFrame, c: str, fmt: str | None, opts: ValidationOptions) -> pl.DataFrame:
-    """Parse calendar-date column ``c`` of ``df``: frame of dates, bad, partial, imputed."""
+    """Parse calendar-date column ``c`` of ``df``.
+
+    Returns a frame of ``dates`` and the masks ``bad`` (not a date), ``partial``, ``imputed``,
+    ``two_digit`` (a two-digit year and no pivot: never guessed), ``pivoted`` (read with the
+    study map's pivot) and ``implausible`` (outside ``opts.plausible_years``). Dates of the
+    masks other than ``imputed``/``pivoted`` are null.
+    """
     dt = df.schema[c]
     n = df.height
     if dt == pl.Null:
@@ -576,9 +667,10 @@ def _parse_date(df: pl.DataFrame, c: str, fmt: str | None, opts: ValidationOptio
     else:
         dates = None
     if dates is not None:
-        return _select(df, [dates.alias("dates")]).with_columns(
+        r = _select(df, [dates.alias("dates")]).with_columns(
             bad=pl.repeat(False, n), partial=pl.repeat(False, n), imputed=pl.repeat(False, n)
         )
+        return _date_checks(r, False, opts)
     r = _select(df, [_as_text(c, dt, opts.null_tokens).alias("text")])
     r = r.with_columns(partial=pl.repeat(False, n), imputed=pl.repeat(False, n))
     if fmt is None:
@@ -613,13 +705,46 @@ def _parse_date(df: pl.DataFrame, c: str, fmt: str | None, opts: ValidationOptio
             )
         )
     else:
-        r = r.with_columns(dates=pl.col("text").str.to_date(fmt, strict=False))
+        # "%y" and a two-digit year under "%Y" both read as years 0-99, then pivoted or refused
+        r = r.with_columns(dates=pl.col("text").str.to_date(fmt.replace("%y", "%Y"), strict=False))
     r = r.with_columns(
         bad=(
             pl.col("text").is_not_null() & pl.col("dates").is_null() & ~pl.col("partial")
         ).fill_null(False)
     )
-    return r.select("dates", "bad", "partial", "imputed")
+    return _date_checks(r, fmt is not None, opts)
+
+
+def _date_checks(r: pl.DataFrame, formatted: bool, opts: ValidationOptions) -> pl.DataFrame:
+    """Two-digit years (pivot or refuse) and plausible years of parsed ``dates``."""
+    year = pl.col("dates").dt.year()
+    n = r.height
+    if formatted:
+        short = (year < 100).fill_null(False)
+        if opts.two_digit_year_pivot is not None:
+            p = opts.two_digit_year_pivot
+            full = year + (p // 100) * 100
+            full = pl.when(full < p).then(full + 100).otherwise(full)
+            pivoted = pl.date(full, pl.col("dates").dt.month(), pl.col("dates").dt.day())
+            r = r.with_columns(
+                dates=pl.when(short).then(pivoted).otherwise("dates"),
+                pivoted=short,
+                two_digit=pl.repeat(False, n),
+            )
+        else:
+            r = r.with_columns(
+                dates=pl.when(short).then(None).otherwise("dates"),
+                two_digit=short,
+                pivoted=pl.repeat(False, n),
+            )
+    else:
+        r = r.with_columns(two_digit=pl.repeat(False, n), pivoted=pl.repeat(False, n))
+    lo, hi = opts.plausible_years
+    implausible = ((year < lo) | (year > hi)).fill_null(False)
+    r = r.with_columns(implausible=implausible).with_columns(
+        dates=pl.when("implausible").then(None).otherwise("dates")
+    )
+    return r.select("dates", "bad", "partial", "imputed", "two_digit", "pivoted", "implausible")
 
 
 def _select(df: pl.DataFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
@@ -646,6 +771,9 @@ class _Table:
     excluded: dict[int, tuple[str, str | None, str]] = field(default_factory=dict)
     broken: bool = False  # structural problem: row-level checks skipped
     failed: dict[str, set[int]] = field(default_factory=dict)  # column -> rows with an error
+    # rows whose dates could not become study days because their patient's origin failed
+    # (reported there): no further rule looks at them, so one error is not reported five times
+    skip: set[int] = field(default_factory=set)
 
     def exclude(self, idx: Iterable[int], rule: str, column: str | None, reason: str) -> list[int]:
         """Mark records (0-based positions) excluded by ``rule`` unless already excluded."""
@@ -680,19 +808,21 @@ def _report_rows(
     if mask.len() == 0 or not mask.any():
         return
     idx = mask.fill_null(False).arg_true().to_list()
-    rows = t.df.get_column(ROW).to_list()
-    files = t.df.get_column(FILE).to_list()
     template = problem(rule, t.file, None, column, table=t.spec.name, **fmt)
     if template.severity == "warning":
         idx = t.exclude(idx, rule, column, template.message)
     elif template.severity == "error" and column is not None:
         t.failed.setdefault(column, set()).update(idx)
-    for i in idx:
-        out.add(
-            Problem(
-                files[i], rows[i], column, rule, template.message, template.hint, template.severity
-            )
-        )
+    if not idx:
+        return
+    # only the reported rows are converted to Python (10^6 problems: seconds, not minutes)
+    rows = t.df.get_column(ROW).gather(idx).to_list()
+    files = t.df.get_column(FILE).gather(idx).to_list()
+    msg, hint, sev = template.message, template.hint, template.severity
+    target = out.notes if sev == "note" else out.problems
+    target.extend(
+        [Problem(f, r, column, rule, msg, hint, sev) for f, r in zip(files, rows, strict=True)]
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -752,11 +882,14 @@ def validate_tables(
 
     if not parsed["patients"].broken:
         _resolve_dates(parsed, opts, out)
+    for t in parsed.values():
+        _check_days(t, opts, out)
     _check_patients(parsed, out)
     _check_outcomes(parsed, out)
     _check_mrd(parsed, opts, out)
     _check_adverse_events(parsed, out)
 
+    _check_emptied(parsed, out)
     errors = out.errors
     warnings = [p for p in out.problems if p.severity != "error"]
     if errors:
@@ -779,6 +912,11 @@ def validate_tables(
             "null_tokens": list(opts.null_tokens),
             "partial_dates": opts.partial_dates,
             "pre_origin_days": opts.pre_origin_days,
+            "two_digit_year_pivot": opts.two_digit_year_pivot,
+            "plausible_years": list(opts.plausible_years),
+            "max_study_days": opts.max_study_days,
+            "decimal_comma": opts.decimal_comma,
+            "lab_notation": opts.lab_notation,
         },
     }
     meta.update(metadata or {})
@@ -845,7 +983,14 @@ def _load_table(
     if FILE not in df.columns:
         df = df.with_columns(pl.lit(fname, dtype=pl.String).alias(FILE))
     df = df.with_columns(pl.col(ROW).cast(pl.Int64), pl.col(FILE).cast(pl.String))
+    conflicts: dict[str, pl.Series] = {}
+    if tname == "mrd" and opts.lab_notation and "result" in df.columns:
+        df, conflicts, n_read_notation = _read_notations(df, opts)
+        if n_read_notation:
+            out.add(problem("lab_notation", fname, None, "result", table=tname, n=n_read_notation))
     t = _Table(spec, df, n if n_read is None else n_read, fname)
+    for other, mask in conflicts.items():
+        _report_rows(t, mask, "conflicting_level", "result", out, other=other)
 
     date_cols = dict(opts.date_columns.get(tname, {}))
     present = set(df.columns)
@@ -908,6 +1053,68 @@ def _load_table(
     return t
 
 
+def _read_notations(
+    df: pl.DataFrame, opts: ValidationOptions
+) -> tuple[pl.DataFrame, dict[str, pl.Series], int]:
+    """Read MRD results written as lab notations (`mrdtrack.io.notation`).
+
+    A result such as "positive 2x10-4" becomes ``positive`` with clonal_fraction 2e-4; "<1e-5"
+    becomes ``negative`` with sensitivity 1e-5. The level / sensitivity fills an empty cell;
+    a cell that states another value is a conflict (the record is excluded, never overwritten).
+    Returns the frame, conflict masks by column, and the number of results read.
+    """
+    dt = df.schema["result"]
+    if dt != pl.String:
+        return df, {}, 0
+    text = df.select(_as_text("result", dt, opts.null_tokens).alias("t")).to_series()
+    known = {_norm_code(x) for x in TABLES["mrd"].column("result").codes or ()}
+    rows = []
+    for u in text.drop_nulls().unique().to_list():
+        if _norm_code(u) in known:
+            continue
+        r = read_notation(u, decimal_comma=opts.decimal_comma)
+        if r is not None:
+            rows.append((u, r.result, r.level, r.sensitivity))
+    if not rows:
+        return df, {}, 0
+    lookup = pl.DataFrame(
+        rows,
+        schema={"t": pl.String, "__nres": pl.String, "__nlvl": pl.Float64, "__nsens": pl.Float64},
+        orient="row",
+    )
+    j = pl.DataFrame({"t": text}).join(lookup, on="t", how="left", maintain_order="left")
+    n_read = int(j.get_column("__nres").is_not_null().sum())
+    df = df.with_columns(pl.coalesce(j.get_column("__nres"), pl.col("result")).alias("result"))
+    conflicts: dict[str, pl.Series] = {}
+    for cname, src in (("clonal_fraction", "__nlvl"), ("sensitivity", "__nsens")):
+        stated = j.get_column(src)
+        if not stated.is_not_null().any():
+            continue
+        if cname not in df.columns:
+            df = df.with_columns(stated.alias(cname))
+            continue
+        cdt = df.schema[cname]
+        if cdt == pl.String:
+            cell = _as_text(cname, cdt, opts.null_tokens)
+            have = df.select(
+                cell.alias("c"),
+                lab_number_expr(cell, decimal_comma=opts.decimal_comma, percent=True).alias("x"),
+            )
+            fill = stated.map_elements(repr, return_dtype=pl.String)
+            df = df.with_columns(pl.coalesce(have.get_column("c"), fill).alias(cname))
+        elif cdt.is_numeric() or cdt == pl.Null:
+            have = df.select(pl.col(cname).alias("c"), pl.col(cname).cast(pl.Float64).alias("x"))
+            df = df.with_columns(pl.coalesce(pl.col(cname).cast(pl.Float64), stated).alias(cname))
+        else:
+            continue
+        x = have.get_column("x")
+        differ = have.get_column("c").is_not_null() & stated.is_not_null()
+        differ = differ & ((x - stated).abs() > 1e-9 * stated.abs()).fill_null(True)
+        if differ.any():
+            conflicts[cname] = differ
+    return df, conflicts, n_read
+
+
 def _unconvertible_columns(data: Any) -> list[str]:
     """Columns of a pandas frame that polars cannot convert (mixed Python objects)."""
     bad = []
@@ -930,8 +1137,13 @@ def _resolve_dates(parsed: dict[str, _Table], opts: ValidationOptions, out: _Col
     if origin is None:
         return
     pt.df = pt.df.with_columns(origin.alias(ORIGIN_DATE))
+    failed = pt.failed.get(ORIGIN_DATE, set())
+    no_origin = origin.is_null() & pt.df.get_column("patient_id").is_not_null()
+    if failed:
+        no_origin = no_origin & ~pl.Series([i in failed for i in range(pt.df.height)])
+    _report_rows(pt, no_origin, "missing_value", ORIGIN_DATE, out)
     origins = (
-        pt.df.select("patient_id", ORIGIN_DATE)
+        pt.df.select("patient_id", ORIGIN_DATE, pl.lit(True).alias("__known"))
         .filter(pl.col("patient_id").is_not_null())
         .unique("patient_id", keep="first", maintain_order=True)
     )
@@ -950,6 +1162,15 @@ def _resolve_dates(parsed: dict[str, _Table], opts: ValidationOptions, out: _Col
             )
             days = (dates - o.get_column(ORIGIN_DATE)).dt.total_days().cast(pl.Int64)
             t.df = t.df.with_columns(days.alias(cname))
+            # a date whose patient has no readable origin: that origin is the reported problem
+            no_day = dates.is_not_null() & days.is_null()
+            orphan = no_day.arg_true().to_list()
+            if orphan:
+                t.failed.setdefault(cname, set()).update(orphan)
+                # a known patient whose origin failed: nothing more to check on this record
+                # (an unknown patient's record is excluded by its own rule)
+                known = o.get_column("__known").fill_null(False)
+                t.skip.update((no_day & known).arg_true().to_list())
     if ORIGIN_DATE in pt.df.columns:
         pt.df = pt.df.drop(ORIGIN_DATE)
 
@@ -975,14 +1196,32 @@ def _parse_date_safe(
     _report_rows(
         t, r.get_column("imputed"), "partial_date_imputed", cname, out, how=opts.partial_dates
     )
+    _report_rows(t, r.get_column("two_digit"), "two_digit_year", cname, out)
+    if r.get_column("pivoted").any():
+        out.add(
+            problem(
+                "two_digit_year_pivoted",
+                t.file,
+                None,
+                cname,
+                table=t.spec.name,
+                pivot=opts.two_digit_year_pivot,
+            )
+        )
+    lo, hi = opts.plausible_years
+    _report_rows(t, r.get_column("implausible"), "implausible_date", cname, out, range=f"{lo}-{hi}")
     return r.get_column("dates").cast(pl.Date)
 
 
 def _ok(t: _Table) -> pl.Series:
     """Mask of records not (yet) excluded."""
-    keep = [True] * t.df.height
-    for i in t.excluded:
-        keep[i] = False
+    import numpy as np
+
+    keep = np.ones(t.df.height, dtype=bool)
+    if t.excluded:
+        keep[np.fromiter(t.excluded, dtype=np.int64, count=len(t.excluded))] = False
+    if t.skip:
+        keep[np.fromiter(t.skip, dtype=np.int64, count=len(t.skip))] = False
     return pl.Series(keep, dtype=pl.Boolean)
 
 
@@ -1045,6 +1284,36 @@ def _check_range(t: _Table, out: _Collector) -> None:
             )
 
 
+def _check_days(t: _Table, opts: ValidationOptions, out: _Collector) -> None:
+    """Study days beyond +-``opts.max_study_days`` (e.g. a year 0016 date, a typo 999999)."""
+    if t.broken or t.df.height == 0:
+        return
+    m = opts.max_study_days
+    for col in t.spec.columns:
+        if (col.name == "day" or col.name.endswith("_day")) and t.df.schema.get(
+            col.name
+        ) == pl.Int64:
+            s = t.df.get_column(col.name)
+            _report_rows(t, s.abs() > m, "implausible_day", col.name, out, range=f"[-{m}, {m}]")
+            # no later rule reads the implausible value (it is reported once, here)
+            t.df = t.df.with_columns(
+                pl.when(pl.col(col.name).abs() > m).then(None).otherwise(pl.col(col.name))
+            )
+
+
+def _check_emptied(parsed: dict[str, _Table], out: _Collector) -> None:
+    """A required table that had records but kept none makes the study invalid."""
+    for tname in REQUIRED_TABLES:
+        t = parsed[tname]
+        if t.broken or t.df.height == 0 or len(t.excluded) < t.df.height:
+            continue
+        counts: dict[str, int] = {}
+        for rule, _column, _reason in t.excluded.values():
+            counts[rule] = counts.get(rule, 0) + 1
+        summary = ", ".join(f"{r}: {n}" for r, n in sorted(counts.items(), key=lambda x: -x[1]))
+        out.add(problem("all_records_excluded", t.file, table=tname, summary=summary))
+
+
 def _check_patients(parsed: dict[str, _Table], out: _Collector) -> None:
     t = parsed["patients"]
     if t.broken:
@@ -1087,7 +1356,7 @@ def _check_outcomes(parsed: dict[str, _Table], out: _Collector) -> None:
         "patient_id",
         out,
     )
-    have = set(pid.filter(ok).drop_nulls().to_list())
+    have = set(pid.drop_nulls().to_list())  # outcomes rows are never excluded (errors)
     ppid = pt.df.get_column("patient_id")
     _report_rows(
         pt,

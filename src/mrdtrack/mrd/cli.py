@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
+from mrdtrack import _cli_common as chk
 from mrdtrack.errors import MrdtrackError, StudyValidationError
 
 app = typer.Typer(
@@ -32,6 +33,10 @@ MapOpt = Annotated[Path | None, typer.Option("--mapping", "-m", help="Study map 
 ThresholdOpt = Annotated[
     float, typer.Option("--threshold", help="MRD sensitivity threshold (IMWG: 1e-5).")
 ]
+MrdDatasetOpt = Annotated[
+    str | None,
+    typer.Option("--mrd-dataset", help="ADaM: name of the MRD BDS dataset (default admrd)."),
+]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output table: .csv or .parquet.")]
 
 
@@ -40,14 +45,17 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def _load(study: Path | None, mapping: Path | None) -> Any:
+def _load(study: Path | None, mapping: Path | None, mrd_dataset: str | None = None) -> Any:
     """Read the study (tables folder or ADaM, detected by `mrdtrack.io.load_study`)."""
     from mrdtrack.io import load_study
 
+    extra = {} if mrd_dataset is None else {"mrd_dataset": mrd_dataset}
     try:
-        return load_study(study, mapping=mapping)
+        return load_study(study, mapping=mapping, **extra)
     except StudyValidationError as err:
         _fail(str(err), 3)
+    except ValueError as err:
+        _fail(f"error: {err}", 2)
 
 
 def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
@@ -58,10 +66,23 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _check_out(*paths: Path | None) -> None:
-    for out in paths:
+def _check_out(*paths: Path | None, names: tuple[str, ...] = ("--out",)) -> None:
+    for out, name in zip(paths, (*names, *["--out"] * len(paths)), strict=False):
+        if out is not None and out.is_dir():
+            _fail(f"error: {name}: expected a file, got a folder: {out.name}", 2)
         if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
             _fail(f"output files must end in .csv or .parquet, got {out.suffix!r}", 2)
+        chk.check_out_file(out, name)
+
+
+def _check_common(study: Path | None, mapping: Path | None, threshold: float) -> None:
+    """Arguments every mrd command shares, checked before the study is read (exit 2)."""
+    chk.check_study(study)
+    chk.check_mapping(mapping)
+    chk.check_fraction(threshold, "--threshold")
+
+
+_POSITIVE_BELOW = ("positive", "negative")
 
 
 def write_table(frame: pl.DataFrame, out: Path) -> None:
@@ -104,12 +125,51 @@ def classify(
         typer.Option(help="Class of pos->neg->neg (confirmed): sustained_negative or conversion."),
     ] = "sustained_negative",
     mapping: MapOpt = None,
+    mrd_dataset: MrdDatasetOpt = None,
+    specimens: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated specimens whose assays enter the calls "
+            "(bone_marrow, peripheral_blood, imaging); default: bone marrow."
+        ),
+    ] = None,
+    imaging: Annotated[
+        bool,
+        typer.Option(
+            "--imaging",
+            help="IMWG imaging-plus: marrow and imaging (PET-CT) must both be negative; a "
+            "positive scan after negativity is loss of negativity.",
+        ),
+    ] = False,
 ) -> None:
     """Per-patient MRD trajectory class with its evidence (IMWG 2016 rules)."""
     from mrdtrack.mrd.trajectories import classify_trajectories
+    from mrdtrack.schema import SPECIMEN_CODES
 
+    _check_common(study, mapping, threshold)
+    chk.check_time(landmark, "--landmark")
+    chk.check_int(confirm_days, "--confirm-days", 1)
+    chk.check_int(tolerance_days, "--tolerance-days", 0)
+    chk.check_choice(positive_below_threshold, "--positive-below-threshold", _POSITIVE_BELOW)
+    chk.check_choice(
+        conversion_then_sustained,
+        "--conversion-then-sustained",
+        ("sustained_negative", "conversion"),
+    )
+    extra: dict[str, Any] = {}
+    if specimens is not None:
+        chosen = tuple(v.strip() for v in specimens.split(",") if v.strip())
+        if not chosen:
+            _fail("error: --specimens: give at least one specimen", 2)
+        for v in chosen:
+            chk.check_choice(v, "--specimens", SPECIMEN_CODES)
+        extra["specimens"] = chosen
+    if imaging:
+        base = extra.get("specimens", ("bone_marrow",))
+        extra["specimens"] = tuple(dict.fromkeys((*base, "imaging")))
+        extra["combine"] = "all_assays"
     _check_out(out)
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, mrd_dataset)
     res = _run(
         lambda: classify_trajectories(
             cohort,
@@ -119,6 +179,7 @@ def classify(
             tolerance_days=tolerance_days,
             sustained_after_conversion=conversion_then_sustained,  # type: ignore[arg-type]
             positive_below_threshold=positive_below_threshold,  # type: ignore[arg-type]
+            **extra,
         )
     )
     write_table(res.table(), out)
@@ -140,12 +201,16 @@ def status(
         typer.Option(help="Call of a positive with clonal fraction below the threshold."),
     ] = "positive",
     mapping: MapOpt = None,
+    mrd_dataset: MrdDatasetOpt = None,
 ) -> None:
     """MRD status call per visit (or per assay) with the reason of each call."""
     from mrdtrack.mrd.status import call_status
 
-    _check_out(out, concordance)
-    cohort = _load(study, mapping)
+    _check_common(study, mapping, threshold)
+    chk.check_choice(level, "--level", ("visit", "assay"))
+    chk.check_choice(positive_below_threshold, "--positive-below-threshold", _POSITIVE_BELOW)
+    _check_out(out, concordance, names=("--out", "--concordance"))
+    cohort = _load(study, mapping, mrd_dataset)
     calls = _run(
         lambda: call_status(
             cohort,
@@ -172,12 +237,15 @@ def transitions(
     visit_window: Annotated[int, typer.Option(help="Visit window half-width, days.")] = 90,
     threshold: ThresholdOpt = 1e-5,
     mapping: MapOpt = None,
+    mrd_dataset: MrdDatasetOpt = None,
 ) -> None:
     """Yearly visit-to-visit MRD transition counts with row percentages."""
     from mrdtrack.mrd.transitions import transitions as _transitions
 
-    _check_out(out, prevalence, states)
-    cohort = _load(study, mapping)
+    _check_common(study, mapping, threshold)
+    chk.check_int(visit_window, "--visit-window", 1)
+    _check_out(out, prevalence, states, names=("--out", "--prevalence", "--states"))
+    cohort = _load(study, mapping, mrd_dataset)
     res = _run(lambda: _transitions(cohort, threshold, visit_window_days=visit_window))
     write_table(res.table(), out)
     if prevalence is not None:
@@ -198,12 +266,16 @@ def landmark(
     unit: Annotated[str, typer.Option(help="Time unit: days, months, years.")] = "days",
     threshold: ThresholdOpt = 1e-5,
     mapping: MapOpt = None,
+    mrd_dataset: MrdDatasetOpt = None,
 ) -> None:
     """Landmark PFS data: patients at risk at the landmark, class from data up to it."""
     from mrdtrack.mrd.landmark import landmark_data
 
-    _check_out(out, excluded)
-    cohort = _load(study, mapping)
+    _check_common(study, mapping, threshold)
+    chk.check_time(at, "--at")
+    chk.check_choice(unit, "--unit", ("days", "months", "years"))
+    _check_out(out, excluded, names=("--out", "--excluded"))
+    cohort = _load(study, mapping, mrd_dataset)
     res = _run(lambda: landmark_data(cohort, at=at, threshold=threshold, unit=unit))
     write_table(res.table(), out)
     if excluded is not None:
@@ -219,12 +291,16 @@ def timedep(
     unit: Annotated[str, typer.Option(help="Time unit: days, months, years.")] = "days",
     threshold: ThresholdOpt = 1e-5,
     mapping: MapOpt = None,
+    mrd_dataset: MrdDatasetOpt = None,
 ) -> None:
     """(start, stop] PFS rows with current MRD status (as R survival::tmerge)."""
     from mrdtrack.mrd.timedep import time_dependent_data
 
+    _check_common(study, mapping, threshold)
+    chk.check_int(lag, "--lag", 0)
+    chk.check_choice(unit, "--unit", ("days", "months", "years"))
     _check_out(out)
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, mrd_dataset)
     res = _run(lambda: time_dependent_data(cohort, lag=lag, threshold=threshold, unit=unit))
     write_table(res.table(), out)
     typer.echo(res.summary(), err=True)
@@ -243,13 +319,18 @@ def figures(
     ] = "number",
     threshold: ThresholdOpt = 1e-5,
     mapping: MapOpt = None,
+    mrd_dataset: MrdDatasetOpt = None,
 ) -> None:
     """Swimmer plot, alluvial diagram and prevalence plot, each with a CSV of its numbers."""
     from mrdtrack.mrd.figures import alluvial_plot, prevalence_plot, save_figure, swimmer_plot
 
     if fmt not in ("svg", "png", "pdf"):
         _fail("--format must be svg, png or pdf", 2)
-    cohort = _load(study, mapping)
+    _check_common(study, mapping, threshold)
+    chk.check_int(max_patients, "--max-patients", 1)
+    chk.check_choice(lane_labels, "--lane-labels", ("number", "id", "none"))
+    chk.check_out_dir(outdir, "--outdir")
+    cohort = _load(study, mapping, mrd_dataset)
     outdir.mkdir(parents=True, exist_ok=True)
     made = {
         "swimmer": _run(

@@ -49,6 +49,10 @@ def fit(
     mapping: Annotated[
         Path | None, typer.Option("--mapping", "-m", help="Study map (TOML).")
     ] = None,
+    mrd_dataset: Annotated[
+        str | None,
+        typer.Option("--mrd-dataset", help="ADaM: name of the MRD BDS dataset (default admrd)."),
+    ] = None,
     drop: Annotated[
         list[str] | None,
         typer.Option(
@@ -59,10 +63,15 @@ def fit(
     ] = None,
 ) -> None:
     """Fit the MRD panel Markov model and write intensities (and misclassification)."""
+    from mrdtrack import _cli_common as chk
     from mrdtrack.io import load_study
 
     from .mrd_model import fit_mrd_markov
 
+    chk.check_study(study)
+    chk.check_mapping(mapping)
+    chk.check_fraction(threshold, "--threshold")
+    chk.check_choice(death, "--death", ("as_progression", "separate", "censor"))
     try:
         dropped = tuple(tuple(int(v) for v in d.split("-")) for d in drop or ())
         if any(len(d) != 2 for d in dropped):
@@ -73,11 +82,16 @@ def fit(
     if out.suffix.lower() not in (".csv", ".parquet"):
         typer.echo(f"--out must end in .csv or .parquet, got {out.suffix!r}", err=True)
         raise typer.Exit(2)
+    chk.check_out_file(out, "--out")
+    extra = {} if mrd_dataset is None else {"mrd_dataset": mrd_dataset}
     try:
-        cohort = load_study(study, mapping=mapping)
+        cohort = load_study(study, mapping=mapping, **extra)
     except StudyValidationError as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(3) from None
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -26,6 +26,10 @@ def predict(
     mapping: Annotated[
         Path | None, typer.Option("--mapping", "-m", help="Study map (TOML).")
     ] = None,
+    mrd_dataset: Annotated[
+        str | None,
+        typer.Option("--mrd-dataset", help="ADaM: name of the MRD BDS dataset (default admrd)."),
+    ] = None,
     patient: Annotated[str | None, typer.Option(help="Patient identifier to predict for.")] = None,
     at: Annotated[str, typer.Option(help="Prediction time: days or e.g. '36m'.")] = "24m",
     window: Annotated[str, typer.Option(help="Prediction window: days or e.g. '24m'.")] = "24m",
@@ -79,7 +83,10 @@ def predict(
     Exit codes: 0 ok, 2 bad option (unknown patient, time like "24x"), 3 invalid study,
     4 estimation problem (e.g. a monotone likelihood in the supermodel).
     """
-    cohort = load_study_or_exit(study, mapping)
+    _check_args(study, mapping, at, window, landmarks, n_boot, seed, figure)
+    _check_counts(eval_boot=eval_boot, reporting_lag=reporting_lag)
+    cohort = load_study_or_exit(study, mapping, mrd_dataset=mrd_dataset)
+    _check_patient(cohort, patient)
     feats = _split(mrd_features)
     fit_args = {
         "landmarks": _split(landmarks),
@@ -229,3 +236,33 @@ def _figure_metadata(path: Path) -> dict:
     if suffix == ".pdf":
         return {"CreationDate": None}
     return {}
+
+
+def _check_args(study, mapping, at, window, landmarks, n_boot, seed, figure) -> None:
+    """Every argument is checked before the study is read and the model fitted (exit 2)."""
+    from mrdtrack import _cli_common as chk
+
+    chk.check_study(study)
+    chk.check_mapping(mapping)
+    chk.check_time(at, "--at")
+    chk.check_time(window, "--window")
+    chk.check_times(landmarks, "--landmarks")
+    chk.check_int(n_boot, "--n-boot", 0)
+    chk.check_int(seed, "--seed", 0)
+    chk.check_out_file(figure, "--figure", (".svg", ".png", ".pdf", ".jpg", ".jpeg", ".eps"))
+
+
+def _check_patient(cohort, patient: str | None) -> None:
+    """An unknown --patient is a usage error found before fitting (the id is not echoed)."""
+    from mrdtrack import _cli_common as chk
+
+    if patient is not None and patient not in set(cohort.patients.get_column("patient_id")):
+        chk.usage("--patient: no such patient in the study")
+
+
+def _check_counts(**counts: int) -> None:
+    """Counts that must not be negative (--eval-boot, --reporting-lag), checked before work."""
+    from mrdtrack import _cli_common as chk
+
+    for name, value in counts.items():
+        chk.check_int(value, "--" + name.replace("_", "-"), 0)

@@ -15,7 +15,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from mrdtrack.errors import (
     ConvergenceError,
@@ -42,7 +44,8 @@ def _validation_table(err: StudyValidationError) -> RichTable:
             "" if p.row is None else str(p.row),
             p.column or "",
             p.rule,
-            p.message + (f" Hint: {p.hint}" if p.hint else ""),
+            # Text, not markup: a hint's "[tables.mrd.codes.result]" must print as written
+            Text(p.message + (f" Hint: {p.hint}" if p.hint else "")),
         )
     return t
 
@@ -56,7 +59,24 @@ def _command_line() -> list[str]:
     args = sys.argv[1:]
     if args[:1] == ["report"]:
         args = args[1:]
-    return ["mrdtrack", "report", *args]
+    return ["mrdtrack", "report", *_redact_salt(args)]
+
+
+def _redact_salt(args: list[str]) -> list[str]:
+    """The pseudonymisation secret never reaches the run record: ``--salt ***``."""
+    out, hide = [], False
+    for a in args:
+        if hide:
+            out.append("***")
+            hide = False
+        elif a == "--salt":
+            out.append(a)
+            hide = True
+        elif a.startswith("--salt="):
+            out.append("--salt=***")
+        else:
+            out.append(a)
+    return out
 
 
 def report(
@@ -86,11 +106,27 @@ def report(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON summary on stdout.")
     ] = False,
+    pseudonymise: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymise",
+            help="Replace patient ids by keyed pseudonyms in every output (needs a salt).",
+        ),
+    ] = False,
+    salt: Annotated[
+        str | None,
+        typer.Option(help="Pseudonymisation secret (with --pseudonymise); default MRDTRACK_SALT."),
+    ] = None,
+    mrd_dataset: Annotated[
+        str | None,
+        typer.Option("--mrd-dataset", help="ADaM: name of the MRD BDS dataset (default admrd)."),
+    ] = None,
 ) -> None:
     """Compute every analysis of the study and write the report into OUT."""
     from mrdtrack.report.build import build_report
 
     err = Console(stderr=True)
+    study_or_cohort = _check_args(study, out, config, pseudonymise, salt, mrd_dataset)
 
     def progress(res: object) -> None:
         status = getattr(res, "status", "ok")
@@ -105,7 +141,7 @@ def report(
         if chosen is not None and not pdf:
             chosen = tuple(f for f in chosen if f != "pdf")
         result = build_report(
-            study,
+            study_or_cohort,
             out,
             config=config,
             pdf=pdf,
@@ -119,11 +155,11 @@ def report(
         err.print("[red]No report written.[/red]")
         raise typer.Exit(3) from None
     except (EstimationError, ConvergenceError) as e:
-        err.print(f"[red]Estimation problem:[/red] {e}", highlight=False)
+        err.print(f"[red]Estimation problem:[/red] {escape(str(e))}", highlight=False)
         err.print("[red]No report written.[/red]")
         raise typer.Exit(4) from None
     except (MrdtrackError, ValueError) as e:
-        err.print(f"[red]Error:[/red] {e}", highlight=False)
+        err.print(f"[red]Error:[/red] {escape(str(e))}", highlight=False)
         err.print("[red]No report written.[/red]")
         raise typer.Exit(2) from None
     err.print(f"Report written to {result.html}", highlight=False)
@@ -142,6 +178,32 @@ def report(
                 indent=2,
             )
         )
+
+
+def _check_args(study, out, config, pseudonymise, salt, mrd_dataset=None):  # type: ignore[no-untyped-def]
+    """Arguments checked before any analysis (exit 2); with --pseudonymise, the study is read
+    here and its identifiers replaced, so that no output of the report holds a real id."""
+    import os
+
+    from mrdtrack import _cli_common as chk
+
+    chk.check_study(study)
+    chk.check_out_dir(out, "--out")
+    chk.check_input_file(config, "--config", "analysis options file (TOML)")
+    if salt is not None and not pseudonymise:
+        chk.usage("--salt is given without --pseudonymise; add --pseudonymise (or drop --salt)")
+    if not pseudonymise:
+        if mrd_dataset is None:
+            return study
+        return chk.load_study_or_exit(study, mrd_dataset=mrd_dataset)
+    secret = salt or os.environ.get("MRDTRACK_SALT")
+    if not secret:
+        chk.usage("--pseudonymise needs --salt or MRDTRACK_SALT")
+    cohort = chk.load_study_or_exit(study, mrd_dataset=mrd_dataset)
+    try:
+        return cohort.pseudonymise(secret)
+    except ValueError as e:
+        chk.usage(str(e))
 
 
 # The command is the app's callback, so both `app()` and `main.add_typer(app, name="report")`

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from mrdtrack import _cli_common as chk
 
 app = typer.Typer(
     name="simulate",
@@ -18,6 +20,23 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+def _load(fn: Any, path: Path | None, option: str) -> Any:
+    """Read a TOML input with ``fn``; a missing, unreadable or invalid file exits 2."""
+    import tomllib
+
+    from mrdtrack.errors import MrdtrackError
+
+    chk.check_input_file(path, option, "TOML file")
+    try:
+        return fn(path)
+    except tomllib.TOMLDecodeError as exc:
+        chk.usage(f"{option}: not valid TOML ({exc})")
+    except (MrdtrackError, OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        chk.usage(f"{option}: {msg}")
+
 
 ParamsOpt = Annotated[
     Path | None, typer.Option("--params", help="Parameter TOML (default: the founding study's).")
@@ -37,7 +56,10 @@ def demo(
     from mrdtrack.simulate.demo import DEMO_SEED, write_demo
     from mrdtrack.simulate.params import load_params
 
-    p = None if params is None else load_params(params)  # None: the demo's frozen parameters
+    chk.check_out_dir(out, "--out")
+    chk.check_int(seed, "--seed", 0)
+    # None: the demo's frozen parameters
+    p = None if params is None else _load(load_params, params, "--params")
     d = write_demo(out, DEMO_SEED if seed is None else seed, p, adam=adam)
     typer.echo(d.summary())
 
@@ -66,8 +88,12 @@ def calibrate(
     from mrdtrack.simulate.calibrate import calibration_report, default_params_for, load_targets
     from mrdtrack.simulate.params import load_params
 
-    t = load_targets(targets)
-    p = load_params(params) if params else default_params_for(t)
+    chk.check_int(replicates, "--replicates", 1)
+    chk.check_int(fit_replicates, "--fit-replicates", 1)
+    chk.check_int(seed, "--seed", 0)
+    chk.check_out_file(write_params, "--write-params")
+    t = _load(load_targets, targets, "--targets")
+    p = _load(load_params, params, "--params") if params else default_params_for(t)
     if fit:
         res = fit_moments(p, t, n_replicates=fit_replicates)
         typer.echo(res.summary(), err=True)
@@ -104,7 +130,25 @@ def design(
 
     from mrdtrack.simulate.design import load_scenario, run_design
 
-    sc = load_scenario(scenario)
+    chk.check_out_dir(out, "--out")
+    chk.check_int(workers, "--workers", 0)
+    if scheduler is not None and scheduler != "local" and not scheduler.startswith("tcp://"):
+        chk.usage(f"--scheduler must be 'local' or tcp://HOST:PORT, got {scheduler!r}")
+    if not scenario.exists():
+        from importlib import resources
+
+        shipped = sorted(
+            p.name
+            for p in resources.files("mrdtrack.data").joinpath("scenarios").iterdir()
+            if p.name.endswith(".toml")
+        )
+        chk.usage(
+            f"--scenario: scenario file not found: {scenario.name} (the shipped scenarios, "
+            f"in mrdtrack/data/scenarios/: {', '.join(shipped)})"
+        )
+    sc = _load(load_scenario, scenario, "--scenario")
+    chk.check_int(sc.replicates, f"{scenario.name}: replicates", 1)
+    chk.check_int(sc.chunk_size, f"{scenario.name}: chunk_size", 1)
     n_workers = (os.cpu_count() or 1) if workers is None else workers
     res = run_design(sc, out, scheduler=scheduler, workers=n_workers, progress=sys.stderr.isatty())
     typer.echo(res.summary())
