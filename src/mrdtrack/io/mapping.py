@@ -54,6 +54,8 @@ _STUDY_KEYS = {
     "pre_origin_days",
     "date_format",
     "delimiter",
+    "disease",
+    "disease_options",
 }
 _TABLE_KEYS = {"file", "columns", "dates", "codes", "date_format"}
 
@@ -86,6 +88,9 @@ class StudyMap:
     delimiter: str | None = None
     tables: Mapping[str, TableMap] = field(default_factory=dict)
     source: str = "<study map>"
+    # [study] disease / [study.disease_options]: MRD rules of `mrdtrack.mrd.presets`
+    disease: str | None = None
+    disease_options: Mapping[str, Any] = field(default_factory=dict)
 
     def options(self) -> ValidationOptions:
         dates = {
@@ -223,6 +228,7 @@ def _parse(data: Mapping[str, Any], source: str) -> StudyMap:
     name = study.get("name")
     if name is not None and not isinstance(name, str):
         raise _invalid(source, "[study] name must be text")
+    disease, disease_options = _disease(study, source)
     return StudyMap(
         name=name,
         encoding=encoding,
@@ -232,7 +238,26 @@ def _parse(data: Mapping[str, Any], source: str) -> StudyMap:
         delimiter=delimiter,
         tables=tables,
         source=source,
+        disease=disease,
+        disease_options=disease_options,
     )
+
+
+def _disease(study: Mapping[str, Any], source: str) -> tuple[str | None, dict[str, Any]]:
+    """``[study] disease`` and ``[study.disease_options]``, checked against the presets."""
+    disease = study.get("disease")
+    options = study.get("disease_options", {})
+    if disease is None and not options:
+        return None, {}
+    if not isinstance(options, Mapping):
+        raise _invalid(source, "[study.disease_options] must be a table")
+    from mrdtrack.mrd.presets import get_preset
+
+    try:
+        preset = get_preset(disease, options)
+    except ValueError as exc:
+        raise _invalid(source, f"[study] disease: {exc}") from None
+    return preset.name, dict(options)
 
 
 def _str_map(v: Any, where: str, source: str, values_any: bool = False) -> dict[str, str]:

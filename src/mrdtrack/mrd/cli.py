@@ -18,7 +18,8 @@ from mrdtrack.errors import MrdtrackError, StudyValidationError
 
 app = typer.Typer(
     name="mrd",
-    help="MRD dynamics: status calls, IMWG trajectory classes, transitions, landmark data.",
+    help="MRD dynamics: status calls, trajectory classes (IMWG, iwCLL, ELN, European ALL "
+    "presets), transitions, landmark data.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # a traceback with locals would print patient data
     add_completion=False,
@@ -30,7 +31,20 @@ StudyArg = Annotated[
 ]
 MapOpt = Annotated[Path | None, typer.Option("--mapping", "-m", help="Study map (TOML).")]
 ThresholdOpt = Annotated[
-    float, typer.Option("--threshold", help="MRD sensitivity threshold (IMWG: 1e-5).")
+    float | None,
+    typer.Option(
+        "--threshold",
+        help="MRD threshold (default: the disease preset's; myeloma IMWG 1e-5, CLL 1e-4, "
+        "AML flow 1e-3, ALL 1e-4).",
+    ),
+]
+DiseaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--disease",
+        help="Disease preset: myeloma, cll, aml or all (default: [study] disease of the "
+        "study map, else myeloma).",
+    ),
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output table: .csv or .parquet.")]
 
@@ -40,14 +54,39 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def _load(study: Path | None, mapping: Path | None) -> Any:
-    """Read the study (tables folder or ADaM, detected by `mrdtrack.io.load_study`)."""
-    from mrdtrack.io import load_study
+def _load(study: Path | None, mapping: Path | None, disease: str | None = None) -> Any:
+    """Read the study (tables folder or ADaM, detected by `mrdtrack.io.load_study`).
+
+    The disease preset (``--disease``, else ``[study] disease`` of ``--mapping``) is put in
+    the Cohort's metadata; without either, `mrdtrack.mrd.presets.preset_for` reads the
+    ``study.toml`` of the study folder.
+    """
+    import dataclasses
+
+    from mrdtrack.io import load_mapping, load_study
+    from mrdtrack.mrd.presets import get_preset
 
     try:
-        return load_study(study, mapping=mapping)
+        cohort = load_study(study, mapping=mapping)
+        options: dict[str, Any] = {}
+        if mapping is not None:
+            smap = load_mapping(mapping)
+            disease = disease or smap.disease
+            options = dict(smap.disease_options)
+        elif study is not None and (Path(study) / "study.toml").is_file():
+            smap = load_mapping(Path(study) / "study.toml")
+            disease = disease or smap.disease
+            options = dict(smap.disease_options) if smap.disease in (None, disease) else {}
     except StudyValidationError as err:
         _fail(str(err), 3)
+    if disease is None:
+        return cohort
+    try:
+        name = get_preset(disease, options).name
+    except ValueError as err:
+        _fail(f"error: {err}", 2)
+    meta = {**cohort.metadata, "disease": name, "disease_options": options}
+    return dataclasses.replace(cohort, metadata=meta)
 
 
 def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
@@ -92,24 +131,28 @@ def classify(
         str | None,
         typer.Option(help="Use assessments up to this day only, e.g. 24m or 730 (default: all)."),
     ] = None,
-    threshold: ThresholdOpt = 1e-5,
+    threshold: ThresholdOpt = None,
     confirm_days: Annotated[int, typer.Option(help="Sustained: negatives this far apart.")] = 365,
     tolerance_days: Annotated[int, typer.Option(help="Allowed shortfall of that gap.")] = 0,
     positive_below_threshold: Annotated[
-        str,
-        typer.Option(help="Call of a positive with clonal fraction below the threshold."),
-    ] = "positive",
+        str | None,
+        typer.Option(
+            help="Call of a positive with clonal fraction below the threshold: positive or "
+            "negative (default: the preset's; myeloma positive)."
+        ),
+    ] = None,
     conversion_then_sustained: Annotated[
         str,
         typer.Option(help="Class of pos->neg->neg (confirmed): sustained_negative or conversion."),
     ] = "sustained_negative",
     mapping: MapOpt = None,
+    disease: DiseaseOpt = None,
 ) -> None:
-    """Per-patient MRD trajectory class with its evidence (IMWG 2016 rules)."""
+    """Per-patient MRD trajectory class with its evidence (rules of the disease preset)."""
     from mrdtrack.mrd.trajectories import classify_trajectories
 
     _check_out(out)
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, disease)
     res = _run(
         lambda: classify_trajectories(
             cohort,
@@ -131,21 +174,25 @@ def status(
     study: StudyArg = None,
     out: OutOpt = Path("mrd_status.csv"),
     level: Annotated[str, typer.Option(help="visit or assay")] = "visit",
-    threshold: ThresholdOpt = 1e-5,
+    threshold: ThresholdOpt = None,
     concordance: Annotated[
         Path | None, typer.Option(help="Also write the assay concordance table here.")
     ] = None,
     positive_below_threshold: Annotated[
-        str,
-        typer.Option(help="Call of a positive with clonal fraction below the threshold."),
-    ] = "positive",
+        str | None,
+        typer.Option(
+            help="Call of a positive with clonal fraction below the threshold: positive or "
+            "negative (default: the preset's; myeloma positive)."
+        ),
+    ] = None,
     mapping: MapOpt = None,
+    disease: DiseaseOpt = None,
 ) -> None:
     """MRD status call per visit (or per assay) with the reason of each call."""
     from mrdtrack.mrd.status import call_status
 
     _check_out(out, concordance)
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, disease)
     calls = _run(
         lambda: call_status(
             cohort,
@@ -170,14 +217,15 @@ def transitions(
         Path | None, typer.Option(help="Also write the patient x visit state table here.")
     ] = None,
     visit_window: Annotated[int, typer.Option(help="Visit window half-width, days.")] = 90,
-    threshold: ThresholdOpt = 1e-5,
+    threshold: ThresholdOpt = None,
     mapping: MapOpt = None,
+    disease: DiseaseOpt = None,
 ) -> None:
     """Yearly visit-to-visit MRD transition counts with row percentages."""
     from mrdtrack.mrd.transitions import transitions as _transitions
 
     _check_out(out, prevalence, states)
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, disease)
     res = _run(lambda: _transitions(cohort, threshold, visit_window_days=visit_window))
     write_table(res.table(), out)
     if prevalence is not None:
@@ -196,14 +244,15 @@ def landmark(
         Path | None, typer.Option(help="Also write the excluded patients and reasons here.")
     ] = None,
     unit: Annotated[str, typer.Option(help="Time unit: days, months, years.")] = "days",
-    threshold: ThresholdOpt = 1e-5,
+    threshold: ThresholdOpt = None,
     mapping: MapOpt = None,
+    disease: DiseaseOpt = None,
 ) -> None:
     """Landmark PFS data: patients at risk at the landmark, class from data up to it."""
     from mrdtrack.mrd.landmark import landmark_data
 
     _check_out(out, excluded)
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, disease)
     res = _run(lambda: landmark_data(cohort, at=at, threshold=threshold, unit=unit))
     write_table(res.table(), out)
     if excluded is not None:
@@ -217,14 +266,15 @@ def timedep(
     out: OutOpt = Path("mrd_timedep.csv"),
     lag: Annotated[int, typer.Option(help="Days from sample to effect.")] = 0,
     unit: Annotated[str, typer.Option(help="Time unit: days, months, years.")] = "days",
-    threshold: ThresholdOpt = 1e-5,
+    threshold: ThresholdOpt = None,
     mapping: MapOpt = None,
+    disease: DiseaseOpt = None,
 ) -> None:
     """(start, stop] PFS rows with current MRD status (as R survival::tmerge)."""
     from mrdtrack.mrd.timedep import time_dependent_data
 
     _check_out(out)
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, disease)
     res = _run(lambda: time_dependent_data(cohort, lag=lag, threshold=threshold, unit=unit))
     write_table(res.table(), out)
     typer.echo(res.summary(), err=True)
@@ -241,15 +291,20 @@ def figures(
     lane_labels: Annotated[
         str, typer.Option(help="Swimmer lane labels: number, id or none.")
     ] = "number",
-    threshold: ThresholdOpt = 1e-5,
+    threshold: ThresholdOpt = None,
     mapping: MapOpt = None,
+    disease: DiseaseOpt = None,
 ) -> None:
     """Swimmer plot, alluvial diagram and prevalence plot, each with a CSV of its numbers."""
     from mrdtrack.mrd.figures import alluvial_plot, prevalence_plot, save_figure, swimmer_plot
 
     if fmt not in ("svg", "png", "pdf"):
         _fail("--format must be svg, png or pdf", 2)
-    cohort = _load(study, mapping)
+    cohort = _load(study, mapping, disease)
+    if threshold is None:
+        from mrdtrack.mrd.presets import preset_for
+
+        threshold = _run(lambda: preset_for(cohort).threshold)
     outdir.mkdir(parents=True, exist_ok=True)
     made = {
         "swimmer": _run(

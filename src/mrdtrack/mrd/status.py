@@ -376,8 +376,9 @@ def call_status(
         for the deeper level).
     combine : {"all_evaluable", "all_assays", "priority"}, optional
         Rule combining the assays of one visit (default: the preset's; myeloma
-        "all_evaluable"). ``"priority"``: only the evaluable assays of the visit's
-        highest-priority specimen (order of the preset's ``specimens``) decide.
+        "all_evaluable"). ``"priority"``: for each method family, only the evaluable assays
+        of the visit's highest-priority specimen (order of the preset's ``specimens``) enter;
+        the families are then combined as under "all_evaluable".
     methods : sequence of str, optional
         Only these assays (e.g. ``("NGF",)``) enter the visit calls (default: all methods).
     specimens : sequence of str or None
@@ -520,7 +521,9 @@ def _preset_visits(assays: pl.DataFrame, combine: str, preset: Preset) -> pl.Dat
         .alias("_rank")
     )
     if combine == "priority":
-        best = pl.col("_rank").filter(st != "not_evaluable").min().over("_vkey")
+        # per method family: marrow flow does not overrule blood qPCR, but marrow qPCR
+        # overrules blood qPCR at the same visit
+        best = pl.col("_rank").filter(st != "not_evaluable").min().over("_vkey", "family")
         a = a.filter(best.is_null() | (pl.col("_rank") == best))
     visits = _combine_visits(a.drop("_rank"), "all_evaluable" if combine == "priority" else combine)
     pos = st == "positive"

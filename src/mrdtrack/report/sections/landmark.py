@@ -124,7 +124,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
         .agg(pl.len().alias("n"), pl.col("event").sum().cast(pl.Int64).alias("events"))
         .with_columns(
             pl.col("mrd_class")
-            .replace_strict(_mrd.CLASS_LABELS, default=pl.col("mrd_class"))
+            .replace_strict(_mrd.class_labels(ctx), default=pl.col("mrd_class"))
             .alias("label")
         )
         .sort("mrd_class")
@@ -171,13 +171,15 @@ def compute(ctx: Context, res: SectionResult) -> None:
 
     comparisons: dict[str, Any] = {}
     rows = []
-    for key, group, ref in COMPARISONS:
+    labels = _mrd.class_labels(ctx)
+    comparison_list = _mrd.preset(ctx).comparisons  # COMPARISONS for myeloma
+    for key, group, ref in comparison_list:
         c = _ml_comparison(ctx, d, group, ref)
         comparisons[key] = c
         ml, fi = c.get("cox_ml"), c.get("cox_firth")
         rows.append(
             {
-                "comparison": f"{_mrd.CLASS_LABELS[group]} vs {_mrd.CLASS_LABELS[ref]}",
+                "comparison": f"{labels[group]} vs {labels[ref]}",
                 "n": f"{c['counts'][group]['n']} vs {c['counts'][ref]['n']}",
                 "events": f"{c['counts'][group]['events']} vs {c['counts'][ref]['events']}",
                 "hr_ml": ml["display"] if ml else c["status"],
@@ -190,7 +192,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
         if ml:
             res.highlights.append(
                 (
-                    f"HR {_mrd.CLASS_LABELS[group]} vs {_mrd.CLASS_LABELS[ref]}",
+                    f"HR {labels[group]} vs {labels[ref]}",
                     f"{ml['display']}; log-rank p = {p_value(c['logrank']['p'])}"
                     + (f"; Firth {fi['display']}, p = {p_value(_lrt_p(fi))}" if fi else ""),
                 )
@@ -222,12 +224,18 @@ def compute(ctx: Context, res: SectionResult) -> None:
             ),
         )
     )
-    plot_groups = [g for g in PLOT_ORDER if g in res.values["by_class"]]
+    order = PLOT_ORDER if _mrd.preset(ctx).name == "myeloma" else _mrd.preset(ctx).classes
+    plot_groups = [g for g in order if g in res.values["by_class"]]
     if plot_groups:
-        lost = comparisons["lost_vs_sustained"].get("cox_ml")
+        key0, group0, ref0 = comparison_list[0]
+        lost = comparisons[key0].get("cox_ml")
         ann = None
         if lost:
-            ann = f"Loss vs sustained negativity: HR {lost['display']}"
+            ann = (
+                "Loss vs sustained negativity: HR " + lost["display"]
+                if key0 == "lost_vs_sustained"
+                else f"{labels[group0]} vs {labels[ref0]}: HR {lost['display']}"
+            )
         _surv.km_section(
             ctx,
             res,
@@ -235,7 +243,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
             name="landmark_pfs_by_class",
             by="mrd_class",
             order=plot_groups,
-            labels={g: _mrd.CLASS_LABELS[g] for g in plot_groups},
+            labels={g: labels[g] for g in plot_groups},
             title=f"PFS from the {lm_text} landmark by MRD class at the landmark",
             annotation=ann,
             time_offset=cfg.landmark,

@@ -109,7 +109,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
             f"Person-time ({unit}) and PFS events by current MRD status",
             pt.with_columns(
                 pl.col("mrd_status").replace_strict(
-                    _mrd.STATUS_LABELS, default=pl.col("mrd_status")
+                    _mrd.status_labels(ctx), default=pl.col("mrd_status")
                 )
             ),
             {
