@@ -63,8 +63,10 @@ def aml_class(visits: Sequence[Visit], preset: Preset) -> Result:
        sample being positive (option ``relapse_confirmation``; ``confirm_within_days``).
        Known on the confirming sample.
     2. Otherwise the last evaluable sample: negative → ``cr_mrd_negative``; positive only by
-       molecular assays below ``low_level`` → ``cr_mrd_low_level``; else ``mrd_positive``
-       (reason ``relapse_not_confirmed`` when an unconfirmed trigger is the last sample).
+       molecular assays below ``low_level``, in a patient positive at every evaluable sample
+       (persistence, not re-emergence after negativity) → ``cr_mrd_low_level``; else
+       ``mrd_positive`` (reason ``relapse_not_confirmed`` when an unconfirmed trigger is the
+       last sample).
     """
     opts = dict(preset.options)
     none = _no_class(visits, "")
@@ -109,8 +111,14 @@ def aml_class(visits: Sequence[Visit], preset: Preset) -> Result:
     if last["status"] == NEG:
         return "cr_mrd_negative", reason, [last["day"]], {}
     ml = last.get("molecular_level")
+    run = len(ev)
+    while run > 0 and ev[run - 1]["status"] == POS:
+        run -= 1
+    # low-level *persistence*: positive throughout, not a re-emergence after negativity
+    persistent = run == 0
     if (
-        last.get("molecular_positive")
+        persistent
+        and last.get("molecular_positive")
         and not last.get("other_positive")
         and ml is not None
         and ml < low

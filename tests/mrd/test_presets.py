@@ -1,0 +1,419 @@
+"""Disease presets: each case's expected status / class comes from the guideline's own wording.
+
+Wording is quoted (or, where marked "paraphrase", summarised) beside each case; sources and
+sections are in docs/methods/mrd.md. CLL: iwCLL 2018 (Hallek et al., Blood 2018). AML: ELN 2021
+MRD update (Heuser et al., Blood 2021). ALL: Brüggemann et al., Leukemia 2010 (Kiel
+terminology) and the MRD-response table of the GMALL/European groups (MRD CR / failure /
+intermediate).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from mrdtrack.io import load_mapping, load_study
+from mrdtrack.mrd import (
+    call_status,
+    classify_trajectories,
+    landmark_data,
+    time_dependent_data,
+    transitions,
+)
+from mrdtrack.mrd.presets import DISEASES, get_preset, preset_for
+from mrdtrack.mrd.trajectories import prefix_classes
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+N, P = "negative", "positive"
+
+SCHEMA = {
+    "patient_id": pl.String,
+    "day": pl.Int64,
+    "visit": pl.String,
+    "method": pl.String,
+    "specimen": pl.String,
+    "sensitivity": pl.Float64,
+    "result": pl.String,
+    "clonal_fraction": pl.Float64,
+    "adequate": pl.Boolean,
+}
+
+
+def rows(*recs: tuple, pid: str = "x", method: str = "NGF", specimen: str = "bone_marrow"):
+    """MRD frame from (day, result, sensitivity, level[, method[, specimen]]) tuples."""
+    out = []
+    for r in recs:
+        day, res, sens, lvl = r[:4]
+        out.append(
+            {
+                "patient_id": pid,
+                "day": day,
+                "visit": None,
+                "method": r[4] if len(r) > 4 else method,
+                "specimen": r[5] if len(r) > 5 else specimen,
+                "sensitivity": sens,
+                "result": res,
+                "clonal_fraction": lvl,
+                "adequate": True,
+            }
+        )
+    return pl.DataFrame(out, schema=SCHEMA)
+
+
+def visit(frame, disease, **kw):
+    return call_status(frame, disease=disease, **kw).visits.row(0, named=True)
+
+
+def klass(frame, disease, **kw):
+    return classify_trajectories(frame, disease=disease, **kw).table().row(0, named=True)
+
+
+# ------------------------------------------------------------------ preset machinery
+
+
+def test_presets_and_options_checked_all_at_once():
+    assert get_preset(None).name == "myeloma"
+    assert get_preset("CLL").threshold == 1e-4
+    with pytest.raises(ValueError, match="disease must be one of"):
+        get_preset("mds")
+    with pytest.raises(ValueError) as e:
+        get_preset("aml", {"low_level": 2.0, "nonsense": 1, "relapse_confirmation": "maybe"})
+    msg = str(e.value)
+    assert "unknown option 'nonsense'" in msg
+    assert "'low_level' has an invalid value" in msg
+    assert "'relapse_confirmation' has an invalid value" in msg
+    # myeloma has no open options
+    with pytest.raises(ValueError, match="unknown option"):
+        get_preset("myeloma", {"eoi_day": 3})
+
+
+def test_every_preset_has_labels_for_its_classes_and_comparisons():
+    for d in DISEASES:
+        p = get_preset(d)
+        assert set(p.classes) == set(p.class_labels)
+        assert "not_classifiable" in p.classes
+        for _, g, r in p.comparisons:
+            assert g in p.classes and r in p.classes
+
+
+def test_study_map_disease_key(tmp_path):
+    f = tmp_path / "study.toml"
+    f.write_text('[study]\ndisease = "all"\n[study.disease_options]\neoi_day = 29\n')
+    smap = load_mapping(f)
+    assert smap.disease == "all" and smap.disease_options == {"eoi_day": 29}
+    f.write_text('[study]\ndisease = "mds"\n')
+    with pytest.raises(Exception, match="disease must be one of"):
+        load_mapping(f)
+    f.write_text('[study]\ndisease = "aml"\n[study.disease_options]\neoi_day = 29\n')
+    with pytest.raises(Exception, match="unknown option 'eoi_day'"):
+        load_mapping(f)
+    assert load_mapping(None).disease is None  # no key: myeloma downstream
+
+
+@pytest.mark.parametrize("disease", ["cll", "aml", "all"])
+def test_preset_found_from_the_study_folder(disease):
+    cohort = load_study(EXAMPLES / f"{disease}_study")
+    assert preset_for(cohort).name == disease
+    assert preset_for(cohort, "myeloma").name == "myeloma"  # explicit wins
+
+
+# ------------------------------------------------------------------ CLL, iwCLL 2018
+
+
+@pytest.mark.parametrize(
+    ("recs", "kw", "status", "reason"),
+    [
+        # "undetectable MRD ... less than one CLL cell per 10,000 leukocytes" (<10^-4)
+        ([(0, N, 1e-4, None, "NGF", "peripheral_blood")], {}, N, "no_clonal_cells_at_sensitivity"),
+        # detected at 5 x 10^-5: below one in 10^4, so uMRD at the 10^-4 level (uMRD4)
+        ([(0, P, 1e-5, 5e-5, "NGF", "peripheral_blood")], {}, N, "clonal_fraction_below_threshold"),
+        # one CLL cell in 10^4 is not "less than one": detectable MRD
+        ([(0, P, 1e-5, 1e-4, "NGF", "peripheral_blood")], {}, P, "clonal_cells_detected"),
+        # the assay must reach 10^-4 for an undetectable call
+        ([(0, N, 1e-3, None, "NGF", "peripheral_blood")], {}, "not_evaluable",
+         "insufficient_sensitivity"),
+        # NGS reaches 10^-6 (uMRD6 level): at threshold 1e-6, 5e-6 is detectable ...
+        ([(0, P, 1e-6, 5e-6, "NGS", "bone_marrow")], {"threshold": 1e-6}, P,
+         "clonal_cells_detected"),
+        # ... and a negative at 1e-6 is uMRD6
+        ([(0, N, 1e-6, None, "NGS", "bone_marrow")], {"threshold": 1e-6}, N,
+         "no_clonal_cells_at_sensitivity"),
+        # imaging is not an iwCLL MRD method: not used
+    ],
+)
+def test_cll_status(recs, kw, status, reason):
+    v = visit(rows(*recs), "cll", **kw)
+    assert (v["status"], v["reason"]) == (status, reason)
+
+
+def test_cll_blood_and_marrow_reported_separately():
+    # iwCLL 2018: MRD "in the peripheral blood or bone marrow"; the compartment is reported.
+    # Paraphrase: marrow may keep MRD after blood clearance (antibody therapy), so the
+    # combined call is positive if either compartment has detectable MRD.
+    f = rows(
+        (0, N, 1e-5, None, "NGF", "peripheral_blood"),
+        (0, P, 1e-5, 3e-4, "NGF", "bone_marrow"),
+    )
+    v = visit(f, "cll")
+    assert v["status_peripheral_blood"] == N
+    assert v["status_bone_marrow"] == P
+    assert v["status"] == P
+    # blood-only classes: select the compartment
+    pb = call_status(f, disease="cll", specimens=("peripheral_blood",)).visits
+    assert pb["status"].to_list() == [N]
+
+
+@pytest.mark.parametrize(
+    ("seq", "cls", "known"),
+    [
+        # uMRD at two assessments a year apart, nothing detectable between
+        ([(0, N), (400, N)], "umrd_sustained", 400),
+        # "loss of uMRD": detectable MRD (>= 10^-4) after uMRD
+        ([(0, N), (400, N), (600, P)], "umrd_loss", 600),
+        # MRD+ then uMRD (not yet confirmed a year apart)
+        ([(0, P), (200, N)], "umrd_achieved", 200),
+        ([(0, P), (200, P)], "mrd_persistent", 200),
+        ([(0, N)], "not_classifiable", None),
+    ],
+)
+def test_cll_classes(seq, cls, known):
+    recs = [(d, r, 1e-5, 1e-3 if r == P else None, "NGF", "peripheral_blood") for d, r in seq]
+    k = klass(rows(*recs), "cll")
+    assert (k["mrd_class"], k["known_day"]) == (cls, known)
+
+
+def test_cll_loss_needs_a_level_at_or_above_1e4():
+    # a detected level below 10^-4 after uMRD is still uMRD4: no loss of uMRD
+    recs = [
+        (0, N, 1e-5, None, "NGF", "peripheral_blood"),
+        (400, N, 1e-5, None, "NGF", "peripheral_blood"),
+        (600, P, 1e-6, 5e-5, "NGS", "peripheral_blood"),
+    ]
+    assert klass(rows(*recs), "cll")["mrd_class"] == "umrd_sustained"
+    recs[2] = (600, P, 1e-6, 2e-4, "NGS", "peripheral_blood")
+    assert klass(rows(*recs), "cll")["mrd_class"] == "umrd_loss"
+
+
+# ------------------------------------------------------------------ AML, ELN 2021
+
+Q = "ASO-PCR"  # target-specific qPCR (NPM1)
+
+
+@pytest.mark.parametrize(
+    ("recs", "status", "reason"),
+    [
+        # ELN 2021: "0.1% ... threshold to distinguish MFC-MRD positive from negative"
+        ([(0, P, 1e-4, 5e-4)], N, "clonal_fraction_below_threshold"),
+        ([(0, P, 1e-4, 1e-3)], P, "clonal_cells_detected"),
+        ([(0, N, 1e-3, None)], N, "no_clonal_cells_at_sensitivity"),
+        # an MFC negative that did not reach 0.1% cannot be called negative
+        ([(0, N, 1e-2, None)], "not_evaluable", "insufficient_sensitivity"),
+        # molecular MRD: positivity is detection of the target (no level cut-off)
+        ([(0, P, 1e-5, 1e-5, Q)], P, "clonal_cells_detected"),
+        ([(0, N, 1e-5, None, Q)], N, "no_clonal_cells_at_sensitivity"),
+        # molecular negative with too little sensitivity (option molecular_sensitivity 1e-4)
+        ([(0, N, 1e-3, None, Q)], "not_evaluable", "insufficient_sensitivity"),
+    ],
+)
+def test_aml_status(recs, status, reason):
+    v = visit(rows(*recs), "aml")
+    assert (v["status"], v["reason"]) == (status, reason)
+
+
+def test_aml_marrow_preferred_within_a_method_family():
+    # ELN 2021 (paraphrase): bone marrow is the preferred material; blood is about one log
+    # less sensitive. Same family at one visit: marrow decides; other families still count.
+    f = rows(
+        (0, N, 1e-5, None, Q, "bone_marrow"),
+        (0, P, 1e-5, 1e-4, Q, "peripheral_blood"),
+    )
+    assert visit(f, "aml")["status"] == N
+    f2 = rows(
+        (0, N, 1e-4, None, "NGF", "bone_marrow"),
+        (0, P, 1e-5, 1e-4, Q, "peripheral_blood"),
+    )
+    assert visit(f2, "aml")["status"] == P
+
+
+def q(*seq):
+    return rows(*[(d, r, 1e-5, lvl, Q) for d, r, lvl in seq])
+
+
+@pytest.mark.parametrize(
+    ("seq", "opts", "cls", "reason", "known", "rtype"),
+    [
+        # "MRD relapse: conversion from MRD negativity to MRD positivity", confirmed in a
+        # second consecutive sample
+        ([(0, N, None), (90, P, 1e-4), (120, P, 2e-4)], {}, "mrd_relapse", None, 120,
+         "conversion"),
+        # a single positive after negativity is not (yet) MRD relapse
+        ([(0, N, None), (90, P, 1e-4)], {}, "mrd_positive", "relapse_not_confirmed", 90,
+         None),
+        # ... and a positive followed by a negative never was
+        ([(0, N, None), (90, P, 1e-4), (180, N, None)], {}, "cr_mrd_negative", None, 180,
+         None),
+        # without confirmation (sensitivity analysis) the first positive counts
+        ([(0, N, None), (90, P, 1e-4)], {"relapse_confirmation": "none"}, "mrd_relapse", None,
+         90, "conversion"),
+        # confirmation too late for a 28-day limit
+        ([(0, N, None), (90, P, 1e-4), (200, P, 1e-4)], {"confirm_within_days": 28},
+         "mrd_positive", None, 90, None),
+        # ">= 1 log10 increase between any two positive samples" in CR MRD-LL, confirmed
+        ([(0, P, 1e-3), (90, P, 1.0e-2), (180, P, 2e-2)], {}, "mrd_relapse", None, 180,
+         "log10_rise"),
+        # a 9-fold rise is less than one log10: still low-level persistence (< 2%)
+        ([(0, P, 1e-3), (90, P, 9e-3), (180, P, 9e-3)], {}, "cr_mrd_low_level", None, 0,
+         None),
+        # the log-rise rule is for patients in CR MRD-LL: from 3% it does not apply
+        ([(0, P, 3e-2), (90, P, 0.4), (180, P, 0.5)], {}, "mrd_positive", None, 0, None),
+        # low-level molecular persistence (NPM1 < 2%): CR MRD-LL
+        ([(0, P, 5e-3), (90, P, 4e-3)], {}, "cr_mrd_low_level", None, 0, None),
+        ([(0, N, None)], {}, "cr_mrd_negative", None, 0, None),
+    ],
+)
+def test_aml_classes(seq, opts, cls, reason, known, rtype):
+    k = klass(q(*seq), "aml", disease_options=opts)
+    assert (k["mrd_class"], k["reason"], k["known_day"], k["relapse_type"]) == (
+        cls,
+        reason,
+        known,
+        rtype,
+    )
+
+
+def test_aml_exact_tenfold_rise_counts_as_one_log():
+    k = klass(q((0, P, 1e-3), (90, P, 1e-2), (180, P, 1e-2)), "aml")
+    assert k["mrd_class"] == "mrd_relapse"
+    assert k["evidence_days"] == [0, 90, 180]
+
+
+# ------------------------------------------------------------------ ALL
+
+ALL_OPTS = {"eoi_day": 33, "eoc_day": 78}
+
+
+def a(*seq):
+    return rows(*[(d, r, s, lvl, Q) for d, r, s, lvl in seq])
+
+
+@pytest.mark.parametrize(
+    ("seq", "cls", "eoi", "eoc"),
+    [
+        # "MRD CR: MRD-negative with a minimum sensitivity of 0.01%" at both time points
+        ([(33, N, 1e-4, None), (78, N, 1e-4, None)], "early_complete_response",
+         "complete_response", "complete_response"),
+        # positive at end of induction, complete MRD response at end of consolidation
+        ([(33, P, 1e-5, 5e-4), (78, N, 1e-5, None)], "late_complete_response", "failure",
+         "complete_response"),
+        # "MRD failure: MRD-positive >= 0.01%" (exactly 10^-4 included)
+        ([(33, P, 1e-5, 5e-4), (78, P, 1e-5, 1e-4)], "mrd_failure", "failure", "failure"),
+        # "MRD intermediate: ... MRD-positive below 0.01%"
+        ([(33, P, 1e-5, 5e-4), (78, P, 1e-5, 5e-5)], "mrd_intermediate", "failure",
+         "intermediate"),
+        # "... nonquantifiable but detectable MRD below 0.01% (PNQ)": positive, no level
+        ([(33, P, 1e-5, 5e-4), (78, P, 1e-5, None)], "mrd_intermediate", "failure",
+         "intermediate"),
+        # "... MRD-negative with insufficient sensitivity"
+        ([(33, N, 1e-5, None), (78, N, 1e-3, None)], "mrd_intermediate", "complete_response",
+         "intermediate"),
+        # end of induction only (window ends before the consolidation time point)
+        ([(33, N, 1e-5, None)], "early_complete_response", "complete_response", None),
+        # Kiel 2010 "MRD reappearance": positivity after complete MRD response
+        ([(33, N, 1e-5, None), (78, N, 1e-5, None), (300, P, 1e-5, 2e-5)],
+         "mrd_reappearance", "complete_response", "complete_response"),
+    ],
+)
+def test_all_classes(seq, cls, eoi, eoc):
+    k = klass(a(*seq), "all", disease_options=ALL_OPTS)
+    assert (k["mrd_class"], k["eoi_response"], k["eoc_response"]) == (cls, eoi, eoc)
+
+
+def test_all_timepoint_window_and_missing_timepoints():
+    # a sample 20 days after the consolidation time point is outside a 14-day window
+    k = klass(a((33, N, 1e-5, None), (98, P, 1e-5, 1e-3)), "all", disease_options=ALL_OPTS)
+    assert k["eoc_response"] is None and k["mrd_class"] == "mrd_reappearance"
+    k = klass(a((33, P, 1e-5, 1e-3), (98, P, 1e-5, 1e-3)), "all", disease_options=ALL_OPTS)
+    assert (k["mrd_class"], k["eoc_response"]) == ("mrd_failure", None)
+    k = klass(
+        a((33, P, 1e-5, 1e-3), (98, P, 1e-5, 1e-3)),
+        "all",
+        disease_options={**ALL_OPTS, "timepoint_window_days": 30},
+    )
+    assert k["eoc_sample_day"] == 98
+    k = klass(a((200, N, 1e-5, None)), "all", disease_options=ALL_OPTS)
+    assert (k["mrd_class"], k["reason"]) == ("not_classifiable", "no_timepoint_assessment")
+    # the protocol's time points are the user's to give
+    with pytest.raises(ValueError, match="eoi_day and/or eoc_day"):
+        klass(a((33, N, 1e-5, None)), "all")
+
+
+def test_all_reappearance_level_and_confirmation_options():
+    seq = [(33, N, 1e-5, None), (78, N, 1e-5, None), (300, P, 1e-5, 2e-5)]
+    k = klass(a(*seq), "all", disease_options={**ALL_OPTS, "reappearance_min_level": 1e-4})
+    assert k["mrd_class"] == "early_complete_response"
+    k = klass(a(*seq), "all", disease_options={**ALL_OPTS, "relapse_confirmation": "next_sample"})
+    assert k["mrd_class"] == "early_complete_response"
+
+
+# ------------------------------------------------------------------ builders, every preset
+
+
+@pytest.mark.parametrize("disease", ["cll", "aml", "all"])
+def test_builders_work_with_every_preset(disease):
+    cohort = load_study(EXAMPLES / f"{disease}_study")
+    p = preset_for(cohort)
+    whole = classify_trajectories(cohort)
+    assert whole.disease == disease
+    assert set(whole.table()["mrd_class"]) <= set(p.classes)
+    assert whole.counts()["mrd_class"].to_list() == list(p.classes)
+    lm = landmark_data(cohort, at=365)
+    at365 = classify_trajectories(cohort, window_end=365).table()
+    joined = lm.table().join(at365, on="patient_id", suffix="_w")
+    assert (joined["mrd_class"] == joined["mrd_class_w"]).all()
+    td = time_dependent_data(cohort)
+    assert set(td.table()["mrd_class"].drop_nulls()) <= set(p.classes)
+    tr = transitions(cohort)
+    assert tr.threshold == p.threshold
+    # the class known at each visit equals the class of the window ending on that visit
+    calls = call_status(cohort)
+    pc = prefix_classes(calls.visits, preset=p)
+    for pid, day, cls in pc.select("patient_id", "day", "mrd_class").rows()[:60]:
+        w = classify_trajectories(cohort.mrd.filter(pl.col("patient_id") == pid), day, disease=p)
+        assert w.table()["mrd_class"].item() == cls
+
+
+@pytest.mark.parametrize("disease", ["cll", "aml", "all"])
+def test_cli_classify_each_example(disease, tmp_path):
+    from typer.testing import CliRunner
+
+    from mrdtrack.mrd.cli import app
+
+    out = tmp_path / "c.csv"
+    r = CliRunner().invoke(app, ["classify", str(EXAMPLES / f"{disease}_study"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    t = pl.read_csv(out)
+    assert set(t["mrd_class"]) <= set(get_preset(disease).classes)
+    # --disease overrides the study map
+    r = CliRunner().invoke(
+        app,
+        ["classify", str(EXAMPLES / f"{disease}_study"), "--out", str(out), "--disease",
+         "myeloma"],
+    )
+    assert r.exit_code == 0, r.output
+    assert set(pl.read_csv(out)["mrd_class"]) <= set(get_preset("myeloma").classes)
+    r = CliRunner().invoke(app, ["classify", "--disease", "mds", "--out", str(out)])
+    assert r.exit_code == 2
+
+
+def test_report_threshold_and_labels_follow_the_preset():
+    from mrdtrack.report.config import ReportConfig
+    from mrdtrack.report.sections._mrd import config_for_disease
+
+    cll = load_study(EXAMPLES / "cll_study")
+    assert config_for_disease(ReportConfig(), cll).mrd_threshold == 1e-4
+    # a threshold set in the analysis options is kept
+    assert config_for_disease(ReportConfig(mrd_threshold=1e-6), cll).mrd_threshold == 1e-6
+    mm = load_study(EXAMPLES / "csv_study")
+    assert config_for_disease(ReportConfig(), mm).mrd_threshold == 1e-5
