@@ -3,8 +3,8 @@
 Wording is quoted (or, where marked "paraphrase", summarised) beside each case; sources and
 sections are in docs/methods/mrd.md. CLL: iwCLL 2018 (Hallek et al., Blood 2018). AML: ELN 2021
 MRD update (Heuser et al., Blood 2021). ALL: Brüggemann et al., Leukemia 2010 (Kiel
-terminology) and the MRD-response table of the GMALL/European groups (MRD CR / failure /
-intermediate).
+terminology) and the MRD-response terminology of Hematology Am Soc Hematol Educ Program
+2021;2021(1):718-725, Table 1 (MRD CR / failure / intermediate).
 """
 
 from __future__ import annotations

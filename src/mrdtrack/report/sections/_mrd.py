@@ -44,6 +44,24 @@ def status_labels(ctx: Context) -> dict[str, str]:
     return dict(preset(ctx).status_labels)
 
 
+def disease_methods_text(ctx: Context) -> str | None:
+    """Methods sentence for a non-myeloma preset (None for myeloma: IMWG text unchanged)."""
+    try:
+        p = preset(ctx)
+    except MissingModule:
+        return None
+    if p.name == "myeloma":
+        return None
+    classes = ", ".join(p.label(k) for k in p.classes if k != "not_classifiable")
+    opts = ", ".join(f"{k} = {v}" for k, v in sorted(p.options.items())) or "none"
+    return (
+        f"MRD status and classes follow the {p.title.lower()} preset ({p.guideline}; rules "
+        f"and sources in docs/methods/mrd.md): MRD level {ctx.config.mrd_threshold:g}; "
+        f"specimens {', '.join(p.specimens)} (in order of priority); study-map options "
+        f"{opts}. Classes: {classes}."
+    )
+
+
 def config_for_disease(cfg: Any, cohort: Any) -> Any:
     """The report options with the disease preset's MRD level, unless the options set another.
 
