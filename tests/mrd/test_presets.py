@@ -132,14 +132,26 @@ def test_preset_found_from_the_study_folder(disease):
         # one CLL cell in 10^4 is not "less than one": detectable MRD
         ([(0, P, 1e-5, 1e-4, "NGF", "peripheral_blood")], {}, P, "clonal_cells_detected"),
         # the assay must reach 10^-4 for an undetectable call
-        ([(0, N, 1e-3, None, "NGF", "peripheral_blood")], {}, "not_evaluable",
-         "insufficient_sensitivity"),
+        (
+            [(0, N, 1e-3, None, "NGF", "peripheral_blood")],
+            {},
+            "not_evaluable",
+            "insufficient_sensitivity",
+        ),
         # NGS reaches 10^-6 (uMRD6 level): at threshold 1e-6, 5e-6 is detectable ...
-        ([(0, P, 1e-6, 5e-6, "NGS", "bone_marrow")], {"threshold": 1e-6}, P,
-         "clonal_cells_detected"),
+        (
+            [(0, P, 1e-6, 5e-6, "NGS", "bone_marrow")],
+            {"threshold": 1e-6},
+            P,
+            "clonal_cells_detected",
+        ),
         # ... and a negative at 1e-6 is uMRD6
-        ([(0, N, 1e-6, None, "NGS", "bone_marrow")], {"threshold": 1e-6}, N,
-         "no_clonal_cells_at_sensitivity"),
+        (
+            [(0, N, 1e-6, None, "NGS", "bone_marrow")],
+            {"threshold": 1e-6},
+            N,
+            "no_clonal_cells_at_sensitivity",
+        ),
         # imaging is not an iwCLL MRD method: not used
     ],
 )
@@ -246,26 +258,40 @@ def q(*seq):
     [
         # "MRD relapse: conversion from MRD negativity to MRD positivity", confirmed in a
         # second consecutive sample
-        ([(0, N, None), (90, P, 1e-4), (120, P, 2e-4)], {}, "mrd_relapse", None, 120,
-         "conversion"),
+        ([(0, N, None), (90, P, 1e-4), (120, P, 2e-4)], {}, "mrd_relapse", None, 120, "conversion"),
         # a single positive after negativity is not (yet) MRD relapse
-        ([(0, N, None), (90, P, 1e-4)], {}, "mrd_positive", "relapse_not_confirmed", 90,
-         None),
+        ([(0, N, None), (90, P, 1e-4)], {}, "mrd_positive", "relapse_not_confirmed", 90, None),
         # ... and a positive followed by a negative never was
-        ([(0, N, None), (90, P, 1e-4), (180, N, None)], {}, "cr_mrd_negative", None, 180,
-         None),
+        ([(0, N, None), (90, P, 1e-4), (180, N, None)], {}, "cr_mrd_negative", None, 180, None),
         # without confirmation (sensitivity analysis) the first positive counts
-        ([(0, N, None), (90, P, 1e-4)], {"relapse_confirmation": "none"}, "mrd_relapse", None,
-         90, "conversion"),
+        (
+            [(0, N, None), (90, P, 1e-4)],
+            {"relapse_confirmation": "none"},
+            "mrd_relapse",
+            None,
+            90,
+            "conversion",
+        ),
         # confirmation too late for a 28-day limit
-        ([(0, N, None), (90, P, 1e-4), (200, P, 1e-4)], {"confirm_within_days": 28},
-         "mrd_positive", None, 90, None),
+        (
+            [(0, N, None), (90, P, 1e-4), (200, P, 1e-4)],
+            {"confirm_within_days": 28},
+            "mrd_positive",
+            None,
+            90,
+            None,
+        ),
         # ">= 1 log10 increase between any two positive samples" in CR MRD-LL, confirmed
-        ([(0, P, 1e-3), (90, P, 1.0e-2), (180, P, 2e-2)], {}, "mrd_relapse", None, 180,
-         "log10_rise"),
+        (
+            [(0, P, 1e-3), (90, P, 1.0e-2), (180, P, 2e-2)],
+            {},
+            "mrd_relapse",
+            None,
+            180,
+            "log10_rise",
+        ),
         # a 9-fold rise is less than one log10: still low-level persistence (< 2%)
-        ([(0, P, 1e-3), (90, P, 9e-3), (180, P, 9e-3)], {}, "cr_mrd_low_level", None, 0,
-         None),
+        ([(0, P, 1e-3), (90, P, 9e-3), (180, P, 9e-3)], {}, "cr_mrd_low_level", None, 0, None),
         # the log-rise rule is for patients in CR MRD-LL: from 3% it does not apply
         ([(0, P, 3e-2), (90, P, 0.4), (180, P, 0.5)], {}, "mrd_positive", None, 0, None),
         # low-level molecular persistence (NPM1 < 2%): CR MRD-LL
@@ -302,27 +328,41 @@ def a(*seq):
     ("seq", "cls", "eoi", "eoc"),
     [
         # "MRD CR: MRD-negative with a minimum sensitivity of 0.01%" at both time points
-        ([(33, N, 1e-4, None), (78, N, 1e-4, None)], "early_complete_response",
-         "complete_response", "complete_response"),
+        (
+            [(33, N, 1e-4, None), (78, N, 1e-4, None)],
+            "early_complete_response",
+            "complete_response",
+            "complete_response",
+        ),
         # positive at end of induction, complete MRD response at end of consolidation
-        ([(33, P, 1e-5, 5e-4), (78, N, 1e-5, None)], "late_complete_response", "failure",
-         "complete_response"),
+        (
+            [(33, P, 1e-5, 5e-4), (78, N, 1e-5, None)],
+            "late_complete_response",
+            "failure",
+            "complete_response",
+        ),
         # "MRD failure: MRD-positive >= 0.01%" (exactly 10^-4 included)
         ([(33, P, 1e-5, 5e-4), (78, P, 1e-5, 1e-4)], "mrd_failure", "failure", "failure"),
         # "MRD intermediate: ... MRD-positive below 0.01%"
-        ([(33, P, 1e-5, 5e-4), (78, P, 1e-5, 5e-5)], "mrd_intermediate", "failure",
-         "intermediate"),
+        ([(33, P, 1e-5, 5e-4), (78, P, 1e-5, 5e-5)], "mrd_intermediate", "failure", "intermediate"),
         # "... nonquantifiable but detectable MRD below 0.01% (PNQ)": positive, no level
-        ([(33, P, 1e-5, 5e-4), (78, P, 1e-5, None)], "mrd_intermediate", "failure",
-         "intermediate"),
+        ([(33, P, 1e-5, 5e-4), (78, P, 1e-5, None)], "mrd_intermediate", "failure", "intermediate"),
         # "... MRD-negative with insufficient sensitivity"
-        ([(33, N, 1e-5, None), (78, N, 1e-3, None)], "mrd_intermediate", "complete_response",
-         "intermediate"),
+        (
+            [(33, N, 1e-5, None), (78, N, 1e-3, None)],
+            "mrd_intermediate",
+            "complete_response",
+            "intermediate",
+        ),
         # end of induction only (window ends before the consolidation time point)
         ([(33, N, 1e-5, None)], "early_complete_response", "complete_response", None),
         # Kiel 2010 "MRD reappearance": positivity after complete MRD response
-        ([(33, N, 1e-5, None), (78, N, 1e-5, None), (300, P, 1e-5, 2e-5)],
-         "mrd_reappearance", "complete_response", "complete_response"),
+        (
+            [(33, N, 1e-5, None), (78, N, 1e-5, None), (300, P, 1e-5, 2e-5)],
+            "mrd_reappearance",
+            "complete_response",
+            "complete_response",
+        ),
     ],
 )
 def test_all_classes(seq, cls, eoi, eoc):
@@ -376,6 +416,16 @@ def test_builders_work_with_every_preset(disease):
     assert set(td.table()["mrd_class"].drop_nulls()) <= set(p.classes)
     tr = transitions(cohort)
     assert tr.threshold == p.threshold
+    # the multi-state panel data use the preset's calls (CLL: blood counts too)
+    from mrdtrack.multistate.mrd_model import mrd_markov_data
+
+    md = mrd_markov_data(cohort, threshold=p.threshold)
+    ev = call_status(cohort).visits.filter(pl.col("status") != "not_evaluable")
+    n_mrd_rows = md.table().filter(pl.col("state").is_in([1, 2])).height
+    assert 0 < n_mrd_rows <= ev.height
+    if disease == "cll":
+        marrow_only = call_status(cohort, p.threshold, disease="myeloma").visits
+        assert n_mrd_rows > marrow_only.filter(pl.col("status") != "not_evaluable").height
     # the class known at each visit equals the class of the window ending on that visit
     calls = call_status(cohort)
     pc = prefix_classes(calls.visits, preset=p)
@@ -398,8 +448,7 @@ def test_cli_classify_each_example(disease, tmp_path):
     # --disease overrides the study map
     r = CliRunner().invoke(
         app,
-        ["classify", str(EXAMPLES / f"{disease}_study"), "--out", str(out), "--disease",
-         "myeloma"],
+        ["classify", str(EXAMPLES / f"{disease}_study"), "--out", str(out), "--disease", "myeloma"],
     )
     assert r.exit_code == 0, r.output
     assert set(pl.read_csv(out)["mrd_class"]) <= set(get_preset("myeloma").classes)
