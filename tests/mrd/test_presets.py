@@ -160,6 +160,28 @@ def test_cll_status(recs, kw, status, reason):
     assert (v["status"], v["reason"]) == (status, reason)
 
 
+@pytest.mark.parametrize(
+    ("recs", "depth"),
+    [
+        # NGS negative at 10^-6: "uMRD6"
+        ([(0, N, 1e-6, None, "NGS", "peripheral_blood")], "uMRD6"),
+        # detected at 3 x 10^-6: undetectable at 10^-5, not at 10^-6
+        ([(0, P, 1e-6, 3e-6, "NGS", "peripheral_blood")], "uMRD5"),
+        # four-colour flow reaching 10^-4 only: uMRD4
+        ([(0, N, 1e-4, None, "NGF", "peripheral_blood")], "uMRD4"),
+        # two assays: the shallower decides
+        (
+            [(0, N, 1e-6, None, "NGS", "bone_marrow"), (0, N, 1e-4, None, "NGF", "bone_marrow")],
+            "uMRD4",
+        ),
+        ([(0, P, 1e-5, 2e-4, "NGF", "peripheral_blood")], "MRD+"),
+        ([(0, N, 1e-3, None, "NGF", "peripheral_blood")], None),
+    ],
+)
+def test_cll_umrd_depth(recs, depth):
+    assert visit(rows(*recs), "cll")["umrd_depth"] == depth
+
+
 def test_cll_blood_and_marrow_reported_separately():
     # iwCLL 2018: MRD "in the peripheral blood or bone marrow"; the compartment is reported.
     # Paraphrase: marrow may keep MRD after blood clearance (antibody therapy), so the

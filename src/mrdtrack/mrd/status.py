@@ -551,6 +551,8 @@ def _preset_visits(assays: pl.DataFrame, combine: str, preset: Preset) -> pl.Dat
                 "patient_id", "assessment", pl.col("status").alias(f"status_{spec}")
             )
             visits = visits.join(comp, on=["patient_id", "assessment"], how="left")
+    if preset.name == "cll":
+        visits = visits.join(_cll_depth(a), on=["patient_id", "assessment"], how="left")
     if preset.name == "all":
         lvl = pl.col("level")
         visits = visits.with_columns(
@@ -564,6 +566,39 @@ def _preset_visits(assays: pl.DataFrame, combine: str, preset: Preset) -> pl.Dat
             .alias("response")
         )
     return visits.drop("_insufficient").sort("patient_id", "assessment")
+
+
+def _cll_depth(assays: pl.DataFrame) -> pl.DataFrame:
+    """Deepest uMRD level per visit (iwCLL: uMRD4 = < 10^-4; NGS reaches uMRD6).
+
+    An assay is undetectable at 10^-k when it is negative at a sensitivity <= 10^-k, or detected
+    at a level < 10^-k; the visit takes the shallowest level among its evaluable assays;
+    ``MRD+`` when the visit is positive; null when not evaluable.
+    """
+    st = pl.col("status")
+    sens = pl.col("sensitivity")
+    cf = pl.col("clonal_fraction")
+    k = pl.lit(None, pl.Int64)
+    for e in (4, 5, 6):
+        lim = 10.0**-e
+        ok = ((pl.col("result") == "negative") & (sens <= lim * (1.0 + _REL_EPS))) | (
+            (pl.col("result") == "positive") & (cf < lim * (1.0 - _REL_EPS))
+        )
+        k = pl.when((st == "negative") & ok.fill_null(False)).then(pl.lit(e)).otherwise(k)
+    per = assays.filter(st != "not_evaluable").with_columns(k.alias("_k"))
+    agg = per.group_by("patient_id", "assessment").agg(
+        (st == "positive").any().alias("_pos"), pl.col("_k").min().alias("_k")
+    )
+    return agg.select(
+        "patient_id",
+        "assessment",
+        pl.when(pl.col("_pos"))
+        .then(pl.lit("MRD+"))
+        .when(pl.col("_k").is_not_null())
+        .then(pl.lit("uMRD") + pl.col("_k").cast(pl.String))
+        .otherwise(pl.lit(None, pl.String))
+        .alias("umrd_depth"),
+    )
 
 
 def _combine_visits(assays: pl.DataFrame, combine: str) -> pl.DataFrame:
