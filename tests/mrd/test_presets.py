@@ -13,6 +13,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mrdtrack.io import load_mapping, load_study
 from mrdtrack.mrd import (
@@ -488,3 +490,47 @@ def test_report_threshold_and_labels_follow_the_preset():
     assert config_for_disease(ReportConfig(mrd_threshold=1e-6), cll).mrd_threshold == 1e-6
     mm = load_study(EXAMPLES / "csv_study")
     assert config_for_disease(ReportConfig(), mm).mrd_threshold == 1e-5
+
+
+# ------------------------------------------------------------------ properties (AML, ALL)
+
+
+_assay = st.tuples(
+    st.integers(0, 900),
+    st.sampled_from([N, P, P, "indeterminate"]),
+    st.sampled_from([1e-3, 1e-4, 1e-5]),
+    st.sampled_from([None, 5e-5, 1e-4, 1e-3, 5e-3, 3e-2, 0.3]),
+    st.sampled_from(["ASO-PCR", "NGF"]),
+    st.sampled_from(["bone_marrow", "peripheral_blood"]),
+)
+
+
+@st.composite
+def _frames(draw):
+    parts = []
+    for i in range(draw(st.integers(1, 4))):
+        recs = draw(st.lists(_assay, max_size=6))
+        recs = [(d, r, s, None if r == N else lvl, m, sp) for d, r, s, lvl, m, sp in recs]
+        if recs:
+            parts.append(rows(*recs, pid=f"p{i}"))
+    return pl.concat(parts) if parts else rows((0, N, 1e-5, None), pid="p0")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=_frames(), disease=st.sampled_from(["aml", "all"]), conf=st.booleans())
+def test_guideline_classes_agree_over_windows(frame, disease, conf):
+    opts = {"relapse_confirmation": "next_sample" if conf else "none"}
+    if disease == "all":
+        opts.update(ALL_OPTS)
+    p = get_preset(disease, opts)
+    t = classify_trajectories(frame, disease=p).table()
+    assert sorted(t["patient_id"]) == sorted(frame["patient_id"].unique())
+    assert t["mrd_class"].is_in(list(p.classes)).all()
+    pc = prefix_classes(call_status(frame, disease=p).visits, preset=p)
+    for pid, day, cls in pc.select("patient_id", "day", "mrd_class").rows():
+        sub = frame.filter(pl.col("patient_id") == pid)
+        assert classify_trajectories(sub, day, disease=p).table()["mrd_class"].item() == cls
+    for pid, cls, known in t.select("patient_id", "mrd_class", "known_day").rows():
+        if known is not None:
+            sub = frame.filter(pl.col("patient_id") == pid)
+            assert classify_trajectories(sub, known, disease=p).table()["mrd_class"].item() == cls
