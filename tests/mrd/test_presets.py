@@ -534,3 +534,19 @@ def test_guideline_classes_agree_over_windows(frame, disease, conf):
         if known is not None:
             sub = frame.filter(pl.col("patient_id") == pid)
             assert classify_trajectories(sub, known, disease=p).table()["mrd_class"].item() == cls
+
+
+def test_report_on_an_example_uses_the_preset(tmp_path):
+    from mrdtrack.report.build import build_report
+
+    build_report(EXAMPLES / "aml_study", tmp_path / "rep", pdf=False, argv=["test"])
+    import json
+
+    res = json.loads((tmp_path / "rep" / "results.json").read_text())["sections"]
+    labels = [r["label"] for r in res["trajectories"]["tables"]["class_counts"]["rows"]]
+    assert labels == [get_preset("aml").label(c) for c in get_preset("aml").classes]
+    assert set(res["landmark"]["values"]["comparisons"]) == {
+        k for k, _, _ in get_preset("aml").comparisons
+    }
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "ELN 2021" in html and "Sustained MRD negativity" not in html
