@@ -9,6 +9,7 @@ terminology) and the MRD-response terminology of Hematology Am Soc Hematol Educ 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mrdtrack.io import load_mapping, load_study
+from mrdtrack.errors import StudyValidationError
+from mrdtrack.io import RULES, load_mapping, load_study, read_adam, read_study
 from mrdtrack.mrd import (
     call_status,
     classify_trajectories,
@@ -80,6 +82,8 @@ def test_presets_and_options_checked_all_at_once():
     assert get_preset("CLL").threshold == 1e-4
     with pytest.raises(ValueError, match="disease must be one of"):
         get_preset("mds")
+    with pytest.raises(ValueError, match="disease must be one of"):
+        get_preset(3)  # type: ignore[arg-type]
     with pytest.raises(ValueError) as e:
         get_preset("aml", {"low_level": 2.0, "nonsense": 1, "relapse_confirmation": "maybe"})
     msg = str(e.value)
@@ -100,25 +104,131 @@ def test_every_preset_has_labels_for_its_classes_and_comparisons():
             assert g in p.classes and r in p.classes
 
 
-def test_study_map_disease_key(tmp_path):
-    f = tmp_path / "study.toml"
-    f.write_text('[study]\ndisease = "all"\n[study.disease_options]\neoi_day = 29\n')
-    smap = load_mapping(f)
+def test_study_map_disease_key_is_read_as_written():
+    smap = load_mapping({"study": {"disease": "all", "disease_options": {"eoi_day": 29}}})
     assert smap.disease == "all" and smap.disease_options == {"eoi_day": 29}
-    f.write_text('[study]\ndisease = "mds"\n')
-    with pytest.raises(Exception, match="disease must be one of"):
-        load_mapping(f)
-    f.write_text('[study]\ndisease = "aml"\n[study.disease_options]\neoi_day = 29\n')
-    with pytest.raises(Exception, match="unknown option 'eoi_day'"):
-        load_mapping(f)
-    assert load_mapping(None).disease is None  # no key: myeloma downstream
+    # checked with the tables (below), not when the map is read
+    assert load_mapping({"study": {"disease": "mds"}}).disease == "mds"
+    assert load_mapping(None).disease is None  # no key: myeloma
+    with pytest.raises(StudyValidationError, match=r"disease_options\] must be a table"):
+        load_mapping({"study": {"disease": "aml", "disease_options": 3}})
+
+
+def _copy_tables(src: Path, dst: Path) -> Path:
+    dst.mkdir(parents=True)
+    for f in src.glob("*.csv"):
+        shutil.copy(f, dst / f.name)
+    return dst
+
+
+def test_unknown_disease_and_options_are_validation_problems_listed_with_the_others(tmp_path):
+    data = _copy_tables(EXAMPLES / "aml_study", tmp_path / "data")
+    (data / "study.toml").write_text(
+        '[study]\ndisease = "mds"\n[study.disease_options]\nlow_level = 0.02\n'
+    )
+    # another problem in the tables: an outcomes column missing
+    out = pl.read_csv(data / "outcomes.csv", infer_schema_length=0)
+    out.drop("last_contact_day").write_csv(data / "outcomes.csv")
+    with pytest.raises(StudyValidationError) as e:
+        read_study(data)
+    rules = {p.rule for p in e.value.problems}
+    assert {"unknown_disease", "missing_column"} <= rules
+    bad = next(p for p in e.value.problems if p.rule == "unknown_disease")
+    assert bad.file == "study.toml" and bad.column == "disease"
+    assert "unknown disease 'mds'; diseases are myeloma, cll, aml, all" in bad.message
+    # a known disease: unknown and invalid options, each by name, all at once
+    (data / "study.toml").write_text(
+        '[study]\ndisease = "aml"\n[study.disease_options]\n'
+        'eoi_day = 33\nlow_level = 2.0\nrelapse_confirmation = "maybe"\n'
+    )
+    with pytest.raises(StudyValidationError) as e:
+        read_study(data)
+    found = {(p.rule, p.column) for p in e.value.problems if "disease" in p.rule}
+    assert found == {
+        ("unknown_disease_option", "disease_options.eoi_day"),
+        ("invalid_disease_option", "disease_options.low_level"),
+        ("invalid_disease_option", "disease_options.relapse_confirmation"),
+    }
+    assert "[unknown_disease_option] unknown option 'eoi_day' of disease 'aml'" in str(e.value)
+    assert {"unknown_disease", "unknown_disease_option", "invalid_disease_option"} <= set(RULES)
 
 
 @pytest.mark.parametrize("disease", ["cll", "aml", "all"])
-def test_preset_found_from_the_study_folder(disease):
+def test_cohort_carries_the_disease_of_its_study_map(disease):
     cohort = load_study(EXAMPLES / f"{disease}_study")
+    smap = load_mapping(EXAMPLES / f"{disease}_study" / "study.toml")
+    assert cohort.disease == disease
+    assert dict(cohort.disease_options) == dict(smap.disease_options)
     assert preset_for(cohort).name == disease
+    assert preset_for(cohort).options == get_preset(disease, smap.disease_options).options
     assert preset_for(cohort, "myeloma").name == "myeloma"  # explicit wins
+    # read-only, and kept by the Cohort's own derivations
+    with pytest.raises(TypeError):
+        cohort.disease_options["x"] = 1  # type: ignore[index]
+    kept = cohort.pseudonymise("a-long-test-salt")
+    assert (kept.disease, dict(kept.disease_options)) == (disease, dict(cohort.disease_options))
+
+
+def test_a_study_read_with_a_map_from_another_folder_keeps_its_disease(tmp_path):
+    # the tables in one folder, the study map in another: nothing beside the tables says "all"
+    data = _copy_tables(EXAMPLES / "all_study", tmp_path / "data")
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    shutil.copy(EXAMPLES / "all_study" / "study.toml", maps / "all.toml")
+    cohort = read_study(data, maps / "all.toml")
+    assert (cohort.disease, cohort.disease_options["eoi_day"]) == ("all", 33)
+    p = preset_for(cohort)
+    assert p.name == "all" and p.options["eoc_day"] == 78
+    t = classify_trajectories(cohort).table()
+    assert set(t["mrd_class"]) <= set(p.classes) and "eoi_response" in t.columns
+    # the same tables without the map: myeloma, whatever sits elsewhere
+    assert read_study(data).disease == "myeloma"
+    # dict frames with a map: the same
+    frames = {f.stem: pl.read_csv(f, infer_schema_length=0) for f in data.glob("*.csv")}
+    assert read_study(frames, maps / "all.toml").disease == "all"
+
+
+def test_adam_study_takes_its_disease_as_an_argument():
+    adam = EXAMPLES / "adam_study"
+    assert read_adam(adam).disease == "myeloma"  # ADaM has no study map
+    c = read_adam(adam, disease="aml", disease_options={"low_level": 0.01})
+    assert (c.disease, dict(c.disease_options)) == ("aml", {"low_level": 0.01})
+    assert preset_for(c).options["low_level"] == 0.01
+    classes = classify_trajectories(c).table()["mrd_class"]
+    assert classes.is_in(list(get_preset("aml").classes)).all()
+    with pytest.raises(StudyValidationError) as e:
+        read_adam(adam, disease="mds")
+    assert [p.rule for p in e.value.problems] == ["unknown_disease"]
+    assert e.value.problems[0].file == "read_adam(disease=...)"
+
+
+def test_in_memory_and_simulated_cohorts_default_to_myeloma():
+    from mrdtrack.cohort import Cohort
+
+    csv = load_study(EXAMPLES / "csv_study")
+    assert csv.disease == "myeloma" and dict(csv.disease_options) == {}
+    tables = (csv.patients, csv.mrd, csv.outcomes, csv.adverse_events)
+    assert Cohort.from_frames(*tables).disease == "myeloma"
+    assert Cohort.from_frames(*tables, disease="CLL").disease == "cll"
+    with pytest.raises(StudyValidationError, match="unknown_disease"):
+        Cohort.from_frames(*tables, disease="mds")
+    from mrdtrack.simulate.model import simulate_trials
+    from mrdtrack.simulate.params import load_params
+
+    sim = simulate_trials(load_params(), 1, seed=3).to_cohort(0)
+    assert sim.disease == "myeloma" and preset_for(sim).name == "myeloma"
+
+
+def test_with_disease_overrides_the_study_disease():
+    aml = load_study(EXAMPLES / "aml_study")
+    mm = aml.with_disease("myeloma")
+    assert (mm.disease, dict(mm.disease_options)) == ("myeloma", {})  # AML options dropped
+    assert preset_for(mm).name == "myeloma" and aml.disease == "aml"  # a new Cohort
+    same = aml.with_disease("AML")
+    assert dict(same.disease_options) == dict(aml.disease_options)  # same disease: kept
+    assert aml.with_disease("aml", {"low_level": 0.05}).disease_options == {"low_level": 0.05}
+    with pytest.raises(StudyValidationError, match="unknown_disease_option"):
+        aml.with_disease("all", {"low_level": 0.05})
 
 
 # ------------------------------------------------------------------ CLL, iwCLL 2018

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +48,14 @@ from mrdtrack.schema import TABLES
 MAP_FILE_NAMES = ("study.toml",)
 _STUDY_KEYS = {
     "name",
+    "disease",  # [study] disease / [study.disease_options]: `mrdtrack.mrd.presets`
+    "disease_options",
     "encoding",
     "null_tokens",
     "partial_dates",
     "pre_origin_days",
     "date_format",
     "delimiter",
-    "disease",
-    "disease_options",
 }
 _TABLE_KEYS = {"file", "columns", "dates", "codes", "date_format"}
 
@@ -86,11 +86,12 @@ class StudyMap:
     partial_dates: str = "error"
     pre_origin_days: int = DEFAULT_PRE_ORIGIN_DAYS
     delimiter: str | None = None
+    # [study] disease / [study.disease_options], as written: validated with the tables
+    # (`mrdtrack.io.validate`, rules unknown_disease, unknown_disease_option, ...)
+    disease: Any = None
+    disease_options: Mapping[str, Any] = field(default_factory=dict)
     tables: Mapping[str, TableMap] = field(default_factory=dict)
     source: str = "<study map>"
-    # [study] disease / [study.disease_options]: MRD rules of `mrdtrack.mrd.presets`
-    disease: str | None = None
-    disease_options: Mapping[str, Any] = field(default_factory=dict)
 
     def options(self) -> ValidationOptions:
         dates = {
@@ -133,7 +134,16 @@ def load_mapping(mapping: str | Path | Mapping[str, Any] | StudyMap | None) -> S
             raise _invalid(source, f"not valid TOML ({exc})") from None
     else:
         data = dict(mapping)
-    return _parse(data, source)
+    return _with_disease(_parse(data, source), data)
+
+
+def _with_disease(smap: StudyMap, data: Mapping[str, Any]) -> StudyMap:
+    """``[study] disease`` and ``[study.disease_options]`` as written (checked at validation)."""
+    study = data.get("study", {})
+    options = study.get("disease_options", {})
+    if not isinstance(options, Mapping):
+        raise _invalid(smap.source, "[study.disease_options] must be a table")
+    return replace(smap, disease=study.get("disease"), disease_options=dict(options))
 
 
 def _parse(data: Mapping[str, Any], source: str) -> StudyMap:
@@ -228,7 +238,6 @@ def _parse(data: Mapping[str, Any], source: str) -> StudyMap:
     name = study.get("name")
     if name is not None and not isinstance(name, str):
         raise _invalid(source, "[study] name must be text")
-    disease, disease_options = _disease(study, source)
     return StudyMap(
         name=name,
         encoding=encoding,
@@ -238,26 +247,7 @@ def _parse(data: Mapping[str, Any], source: str) -> StudyMap:
         delimiter=delimiter,
         tables=tables,
         source=source,
-        disease=disease,
-        disease_options=disease_options,
     )
-
-
-def _disease(study: Mapping[str, Any], source: str) -> tuple[str | None, dict[str, Any]]:
-    """``[study] disease`` and ``[study.disease_options]``, checked against the presets."""
-    disease = study.get("disease")
-    options = study.get("disease_options", {})
-    if disease is None and not options:
-        return None, {}
-    if not isinstance(options, Mapping):
-        raise _invalid(source, "[study.disease_options] must be a table")
-    from mrdtrack.mrd.presets import get_preset
-
-    try:
-        preset = get_preset(disease, options)
-    except ValueError as exc:
-        raise _invalid(source, f"[study] disease: {exc}") from None
-    return preset.name, dict(options)
 
 
 def _str_map(v: Any, where: str, source: str, values_any: bool = False) -> dict[str, str]:

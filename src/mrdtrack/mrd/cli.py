@@ -42,8 +42,8 @@ DiseaseOpt = Annotated[
     str | None,
     typer.Option(
         "--disease",
-        help="Disease preset: myeloma, cll, aml or all (default: [study] disease of the "
-        "study map, else myeloma).",
+        help="Disease preset: myeloma, cll, aml or all (default: the study's, from [study] "
+        "disease of the study map, else myeloma).",
     ),
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output table: .csv or .parquet.")]
@@ -57,36 +57,22 @@ def _fail(message: str, code: int) -> None:
 def _load(study: Path | None, mapping: Path | None, disease: str | None = None) -> Any:
     """Read the study (tables folder or ADaM, detected by `mrdtrack.io.load_study`).
 
-    The disease preset (``--disease``, else ``[study] disease`` of ``--mapping``) is put in
-    the Cohort's metadata; without either, `mrdtrack.mrd.presets.preset_for` reads the
-    ``study.toml`` of the study folder.
+    The Cohort carries its disease preset (``[study] disease`` of the study map, validated
+    with the tables; myeloma by default); ``--disease`` overrides it (`Cohort.with_disease`:
+    the study's options are kept for the same disease, else the preset's defaults apply).
     """
-    import dataclasses
-
-    from mrdtrack.io import load_mapping, load_study
-    from mrdtrack.mrd.presets import get_preset
+    from mrdtrack.io import load_study
 
     try:
         cohort = load_study(study, mapping=mapping)
-        options: dict[str, Any] = {}
-        if mapping is not None:
-            smap = load_mapping(mapping)
-            disease = disease or smap.disease
-            options = dict(smap.disease_options)
-        elif study is not None and (Path(study) / "study.toml").is_file():
-            smap = load_mapping(Path(study) / "study.toml")
-            disease = disease or smap.disease
-            options = dict(smap.disease_options) if smap.disease in (None, disease) else {}
     except StudyValidationError as err:
         _fail(str(err), 3)
     if disease is None:
         return cohort
     try:
-        name = get_preset(disease, options).name
-    except ValueError as err:
-        _fail(f"error: {err}", 2)
-    meta = {**cohort.metadata, "disease": name, "disease_options": options}
-    return dataclasses.replace(cohort, metadata=meta)
+        return cohort.with_disease(disease)
+    except StudyValidationError as err:
+        _fail(f"error: --disease: {err}", 2)
 
 
 def _flatten(frame: pl.DataFrame) -> pl.DataFrame:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 DISEASES = ("myeloma", "cll", "aml", "all")
@@ -301,35 +300,80 @@ def _build(name: str, options: Mapping[str, Any]) -> Preset:
     raise AssertionError(name)  # pragma: no cover
 
 
+# What each option accepts (the hint of an ``invalid_disease_option`` problem).
+OPTION_HELP = {
+    "relapse_confirmation": '"next_sample" or "none"',
+    "confirm_within_days": "a whole number of days >= 0 (or leave it out)",
+    "low_level": "a fraction in (0, 1), e.g. 0.02 for 2 %",
+    "molecular_sensitivity": "a fraction in (0, 1), e.g. 1e-4",
+    "ngs_level": "a fraction in (0, 1), e.g. 1e-3",
+    "eoi_day": "a study day (whole number)",
+    "eoc_day": "a study day (whole number)",
+    "timepoint_window_days": "a whole number of days >= 0",
+    "reappearance_min_level": "a fraction in (0, 1) (or leave it out)",
+}
+
+
+def disease_problems(
+    disease: Any, options: Mapping[str, Any] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every problem of a disease and its options, as ``(rule, details)`` pairs.
+
+    Rules (those of `mrdtrack.io.validate.RULES`): ``unknown_disease`` (the disease is not one
+    of `DISEASES`; its options are then not checked), ``unknown_disease_option``,
+    ``invalid_disease_option``. An empty list: `get_preset` will accept them.
+    """
+    name = disease.strip().lower() if isinstance(disease, str) else None
+    if name not in DISEASES:
+        return [("unknown_disease", {"disease": disease, "diseases": ", ".join(DISEASES)})]
+    defaults = _OPTION_DEFAULTS[name]
+    allowed = ", ".join(sorted(defaults)) or "none"
+    out: list[tuple[str, dict[str, Any]]] = []
+    for k, v in sorted(dict(options or {}).items(), key=lambda kv: str(kv[0])):
+        if k not in defaults:
+            out.append(
+                ("unknown_disease_option", {"disease": name, "option": k, "allowed": allowed})
+            )
+        elif not _OPTION_CHECKS[k](v):
+            out.append(
+                (
+                    "invalid_disease_option",
+                    {"disease": name, "option": k, "expected": OPTION_HELP[k]},
+                )
+            )
+    return out
+
+
 def get_preset(
     disease: str | Preset | None = None, options: Mapping[str, Any] | None = None
 ) -> Preset:
     """The preset of ``disease`` ("myeloma" when None) with its guideline-open options set.
 
-    Raises ValueError listing every unknown disease, unknown option or invalid value at once.
+    Raises ValueError listing every unknown disease, unknown option or invalid value at once
+    (the problems of `disease_problems`).
     """
     if isinstance(disease, Preset):
         if options:
             return get_preset(disease.name, {**disease.options, **options})
         return disease
-    name = "myeloma" if disease is None else str(disease).strip().lower()
-    if name not in DISEASES:
-        raise ValueError(f"disease must be one of {list(DISEASES)}, got {disease!r}")
-    defaults = _OPTION_DEFAULTS[name]
-    given = dict(options or {})
-    problems = [f"unknown option {k!r}" for k in sorted(set(given) - set(defaults))]
-    merged = {**defaults, **{k: v for k, v in given.items() if k in defaults}}
-    problems += [
-        f"option {k!r} has an invalid value"
-        for k, v in sorted(given.items())
-        if k in defaults and not _OPTION_CHECKS[k](v)
-    ]
+    name = "myeloma" if disease is None else disease
+    problems = disease_problems(name, options)
     if problems:
-        allowed = ", ".join(sorted(defaults)) or "none"
+        if problems[0][0] == "unknown_disease":
+            raise ValueError(f"disease must be one of {list(DISEASES)}, got {disease!r}")
+        name = str(name).strip().lower()
+        text = [
+            f"unknown option {d['option']!r}"
+            if rule == "unknown_disease_option"
+            else f"option {d['option']!r} has an invalid value (expected {d['expected']})"
+            for rule, d in problems
+        ]
+        allowed = ", ".join(sorted(_OPTION_DEFAULTS[name])) or "none"
         raise ValueError(
-            f"disease {name!r}: " + "; ".join(problems) + f" (options of {name}: {allowed})"
+            f"disease {name!r}: " + "; ".join(text) + f" (options of {name}: {allowed})"
         )
-    return _build(name, merged)
+    name = str(name).strip().lower()
+    return _build(name, {**_OPTION_DEFAULTS[name], **dict(options or {})})
 
 
 def with_threshold(preset: Preset, threshold: float | None) -> Preset:
@@ -341,40 +385,21 @@ def with_threshold(preset: Preset, threshold: float | None) -> Preset:
     return replace(preset, threshold=float(threshold))
 
 
-def _from_study_map(data: Any) -> tuple[str | None, dict[str, Any]]:
-    """Disease and options from the ``study.toml`` beside the files a Cohort was read from."""
-    sources = getattr(data, "sources", ()) or ()
-    folders = {Path(s.path).parent for s in sources}
-    if len(folders) != 1:
-        return None, {}
-    path = next(iter(folders)) / "study.toml"
-    if not path.is_file():
-        return None, {}
-    from mrdtrack.io.mapping import load_mapping
-
-    smap = load_mapping(path)
-    return getattr(smap, "disease", None), dict(getattr(smap, "disease_options", {}) or {})
-
-
 def preset_for(
     data: Any, disease: str | Preset | None = None, options: Mapping[str, Any] | None = None
 ) -> Preset:
     """The preset that applies to ``data`` (a Cohort or an MRD frame).
 
-    Order: ``disease`` given here; else ``data.metadata["disease"]`` (and
-    ``metadata["disease_options"]``), set by ``mrdtrack mrd`` from the study map; else the
-    ``[study] disease`` key of the ``study.toml`` in the folder the Cohort was read from; else
-    myeloma. ``options`` are merged over the study map's.
+    Order: ``disease`` given here (a name or a `Preset`; ``options`` then start from the
+    preset's defaults); else the Cohort's own ``disease`` and ``disease_options`` (validated
+    study metadata, set by `mrdtrack.io.read_study` from ``[study] disease``, by
+    `mrdtrack.io.read_adam` from ``disease=``; see `mrdtrack.cohort.Cohort`); else (an MRD
+    frame) myeloma. ``options`` are merged over the Cohort's.
     """
-    if isinstance(disease, Preset):
-        return get_preset(disease, options)
     if disease is not None:
         return get_preset(disease, options)
-    meta = getattr(data, "metadata", None)
-    if isinstance(meta, Mapping) and meta.get("disease") is not None:
-        base = dict(meta.get("disease_options") or {})
-        return get_preset(meta["disease"], {**base, **(options or {})})
-    found, found_opts = _from_study_map(data)
-    if found is not None:
-        return get_preset(found, {**found_opts, **(options or {})})
+    name = getattr(data, "disease", None)
+    if isinstance(name, str):
+        base = dict(getattr(data, "disease_options", None) or {})
+        return get_preset(name, {**base, **(options or {})})
     return get_preset("myeloma", options)

@@ -394,9 +394,9 @@ def call_status(
         default "positive": IMWG 2016 negativity is the *absence* of clonal cells; other
         presets decide per method family, see `mrdtrack.mrd.presets`).
     disease, disease_options
-        Disease preset (`mrdtrack.mrd.presets.preset_for`): given here, else from the
-        Cohort's study map, else myeloma. With the default ``specimens`` the preset's
-        specimens are used; ``threshold`` replaces the preset's headline level.
+        Disease preset (`mrdtrack.mrd.presets.preset_for`): given here, else the Cohort's
+        ``disease`` (its study metadata), else myeloma. With the default ``specimens`` the
+        preset's specimens are used; ``threshold`` replaces the preset's headline level.
 
     Returns
     -------

@@ -134,7 +134,7 @@ def time_dependent_data(
     covariates : sequence of str, optional
         Columns of ``cohort.patients`` repeated on every row.
     disease, disease_options
-        Disease preset (default from the study map, else myeloma): status rules, threshold
+        Disease preset (default: the Cohort's ``disease``): status rules, threshold
         and the class vocabulary of ``mrd_class``.
 
     Returns

@@ -245,7 +245,7 @@ def classify_trajectories(
     sustained_after_conversion : {"sustained_negative", "conversion"}
         Where a pos→neg→neg (confirmed) patient goes.
     disease, disease_options
-        Disease preset (`mrdtrack.mrd.presets.preset_for`; default from the study map, else
+        Disease preset (`mrdtrack.mrd.presets.preset_for`; default the Cohort's ``disease``, else
         myeloma). ``"cll"`` applies the rules above at the iwCLL 2018 level (uMRD4) with
         iwCLL names (``umrd_sustained``, ``umrd_achieved``, ``umrd_loss``,
         ``mrd_persistent``); ``"aml"`` and ``"all"`` use the guideline classes of
