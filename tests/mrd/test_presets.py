@@ -1,10 +1,12 @@
-"""Disease presets: each case's expected status / class comes from the guideline's own wording.
+"""Disease presets: each case's expected status / class comes from the guideline's wording.
 
-Wording is quoted (or, where marked "paraphrase", summarised) beside each case; sources and
-sections are in docs/methods/mrd.md. CLL: iwCLL 2018 (Hallek et al., Blood 2018). AML: ELN 2021
-MRD update (Heuser et al., Blood 2021). ALL: Brüggemann et al., Leukemia 2010 (Kiel
-terminology) and the MRD-response terminology of Hematology Am Soc Hematol Educ Program
-2021;2021(1):718-725, Table 1 (MRD CR / failure / intermediate).
+Beside each case: either a quotation marked "verified" with its source and place (checked
+word for word against a stored copy of the text; docs/methods/mrd.md, section 7, lists the
+copies), or a statement marked "paraphrase, not verified against the text" (the rule as we
+read the guideline; its wording could not be checked here). CLL: iwCLL 2018 (Hallek et al.,
+Blood 2018;131(25):2745-2760). AML: ELN 2021 MRD update (Heuser et al., Blood
+2021;138(26):2753-2767). ALL: Kiel terminology (Brüggemann et al., Leukemia 2010;24:521-535)
+and Table 1 of Hematology Am Soc Hematol Educ Program 2021;2021(1):718-725.
 """
 
 from __future__ import annotations
@@ -186,6 +188,19 @@ def test_a_study_read_with_a_map_from_another_folder_keeps_its_disease(tmp_path)
     # dict frames with a map: the same
     frames = {f.stem: pl.read_csv(f, infer_schema_length=0) for f in data.glob("*.csv")}
     assert read_study(frames, maps / "all.toml").disease == "all"
+    # the CLI: the map's disease, unless --disease overrides it
+    from typer.testing import CliRunner
+
+    from mrdtrack.mrd.cli import app
+
+    out = tmp_path / "c.csv"
+    args = ["classify", str(data), "--mapping", str(maps / "all.toml"), "--out", str(out)]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "eoi_response" in pl.read_csv(out).columns
+    r = CliRunner().invoke(app, [*args, "--disease", "cll"])
+    assert r.exit_code == 0, r.output
+    assert set(pl.read_csv(out)["mrd_class"]) <= set(get_preset("cll").classes)
 
 
 def test_adam_study_takes_its_disease_as_an_argument():
@@ -237,20 +252,28 @@ def test_with_disease_overrides_the_study_disease():
 @pytest.mark.parametrize(
     ("recs", "kw", "status", "reason"),
     [
-        # "undetectable MRD ... less than one CLL cell per 10,000 leukocytes" (<10^-4)
+        # iwCLL 2018, MRD section (paraphrase, not verified against the text): undetectable
+        # MRD is fewer than one CLL cell per 10^4 leukocytes. Verified (ERIC, Rawstron et al.,
+        # Leukemia 2016, introduction): "the 0.010% threshold recommended by the International
+        # Workshop on CLL to define absence of detectable MRD"
         ([(0, N, 1e-4, None, "NGF", "peripheral_blood")], {}, N, "no_clonal_cells_at_sensitivity"),
-        # detected at 5 x 10^-5: below one in 10^4, so uMRD at the 10^-4 level (uMRD4)
+        # detected at 5 x 10^-5, below 10^-4: uMRD at the 10^-4 level (paraphrase, as above)
         ([(0, P, 1e-5, 5e-5, "NGF", "peripheral_blood")], {}, N, "clonal_fraction_below_threshold"),
-        # one CLL cell in 10^4 is not "less than one": detectable MRD
+        # exactly one CLL cell in 10^4 is not "fewer than one": detectable MRD (paraphrase, not
+        # verified against the text; the boundary is our reading, docs/methods/mrd.md 7.2)
         ([(0, P, 1e-5, 1e-4, "NGF", "peripheral_blood")], {}, P, "clonal_cells_detected"),
-        # the assay must reach 10^-4 for an undetectable call
+        # the assay must reach 10^-4 for an undetectable call (paraphrase, not verified against
+        # the text). Verified (Thompson & Wierda, Blood 2016;127:279, abstract): flow and PCR
+        # "can detect minimal residual disease (MRD) to a sensitivity of ≥1:10 000 (10−4)"
         (
             [(0, N, 1e-3, None, "NGF", "peripheral_blood")],
             {},
             "not_evaluable",
             "insufficient_sensitivity",
         ),
-        # NGS reaches 10^-6 (uMRD6 level): at threshold 1e-6, 5e-6 is detectable ...
+        # NGS reaches 10^-6. Verified (Wierda et al., Leukemia 2021, Table 3 "Methods of MRD
+        # detection"): "clonoSEQ® Assay" sensitivity "10−6". At threshold 1e-6, 5e-6 is
+        # detectable (uMRD6: paraphrase, not verified against the text) ...
         (
             [(0, P, 1e-6, 5e-6, "NGS", "bone_marrow")],
             {"threshold": 1e-6},
@@ -275,7 +298,10 @@ def test_cll_status(recs, kw, status, reason):
 @pytest.mark.parametrize(
     ("recs", "depth"),
     [
-        # NGS negative at 10^-6: "uMRD6"
+        # uMRD4 / uMRD5 / uMRD6 = undetectable at 10^-4 / 10^-5 / 10^-6 (paraphrase, not
+        # verified against the text). Sensitivities verified in Wierda et al. 2021, Table 3:
+        # "4-color Flow" 10−4, "≥6-color Flow" 10−5, "clonoSEQ® Assay" 10−6.
+        # NGS negative at 10^-6: uMRD6
         ([(0, N, 1e-6, None, "NGS", "peripheral_blood")], "uMRD6"),
         # detected at 3 x 10^-6: undetectable at 10^-5, not at 10^-6
         ([(0, P, 1e-6, 3e-6, "NGS", "peripheral_blood")], "uMRD5"),
@@ -295,9 +321,10 @@ def test_cll_umrd_depth(recs, depth):
 
 
 def test_cll_blood_and_marrow_reported_separately():
-    # iwCLL 2018: MRD "in the peripheral blood or bone marrow"; the compartment is reported.
-    # Paraphrase: marrow may keep MRD after blood clearance (antibody therapy), so the
-    # combined call is positive if either compartment has detectable MRD.
+    # iwCLL 2018 (paraphrase, not verified against the text): MRD is assessed in blood or
+    # marrow and the compartment is reported; marrow may keep MRD after blood clearance
+    # (antibody therapy), so our combined call is positive if either compartment has
+    # detectable MRD (a choice of ours, option `combine`).
     f = rows(
         (0, N, 1e-5, None, "NGF", "peripheral_blood"),
         (0, P, 1e-5, 3e-4, "NGF", "bone_marrow"),
@@ -314,9 +341,11 @@ def test_cll_blood_and_marrow_reported_separately():
 @pytest.mark.parametrize(
     ("seq", "cls", "known"),
     [
+        # classes: the IMWG-style rules of section 2 in iwCLL words (paraphrase, not verified
+        # against the text; the one-year interval of "sustained" is IMWG's, a user option)
         # uMRD at two assessments a year apart, nothing detectable between
         ([(0, N), (400, N)], "umrd_sustained", 400),
-        # "loss of uMRD": detectable MRD (>= 10^-4) after uMRD
+        # loss of uMRD: detectable MRD (>= 10^-4) after uMRD (paraphrase, as above)
         ([(0, N), (400, N), (600, P)], "umrd_loss", 600),
         # MRD+ then uMRD (not yet confirmed a year apart)
         ([(0, P), (200, N)], "umrd_achieved", 200),
@@ -350,16 +379,20 @@ Q = "ASO-PCR"  # target-specific qPCR (NPM1)
 @pytest.mark.parametrize(
     ("recs", "status", "reason"),
     [
-        # ELN 2021: "0.1% ... threshold to distinguish MFC-MRD positive from negative"
+        # ELN 2021, MFC-MRD recommendations (paraphrase, not verified against the text): a
+        # flow level of 0.1 % (10^-3) or more is MFC-MRD positive, below it negative
         ([(0, P, 1e-4, 5e-4)], N, "clonal_fraction_below_threshold"),
         ([(0, P, 1e-4, 1e-3)], P, "clonal_cells_detected"),
         ([(0, N, 1e-3, None)], N, "no_clonal_cells_at_sensitivity"),
-        # an MFC negative that did not reach 0.1% cannot be called negative
+        # an MFC negative that did not reach 0.1% cannot be called negative (paraphrase, not
+        # verified against the text)
         ([(0, N, 1e-2, None)], "not_evaluable", "insufficient_sensitivity"),
-        # molecular MRD: positivity is detection of the target (no level cut-off)
+        # ELN 2021, molecular MRD (paraphrase, not verified against the text): qPCR positivity
+        # is detection of the target, whatever its level
         ([(0, P, 1e-5, 1e-5, Q)], P, "clonal_cells_detected"),
         ([(0, N, 1e-5, None, Q)], N, "no_clonal_cells_at_sensitivity"),
-        # molecular negative with too little sensitivity (option molecular_sensitivity 1e-4)
+        # molecular negative with too little sensitivity (option molecular_sensitivity 1e-4;
+        # a level of ours, not from the text)
         ([(0, N, 1e-3, None, Q)], "not_evaluable", "insufficient_sensitivity"),
     ],
 )
@@ -369,8 +402,9 @@ def test_aml_status(recs, status, reason):
 
 
 def test_aml_marrow_preferred_within_a_method_family():
-    # ELN 2021 (paraphrase): bone marrow is the preferred material; blood is about one log
-    # less sensitive. Same family at one visit: marrow decides; other families still count.
+    # ELN 2021, material (paraphrase, not verified against the text): bone marrow is the
+    # preferred material; blood is less sensitive for molecular MRD. Same family at one
+    # visit: marrow decides; other families still count (our combination rule).
     f = rows(
         (0, N, 1e-5, None, Q, "bone_marrow"),
         (0, P, 1e-5, 1e-4, Q, "peripheral_blood"),
@@ -390,10 +424,11 @@ def q(*seq):
 @pytest.mark.parametrize(
     ("seq", "opts", "cls", "reason", "known", "rtype"),
     [
-        # "MRD relapse: conversion from MRD negativity to MRD positivity", confirmed in a
-        # second consecutive sample
+        # ELN 2021, MRD response definitions (paraphrase, not verified against the text): MRD
+        # relapse is conversion from MRD negativity to MRD positivity (any technique),
+        # confirmed in a second consecutive sample
         ([(0, N, None), (90, P, 1e-4), (120, P, 2e-4)], {}, "mrd_relapse", None, 120, "conversion"),
-        # a single positive after negativity is not (yet) MRD relapse
+        # a single positive after negativity is not (yet) MRD relapse (paraphrase, as above)
         ([(0, N, None), (90, P, 1e-4)], {}, "mrd_positive", "relapse_not_confirmed", 90, None),
         # ... and a positive followed by a negative never was
         ([(0, N, None), (90, P, 1e-4), (180, N, None)], {}, "cr_mrd_negative", None, 180, None),
@@ -406,7 +441,8 @@ def q(*seq):
             90,
             "conversion",
         ),
-        # confirmation too late for a 28-day limit
+        # confirmation too late for a 28-day limit (user option: the guideline's interval
+        # could not be verified)
         (
             [(0, N, None), (90, P, 1e-4), (200, P, 1e-4)],
             {"confirm_within_days": 28},
@@ -415,7 +451,8 @@ def q(*seq):
             90,
             None,
         ),
-        # ">= 1 log10 increase between any two positive samples" in CR MRD-LL, confirmed
+        # ELN 2021 (paraphrase, not verified against the text): MRD relapse is also a rise of
+        # >= 1 log10 between two positive samples in a patient with low-level MRD (CR MRD-LL)
         (
             [(0, P, 1e-3), (90, P, 1.0e-2), (180, P, 2e-2)],
             {},
@@ -424,11 +461,13 @@ def q(*seq):
             180,
             "log10_rise",
         ),
-        # a 9-fold rise is less than one log10: still low-level persistence (< 2%)
+        # a 9-fold rise is less than one log10: still low-level persistence (< 2%; the 2 %
+        # cut-off is paraphrase, not verified against the text; option low_level)
         ([(0, P, 1e-3), (90, P, 9e-3), (180, P, 9e-3)], {}, "cr_mrd_low_level", None, 0, None),
         # the log-rise rule is for patients in CR MRD-LL: from 3% it does not apply
+        # (paraphrase, as above)
         ([(0, P, 3e-2), (90, P, 0.4), (180, P, 0.5)], {}, "mrd_positive", None, 0, None),
-        # low-level molecular persistence (NPM1 < 2%): CR MRD-LL
+        # low-level molecular persistence (NPM1 < 2%): CR MRD-LL (paraphrase, as above)
         ([(0, P, 5e-3), (90, P, 4e-3)], {}, "cr_mrd_low_level", None, 0, None),
         ([(0, N, None)], {}, "cr_mrd_negative", None, 0, None),
     ],
@@ -461,27 +500,31 @@ def a(*seq):
 @pytest.mark.parametrize(
     ("seq", "cls", "eoi", "eoc"),
     [
-        # "MRD CR: MRD-negative with a minimum sensitivity of 0.01%" at both time points
+        # Verified, Hematology Am Soc Hematol Educ Program 2021, Table 1, "Terminology for MRD
+        # response": "MRD CR: MRD-negative with a minimum sensitivity of 0.01%" (both points)
         (
             [(33, N, 1e-4, None), (78, N, 1e-4, None)],
             "early_complete_response",
             "complete_response",
             "complete_response",
         ),
-        # positive at end of induction, complete MRD response at end of consolidation
+        # positive at end of induction, complete MRD response at end of consolidation (the
+        # early / late split is ours: paraphrase of protocol practice, not from the table)
         (
             [(33, P, 1e-5, 5e-4), (78, N, 1e-5, None)],
             "late_complete_response",
             "failure",
             "complete_response",
         ),
-        # "MRD failure: MRD-positive >= 0.01%" (exactly 10^-4 included)
+        # Verified, Table 1: "MRD failure: MRD-positive ≥0.01%" (exactly 10^-4 included)
         ([(33, P, 1e-5, 5e-4), (78, P, 1e-5, 1e-4)], "mrd_failure", "failure", "failure"),
-        # "MRD intermediate: ... MRD-positive below 0.01%"
+        # Verified, Table 1: "MRD intermediate: All other types of results, eg, MRD-positive
+        # below 0.01%"
         ([(33, P, 1e-5, 5e-4), (78, P, 1e-5, 5e-5)], "mrd_intermediate", "failure", "intermediate"),
-        # "... nonquantifiable but detectable MRD below 0.01% (PNQ)": positive, no level
+        # Verified, Table 1: "Nonquantifiable but detectable MRD below 0.01% (PNQ)": positive,
+        # no level
         ([(33, P, 1e-5, 5e-4), (78, P, 1e-5, None)], "mrd_intermediate", "failure", "intermediate"),
-        # "... MRD-negative with insufficient sensitivity"
+        # Verified, Table 1: "MRD-negative with insufficient sensitivity"
         (
             [(33, N, 1e-5, None), (78, N, 1e-3, None)],
             "mrd_intermediate",
@@ -490,7 +533,9 @@ def a(*seq):
         ),
         # end of induction only (window ends before the consolidation time point)
         ([(33, N, 1e-5, None)], "early_complete_response", "complete_response", None),
-        # Kiel 2010 "MRD reappearance": positivity after complete MRD response
+        # Verified, Kiel 2010 abstract: the terms "'complete MRD response', 'MRD persistence'
+        # and 'MRD reappearance'"; the rule (a positive after complete MRD response) is
+        # paraphrase, not verified against the text
         (
             [(33, N, 1e-5, None), (78, N, 1e-5, None), (300, P, 1e-5, 2e-5)],
             "mrd_reappearance",

@@ -1,7 +1,7 @@
 """Disease presets: which MRD results count, at what level, and the guideline's vocabulary.
 
-A preset fixes, for one disease and its guideline (sources and section numbers in
-``docs/methods/mrd.md``):
+A preset fixes, for one disease and its guideline (sources, and for each rule whether its
+wording was verified or is a paraphrase, in ``docs/methods/mrd.md``, section 7):
 
 - the specimens that count and their priority (first = preferred compartment);
 - the level that separates MRD-negative from MRD-positive (``threshold``) and, per method
@@ -11,7 +11,9 @@ A preset fixes, for one disease and its guideline (sources and section numbers i
 - the trajectory / response classes with their labels, in the guideline's words.
 
 ``myeloma`` (IMWG 2016) is the default and reproduces mrdtrack's behaviour before presets.
-Rules a guideline leaves open are *options* of the preset, set in the study map::
+Rules a guideline leaves open are *options* of the preset. The disease and its options are
+validated study metadata of the `mrdtrack.cohort.Cohort` (``cohort.disease``,
+``cohort.disease_options``), set from the study map by `mrdtrack.io.read_study`::
 
     [study]
     disease = "all"
@@ -20,7 +22,9 @@ Rules a guideline leaves open are *options* of the preset, set in the study map:
     eoi_day = 33
     eoc_day = 78
 
-`get_preset` lists every unknown or invalid option at once.
+by `mrdtrack.io.read_adam` from ``disease=`` / ``disease_options=``, and changed with
+`Cohort.with_disease` (the CLI's ``--disease``). `disease_problems` lists every unknown
+disease, unknown option or invalid value (the validator's rules); `get_preset` raises them.
 
 Method codes: the study contract has one code per assay family — ``NGF`` for flow cytometry
 (multiparameter / next-generation flow, MFC), ``ASO-PCR`` for any target-specific qPCR
@@ -116,16 +120,18 @@ _OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
     "myeloma": {},
     "cll": {},
     "aml": {
-        # ELN 2021 names MRD relapse only when confirmed by a second consecutive sample;
-        # "none" classes the first positive sample (sensitivity analysis).
+        # ELN 2021 MRD relapse is confirmed by a second consecutive sample (paraphrase, not
+        # verified against the text); "none" classes the first positive sample.
         "relapse_confirmation": "next_sample",
         # Largest gap in days between the triggering and the confirming sample (None: any).
         "confirm_within_days": None,
-        # Molecular low-level cut-off (NPM1mut/ABL1 ratio as a fraction; 2% = 0.02).
+        # Molecular low-level (CR MRD-LL) cut-off, NPM1mut/ABL1 as a fraction (2% = 0.02;
+        # paraphrase of ELN 2021, not verified against the text).
         "low_level": 0.02,
-        # Sensitivity a molecular (qPCR) negative must reach.
+        # Sensitivity a molecular (qPCR) negative must reach (ours, not from the text).
         "molecular_sensitivity": 1e-4,
-        # NGS-MRD positivity level (variant allele fraction).
+        # NGS-MRD positivity level, variant allele fraction (paraphrase of ELN 2021, not
+        # verified against the text).
         "ngs_level": 1e-3,
     },
     "all": {
