@@ -56,7 +56,8 @@ class Cohort:
 
     ``repr`` shows sizes only (no identifiers). Two cohorts are equal (``==``) when their
     four tables are equal and they excluded the same number of records per table, column and
-    rule; name, sources and metadata (which name the input files) are not compared.
+    rule; name, sources and metadata (which name the input files) are not compared, nor the
+    disease preset (the same data read under two presets are equal data).
     """
 
     patients: pl.DataFrame
