@@ -6,7 +6,9 @@ A `Cohort` is built only by `Cohort.from_frames` (which validates) or by the rea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 import polars as pl
@@ -44,10 +46,18 @@ class Cohort:
     metadata : dict
         Reader details: ``rows_read`` per table, ``notes`` (values interpreted, e.g. partial
         dates imputed), ``warnings`` (the excluded-record problems), options used.
+    disease : str
+        The study's disease preset (`mrdtrack.mrd.presets`: "myeloma", "cll", "aml", "all"),
+        which MRD rules apply. Validated study metadata: set by the readers (``[study]
+        disease`` of the study map; ``read_adam(disease=...)``), "myeloma" by default
+        (simulated studies included); change it with `with_disease`.
+    disease_options : mapping (read-only)
+        The preset's options (``[study.disease_options]``), validated with it.
 
     ``repr`` shows sizes only (no identifiers). Two cohorts are equal (``==``) when their
     four tables are equal and they excluded the same number of records per table, column and
-    rule; name, sources and metadata (which name the input files) are not compared.
+    rule; name, sources and metadata (which name the input files) are not compared, nor the
+    disease preset (the same data read under two presets are equal data).
     """
 
     patients: pl.DataFrame
@@ -58,6 +68,12 @@ class Cohort:
     sources: tuple[SourceFile, ...] = ()
     name: str = "study"
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+    disease: str = "myeloma"
+    disease_options: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        # the options are read-only; the disease and options were checked by the validator
+        object.__setattr__(self, "disease_options", MappingProxyType(dict(self.disease_options)))
 
     @classmethod
     def from_frames(
@@ -71,12 +87,15 @@ class Cohort:
         sources: tuple[SourceFile, ...] = (),
         file_names: dict[str, str] | None = None,
         options: Any = None,
+        disease: str = "myeloma",
+        disease_options: Mapping[str, Any] | None = None,
     ) -> Cohort:
         """Validate in-memory tables (pandas or polars) and build a Cohort.
 
         Raises `StudyValidationError` listing every error; records failing warning-level rules
         are excluded and listed in ``exclusions``. ``options`` is a
-        `mrdtrack.io.ValidationOptions` (null tokens, date columns, pre-origin window).
+        `mrdtrack.io.ValidationOptions` (null tokens, date columns, pre-origin window);
+        ``disease`` / ``disease_options`` the study's disease preset (validated with the tables).
         """
         from mrdtrack.io.validate import validate_tables
 
@@ -91,7 +110,28 @@ class Cohort:
             sources=sources,
             file_names=file_names,
             options=options,
+            disease=disease,
+            disease_options=disease_options,
         )
+
+    def with_disease(self, disease: str, options: Mapping[str, Any] | None = None) -> Cohort:
+        """The same study under another disease preset (e.g. the CLI's ``--disease``).
+
+        ``options`` default: the study's own options when ``disease`` is its disease, else none
+        (the preset's defaults). Checked by the validator's rules (``unknown_disease``,
+        ``unknown_disease_option``, ``invalid_disease_option``): `StudyValidationError`.
+        """
+        from mrdtrack.errors import StudyValidationError
+        from mrdtrack.io.validate import _check_disease, _Collector
+
+        if options is None:
+            same = isinstance(disease, str) and disease.strip().lower() == self.disease
+            options = self.disease_options if same else {}
+        out = _Collector()
+        name, opts = _check_disease(disease, options, "with_disease(...)", out)
+        if out.problems:
+            raise StudyValidationError(out.problems)
+        return replace(self, disease=name, disease_options=opts)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Cohort):

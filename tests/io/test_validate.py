@@ -556,6 +556,10 @@ def test_every_rule_has_a_test():
         "unparsable_date",
         "partial_date",
         "partial_date_imputed",
+        # the study's disease preset: tests/mrd/test_presets.py
+        "unknown_disease",
+        "unknown_disease_option",
+        "invalid_disease_option",
     }
     tested_in_adam = {
         "invalid_cnsr",

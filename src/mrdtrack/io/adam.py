@@ -376,6 +376,8 @@ def _read_adam(
     encoding: str | None = None,
     pre_origin_days: int | None = None,
     name: str | None = None,
+    disease: str = "myeloma",
+    disease_options: Mapping[str, Any] | None = None,
 ) -> Any:
     """Read ADaM datasets (ADSL, ADTTE, ADAE, ADMRD) and return a validated `Cohort`.
 
@@ -391,6 +393,8 @@ def _read_adam(
     encoding : text encoding of character variables (pyreadstat's default if None).
     pre_origin_days : see `ValidationOptions`.
     name : study label (default: ``STUDYID`` of ADSL, else the folder name).
+    disease, disease_options : the study's disease preset and its options
+        (`mrdtrack.mrd.presets`; ADaM has no study map), validated with the datasets.
 
     Notes
     -----
@@ -454,6 +458,9 @@ def _read_adam(
         file_names,
         options=opts,
         problems=problems + notes,
+        disease=disease,
+        disease_options=disease_options,
+        disease_source="read_adam(disease=...)",
     )
     return cohort
 

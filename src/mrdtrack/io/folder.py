@@ -159,6 +159,9 @@ def _validate(
             options=smap.options(),
             problems=problems,
             rows_read=rows_read,
+            disease=smap.disease,  # [study] disease: validated with the tables
+            disease_options=smap.disease_options,
+            disease_source=smap.source,
         )
     except StudyValidationError as exc:
         if not broken:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ from mrdtrack.schema import TABLES
 MAP_FILE_NAMES = ("study.toml",)
 _STUDY_KEYS = {
     "name",
+    "disease",  # [study] disease / [study.disease_options]: `mrdtrack.mrd.presets`
+    "disease_options",
     "encoding",
     "null_tokens",
     "partial_dates",
@@ -90,6 +92,10 @@ class StudyMap:
     partial_dates: str = "error"
     pre_origin_days: int = DEFAULT_PRE_ORIGIN_DAYS
     delimiter: str | None = None
+    # [study] disease / [study.disease_options], as written: validated with the tables
+    # (`mrdtrack.io.validate`, rules unknown_disease, unknown_disease_option, ...)
+    disease: Any = None
+    disease_options: Mapping[str, Any] = field(default_factory=dict)
     tables: Mapping[str, TableMap] = field(default_factory=dict)
     source: str = "<study map>"
     extra: Mapping[str, Any] = field(default_factory=dict)  # further ValidationOptions fields
@@ -136,7 +142,16 @@ def load_mapping(mapping: str | Path | Mapping[str, Any] | StudyMap | None) -> S
             raise _invalid(source, f"not valid TOML ({exc})") from None
     else:
         data = dict(mapping)
-    return _parse(data, source)
+    return _with_disease(_parse(data, source), data)
+
+
+def _with_disease(smap: StudyMap, data: Mapping[str, Any]) -> StudyMap:
+    """``[study] disease`` and ``[study.disease_options]`` as written (checked at validation)."""
+    study = data.get("study", {})
+    options = study.get("disease_options", {})
+    if not isinstance(options, Mapping):
+        raise _invalid(smap.source, "[study.disease_options] must be a table")
+    return replace(smap, disease=study.get("disease"), disease_options=dict(options))
 
 
 def _parse(data: Mapping[str, Any], source: str) -> StudyMap:

@@ -395,6 +395,27 @@ _RULE_LIST = (
         "patient has more than one {param} record in ADTTE",
         "keep one record per patient and parameter",
     ),
+    # ---- study metadata: the disease preset (mrdtrack.mrd.presets) ----
+    Rule(
+        "unknown_disease",
+        "error",
+        "unknown disease {disease!r}; diseases are {diseases}",
+        "set [study] disease in the study map (read_adam: disease=) to one of them; "
+        "docs/methods/mrd.md, section 7",
+    ),
+    Rule(
+        "unknown_disease_option",
+        "error",
+        "unknown option {option!r} of disease {disease!r}; its options are {allowed}",
+        "remove it from [study.disease_options] (read_adam: disease_options=); "
+        "docs/methods/mrd.md, section 7",
+    ),
+    Rule(
+        "invalid_disease_option",
+        "error",
+        "option {option!r} of disease {disease!r} has an invalid value",
+        "expected {expected}; docs/methods/mrd.md, section 7",
+    ),
     # ---- notes (nothing excluded) ----
     Rule("partial_date_imputed", "note", "partial date imputed ({how})"),
     Rule("special_missing", "note", "SAS special missing value read as missing"),
@@ -840,6 +861,9 @@ def validate_tables(
     problems: Sequence[Problem] = (),
     rows_read: Mapping[str, int] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    disease: Any = None,
+    disease_options: Mapping[str, Any] | None = None,
+    disease_source: str = "<study>",
 ) -> Any:
     """Validate raw study tables and build a `Cohort`.
 
@@ -857,6 +881,11 @@ def validate_tables(
     rows_read : records read per table when a reader counted rows before building frames
         (default: rows of each frame).
     metadata : extra entries for ``Cohort.metadata``.
+    disease, disease_options : the study's disease preset and its options
+        (`mrdtrack.mrd.presets`; None: "myeloma", no options). Checked with the tables: an
+        unknown disease or option is an error (rules ``unknown_disease``,
+        ``unknown_disease_option``, ``invalid_disease_option``) named in
+        ``disease_source`` (the study map's file name, or the reader's argument).
 
     Returns
     -------
@@ -874,6 +903,7 @@ def validate_tables(
     out = _Collector()
     for p in problems:
         out.add(p)
+    disease, disease_options = _check_disease(disease, disease_options, disease_source, out)
 
     parsed: dict[str, _Table] = {}
     for tname, spec in TABLES.items():
@@ -929,7 +959,24 @@ def validate_tables(
         sources=tuple(sources),
         name=name,
         metadata=meta,
+        disease=disease,
+        disease_options=disease_options,
     )
+
+
+def _check_disease(
+    disease: Any, options: Mapping[str, Any] | None, source: str, out: _Collector
+) -> tuple[str, dict[str, Any]]:
+    """The study's disease (lower case, default "myeloma") and options; problems to ``out``."""
+    from mrdtrack.mrd.presets import disease_problems
+
+    disease = "myeloma" if disease is None else disease
+    options = dict(options or {})
+    for rule, details in disease_problems(disease, options):
+        column = "disease" if rule == "unknown_disease" else f"disease_options.{details['option']}"
+        out.add(problem(rule, source, None, column, **details))
+    name = disease.strip().lower() if isinstance(disease, str) else "myeloma"
+    return name, options
 
 
 def _load_table(

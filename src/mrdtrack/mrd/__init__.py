@@ -1,4 +1,7 @@
-"""MRD dynamics: status calling, IMWG trajectory classes, transitions, bias-safe analysis data.
+"""MRD dynamics: status calling, trajectory classes, transitions, bias-safe analysis data.
+
+Disease presets (`get_preset`: myeloma IMWG 2016 by default, CLL iwCLL 2018, AML ELN 2021,
+ALL European ALL groups) fix the rules; see ``docs/methods/mrd.md`` section 7.
 
 Figures (`swimmer_plot`, `alluvial_plot`, `prevalence_plot`, `save_figure`) load matplotlib
 only when first used.
@@ -7,6 +10,7 @@ only when first used.
 from typing import Any
 
 from mrdtrack.mrd.landmark import LandmarkData, landmark_data, pfs_by_class
+from mrdtrack.mrd.presets import DISEASES, Preset, get_preset, preset_for
 from mrdtrack.mrd.status import StatusCalls, call_status
 from mrdtrack.mrd.timedep import TimeDependentData, time_dependent_data
 from mrdtrack.mrd.trajectories import (
@@ -30,7 +34,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CLASSES",
+    "DISEASES",
     "LandmarkData",
+    "Preset",
     "StatusCalls",
     "TimeDependentData",
     "TrajectoryClasses",
@@ -39,9 +45,11 @@ __all__ = [
     "baseline_status",
     "call_status",
     "classify_trajectories",
+    "get_preset",
     "landmark_data",
     "patient_timeline",
     "pfs_by_class",
+    "preset_for",
     "prevalence_plot",
     "save_figure",
     "swimmer_plot",

@@ -19,7 +19,8 @@ from mrdtrack.errors import MrdtrackError, StudyValidationError
 
 app = typer.Typer(
     name="mrd",
-    help="MRD dynamics: status calls, IMWG trajectory classes, transitions, landmark data.",
+    help="MRD dynamics: status calls, trajectory classes (IMWG, iwCLL, ELN, European ALL "
+    "presets), transitions, landmark data.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # a traceback with locals would print patient data
     add_completion=False,
@@ -31,7 +32,20 @@ StudyArg = Annotated[
 ]
 MapOpt = Annotated[Path | None, typer.Option("--mapping", "-m", help="Study map (TOML).")]
 ThresholdOpt = Annotated[
-    float, typer.Option("--threshold", help="MRD sensitivity threshold (IMWG: 1e-5).")
+    float | None,
+    typer.Option(
+        "--threshold",
+        help="MRD threshold (default: the disease preset's; myeloma IMWG 1e-5, CLL 1e-4, "
+        "AML flow 1e-3, ALL 1e-4).",
+    ),
+]
+DiseaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--disease",
+        help="Disease preset: myeloma, cll, aml or all (default: the study's, from [study] "
+        "disease of the study map, else myeloma).",
+    ),
 ]
 MrdDatasetOpt = Annotated[
     str | None,
@@ -45,17 +59,33 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def _load(study: Path | None, mapping: Path | None, mrd_dataset: str | None = None) -> Any:
-    """Read the study (tables folder or ADaM, detected by `mrdtrack.io.load_study`)."""
+def _load(
+    study: Path | None,
+    mapping: Path | None,
+    mrd_dataset: str | None = None,
+    disease: str | None = None,
+) -> Any:
+    """Read the study (tables folder or ADaM, detected by `mrdtrack.io.load_study`).
+
+    The Cohort carries its disease preset (``[study] disease`` of the study map, validated
+    with the tables; myeloma by default); ``--disease`` overrides it (`Cohort.with_disease`:
+    the study's options are kept for the same disease, else the preset's defaults apply).
+    """
     from mrdtrack.io import load_study
 
     extra = {} if mrd_dataset is None else {"mrd_dataset": mrd_dataset}
     try:
-        return load_study(study, mapping=mapping, **extra)
+        cohort = load_study(study, mapping=mapping, **extra)
     except StudyValidationError as err:
         _fail(str(err), 3)
     except ValueError as err:
         _fail(f"error: {err}", 2)
+    if disease is None:
+        return cohort
+    try:
+        return cohort.with_disease(disease)
+    except StudyValidationError as err:
+        _fail(f"error: --disease: {err}", 2)
 
 
 def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
@@ -75,7 +105,7 @@ def _check_out(*paths: Path | None, names: tuple[str, ...] = ("--out",)) -> None
         chk.check_out_file(out, name)
 
 
-def _check_common(study: Path | None, mapping: Path | None, threshold: float) -> None:
+def _check_common(study: Path | None, mapping: Path | None, threshold: float | None) -> None:
     """Arguments every mrd command shares, checked before the study is read (exit 2)."""
     chk.check_study(study)
     chk.check_mapping(mapping)
@@ -113,13 +143,16 @@ def classify(
         str | None,
         typer.Option(help="Use assessments up to this day only, e.g. 24m or 730 (default: all)."),
     ] = None,
-    threshold: ThresholdOpt = 1e-5,
+    threshold: ThresholdOpt = None,
     confirm_days: Annotated[int, typer.Option(help="Sustained: negatives this far apart.")] = 365,
     tolerance_days: Annotated[int, typer.Option(help="Allowed shortfall of that gap.")] = 0,
     positive_below_threshold: Annotated[
-        str,
-        typer.Option(help="Call of a positive with clonal fraction below the threshold."),
-    ] = "positive",
+        str | None,
+        typer.Option(
+            help="Call of a positive with clonal fraction below the threshold: positive or "
+            "negative (default: the preset's; myeloma positive)."
+        ),
+    ] = None,
     conversion_then_sustained: Annotated[
         str,
         typer.Option(help="Class of pos->neg->neg (confirmed): sustained_negative or conversion."),
@@ -141,8 +174,9 @@ def classify(
             "positive scan after negativity is loss of negativity.",
         ),
     ] = False,
+    disease: DiseaseOpt = None,
 ) -> None:
-    """Per-patient MRD trajectory class with its evidence (IMWG 2016 rules)."""
+    """Per-patient MRD trajectory class with its evidence (rules of the disease preset)."""
     from mrdtrack.mrd.trajectories import classify_trajectories
     from mrdtrack.schema import SPECIMEN_CODES
 
@@ -169,7 +203,7 @@ def classify(
         extra["specimens"] = tuple(dict.fromkeys((*base, "imaging")))
         extra["combine"] = "all_assays"
     _check_out(out)
-    cohort = _load(study, mapping, mrd_dataset)
+    cohort = _load(study, mapping, mrd_dataset, disease)
     res = _run(
         lambda: classify_trajectories(
             cohort,
@@ -192,16 +226,20 @@ def status(
     study: StudyArg = None,
     out: OutOpt = Path("mrd_status.csv"),
     level: Annotated[str, typer.Option(help="visit or assay")] = "visit",
-    threshold: ThresholdOpt = 1e-5,
+    threshold: ThresholdOpt = None,
     concordance: Annotated[
         Path | None, typer.Option(help="Also write the assay concordance table here.")
     ] = None,
     positive_below_threshold: Annotated[
-        str,
-        typer.Option(help="Call of a positive with clonal fraction below the threshold."),
-    ] = "positive",
+        str | None,
+        typer.Option(
+            help="Call of a positive with clonal fraction below the threshold: positive or "
+            "negative (default: the preset's; myeloma positive)."
+        ),
+    ] = None,
     mapping: MapOpt = None,
     mrd_dataset: MrdDatasetOpt = None,
+    disease: DiseaseOpt = None,
 ) -> None:
     """MRD status call per visit (or per assay) with the reason of each call."""
     from mrdtrack.mrd.status import call_status
@@ -210,7 +248,7 @@ def status(
     chk.check_choice(level, "--level", ("visit", "assay"))
     chk.check_choice(positive_below_threshold, "--positive-below-threshold", _POSITIVE_BELOW)
     _check_out(out, concordance, names=("--out", "--concordance"))
-    cohort = _load(study, mapping, mrd_dataset)
+    cohort = _load(study, mapping, mrd_dataset, disease)
     calls = _run(
         lambda: call_status(
             cohort,
@@ -235,9 +273,10 @@ def transitions(
         Path | None, typer.Option(help="Also write the patient x visit state table here.")
     ] = None,
     visit_window: Annotated[int, typer.Option(help="Visit window half-width, days.")] = 90,
-    threshold: ThresholdOpt = 1e-5,
+    threshold: ThresholdOpt = None,
     mapping: MapOpt = None,
     mrd_dataset: MrdDatasetOpt = None,
+    disease: DiseaseOpt = None,
 ) -> None:
     """Yearly visit-to-visit MRD transition counts with row percentages."""
     from mrdtrack.mrd.transitions import transitions as _transitions
@@ -245,7 +284,7 @@ def transitions(
     _check_common(study, mapping, threshold)
     chk.check_int(visit_window, "--visit-window", 1)
     _check_out(out, prevalence, states, names=("--out", "--prevalence", "--states"))
-    cohort = _load(study, mapping, mrd_dataset)
+    cohort = _load(study, mapping, mrd_dataset, disease)
     res = _run(lambda: _transitions(cohort, threshold, visit_window_days=visit_window))
     write_table(res.table(), out)
     if prevalence is not None:
@@ -264,9 +303,10 @@ def landmark(
         Path | None, typer.Option(help="Also write the excluded patients and reasons here.")
     ] = None,
     unit: Annotated[str, typer.Option(help="Time unit: days, months, years.")] = "days",
-    threshold: ThresholdOpt = 1e-5,
+    threshold: ThresholdOpt = None,
     mapping: MapOpt = None,
     mrd_dataset: MrdDatasetOpt = None,
+    disease: DiseaseOpt = None,
 ) -> None:
     """Landmark PFS data: patients at risk at the landmark, class from data up to it."""
     from mrdtrack.mrd.landmark import landmark_data
@@ -275,7 +315,7 @@ def landmark(
     chk.check_time(at, "--at")
     chk.check_choice(unit, "--unit", ("days", "months", "years"))
     _check_out(out, excluded, names=("--out", "--excluded"))
-    cohort = _load(study, mapping, mrd_dataset)
+    cohort = _load(study, mapping, mrd_dataset, disease)
     res = _run(lambda: landmark_data(cohort, at=at, threshold=threshold, unit=unit))
     write_table(res.table(), out)
     if excluded is not None:
@@ -289,9 +329,10 @@ def timedep(
     out: OutOpt = Path("mrd_timedep.csv"),
     lag: Annotated[int, typer.Option(help="Days from sample to effect.")] = 0,
     unit: Annotated[str, typer.Option(help="Time unit: days, months, years.")] = "days",
-    threshold: ThresholdOpt = 1e-5,
+    threshold: ThresholdOpt = None,
     mapping: MapOpt = None,
     mrd_dataset: MrdDatasetOpt = None,
+    disease: DiseaseOpt = None,
 ) -> None:
     """(start, stop] PFS rows with current MRD status (as R survival::tmerge)."""
     from mrdtrack.mrd.timedep import time_dependent_data
@@ -300,7 +341,7 @@ def timedep(
     chk.check_int(lag, "--lag", 0)
     chk.check_choice(unit, "--unit", ("days", "months", "years"))
     _check_out(out)
-    cohort = _load(study, mapping, mrd_dataset)
+    cohort = _load(study, mapping, mrd_dataset, disease)
     res = _run(lambda: time_dependent_data(cohort, lag=lag, threshold=threshold, unit=unit))
     write_table(res.table(), out)
     typer.echo(res.summary(), err=True)
@@ -317,9 +358,10 @@ def figures(
     lane_labels: Annotated[
         str, typer.Option(help="Swimmer lane labels: number, id or none.")
     ] = "number",
-    threshold: ThresholdOpt = 1e-5,
+    threshold: ThresholdOpt = None,
     mapping: MapOpt = None,
     mrd_dataset: MrdDatasetOpt = None,
+    disease: DiseaseOpt = None,
 ) -> None:
     """Swimmer plot, alluvial diagram and prevalence plot, each with a CSV of its numbers."""
     from mrdtrack.mrd.figures import alluvial_plot, prevalence_plot, save_figure, swimmer_plot
@@ -330,7 +372,11 @@ def figures(
     chk.check_int(max_patients, "--max-patients", 1)
     chk.check_choice(lane_labels, "--lane-labels", ("number", "id", "none"))
     chk.check_out_dir(outdir, "--outdir")
-    cohort = _load(study, mapping, mrd_dataset)
+    cohort = _load(study, mapping, mrd_dataset, disease)
+    if threshold is None:
+        from mrdtrack.mrd.presets import preset_for
+
+        threshold = _run(lambda: preset_for(cohort).threshold)
     outdir.mkdir(parents=True, exist_ok=True)
     made = {
         "swimmer": _run(

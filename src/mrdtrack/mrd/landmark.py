@@ -19,7 +19,6 @@ import polars as pl
 from mrdtrack._frames import to_polars
 from mrdtrack.errors import GuaranteeTimeBiasError
 from mrdtrack.mrd._days import as_study_day
-from mrdtrack.mrd.status import DEFAULT_THRESHOLD
 from mrdtrack.mrd.trajectories import TrajectoryClasses, classify_trajectories
 from mrdtrack.schema import DAYS_PER_MONTH, DAYS_PER_YEAR
 
@@ -108,7 +107,7 @@ class LandmarkData:
 def landmark_data(
     cohort: Any,
     at: int | str = "24m",
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     *,
     unit: str = "days",
     covariates: Sequence[str] | None = None,
@@ -132,14 +131,15 @@ def landmark_data(
         The study.
     at : int or str
         Landmark: study day or "24m" / "2y" / "730d" (months 30.4375 days, rounded down).
-    threshold : float
-        MRD threshold (default 1e-5).
+    threshold : float, optional
+        MRD threshold (default: the disease preset's; myeloma 1e-5).
     unit : {"days", "months", "years"}
         Unit of the reset time.
     covariates : sequence of str, optional
         Columns of ``cohort.patients`` to carry into the analysis frame.
     **class_options
-        Passed to `classify_trajectories` (``confirm_days``, ``tolerance_days``, ``combine``…).
+        Passed to `classify_trajectories` (``confirm_days``, ``tolerance_days``, ``combine``,
+        ``disease``, ``disease_options``…); classes and their names follow the disease preset.
 
     Returns
     -------

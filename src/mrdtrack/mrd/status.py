@@ -13,6 +13,7 @@ from typing import Any, Literal
 import polars as pl
 
 from mrdtrack._frames import to_polars
+from mrdtrack.mrd.presets import FAMILIES, Preset, preset_for, with_threshold
 
 DEFAULT_THRESHOLD = 1e-5
 # IMWG 2016 defines MRD in the bone marrow; other specimens keep their own call but do not
@@ -71,6 +72,8 @@ class StatusCalls:
     threshold: float
     combine: str
     same_visit_days: int
+    disease: str = "myeloma"
+    preset: Preset | None = None
 
     def table(self, level: Literal["visit", "assay"] = "visit") -> pl.DataFrame:
         """The per-visit calls (default) or per-assay calls as a tidy frame."""
@@ -177,6 +180,11 @@ class StatusCalls:
         lines = [
             f"MRD status calls at threshold {self.threshold:g} (combine={self.combine!r}, "
             f"same_visit_days={self.same_visit_days})",
+            *(
+                [f"  disease preset: {self.preset.describe()}"]
+                if self.preset is not None and self.disease != "myeloma"
+                else []
+            ),
             f"  assays: {self.assays.height}, visits: {v.height}, "
             f"patients: {v['patient_id'].n_unique()}",
         ]
@@ -236,14 +244,32 @@ def _mrd_frame(data: Any) -> pl.DataFrame:
     return frame
 
 
-def _assay_status(threshold: float, positive_below: str = "positive") -> tuple[pl.Expr, pl.Expr]:
-    """Expressions giving (status, reason) for one assay row; first matching rule wins."""
+def _assay_status(
+    threshold: float | pl.Expr,
+    positive_below: str | pl.Expr = "positive",
+    sensitivity_needed: float | pl.Expr | None = None,
+) -> tuple[pl.Expr, pl.Expr]:
+    """Expressions giving (status, reason) for one assay row; first matching rule wins.
+
+    ``threshold`` is the positivity level compared with ``clonal_fraction``;
+    ``sensitivity_needed`` (default: ``threshold``) the sensitivity a negative must reach;
+    ``positive_below`` says whether a reported positive below the level is "negative" at it.
+    Floats give the single-threshold rules; expressions give per-row (per-method) rules.
+    """
     res = pl.col("result")
     cf = pl.col("clonal_fraction")
     sens = pl.col("sensitivity")
     imaging = (pl.col("specimen") == "imaging") | (pl.col("method") == "PET-CT")
-    reaches = sens <= threshold * (1.0 + _REL_EPS)
-    cf_high = cf >= threshold * (1.0 - _REL_EPS)
+    if sensitivity_needed is None:
+        sensitivity_needed = threshold
+    high = threshold * (1.0 - _REL_EPS)
+    reaches = sens <= sensitivity_needed * (1.0 + _REL_EPS)
+    below_is_negative = (
+        positive_below
+        if isinstance(positive_below, pl.Expr)
+        else pl.lit(positive_below == "negative")
+    )
+    cf_high = cf >= high
     rules: list[tuple[pl.Expr, str, str]] = [
         (pl.col("adequate").eq(False), "not_evaluable", "inadequate_sample"),
         (res == "indeterminate", "not_evaluable", "indeterminate"),
@@ -251,9 +277,7 @@ def _assay_status(threshold: float, positive_below: str = "positive") -> tuple[p
         # A positive whose clonal fraction is below the threshold was necessarily measured at
         # a sensitivity beyond it: negative *at this threshold* only if asked for.
         (
-            (res == "positive")
-            & pl.lit(positive_below == "negative")
-            & (cf < threshold * (1.0 - _REL_EPS)).fill_null(False),
+            (res == "positive") & below_is_negative & (cf < high).fill_null(False),
             "negative",
             "clonal_fraction_below_threshold",
         ),
@@ -281,15 +305,39 @@ def _assay_status(threshold: float, positive_below: str = "positive") -> tuple[p
     return status, reason
 
 
+def _preset_rules(
+    preset: Preset, positive_below: str | None
+) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
+    """Per-row (level, sensitivity needed, below-is-negative, family) for a disease preset."""
+    fam = pl.col("method").replace_strict(FAMILIES, default="other", return_dtype=pl.String)
+    lvl = pl.lit(preset.threshold)
+    sens = pl.lit(preset.threshold)
+    below = pl.lit(positive_below == "negative")
+    for family, rule in preset.families.items():
+        is_f = fam == family
+        f_sens = rule.sensitivity if rule.sensitivity is not None else preset.threshold
+        if rule.positivity == "level":
+            f_lvl = rule.level if rule.level is not None else preset.threshold
+        else:
+            f_lvl = f_sens
+        lvl = pl.when(is_f).then(pl.lit(f_lvl)).otherwise(lvl)
+        sens = pl.when(is_f).then(pl.lit(f_sens)).otherwise(sens)
+        if positive_below is None:
+            below = pl.when(is_f).then(pl.lit(rule.positivity == "level")).otherwise(below)
+    return lvl, sens, below, fam
+
+
 def call_status(
     data: Any,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     *,
-    combine: Combine = "all_evaluable",
+    combine: Combine | None = None,
     methods: tuple[str, ...] | list[str] | None = None,
     specimens: tuple[str, ...] | list[str] | None = MRD_SPECIMENS,
-    positive_below_threshold: PositiveBelow = "positive",
+    positive_below_threshold: PositiveBelow | None = None,
     same_visit_days: int = 0,
+    disease: str | Preset | None = None,
+    disease_options: dict[str, Any] | None = None,
 ) -> StatusCalls:
     """Call MRD negative / positive / not evaluable per assay and per visit at a threshold.
 
@@ -323,10 +371,14 @@ def call_status(
     data : Cohort or DataFrame
         A Cohort (its ``mrd`` table is used) or an MRD frame with the columns of
         ``mrdtrack.schema.MRD`` (pandas or polars).
-    threshold : float
-        Sensitivity threshold, default 1e-5 (IMWG 2016); 1e-6 for the deeper level.
-    combine : {"all_evaluable", "all_assays"}
-        Rule combining the assays of one visit.
+    threshold : float, optional
+        Sensitivity threshold; default the disease preset's (myeloma: 1e-5, IMWG 2016; 1e-6
+        for the deeper level).
+    combine : {"all_evaluable", "all_assays", "priority"}, optional
+        Rule combining the assays of one visit (default: the preset's; myeloma
+        "all_evaluable"). ``"priority"``: for each method family, only the evaluable assays
+        of the visit's highest-priority specimen (order of the preset's ``specimens``) enter;
+        the families are then combined as under "all_evaluable".
     methods : sequence of str, optional
         Only these assays (e.g. ``("NGF",)``) enter the visit calls (default: all methods).
     specimens : sequence of str or None
@@ -337,9 +389,14 @@ def call_status(
         ``assays`` (``used`` false); a visit with no used assay has no visit call.
     same_visit_days : int
         Maximal gap in days between chained assays of one visit.
-    positive_below_threshold : {"positive", "negative"}
-        Call of a reported positive with a clonal fraction below the threshold (default
-        "positive": IMWG 2016 negativity is the *absence* of clonal cells).
+    positive_below_threshold : {"positive", "negative"}, optional
+        Call of a reported positive with a clonal fraction below the threshold (myeloma
+        default "positive": IMWG 2016 negativity is the *absence* of clonal cells; other
+        presets decide per method family, see `mrdtrack.mrd.presets`).
+    disease, disease_options
+        Disease preset (`mrdtrack.mrd.presets.preset_for`): given here, else the Cohort's
+        ``disease`` (its study metadata), else myeloma. With the default ``specimens`` the
+        preset's specimens are used; ``threshold`` replaces the preset's headline level.
 
     Returns
     -------
@@ -367,10 +424,18 @@ def call_status(
     ('a', 'negative', 'no_clonal_cells_at_sensitivity')
     ('b', 'not_evaluable', 'insufficient_sensitivity')
     """
-    if not (0.0 < float(threshold) < 1.0):
-        raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
-    if combine not in ("all_evaluable", "all_assays"):
-        raise ValueError(f"combine must be 'all_evaluable' or 'all_assays', got {combine!r}")
+    preset = with_threshold(preset_for(data, disease, disease_options), threshold)
+    threshold = preset.threshold
+    if combine is None:
+        combine = preset.combine  # type: ignore[assignment]
+    if specimens is MRD_SPECIMENS:
+        specimens = preset.specimens
+    if methods is None and preset.methods is not None:
+        methods = preset.methods
+    if combine not in ("all_evaluable", "all_assays", "priority"):
+        raise ValueError(
+            f"combine must be 'all_evaluable', 'all_assays' or 'priority', got {combine!r}"
+        )
     if same_visit_days < 0:
         raise ValueError("same_visit_days must be >= 0")
     frame = _mrd_frame(data)
@@ -379,12 +444,22 @@ def call_status(
         used = used & pl.col("method").is_in(list(methods))
     if specimens is not None:
         used = used & pl.col("specimen").fill_null("bone_marrow").is_in(list(specimens))
-    if positive_below_threshold not in ("positive", "negative"):
+    if positive_below_threshold not in (None, "positive", "negative"):
         raise ValueError(
             "positive_below_threshold must be 'positive' or 'negative', "
             f"got {positive_below_threshold!r}"
         )
-    status, reason = _assay_status(float(threshold), positive_below_threshold)
+    # The myeloma default keeps the single-threshold rules of mrdtrack before presets.
+    plain = preset.name == "myeloma" and combine != "priority"
+    if plain:
+        status, reason = _assay_status(float(threshold), positive_below_threshold or "positive")
+        extra: list[str] = []
+    else:
+        lvl, sens, below, fam = _preset_rules(preset, positive_below_threshold)
+        frame = frame.with_columns(lvl.alias("_lvl"), sens.alias("_sens"), below.alias("_below"))
+        status, reason = _assay_status(pl.col("_lvl"), pl.col("_below"), pl.col("_sens"))
+        frame = frame.with_columns(fam.alias("family"))
+        extra = ["family"]
     assays = frame.with_columns(status.alias("status"), reason.alias("reason")).sort(
         "patient_id", "day", "method", "specimen", nulls_last=True
     )
@@ -414,9 +489,13 @@ def call_status(
         "status",
         "reason",
         used.alias("used"),
+        *extra,
         "_vkey",
     )
-    visits = _combine_visits(assays.filter(pl.col("used")), combine)
+    if plain:
+        visits = _combine_visits(assays.filter(pl.col("used")), combine)
+    else:
+        visits = _preset_visits(assays.filter(pl.col("used")), combine, preset)
     assays = assays.drop("_vkey")
     return StatusCalls(
         assays=assays,
@@ -424,6 +503,101 @@ def call_status(
         threshold=float(threshold),
         combine=combine,
         same_visit_days=int(same_visit_days),
+        disease=preset.name,
+        preset=preset,
+    )
+
+
+def _preset_visits(assays: pl.DataFrame, combine: str, preset: Preset) -> pl.DataFrame:
+    """Visit calls for a disease preset: the IMWG combination, after specimen priority, plus
+    the visit's MRD level, molecular level, per-compartment calls (CLL) and the 3-level
+    response (ALL)."""
+    st = pl.col("status")
+    rank = {s: i for i, s in enumerate(preset.specimens)}
+    a = assays.with_columns(
+        pl.col("specimen")
+        .fill_null("bone_marrow")
+        .replace_strict(rank, default=len(rank), return_dtype=pl.Int64)
+        .alias("_rank")
+    )
+    if combine == "priority":
+        # per method family: marrow flow does not overrule blood qPCR, but marrow qPCR
+        # overrules blood qPCR at the same visit
+        best = pl.col("_rank").filter(st != "not_evaluable").min().over("_vkey", "family")
+        a = a.filter(best.is_null() | (pl.col("_rank") == best))
+    visits = _combine_visits(a.drop("_rank"), "all_evaluable" if combine == "priority" else combine)
+    pos = st == "positive"
+    levels = a.group_by("_vkey").agg(
+        pl.col("patient_id").first(),
+        pl.col("assessment").first(),
+        pl.col("clonal_fraction").filter(pos).max().alias("level"),
+        pl.col("clonal_fraction")
+        .filter(pos & (pl.col("family") == "molecular"))
+        .max()
+        .alias("molecular_level"),
+        (pos & (pl.col("family") == "molecular")).any().alias("molecular_positive"),
+        (pos & (pl.col("family") != "molecular")).any().alias("other_positive"),
+        pl.col("reason").str.contains("insufficient_sensitivity").any().alias("_insufficient"),
+    )
+    visits = visits.join(
+        levels.drop("_vkey"), on=["patient_id", "assessment"], how="left"
+    ).with_columns(
+        pl.col("molecular_positive").fill_null(False), pl.col("other_positive").fill_null(False)
+    )
+    if preset.by_compartment:
+        for spec in preset.specimens:
+            sub = assays.filter(pl.col("specimen").fill_null("bone_marrow") == spec)
+            comp = _combine_visits(sub, "all_evaluable").select(
+                "patient_id", "assessment", pl.col("status").alias(f"status_{spec}")
+            )
+            visits = visits.join(comp, on=["patient_id", "assessment"], how="left")
+    if preset.name == "cll":
+        visits = visits.join(_cll_depth(a), on=["patient_id", "assessment"], how="left")
+    if preset.name == "all":
+        lvl = pl.col("level")
+        visits = visits.with_columns(
+            pl.when(st == "negative")
+            .then(pl.lit("complete_response"))
+            .when(pos & (lvl >= preset.threshold * (1.0 - _REL_EPS)).fill_null(False))
+            .then(pl.lit("failure"))
+            .when(pos | ((st == "not_evaluable") & pl.col("_insufficient").fill_null(False)))
+            .then(pl.lit("intermediate"))
+            .otherwise(pl.lit("not_evaluable"))
+            .alias("response")
+        )
+    return visits.drop("_insufficient").sort("patient_id", "assessment")
+
+
+def _cll_depth(assays: pl.DataFrame) -> pl.DataFrame:
+    """Deepest uMRD level per visit (iwCLL: uMRD4 = < 10^-4; NGS reaches uMRD6).
+
+    An assay is undetectable at 10^-k when it is negative at a sensitivity <= 10^-k, or detected
+    at a level < 10^-k; the visit takes the shallowest level among its evaluable assays;
+    ``MRD+`` when the visit is positive; null when not evaluable.
+    """
+    st = pl.col("status")
+    sens = pl.col("sensitivity")
+    cf = pl.col("clonal_fraction")
+    k = pl.lit(None, pl.Int64)
+    for e in (4, 5, 6):
+        lim = 10.0**-e
+        ok = ((pl.col("result") == "negative") & (sens <= lim * (1.0 + _REL_EPS))) | (
+            (pl.col("result") == "positive") & (cf < lim * (1.0 - _REL_EPS))
+        )
+        k = pl.when((st == "negative") & ok.fill_null(False)).then(pl.lit(e)).otherwise(k)
+    per = assays.filter(st != "not_evaluable").with_columns(k.alias("_k"))
+    agg = per.group_by("patient_id", "assessment").agg(
+        (st == "positive").any().alias("_pos"), pl.col("_k").min().alias("_k")
+    )
+    return agg.select(
+        "patient_id",
+        "assessment",
+        pl.when(pl.col("_pos"))
+        .then(pl.lit("MRD+"))
+        .when(pl.col("_k").is_not_null())
+        .then(pl.lit("uMRD") + pl.col("_k").cast(pl.String))
+        .otherwise(pl.lit(None, pl.String))
+        .alias("umrd_depth"),
     )
 
 

@@ -10,8 +10,8 @@ import polars as pl
 
 from mrdtrack._frames import to_polars
 from mrdtrack.mrd.landmark import _unit_factor
+from mrdtrack.mrd.presets import Preset, preset_for, with_threshold
 from mrdtrack.mrd.status import (
-    DEFAULT_THRESHOLD,
     MRD_SPECIMENS,
     Combine,
     PositiveBelow,
@@ -81,18 +81,20 @@ class TimeDependentData:
 def time_dependent_data(
     cohort: Any,
     lag: int = 0,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     *,
     unit: str = "days",
-    combine: Combine = "all_evaluable",
+    combine: Combine | None = None,
     methods: tuple[str, ...] | list[str] | None = None,
     specimens: tuple[str, ...] | list[str] | None = MRD_SPECIMENS,
-    positive_below_threshold: PositiveBelow = "positive",
+    positive_below_threshold: PositiveBelow | None = None,
     same_visit_days: int = 0,
     confirm_days: int = 365,
     tolerance_days: int = 0,
     sustained_after_conversion: SustainedAfterConversion = "sustained_negative",
     covariates: Sequence[str] | None = None,
+    disease: str | Preset | None = None,
+    disease_options: dict[str, Any] | None = None,
 ) -> TimeDependentData:
     """Split each patient's PFS follow-up at MRD assessments, carrying the status forward.
 
@@ -131,6 +133,9 @@ def time_dependent_data(
         Unit of ``start``/``stop`` (days / 30.4375 for months).
     covariates : sequence of str, optional
         Columns of ``cohort.patients`` repeated on every row.
+    disease, disease_options
+        Disease preset (default: the Cohort's ``disease``): status rules, threshold
+        and the class vocabulary of ``mrd_class``.
 
     Returns
     -------
@@ -140,6 +145,7 @@ def time_dependent_data(
     if int(lag) != lag or lag < 0:
         raise ValueError(f"lag must be a whole number of days >= 0, got {lag!r}")
     factor = _unit_factor(unit)
+    preset = with_threshold(preset_for(cohort, disease, disease_options), threshold)
     pfs = cohort.pfs("days").select("patient_id", "time", "event")
     ids = to_polars(cohort.patients).select(pl.col("patient_id").cast(pl.String))
     base = ids.join(pfs, on="patient_id", how="left")
@@ -154,17 +160,18 @@ def time_dependent_data(
 
     calls = call_status(
         cohort,
-        threshold,
         combine=combine,
         methods=methods,
         specimens=specimens,
         positive_below_threshold=positive_below_threshold,
         same_visit_days=same_visit_days,
+        disease=preset,
     )
     evaluable = prefix_classes(
         calls.visits,
         required_gap=confirm_days - tolerance_days,
         sustained_after_conversion=sustained_after_conversion,
+        preset=preset,
     )
     changes = (
         evaluable.select(
@@ -231,6 +238,6 @@ def time_dependent_data(
         data=data,
         excluded=excluded.sort("patient_id"),
         lag=int(lag),
-        threshold=float(threshold),
+        threshold=float(preset.threshold),
         unit=unit,
     )

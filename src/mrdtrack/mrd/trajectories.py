@@ -11,9 +11,10 @@ from typing import Any, Literal
 import polars as pl
 
 from mrdtrack._frames import to_polars
+from mrdtrack.mrd import guideline_classes
 from mrdtrack.mrd._days import as_study_day
+from mrdtrack.mrd.presets import CLL_RENAME, Preset, preset_for, with_threshold
 from mrdtrack.mrd.status import (
-    DEFAULT_THRESHOLD,
     MRD_SPECIMENS,
     Combine,
     PositiveBelow,
@@ -65,6 +66,17 @@ class TrajectoryClasses:
     confirm_days: int
     tolerance_days: int
     sustained_after_conversion: str
+    disease: str = "myeloma"
+    preset: Preset | None = None
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The classes of the disease preset, in display order."""
+        return self.preset.classes if self.preset is not None else CLASSES
+
+    def label(self, cls: str) -> str:
+        """The guideline's label of a class."""
+        return self.preset.label(cls) if self.preset is not None else cls
 
     @property
     def uses_post_origin_information(self) -> bool:
@@ -78,7 +90,7 @@ class TrajectoryClasses:
     def counts(self) -> pl.DataFrame:
         """Patients per class (every class listed, zeros included), with percentages."""
         n_total = self.classes.height
-        base = pl.DataFrame({"mrd_class": list(CLASSES)})
+        base = pl.DataFrame({"mrd_class": list(self.class_names)})
         got = self.classes.group_by("mrd_class").agg(pl.len().cast(pl.Int64).alias("n"))
         out = base.join(got, on="mrd_class", how="left").with_columns(pl.col("n").fill_null(0))
         return out.with_columns(
@@ -94,6 +106,20 @@ class TrajectoryClasses:
     def summary(self) -> str:
         """Class counts and the rules used."""
         window = "whole follow-up" if self.window_end is None else f"days <= {self.window_end}"
+        if self.disease not in ("myeloma", "cll"):
+            assert self.preset is not None
+            lines = [
+                f"MRD classes ({window}; {self.preset.title}, {self.preset.guideline}; "
+                f"threshold {self.threshold:g})",
+                f"  options: {dict(self.preset.options)}",
+            ]
+            for cls, n, pct in self.counts().iter_rows():
+                pct_s = f"({pct:5.1f}%)" if pct is not None else ""
+                lines.append(f"  {cls:<24} {n:>6}  {pct_s}")
+            nc = self.classes.filter(pl.col("mrd_class") == "not_classifiable")
+            for reason, n in nc.group_by("reason").agg(pl.len()).sort("reason").iter_rows():
+                lines.append(f"    not classifiable: {reason}: {n}")
+            return "\n".join(lines)
         lines = [
             f"MRD trajectory classes ({window}; threshold {self.threshold:g}; sustained = "
             f"negatives >= {self.confirm_days - self.tolerance_days} days apart "
@@ -163,16 +189,18 @@ def restrict_assessments(
 def classify_trajectories(
     data: Any,
     window_end: int | str | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     *,
     confirm_days: int = 365,
     tolerance_days: int = 0,
     sustained_after_conversion: SustainedAfterConversion = "sustained_negative",
-    combine: Combine = "all_evaluable",
+    combine: Combine | None = None,
     methods: tuple[str, ...] | list[str] | None = None,
     specimens: tuple[str, ...] | list[str] | None = MRD_SPECIMENS,
-    positive_below_threshold: PositiveBelow = "positive",
+    positive_below_threshold: PositiveBelow | None = None,
     same_visit_days: int = 0,
+    disease: str | Preset | None = None,
+    disease_options: dict[str, Any] | None = None,
 ) -> TrajectoryClasses:
     """Classify each patient's MRD trajectory over a window into one of five classes.
 
@@ -216,6 +244,12 @@ def classify_trajectories(
         Sustained negativity needs negatives at least ``confirm_days - tolerance_days`` apart.
     sustained_after_conversion : {"sustained_negative", "conversion"}
         Where a pos→neg→neg (confirmed) patient goes.
+    disease, disease_options
+        Disease preset (`mrdtrack.mrd.presets.preset_for`; default the Cohort's ``disease``, else
+        myeloma). ``"cll"`` applies the rules above at the iwCLL 2018 level (uMRD4) with
+        iwCLL names (``umrd_sustained``, ``umrd_achieved``, ``umrd_loss``,
+        ``mrd_persistent``); ``"aml"`` and ``"all"`` use the guideline classes of
+        `mrdtrack.mrd.guideline_classes` (same table columns, plus the guideline's own).
 
     Returns
     -------
@@ -255,24 +289,30 @@ def classify_trajectories(
             "sustained_after_conversion must be 'sustained_negative' or 'conversion', "
             f"got {sustained_after_conversion!r}"
         )
+    preset = with_threshold(preset_for(data, disease, disease_options), threshold)
     end = None if window_end is None else as_study_day(window_end, "window_end")
     kept, set_aside = restrict_assessments(data, end)
     calls = call_status(
         kept,
-        threshold,
         combine=combine,
         methods=methods,
         specimens=specimens,
         positive_below_threshold=positive_below_threshold,
         same_visit_days=same_visit_days,
+        disease=preset,
     )
     ids = _patient_ids(data, _mrd_frame(data))
-    table = _classify_visits(
-        calls.visits,
-        ids,
-        required_gap=confirm_days - tolerance_days,
-        sustained_to_conversion=sustained_after_conversion == "conversion",
-    )
+    if preset.name in guideline_classes.RULES:
+        table = guideline_classes.classify(calls.visits, ids, preset)
+    else:
+        table = _classify_visits(
+            calls.visits,
+            ids,
+            required_gap=confirm_days - tolerance_days,
+            sustained_to_conversion=sustained_after_conversion == "conversion",
+        )
+        if preset.name == "cll":
+            table = table.with_columns(pl.col("mrd_class").replace_strict(CLL_RENAME))
     table = (
         table.join(set_aside, on="patient_id", how="left")
         .with_columns(
@@ -286,10 +326,12 @@ def classify_trajectories(
         classes=table,
         calls=calls,
         window_end=end,
-        threshold=float(threshold),
+        threshold=float(preset.threshold),
         confirm_days=int(confirm_days),
         tolerance_days=int(tolerance_days),
         sustained_after_conversion=sustained_after_conversion,
+        disease=preset.name,
+        preset=preset,
     )
 
 
@@ -438,14 +480,20 @@ def prefix_classes(
     *,
     required_gap: int = 365,
     sustained_after_conversion: SustainedAfterConversion = "sustained_negative",
+    preset: Preset | None = None,
 ) -> pl.DataFrame:
     """The trajectory class known at each evaluable visit, from that visit and earlier ones.
+
+    With a CLL ``preset`` the classes carry iwCLL names; with AML / ALL presets the guideline
+    rule is applied to each prefix of the visits (`mrdtrack.mrd.guideline_classes`).
 
     For visit-level calls (``patient_id, day, status``), returns the evaluable visits with
     ``mrd_class``: the class `classify_trajectories` would give with ``window_end`` = that
     visit's day (same rules, computed with cumulative sums in one pass). Used for a
     time-dependent class covariate; property-tested against `classify_trajectories`.
     """
+    if preset is not None and preset.name in guideline_classes.RULES:
+        return guideline_classes.prefix_classes(visits, preset)
     day = pl.col("day")
     neg = pl.col("status") == "negative"
     pos = pl.col("status") == "positive"
@@ -490,20 +538,25 @@ def prefix_classes(
         .then(pl.lit("sustained_negative"))
         .otherwise(pl.lit("conversion"))
     )
-    return v.with_columns(mrd_class.alias("mrd_class")).drop(
+    out = v.with_columns(mrd_class.alias("mrd_class")).drop(
         "_first_neg", "_n_ev", "_n_neg", "_n_pos", "_loss", "_sustained"
     )
+    if preset is not None and preset.name == "cll":
+        out = out.with_columns(pl.col("mrd_class").replace_strict(CLL_RENAME))
+    return out
 
 
 def baseline_status(
     data: Any,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     *,
     window: tuple[int, int] = (-90, 90),
-    combine: Combine = "all_evaluable",
+    combine: Combine | None = None,
     methods: tuple[str, ...] | list[str] | None = None,
     specimens: tuple[str, ...] | list[str] | None = MRD_SPECIMENS,
-    positive_below_threshold: PositiveBelow = "positive",
+    positive_below_threshold: PositiveBelow | None = None,
+    disease: str | Preset | None = None,
+    disease_options: dict[str, Any] | None = None,
 ) -> pl.DataFrame:
     """Baseline MRD status: the first visit with a sample day inside ``window`` (study days).
 
@@ -513,15 +566,16 @@ def baseline_status(
     first visit in the window is taken even if not evaluable (no later sample substitutes).
     """
     lo, hi = window
+    preset = with_threshold(preset_for(data, disease, disease_options), threshold)
     mrd = _mrd_frame(data)
     inwin = mrd.filter(pl.col("day").is_between(lo, hi))
     calls = call_status(
         inwin,
-        threshold,
         combine=combine,
         methods=methods,
         specimens=specimens,
         positive_below_threshold=positive_below_threshold,
+        disease=preset,
     )
     first = (
         calls.visits.sort("patient_id", "day")

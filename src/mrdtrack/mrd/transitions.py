@@ -8,8 +8,8 @@ from typing import Any
 import polars as pl
 
 from mrdtrack._frames import to_polars
+from mrdtrack.mrd.presets import Preset, preset_for, with_threshold
 from mrdtrack.mrd.status import (
-    DEFAULT_THRESHOLD,
     MRD_SPECIMENS,
     Combine,
     PositiveBelow,
@@ -105,14 +105,16 @@ def _follow_up(cohort: Any) -> pl.DataFrame:
 
 def visit_states(
     cohort: Any,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     *,
     visit_window_days: int = 90,
     n_visits: int | None = None,
-    combine: Combine = "all_evaluable",
+    combine: Combine | None = None,
     methods: tuple[str, ...] | list[str] | None = None,
     specimens: tuple[str, ...] | list[str] | None = MRD_SPECIMENS,
-    positive_below_threshold: PositiveBelow = "positive",
+    positive_below_threshold: PositiveBelow | None = None,
+    disease: str | Preset | None = None,
+    disease_options: dict[str, Any] | None = None,
 ) -> pl.DataFrame:
     """MRD state of every patient at nominal yearly visits 0 (baseline), 1, 2, ….
 
@@ -123,19 +125,21 @@ def visit_states(
     before the nominal day), ``died`` (death without progression on or before it),
     ``censored`` (follow-up ended before it) or ``missing`` (under follow-up, not assessed).
     ``n_visits`` defaults to one past the last visit with an assessment.
-    Status options (``threshold, combine, methods, specimens, positive_below_threshold``) are
-    those of `call_status`.
+    Status options (``threshold, combine, methods, specimens, positive_below_threshold,
+    disease, disease_options``) are those of `call_status` (threshold default: the disease
+    preset's).
     """
     if not 0 <= visit_window_days < 183:
         raise ValueError("visit_window_days must be in [0, 183)")
+    preset = with_threshold(preset_for(cohort, disease, disease_options), threshold)
     kept, _ = restrict_assessments(cohort)
     visits = call_status(
         kept,
-        threshold,
         combine=combine,
         methods=methods,
         specimens=specimens,
         positive_below_threshold=positive_below_threshold,
+        disease=preset,
     ).visits
     visits = visits.with_columns(
         (pl.col("day") / DAYS_PER_YEAR).round(0).cast(pl.Int64).alias("visit")
@@ -181,14 +185,16 @@ def visit_states(
 
 def transitions(
     cohort: Any,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     *,
     visit_window_days: int = 90,
     n_visits: int | None = None,
-    combine: Combine = "all_evaluable",
+    combine: Combine | None = None,
     methods: tuple[str, ...] | list[str] | None = None,
     specimens: tuple[str, ...] | list[str] | None = MRD_SPECIMENS,
-    positive_below_threshold: PositiveBelow = "positive",
+    positive_below_threshold: PositiveBelow | None = None,
+    disease: str | Preset | None = None,
+    disease_options: dict[str, Any] | None = None,
 ) -> Transitions:
     """Counts and row percentages of MRD state from each yearly visit to the next.
 
@@ -199,15 +205,16 @@ def transitions(
     over all patients (intention to treat) and negative/positive percentages over evaluable
     calls.
     """
+    preset = with_threshold(preset_for(cohort, disease, disease_options), threshold)
     states = visit_states(
         cohort,
-        threshold,
         visit_window_days=visit_window_days,
         n_visits=n_visits,
         combine=combine,
         methods=methods,
         specimens=specimens,
         positive_below_threshold=positive_below_threshold,
+        disease=preset,
     )
     nxt = states.select(
         "patient_id",
@@ -263,18 +270,20 @@ def transitions(
         transitions=trans,
         prevalence=prev,
         visit_window_days=int(visit_window_days),
-        threshold=float(threshold),
+        threshold=float(preset.threshold),
     )
 
 
 def patient_timeline(
     cohort: Any,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     *,
-    combine: Combine = "all_evaluable",
+    combine: Combine | None = None,
     methods: tuple[str, ...] | list[str] | None = None,
     specimens: tuple[str, ...] | list[str] | None = MRD_SPECIMENS,
-    positive_below_threshold: PositiveBelow = "positive",
+    positive_below_threshold: PositiveBelow | None = None,
+    disease: str | Preset | None = None,
+    disease_options: dict[str, Any] | None = None,
 ) -> pl.DataFrame:
     """Per-patient timeline: MRD visits and outcome events as one tidy frame.
 
@@ -290,6 +299,8 @@ def patient_timeline(
         methods=methods,
         specimens=specimens,
         positive_below_threshold=positive_below_threshold,
+        disease=disease,
+        disease_options=disease_options,
     ).visits
     fu = _follow_up(cohort)
     o = to_polars(cohort.outcomes)

@@ -59,7 +59,7 @@ def _status_visits(cohort: Any, threshold: float) -> tuple[pl.DataFrame, str]:
     except ImportError:  # pragma: no cover - the mrd package ships with mrdtrack
         call_status = None
     if call_status is not None:
-        visits = call_status(cohort.mrd, threshold).visits
+        visits = call_status(cohort, threshold).visits  # the Cohort: its disease preset applies
         return visits.select("patient_id", "day", "status"), "mrdtrack.mrd.status.call_status"
     m = cohort.mrd  # pragma: no cover
     visits = (  # pragma: no cover

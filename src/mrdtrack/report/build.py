@@ -39,6 +39,7 @@ from mrdtrack.report.sections import (
     SectionSkipped,
     Table,
 )
+from mrdtrack.report.sections import _mrd as _mrd_preset
 from mrdtrack.report.sections._base import resolve
 
 RESULTS_SCHEMA = "mrdtrack.report.results/1"
@@ -464,6 +465,7 @@ def build_report(
     if isinstance(config, (str, Path)):
         record.add_config_file(config)
     cohort = load_study(study)
+    cfg = _mrd_preset.config_for_disease(cfg, cohort)  # the disease preset's MRD level
     if study is None:
         cohort = dataclasses.replace(cohort, name="embedded demo study (simulated patients)")
     record.add_inputs(cohort.sources)

@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from mrdtrack.report.sections._base import Context, need
+from mrdtrack.report.sections._base import Context, MissingModule, need, resolve
 
 CLASS_LABELS = {
     "sustained_negative": "Sustained MRD negativity",
@@ -26,6 +26,58 @@ STATUS_LABELS = {
     "not_evaluable": "Not evaluable",
     "not_assessed": "Not assessed",
 }
+
+
+def preset(ctx: Context) -> Any:
+    """The study's disease preset (`mrdtrack.mrd.presets.preset_for`; myeloma by default)."""
+    fn = need("mrdtrack.mrd.presets:preset_for")
+    return ctx.cached("mrd_preset", lambda: fn(ctx.cohort))
+
+
+def class_labels(ctx: Context) -> dict[str, str]:
+    """Class code -> label, in the words of the study's disease preset."""
+    return dict(preset(ctx).class_labels)
+
+
+def status_labels(ctx: Context) -> dict[str, str]:
+    """Status code -> label of the study's disease preset (CLL: uMRD / MRD+)."""
+    return dict(preset(ctx).status_labels)
+
+
+def disease_methods_text(ctx: Context) -> str | None:
+    """Methods sentence for a non-myeloma preset (None for myeloma: IMWG text unchanged)."""
+    try:
+        p = preset(ctx)
+    except MissingModule:
+        return None
+    if p.name == "myeloma":
+        return None
+    classes = ", ".join(p.label(k) for k in p.classes if k != "not_classifiable")
+    opts = ", ".join(f"{k} = {v}" for k, v in sorted(p.options.items())) or "none"
+    return (
+        f"MRD status and classes follow the {p.title.lower()} preset ({p.guideline}; rules "
+        f"and sources in docs/methods/mrd.md): MRD level {ctx.config.mrd_threshold:g}; "
+        f"specimens {', '.join(p.specimens)} (in order of priority); study-map options "
+        f"{opts}. Classes: {classes}."
+    )
+
+
+def config_for_disease(cfg: Any, cohort: Any) -> Any:
+    """The report options with the disease preset's MRD level, unless the options set another.
+
+    Myeloma keeps the configured threshold; for CLL / AML / ALL a threshold left at the
+    default (1e-5, IMWG) is replaced by the preset's (1e-4, 1e-3, 1e-4).
+    """
+    import dataclasses
+
+    try:
+        p = resolve("mrdtrack.mrd.presets:preset_for")(cohort)
+    except MissingModule:
+        return cfg
+    default = type(cfg).__dataclass_fields__["mrd_threshold"].default
+    if p.name == "myeloma" or cfg.mrd_threshold != default:
+        return cfg
+    return dataclasses.replace(cfg, mrd_threshold=p.threshold)
 
 
 def _methods(ctx: Context) -> tuple[str, ...] | None:

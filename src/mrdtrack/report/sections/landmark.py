@@ -134,7 +134,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
         .agg(pl.len().alias("n"), pl.col("event").sum().cast(pl.Int64).alias("events"))
         .with_columns(
             pl.col("mrd_class")
-            .replace_strict(_mrd.CLASS_LABELS, default=pl.col("mrd_class"))
+            .replace_strict(_mrd.class_labels(ctx), default=pl.col("mrd_class"))
             .alias("label"),
             pl.col("mrd_class")
             .replace_strict({g: i for i, g in enumerate(PLOT_ORDER)}, default=len(PLOT_ORDER))
@@ -201,13 +201,15 @@ def compute(ctx: Context, res: SectionResult) -> None:
 
     comparisons: dict[str, Any] = {}
     rows = []
-    for key, group, ref in COMPARISONS:
+    labels = _mrd.class_labels(ctx)
+    comparison_list = _mrd.preset(ctx).comparisons  # COMPARISONS for myeloma
+    for key, group, ref in comparison_list:
         c = _ml_comparison(ctx, d, group, ref)
         comparisons[key] = c
         ml, fi = c.get("cox_ml"), c.get("cox_firth")
         rows.append(
             {
-                "comparison": f"{_mrd.CLASS_LABELS[group]} vs {_mrd.CLASS_LABELS[ref]}",
+                "comparison": f"{labels[group]} vs {labels[ref]}",
                 "n": f"{c['counts'][group]['n']} vs {c['counts'][ref]['n']}",
                 "events": f"{c['counts'][group]['events']} vs {c['counts'][ref]['events']}",
                 "hr_ml": ml["display"] if ml else c["status"],
@@ -220,7 +222,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
         if ml:
             res.highlights.append(
                 (
-                    f"HR {_mrd.CLASS_LABELS[group]} vs {_mrd.CLASS_LABELS[ref]}",
+                    f"HR {labels[group]} vs {labels[ref]}",
                     f"{ml['display']}; log-rank {p_text(c['logrank']['p'])}"
                     + (f"; Firth {fi['display']}, {p_text(_lrt_p(fi))}" if fi else ""),
                 )
@@ -259,12 +261,18 @@ def compute(ctx: Context, res: SectionResult) -> None:
             ),
         )
     )
-    plot_groups = [g for g in PLOT_ORDER if g in res.values["by_class"]]
+    order = PLOT_ORDER if _mrd.preset(ctx).name == "myeloma" else _mrd.preset(ctx).classes
+    plot_groups = [g for g in order if g in res.values["by_class"]]
     if plot_groups:
-        lost = comparisons["lost_vs_sustained"].get("cox_ml")
+        key0, group0, ref0 = comparison_list[0]
+        lost = comparisons[key0].get("cox_ml")
         ann = None
         if lost:
-            ann = f"Loss vs sustained negativity: HR {lost['display']}"
+            ann = (
+                "Loss vs sustained negativity: HR " + lost["display"]
+                if key0 == "lost_vs_sustained"
+                else f"{labels[group0]} vs {labels[ref0]}: HR {lost['display']}"
+            )
         _surv.km_section(
             ctx,
             res,
@@ -272,7 +280,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
             name="landmark_pfs_by_class",
             by="mrd_class",
             order=plot_groups,
-            labels={g: _mrd.CLASS_LABELS[g] for g in plot_groups},
+            labels={g: labels[g] for g in plot_groups},
             title=f"PFS from the {lm_text} landmark by MRD class at the landmark",
             annotation=ann,
             time_offset=cfg.landmark,
@@ -290,6 +298,11 @@ def landmark_series(ctx: Context, res: SectionResult) -> None:
     unit = cfg.time_unit
     series: dict[str, Any] = {}
     rows = []
+    preset = _mrd.preset(ctx)
+    labels = _mrd.class_labels(ctx)
+    order = PLOT_ORDER if preset.name == "myeloma" else (*preset.classes, "not_classifiable")
+    order = tuple(dict.fromkeys(order))
+    comparison_list = preset.comparisons
     for t in cfg.landmarks:
         day = math.floor(t * cfg.days_per_unit + 1e-9)
         ld = landmark_data(
@@ -307,7 +320,7 @@ def landmark_series(ctx: Context, res: SectionResult) -> None:
                 "n": int((d["mrd_class"] == g).sum()),
                 "events": int(d.filter(pl.col("mrd_class") == g)["event"].sum()),
             }
-            for g in PLOT_ORDER
+            for g in order
         }
         entry: dict[str, Any] = {
             "landmark_day": day,
@@ -316,9 +329,9 @@ def landmark_series(ctx: Context, res: SectionResult) -> None:
             "by_class": by_class,
         }
         row: dict[str, Any] = {"landmark": f"{t:g}", "at_risk": d.height}
-        for g in PLOT_ORDER:
+        for g in order:
             row[g] = f"{by_class[g]['n']} ({by_class[g]['events']})"
-        for key, group, ref in COMPARISONS:
+        for key, group, ref in comparison_list:
             c = _ml_comparison(ctx, d, group, ref) if d.height else {"status": "no patient"}
             c.pop("cox_firth", None)
             c.pop("firth_note", None)
@@ -335,7 +348,7 @@ def landmark_series(ctx: Context, res: SectionResult) -> None:
     few = [
         f"{t}"
         for t, e in series.items()
-        if e["at_risk"] and e["by_class"]["not_classifiable"]["n"] == e["at_risk"]
+        if e["at_risk"] and e["by_class"].get("not_classifiable", {}).get("n") == e["at_risk"]
     ]
     if few:
         res.notes.append(
@@ -348,13 +361,15 @@ def landmark_series(ctx: Context, res: SectionResult) -> None:
             "landmark_series",
             f"Landmarks at {', '.join(f'{t:g}' for t in cfg.landmarks)} {unit}: patients at "
             "risk by MRD class at the landmark, n (PFS events after it), and the hazard ratios "
-            "of loss of negativity (ML Cox, Wald CI; log-rank p)",
+            "between classes (ML Cox, Wald CI; log-rank p)",
             (
                 Column("landmark", f"Landmark ({unit})", "text"),
                 Column("at_risk", "At risk", "int"),
-                *(Column(g, _mrd.CLASS_LABELS[g], "text") for g in PLOT_ORDER),
-                Column("lost_vs_sustained", "HR loss vs sustained", "text"),
-                Column("lost_vs_persistent", "HR loss vs persistent", "text"),
+                *(Column(g, labels.get(g, g), "text") for g in order),
+                *(
+                    Column(key, f"HR {labels[group]} vs {labels[ref]}", "text")
+                    for key, group, ref in comparison_list
+                ),
             ),
             tuple(rows),
             notes=(

@@ -7,6 +7,7 @@ versions and seed.
 
 from __future__ import annotations
 
+from mrdtrack.report.sections import _mrd
 from mrdtrack.report.sections._base import Context, Section, SectionResult
 
 _CONF = {
@@ -24,7 +25,7 @@ def methods_text(ctx: Context) -> list[str]:
     c = ctx.config
     lvl = round(100 * c.conf_level)
     methods = ", ".join(c.mrd_methods) if c.mrd_methods else "all assays, combined per visit"
-    return [
+    text = [
         "Time is measured in study days from the start of maintenance (day 0) and shown in "
         f"{c.time_unit} (1 month = 30.4375 days, 1 year = 365.25 days). "
         "Progression-free survival (PFS) counts progression (IMWG) or death from any cause, "
@@ -54,6 +55,10 @@ def methods_text(ctx: Context) -> list[str]:
         "(Kalbfleisch & Lawless 1985; R msm). Adverse events are counted once per patient and "
         "preferred term at the highest CTCAE grade; records with a missing grade are listed.",
     ]
+    disease_text = _mrd.disease_methods_text(ctx)  # CLL / AML / ALL: the preset's rules
+    if disease_text:
+        text[3] = disease_text
+    return text
 
 
 def compute(ctx: Context, res: SectionResult) -> None:

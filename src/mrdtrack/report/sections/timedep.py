@@ -121,7 +121,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
             "Patient-years and PFS events by current MRD status (crude rates)",
             pt.with_columns(
                 pl.col("mrd_status").replace_strict(
-                    _mrd.STATUS_LABELS, default=pl.col("mrd_status")
+                    _mrd.status_labels(ctx), default=pl.col("mrd_status")
                 )
             ),
             {

@@ -34,7 +34,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
         )
         .with_columns(
             pl.col("mrd_class")
-            .replace_strict(_mrd.CLASS_LABELS, default=pl.col("mrd_class"))
+            .replace_strict(_mrd.class_labels(ctx), default=pl.col("mrd_class"))
             .alias("label"),
             (pl.col("pct_whole") / 100).alias("frac_whole"),
             (pl.col("pct_landmark") / 100).alias("frac_landmark"),
@@ -99,8 +99,8 @@ def compute(ctx: Context, res: SectionResult) -> None:
         f"{lm_counts.get('conversion', 0)} are counted as conversion there."
     )
     res.highlights += [
-        (f"{_mrd.CLASS_LABELS[k]} (whole follow-up)", f"{counts.get(k, 0)}")
-        for k in ("sustained_negative", "conversion", "loss_of_negativity", "persistent_positive")
+        (f"{_mrd.class_labels(ctx)[k]} (whole follow-up)", f"{counts.get(k, 0)}")
+        for k in _mrd.preset(ctx).highlight_classes
     ]
     res.tables.append(
         Table.from_frame(
