@@ -60,6 +60,22 @@ def test_round_trip_default_calendar(tmp_path, cohort):
     assert read_adam(tmp_path) == cohort
 
 
+def test_round_trip_with_an_all_missing_date_variable(tmp_path, cohort):
+    # no patient ended treatment: TRTEDT has no date at all and must still be written as a
+    # numeric SAS date variable (it was written as text with a date format: unreadable)
+    still_on = cohort.outcomes.with_columns(pl.lit(None, pl.Int64).alias("treatment_end_day"))
+    c = mrdtrack.Cohort.from_frames(
+        cohort.patients, cohort.mrd, still_on, cohort.adverse_events, name=cohort.name
+    )
+    write_adam(c, tmp_path)
+    adsl, meta = pyreadstat.read_xport(str(tmp_path / "adsl.xpt"))
+    assert adsl["TRTEDT"].isna().all()
+    assert meta.readstat_variable_types["TRTEDT"] == "double"
+    back = read_adam(tmp_path)
+    assert back.outcomes["treatment_end_day"].null_count() == back.outcomes.height
+    assert back.mrd.equals(c.mrd)
+
+
 def test_written_conventions(cohort):
     adtte, _ = pyreadstat.read_xport(str(example_study_path("adam") / "adtte.xpt"))
     d = (pd.to_datetime(adtte.ADT) - pd.to_datetime(adtte.STARTDT)).dt.days

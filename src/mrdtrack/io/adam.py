@@ -35,6 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from mrdtrack.errors import Problem, StudyValidationError
@@ -262,6 +263,11 @@ def write_adam(
                 frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
             elif kind == "char":
                 frame[c] = frame[c].fillna("").astype(str)
+            elif kind == "date" and frame[c].isna().all():
+                # a date variable with no date at all (e.g. no patient ended treatment) is
+                # still numeric in SAS: an object column of None would be written as text
+                # with a date format, a file that SAS and pyreadstat cannot read
+                frame[c] = np.full(len(frame), np.nan)
         fmt = {c: "DATE9." for c, kind in columns.items() if kind == "date"}
         path = folder / f"{ds}.xpt"
         pyreadstat.write_xport(
