@@ -10,6 +10,7 @@ that batched and one-at-a-time results agree to the last bit.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import numpy as np
@@ -254,7 +255,154 @@ def _numba_kernels():
                 return False
         return True
 
-    return km_segments, locate, counting_order, findq_segs, survdiff_segs, points_segs, is_sorted_by
+    @njit(cache=True)
+    def counts_from_keys(keys):
+        # keys sorted: (bits of the time) << 1 | event; equal times are adjacent
+        one = np.uint64(1)
+        n = keys.shape[0]
+        m = 0
+        for i in range(n):
+            if i == 0 or (keys[i] >> one) != (keys[i - 1] >> one):
+                m += 1
+        tbits = np.empty(m, dtype=np.uint64)
+        tot = np.zeros(m)
+        d = np.zeros(m)
+        j = -1
+        for i in range(n):
+            kk = keys[i]
+            if i == 0 or (kk >> one) != (keys[i - 1] >> one):
+                j += 1
+                tbits[j] = kk >> one
+            tot[j] += 1.0
+            d[j] += kk & one
+        return tbits, tot, d
+
+    @njit(cache=True)
+    def merge_cells(keys, cell_ptr, nstrata, k):
+        # cells s * k + g hold the sorted keys of stratum s, group g; walk the k sorted lists
+        # of a stratum together: per distinct time, rows at risk (time >= t) and deaths
+        one = np.uint64(1)
+        n = keys.shape[0]
+        tbits = np.empty(n, dtype=np.uint64)
+        n_k = np.zeros((n, k))
+        d_k = np.zeros((n, k))
+        seg_ptr = np.zeros(nstrata + 1, dtype=np.int64)
+        pos = np.empty(k, dtype=np.int64)
+        m = 0
+        big = np.uint64(0xFFFFFFFFFFFFFFFF)
+        for s in range(nstrata):
+            seg_ptr[s] = m
+            for g in range(k):
+                pos[g] = cell_ptr[s * k + g]
+            while True:
+                tmin = big
+                for g in range(k):
+                    if pos[g] < cell_ptr[s * k + g + 1]:
+                        tk = keys[pos[g]] >> one
+                        if tk < tmin:
+                            tmin = tk
+                if tmin == big:
+                    break
+                tbits[m] = tmin
+                for g in range(k):
+                    hi = cell_ptr[s * k + g + 1]
+                    i = pos[g]
+                    n_k[m, g] = hi - i
+                    dd = 0.0
+                    while i < hi and (keys[i] >> one) == tmin:
+                        dd += keys[i] & one
+                        i += 1
+                    d_k[m, g] = dd
+                    pos[g] = i
+                m += 1
+        seg_ptr[nstrata] = m
+        return tbits[:m].copy(), n_k[:m].copy(), d_k[:m].copy(), seg_ptr
+
+    @njit(cache=True)
+    def survdiff_risk(seg_ptr, n_k, d_k, rho):
+        # R survdiff's loop on per-time counts: n_k at risk, d_k deaths (time x group)
+        nseg = seg_ptr.shape[0] - 1
+        m, k = n_k.shape
+        obs = np.zeros((nseg, k))
+        exp = np.zeros((nseg, k))
+        var = np.zeros((nseg, k, k))
+        wts = np.ones(m)
+        for s in range(nseg):
+            lo = seg_ptr[s]
+            hi = seg_ptr[s + 1]
+            if rho != 0:
+                km = 1.0
+                for i in range(lo, hi):
+                    nrisk = 0.0
+                    deaths = 0.0
+                    for g in range(k):
+                        nrisk += n_k[i, g]
+                        deaths += d_k[i, g]
+                    wts[i] = km**rho
+                    if nrisk > 0:
+                        km = km * (nrisk - deaths) / nrisk
+            for i in range(hi - 1, lo - 1, -1):
+                wt = wts[i]
+                nrisk = 0.0
+                deaths = 0.0
+                for g in range(k):
+                    nrisk += n_k[i, g]
+                    deaths += d_k[i, g]
+                    obs[s, g] += d_k[i, g] * wt
+                if deaths > 0:
+                    for g in range(k):
+                        exp[s, g] += wt * deaths * n_k[i, g] / nrisk
+                    if nrisk > 1:
+                        w2 = wt * wt
+                        for a in range(k):
+                            tmp = w2 * deaths * n_k[i, a] * (nrisk - deaths) / (nrisk * (nrisk - 1))
+                            var[s, a, a] += tmp
+                            for b in range(k):
+                                var[s, a, b] -= tmp * n_k[i, b] / nrisk
+        return obs, exp, var
+
+    @njit(cache=True)
+    def integer_range(time):
+        # (True, min, max) when every time is a whole number; stops at the first that is not
+        n = time.shape[0]
+        lo = np.inf
+        hi = -np.inf
+        for i in range(n):
+            v = time[i]
+            if v != math.floor(v):
+                return False, 0.0, 0.0
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        return n > 0, lo, hi
+
+    @njit(cache=True)
+    def day_counts(time, event, cell, lo, span, ncell):
+        # rows and events per (cell, day): tot[c, t - lo], as integer-valued floats
+        tot = np.zeros((ncell, span))
+        d = np.zeros((ncell, span))
+        for i in range(time.shape[0]):
+            c = cell[i]
+            j = np.int64(time[i] - lo)
+            tot[c, j] += 1.0
+            d[c, j] += event[i]
+        return tot, d
+
+    return (
+        km_segments,
+        locate,
+        counting_order,
+        findq_segs,
+        survdiff_segs,
+        points_segs,
+        is_sorted_by,
+        counts_from_keys,
+        merge_cells,
+        survdiff_risk,
+        integer_range,
+        day_counts,
+    )
 
 
 def counting_order_reference(codes: np.ndarray, ncode: int) -> np.ndarray:
@@ -353,4 +501,91 @@ def is_sorted_by(codes: np.ndarray, time: np.ndarray) -> bool:
             np.ascontiguousarray(codes, dtype=np.int64),
             np.ascontiguousarray(time, dtype=np.float64),
         )
+    )
+
+
+def time_keys(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Sortable uint64 keys ``bits(time) << 1 | event`` of non-negative finite times.
+
+    The IEEE-754 bit pattern of a non-negative double, read as an unsigned integer, orders as
+    the number does (-0.0 is mapped to +0.0 first), so one plain sort of the keys orders the
+    rows by time and carries the event bit along: no argsort and no gathers.
+    """
+    bits = np.ascontiguousarray(time + 0.0, dtype=np.float64).view(np.uint64)
+    return (bits << np.uint64(1)) | (event != 0).astype(np.uint64)
+
+
+def key_times(tbits: np.ndarray) -> np.ndarray:
+    """The float times of ``bits(time)`` values (the inverse of the packing in ``time_keys``)."""
+    return np.ascontiguousarray(tbits, dtype=np.uint64).view(np.float64)
+
+
+def counts_from_keys_reference(
+    keys: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct times (as bits), rows and events at each, from sorted keys (numpy reference)."""
+    tb = keys >> np.uint64(1)
+    starts = np.flatnonzero(np.r_[True, tb[1:] != tb[:-1]])
+    tot = np.diff(np.r_[starts, keys.shape[0]]).astype(np.float64)
+    d = np.add.reduceat((keys & np.uint64(1)).astype(np.float64), starts)
+    return tb[starts], tot, d
+
+
+def counts_from_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct times (as bits), rows and events at each, from sorted keys (numba)."""
+    return _numba_kernels()[7](np.ascontiguousarray(keys, dtype=np.uint64))
+
+
+def merge_cells(
+    keys: np.ndarray, cell_ptr: np.ndarray, nstrata: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per stratum, the union of its groups' sorted key lists: distinct times (as bits), number
+    at risk (time >= t) and deaths per group (m x k), and stratum pointers (numba)."""
+    return _numba_kernels()[8](
+        np.ascontiguousarray(keys, dtype=np.uint64),
+        np.ascontiguousarray(cell_ptr, dtype=np.int64),
+        int(nstrata),
+        int(k),
+    )
+
+
+def survdiff_risk(
+    seg_ptr: np.ndarray, n_k: np.ndarray, d_k: np.ndarray, rho: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Observed, expected and variance of the G(rho) test per segment from per-time counts.
+
+    ``n_k`` (number at risk) and ``d_k`` (deaths) are (distinct time x group), time-sorted
+    within each segment. R survdiff's loop: a forward pass for the left-continuous pooled
+    Kaplan-Meier weight S(t-)^rho, a backward pass summing O, E and V (numba).
+    Reference: ``logrank._survdiff_parts``.
+    """
+    return _numba_kernels()[9](
+        np.ascontiguousarray(seg_ptr, dtype=np.int64),
+        np.ascontiguousarray(n_k, dtype=np.float64),
+        np.ascontiguousarray(d_k, dtype=np.float64),
+        float(rho),
+    )
+
+
+def integer_range(time: np.ndarray) -> tuple[bool, float, float]:
+    """Whether every time is a whole number, with the minimum and maximum (numba, one pass that
+    stops at the first non-integer, so continuous times cost almost nothing)."""
+    ok, lo, hi = _numba_kernels()[10](np.ascontiguousarray(time, dtype=np.float64))
+    return bool(ok), float(lo), float(hi)
+
+
+def day_counts(
+    time: np.ndarray, event: np.ndarray, cell: np.ndarray | None, lo: float, span: int, ncell: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and events per (cell, day ``time - lo``), shape (ncell, span), for whole-number
+    times (numba). Reference: ``np.bincount`` over ``cell * span + time - lo``."""
+    n = time.shape[0]
+    c = np.zeros(n, dtype=np.int64) if cell is None else cell
+    return _numba_kernels()[11](
+        np.ascontiguousarray(time, dtype=np.float64),
+        np.ascontiguousarray(event, dtype=np.float64),
+        np.ascontiguousarray(c, dtype=np.int64),
+        float(lo),
+        int(span),
+        int(ncell),
     )
