@@ -319,6 +319,29 @@ def _numba_kernels():
         return tbits[:m].copy(), n_k[:m].copy(), d_k[:m].copy(), seg_ptr
 
     @njit(cache=True)
+    def survdiff_add(obs, exp, var, s, nv, dv, wt, k):
+        # one distinct time of R survdiff's backward loop: nv at risk, dv deaths per group
+        nrisk = 0.0
+        deaths = 0.0
+        for g in range(k):
+            nrisk += nv[g]
+            deaths += dv[g]
+            obs[s, g] += dv[g] * wt
+        if deaths > 0:
+            # E_g += w d n_g / n; V_ab += w^2 d (n - d) / (n (n - 1)) n_a (delta_ab - n_b / n)
+            f = wt * deaths / nrisk
+            for g in range(k):
+                exp[s, g] += f * nv[g]
+            if nrisk > 1:
+                c = wt * wt * deaths * (nrisk - deaths) / (nrisk * (nrisk - 1))
+                for a in range(k):
+                    tmp = c * nv[a]
+                    var[s, a, a] += tmp
+                    tn = tmp / nrisk
+                    for b in range(k):
+                        var[s, a, b] -= tn * nv[b]
+
+    @njit(cache=True)
     def survdiff_risk(seg_ptr, n_k, d_k, rho):
         # R survdiff's loop on per-time counts: n_k at risk, d_k deaths (time x group)
         nseg = seg_ptr.shape[0] - 1
@@ -342,24 +365,95 @@ def _numba_kernels():
                     if nrisk > 0:
                         km = km * (nrisk - deaths) / nrisk
             for i in range(hi - 1, lo - 1, -1):
-                wt = wts[i]
-                nrisk = 0.0
-                deaths = 0.0
-                for g in range(k):
-                    nrisk += n_k[i, g]
-                    deaths += d_k[i, g]
-                    obs[s, g] += d_k[i, g] * wt
-                if deaths > 0:
-                    for g in range(k):
-                        exp[s, g] += wt * deaths * n_k[i, g] / nrisk
-                    if nrisk > 1:
-                        w2 = wt * wt
-                        for a in range(k):
-                            tmp = w2 * deaths * n_k[i, a] * (nrisk - deaths) / (nrisk * (nrisk - 1))
-                            var[s, a, a] += tmp
-                            for b in range(k):
-                                var[s, a, b] -= tmp * n_k[i, b] / nrisk
+                survdiff_add(obs, exp, var, s, n_k[i], d_k[i], wts[i], k)
         return obs, exp, var
+
+    @njit(cache=True)
+    def survdiff_sorted(keys, grp, k):
+        # log-rank (rho = 0) of one stratum from time-sorted keys with the group of each row:
+        # the backward loop of survdiff_risk without materialising the per-time counts
+        one = np.uint64(1)
+        obs = np.zeros((1, k))
+        exp = np.zeros((1, k))
+        var = np.zeros((1, k, k))
+        nv = np.zeros(k)
+        dv = np.zeros(k)
+        i = keys.shape[0] - 1
+        while i >= 0:
+            t = keys[i] >> one
+            for g in range(k):
+                dv[g] = 0.0
+            while i >= 0 and (keys[i] >> one) == t:
+                g = grp[i]
+                nv[g] += 1.0
+                dv[g] += keys[i] & one
+                i -= 1
+            survdiff_add(obs, exp, var, 0, nv, dv, 1.0, k)
+        return obs, exp, var
+
+    @njit(cache=True)
+    def bucket_sort(keys, pay, has_pay):
+        # sort uint64 keys (and a payload along): counting sort on the leading bits of
+        # key - min into ~n buckets, then insertion sort within buckets (a sort for large ones)
+        n = keys.shape[0]
+        out_k = np.empty_like(keys)
+        out_p = np.empty_like(pay)
+        if n == 0:
+            return out_k, out_p
+        kmin = keys[0]
+        kmax = keys[0]
+        for i in range(n):
+            v = keys[i]
+            if v < kmin:
+                kmin = v
+            if v > kmax:
+                kmax = v
+        nb = 1
+        while nb < n:
+            nb *= 2
+        span = kmax - kmin
+        shift = np.uint64(0)
+        while (span >> shift) >= np.uint64(nb):
+            shift += np.uint64(1)
+        cnt = np.zeros(nb + 1, dtype=np.int64)
+        for i in range(n):
+            cnt[np.int64((keys[i] - kmin) >> shift) + 1] += 1
+        for b in range(nb):
+            cnt[b + 1] += cnt[b]
+        pos = cnt[:-1].copy()
+        for i in range(n):
+            b = np.int64((keys[i] - kmin) >> shift)
+            j = pos[b]
+            out_k[j] = keys[i]
+            if has_pay:
+                out_p[j] = pay[i]
+            pos[b] = j + 1
+        for b in range(nb):
+            lo = cnt[b]
+            hi = cnt[b + 1]
+            if hi - lo <= 1:
+                continue
+            if hi - lo <= 48:
+                for i in range(lo + 1, hi):
+                    kk = out_k[i]
+                    pp = out_p[i] if has_pay else pay[0]
+                    j = i - 1
+                    while j >= lo and out_k[j] > kk:
+                        out_k[j + 1] = out_k[j]
+                        if has_pay:
+                            out_p[j + 1] = out_p[j]
+                        j -= 1
+                    out_k[j + 1] = kk
+                    if has_pay:
+                        out_p[j + 1] = pp
+            else:
+                o = np.argsort(out_k[lo:hi])
+                sk = out_k[lo:hi][o]
+                out_k[lo:hi] = sk
+                if has_pay:
+                    sp = out_p[lo:hi][o]
+                    out_p[lo:hi] = sp
+        return out_k, out_p
 
     @njit(cache=True)
     def integer_range(time):
@@ -402,6 +496,8 @@ def _numba_kernels():
         survdiff_risk,
         integer_range,
         day_counts,
+        survdiff_sorted,
+        bucket_sort,
     )
 
 
@@ -589,3 +685,29 @@ def day_counts(
         int(span),
         int(ncell),
     )
+
+
+def survdiff_sorted(
+    keys: np.ndarray, grp: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log-rank observed, expected, variance (shapes (1, k), (1, k), (1, k, k)) of one stratum
+    from time-sorted keys and the group of each row: the arithmetic of ``survdiff_risk``
+    (the same per-time function, in the same order) without per-time arrays (numba)."""
+    return _numba_kernels()[12](
+        np.ascontiguousarray(keys, dtype=np.uint64),
+        np.ascontiguousarray(grp, dtype=np.int64),
+        int(k),
+    )
+
+
+def sort_keys(
+    keys: np.ndarray, payload: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sorted uint64 keys (and the payload permuted alike; the order of equal keys is
+    arbitrary): a bucket sort on the leading bits, about twice as fast as ``np.sort`` on
+    survival times (numba). Reference: ``np.sort``."""
+    k = np.ascontiguousarray(keys, dtype=np.uint64)
+    if payload is None:
+        out, _ = _numba_kernels()[13](k, np.zeros(1, dtype=np.int64), False)
+        return out, None
+    return _numba_kernels()[13](k, np.ascontiguousarray(payload, dtype=np.int64), True)

@@ -258,8 +258,7 @@ def _km_points(
         from mrdtrack.survival import _kernels_km
 
         # one plain sort of packed (time, event) keys: no argsort, no gathers
-        keys = _kernels_km.time_keys(time, event)
-        keys.sort()
+        keys, _ = _kernels_km.sort_keys(_kernels_km.time_keys(time, event))
         tbits, tot, d = _kernels_km.counts_from_keys(keys)
         ut = _kernels_km.key_times(tbits)
     else:
@@ -285,10 +284,11 @@ def _km_points(
                 cw = np.r_[0.0, np.cumsum(weight[eo])]
                 not_entered = cw[-1] - cw[np.searchsorted(se, ut, side="left")]
         n_risk = n_risk - not_entered
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # a time with only zero-weight subjects has n_risk = 0 and no deaths: factor 1, as R
-        surv = np.cumprod(np.where(d > 0, (n_risk - d) / n_risk, 1.0))
-        green = np.cumsum(np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0))
+    from mrdtrack.survival import _kernels_km
+
+    # S = prod (n - d) / n over times with deaths (a time with only zero-weight subjects has
+    # n_risk = 0 and no deaths: factor 1, as R); Greenwood sum d / (n (n - d)); one loop
+    surv, green = _kernels_km.km_segments(np.array([0, ut.shape[0]]), n_risk, d)
     return {
         "time": ut,
         "n_risk": n_risk,

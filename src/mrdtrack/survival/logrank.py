@@ -167,7 +167,8 @@ def _risk_counts(
     keys = keys[order]
     cell_ptr = np.r_[0, np.cumsum(np.bincount(cell, minlength=ns * k))]
     for c in range(ns * k):
-        keys[cell_ptr[c] : cell_ptr[c + 1]].sort()
+        lo, hi = cell_ptr[c], cell_ptr[c + 1]
+        keys[lo:hi] = _kernels_km.sort_keys(keys[lo:hi])[0]
     tbits, n_k, d_k, seg_ptr = _kernels_km.merge_cells(keys, cell_ptr, ns, k)
     ut = _kernels_km.key_times(tbits)
     if entry is not None:
@@ -340,8 +341,15 @@ def logrank_test(
         s, slabels = np.zeros(t.shape[0], dtype=np.int64), [""]
     from mrdtrack.survival import _kernels_km
 
-    _, n_k, d_k, seg_ptr = _risk_counts(t, e, g, k, s, len(slabels), a)
-    o, x, v = _kernels_km.survdiff_risk(seg_ptr, n_k, d_k, float(rho))
+    ns = len(slabels)
+    if ns == 1 and a is None and rho == 0 and day_grid(t, cells=k) is None:
+        # continuous times, one stratum: one sort of (time, event) keys carrying the group,
+        # then R's backward loop straight from the sorted rows
+        keys, gs = _kernels_km.sort_keys(_kernels_km.time_keys(t, e), g)
+        o, x, v = _kernels_km.survdiff_sorted(keys, gs, k)
+    else:
+        _, n_k, d_k, seg_ptr = _risk_counts(t, e, g, k, s, ns, a)
+        o, x, v = _kernels_km.survdiff_risk(seg_ptr, n_k, d_k, float(rho))
     obs, exp, var = o.sum(axis=0), x.sum(axis=0), v.sum(axis=0)
     chisq, dfree = _chisq(obs, exp, var)
     p = float(_chisq_sf(chisq, dfree)) if dfree > 0 else float("nan")
