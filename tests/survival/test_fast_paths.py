@@ -242,3 +242,28 @@ def test_day_counts_matches_bincount() -> None:
     flat = c * 47 + (t - 3).astype(np.int64)
     np.testing.assert_array_equal(tot.ravel(), np.bincount(flat, minlength=4 * 47))
     np.testing.assert_array_equal(d.ravel(), np.bincount(flat, weights=e, minlength=4 * 47))
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_sorted_rows_kernels_equal_per_time_kernel(k: int) -> None:
+    # log-rank straight from sorted rows (a scalar kernel for two groups, an array one
+    # otherwise) and KM in one pass over sorted keys: the same numbers as the per-time kernels
+    rng = np.random.default_rng(21 + k)
+    n = 3000
+    t = np.round(rng.exponential(50.0, n), 1) + 0.05  # ties, not whole numbers
+    e = (rng.random(n) < 0.6).astype(np.float64)
+    g = rng.integers(0, k, n)
+    keys, gs = _kernels_km.sort_keys(_kernels_km.time_keys(t, e), g)
+    got = _kernels_km.survdiff_sorted(keys, gs, k)
+    _, n_k, d_k, seg = _risk_counts(t, e, g, k, np.zeros(n, np.int64), 1, None, grid=False)
+    want = _kernels_km.survdiff_risk(seg, n_k, d_k, 0.0)
+    for x, y in zip(got, want, strict=True):
+        np.testing.assert_array_equal(x, y)
+    tb, n_risk, d, tot, surv, green = _kernels_km.km_sorted(keys)
+    tb2, tot2, d2 = _kernels_km.counts_from_keys_reference(keys)
+    n_risk2 = np.cumsum(tot2[::-1])[::-1]
+    s2, g2 = _kernels_km.km_segments_reference(np.array([0, tb2.shape[0]]), n_risk2, d2)
+    for x, y in zip(
+        (tb, n_risk, d, tot, surv, green), (tb2, n_risk2, d2, tot2, s2, g2), strict=True
+    ):
+        np.testing.assert_array_equal(x, y)

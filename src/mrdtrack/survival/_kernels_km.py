@@ -392,6 +392,104 @@ def _numba_kernels():
         return obs, exp, var
 
     @njit(cache=True)
+    def survdiff_sorted2(keys, grp):
+        # survdiff_sorted for two groups with scalar accumulators: the same operations in the
+        # same order as survdiff_add (so the same numbers), without array traffic per time
+        one = np.uint64(1)
+        n0 = 0.0
+        n1 = 0.0
+        o0 = 0.0
+        o1 = 0.0
+        e0 = 0.0
+        e1 = 0.0
+        v00 = 0.0
+        v01 = 0.0
+        v10 = 0.0
+        v11 = 0.0
+        i = keys.shape[0] - 1
+        while i >= 0:
+            t = keys[i] >> one
+            d0 = 0.0
+            d1 = 0.0
+            while i >= 0 and (keys[i] >> one) == t:
+                if grp[i] == 0:
+                    n0 += 1.0
+                    d0 += keys[i] & one
+                else:
+                    n1 += 1.0
+                    d1 += keys[i] & one
+                i -= 1
+            nrisk = 0.0 + n0 + n1
+            deaths = 0.0 + d0 + d1
+            o0 += d0 * 1.0
+            o1 += d1 * 1.0
+            if deaths > 0:
+                f = 1.0 * deaths / nrisk
+                e0 += f * n0
+                e1 += f * n1
+                if nrisk > 1:
+                    c = 1.0 * 1.0 * deaths * (nrisk - deaths) / (nrisk * (nrisk - 1))
+                    tmp = c * n0
+                    v00 += tmp
+                    tn = tmp / nrisk
+                    v00 -= tn * n0
+                    v01 -= tn * n1
+                    tmp = c * n1
+                    v11 += tmp
+                    tn = tmp / nrisk
+                    v10 -= tn * n0
+                    v11 -= tn * n1
+        obs = np.empty((1, 2))
+        exp = np.empty((1, 2))
+        var = np.empty((1, 2, 2))
+        obs[0, 0] = o0
+        obs[0, 1] = o1
+        exp[0, 0] = e0
+        exp[0, 1] = e1
+        var[0, 0, 0] = v00
+        var[0, 0, 1] = v01
+        var[0, 1, 0] = v10
+        var[0, 1, 1] = v11
+        return obs, exp, var
+
+    @njit(cache=True)
+    def km_sorted(keys):
+        # Kaplan-Meier from sorted keys in one pass: distinct times (as bits), n at risk
+        # (rows with time >= t, exact), deaths, rows; S and the Greenwood sum exactly as
+        # km_segments computes them
+        one = np.uint64(1)
+        n = keys.shape[0]
+        tbits = np.empty(n, dtype=np.uint64)
+        n_risk = np.empty(n)
+        d = np.empty(n)
+        tot = np.empty(n)
+        surv = np.empty(n)
+        green = np.empty(n)
+        km = 1.0
+        v = 0.0
+        j = 0
+        i = 0
+        while i < n:
+            t = keys[i] >> one
+            start = i
+            dd = 0.0
+            while i < n and (keys[i] >> one) == t:
+                dd += keys[i] & one
+                i += 1
+            nr = float(n - start)
+            tbits[j] = t
+            n_risk[j] = nr
+            d[j] = dd
+            tot[j] = float(i - start)
+            if dd > 0:
+                km = km * ((nr - dd) / nr)
+                v = v + dd / (nr * (nr - dd)) if nr - dd > 0 else np.inf
+            surv[j] = km
+            green[j] = v
+            j += 1
+        return tbits[:j], n_risk[:j], d[:j], tot[:j], surv[:j], green[:j]
+
+    @njit(cache=True)
     def bucket_sort(keys, pay, has_pay):
         # sort uint64 keys (and a payload along): counting sort on the leading bits of
         # key - min into ~n buckets, then insertion sort within buckets (a sort for large ones)
@@ -498,6 +596,8 @@ def _numba_kernels():
         day_counts,
         survdiff_sorted,
         bucket_sort,
+        survdiff_sorted2,
+        km_sorted,
     )
 
 
@@ -693,11 +793,23 @@ def survdiff_sorted(
     """Log-rank observed, expected, variance (shapes (1, k), (1, k), (1, k, k)) of one stratum
     from time-sorted keys and the group of each row: the arithmetic of ``survdiff_risk``
     (the same per-time function, in the same order) without per-time arrays (numba)."""
+    if k == 2:
+        return _numba_kernels()[14](
+            np.ascontiguousarray(keys, dtype=np.uint64), np.ascontiguousarray(grp)
+        )
     return _numba_kernels()[12](
         np.ascontiguousarray(keys, dtype=np.uint64),
         np.ascontiguousarray(grp, dtype=np.int64),
         int(k),
     )
+
+
+def km_sorted(
+    keys: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """From sorted keys: distinct times (as bits), n at risk, deaths, rows, S, Greenwood sum;
+    one pass (numba). Reference: ``counts_from_keys`` then ``km_segments``."""
+    return _numba_kernels()[15](np.ascontiguousarray(keys, dtype=np.uint64))
 
 
 def sort_keys(
@@ -710,4 +822,7 @@ def sort_keys(
     if payload is None:
         out, _ = _numba_kernels()[13](k, np.zeros(1, dtype=np.int64), False)
         return out, None
-    return _numba_kernels()[13](k, np.ascontiguousarray(payload, dtype=np.int64), True)
+    # a small payload (group codes) travels as int8: less memory to move
+    small = payload.size == 0 or (payload.min() >= 0 and payload.max() < 127)
+    pay = np.ascontiguousarray(payload, dtype=np.int8 if small else np.int64)
+    return _numba_kernels()[13](k, pay, True)

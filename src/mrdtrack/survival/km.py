@@ -259,6 +259,17 @@ def _km_points(
 
         # one plain sort of packed (time, event) keys: no argsort, no gathers
         keys, _ = _kernels_km.sort_keys(_kernels_km.time_keys(time, event))
+        if entry is None:
+            # everything in one pass over the sorted keys (same arithmetic as below)
+            tbits, n_risk, d, tot, surv, green = _kernels_km.km_sorted(keys)
+            return {
+                "time": _kernels_km.key_times(tbits),
+                "n_risk": n_risk,
+                "n_event": d,
+                "n_censor": tot - d,
+                "surv": surv,
+                "std_err": np.sqrt(green),
+            }
         tbits, tot, d = _kernels_km.counts_from_keys(keys)
         ut = _kernels_km.key_times(tbits)
     else:
