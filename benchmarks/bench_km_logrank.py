@@ -1,24 +1,25 @@
 """Kaplan-Meier + log-rank: mrdtrack vs statsmodels, lifelines and R survival, same run.
 
-For n = 10^3 ... 10^6 a seeded data set (exponential times rounded to days, so with ties;
-~30% censored; two groups) is written once to CSV. Every tool runs in its own fresh process
-that reads the CSV (not timed), makes one warm-up call, then times ``--reps`` calls of
-(1) the Kaplan-Meier fit with its median and (2) the two-group log-rank test, and prints the
-median time. Rounds are interleaved (tool A, B, C, D, A, B, ...) so that load on the shared
-machine hits every tool alike; the table reports the median over rounds and ratios to
-statsmodels (the fastest anchor) and R.
-
-A second part times the batched entry points (KM median + log-rank for many trials of 100
-patients) against an R loop and a lifelines loop, in trials per second.
+For each n and each kind of times (``tied``: exponential times rounded up to whole days;
+``untied``: the same times unrounded), a seeded data set (~30% censored, two groups) is written
+once to CSV. Every tool runs in its own fresh process that reads the CSV (not timed), makes one
+warm-up call (numba kernels load from the on-disk cache), then times ``--reps`` calls of
+(1) the Kaplan-Meier fit with its median and CI and (2) the two-group log-rank test; the round's
+figure is the median of those calls. Rounds are interleaved (A, B, C, D, A, B, ...) so that
+load on the shared machine hits every tool alike. The table gives min / median / max over
+rounds of KM + log-rank, and the ratio to statsmodels as the median (and range) of the
+per-round ratios; the machine's load average is printed before and after.
 
 Usage:  python benchmarks/bench_km_logrank.py [--sizes 1000 10000 100000 1000000]
-        [--rounds 3] [--reps 3] [--out benchmarks/results/survival_km.md]
+        [--kinds tied untied] [--rounds 5] [--reps 3] [--out benchmarks/results/survival_km.md]
+The batched (many trials) benchmark is benchmarks/bench_batched.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -89,54 +90,6 @@ R_WORKER = textwrap.dedent(
     """
 )
 
-BATCH_PY = textwrap.dedent(
-    """
-    import json, sys, time
-    import numpy as np
-    tool, path, ntrial = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    d = np.load(path)
-    t, e, g, r = d["time"], d["event"], d["group"], d["replicate"]
-    keep = r < ntrial
-    t, e, g, r = t[keep], e[keep], g[keep], r[keep]
-    if tool == "mrdtrack":
-        from mrdtrack.survival.km import kaplan_meier_batched
-        from mrdtrack.survival.logrank import logrank_batched
-        def run():
-            kaplan_meier_batched(t, e, r).median
-            logrank_batched(t, e, g, r).p_value
-        run()
-    else:
-        from lifelines import KaplanMeierFitter
-        from lifelines.statistics import logrank_test
-        def run():
-            for i in range(ntrial):
-                m = r == i
-                ti, ei, gi = t[m], e[m], g[m]
-                KaplanMeierFitter().fit(ti, ei).median_survival_time_
-                a, b = gi == 0, gi == 1
-                logrank_test(ti[a], ti[b], ei[a], ei[b]).p_value
-    t0 = time.perf_counter(); run(); el = time.perf_counter() - t0
-    print(json.dumps({"seconds": el, "trials": ntrial}))
-    """
-)
-
-BATCH_R = textwrap.dedent(
-    """
-    args <- commandArgs(trailingOnly = TRUE)
-    suppressPackageStartupMessages(library(survival))
-    d <- read.csv(args[1]); ntrial <- as.integer(args[2])
-    d <- d[d$replicate < ntrial, ]
-    parts <- split(d, d$replicate)
-    t0 <- Sys.time()
-    for (x in parts) {
-      quantile(survfit(Surv(time, event) ~ 1, data = x), probs = 0.5)
-      survdiff(Surv(time, event) ~ group, data = x)
-    }
-    el <- as.numeric(Sys.time() - t0, units = "secs")
-    cat(sprintf('{"seconds": %.9f, "trials": %d}\\n', el, ntrial))
-    """
-)
-
 
 def make_data(n: int, seed: int = 20261125, ties: bool = True) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed + n)
@@ -161,118 +114,75 @@ def run(cmd: list[str]) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def batched_section(tmpd: Path, nt: int, rounds: int, has_r: bool) -> list[str]:
-    """Trials per second: mrdtrack batched vs an R loop and a lifelines loop."""
-    lines: list[str] = []
-    # many small trials of 100 patients each
-    per = 100
-    b = make_data(nt * per, seed=7)
-    b["replicate"] = np.repeat(np.arange(nt), per)
-    np.savez(tmpd / "batch.npz", **b)
-    write_csv(tmpd / "batch.csv", b)
-    (tmpd / "batch.py").write_text(BATCH_PY)
-    (tmpd / "batch.R").write_text(BATCH_R)
-    loops = {"mrdtrack": nt, "lifelines": min(nt, 300), "R": min(nt, 1000)}
-    btools = ["mrdtrack", "lifelines"] + (["R"] if has_r else [])
-    rates: dict[str, list[float]] = {k: [] for k in btools}
-    for _ in range(rounds):
-        for tool in btools:
-            if tool == "R":
-                cmd = [
-                    "Rscript",
-                    str(tmpd / "batch.R"),
-                    str(tmpd / "batch.csv"),
-                    str(loops[tool]),
-                ]
-            else:
-                cmd = [
-                    sys.executable,
-                    str(tmpd / "batch.py"),
-                    tool,
-                    str(tmpd / "batch.npz"),
-                    str(loops[tool]),
-                ]
-            out = run(cmd)
-            rates[tool].append(out["trials"] / out["seconds"])
-    lines.append("")
-    lines.append(
-        f"Batched KM median + log-rank, trials of {per} patients "
-        f"(mrdtrack: {nt} trials in one call):"
-    )
-    lines.append("")
-    lines.append("| tool | trials per second | × R loop |")
-    lines.append("|---|---:|---:|")
-    for tool in btools:
-        rate = statistics.median(rates[tool])
-        xr = f"{rate / statistics.median(rates['R']):.1f}" if has_r else "n/a"
-        label = {"mrdtrack": "mrdtrack batched", "lifelines": "lifelines loop", "R": "R loop"}[tool]
-        lines.append(f"| {label} | {rate:,.0f} | {xr} |")
+def load() -> str:
+    a, b, c = os.getloadavg()
+    return f"{a:.2f} / {b:.2f} / {c:.2f}"
 
-    return lines
+
+def spread(xs: list[float], fmt: str = "{:.4f}") -> str:
+    return " / ".join(fmt.format(v) for v in (min(xs), statistics.median(xs), max(xs)))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--kinds", nargs="+", default=["tied", "untied"], choices=["tied", "untied"])
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--batch-trials", type=int, default=20_000, help="0 skips the batched part")
-    ap.add_argument("--untied", action="store_true", help="continuous times (no ties)")
+    ap.add_argument("--no-r", action="store_true", help="skip R even when Rscript is found")
     ap.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "survival_km.md"
     )
     args = ap.parse_args()
-    has_r = shutil.which("Rscript") is not None
+    has_r = shutil.which("Rscript") is not None and not args.no_r
     tools = ["mrdtrack", "statsmodels", "lifelines"] + (["R"] if has_r else [])
-    lines = []
+    load_before = load()
+    lines = [
+        "| times | n | tool | KM + median (s) | log-rank (s) | KM + log-rank (s) "
+        "min / median / max | × statsmodels (range) | × R |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
         (tmpd / "worker.py").write_text(PY_WORKER)
         (tmpd / "worker.R").write_text(R_WORKER)
-        results: dict[tuple[int, str], dict[str, list[float]]] = {}
-        for n in args.sizes:
-            path = tmpd / f"km_{n}.csv"
-            write_csv(path, make_data(n, ties=not args.untied))
-            for _ in range(args.rounds):
+        for kind in args.kinds:
+            for n in args.sizes:
+                path = tmpd / f"km_{kind}_{n}.csv"
+                write_csv(path, make_data(n, ties=kind == "tied"))
+                res: dict[str, dict[str, list[float]]] = {
+                    t: {"km": [], "lr": [], "tot": []} for t in tools
+                }
+                for _ in range(args.rounds):
+                    for tool in tools:
+                        if tool == "R":
+                            cmd = ["Rscript", str(tmpd / "worker.R"), str(path), str(args.reps)]
+                        else:
+                            cmd = [sys.executable, str(tmpd / "worker.py"), tool, str(path)]
+                            cmd.append(str(args.reps))
+                        out = run(cmd)
+                        km, lr = statistics.median(out["km"]), statistics.median(out["lr"])
+                        res[tool]["km"].append(km)
+                        res[tool]["lr"].append(lr)
+                        res[tool]["tot"].append(km + lr)
+                print(f"{kind} n={n} done (load {load()})", file=sys.stderr, flush=True)
+                sm = res["statsmodels"]["tot"]
+                rr = res["R"]["tot"] if has_r else None
                 for tool in tools:
-                    if tool == "R":
-                        cmd = ["Rscript", str(tmpd / "worker.R"), str(path), str(args.reps)]
-                    else:
-                        cmd = [
-                            sys.executable,
-                            str(tmpd / "worker.py"),
-                            tool,
-                            str(path),
-                            str(args.reps),
-                        ]
-                    out = run(cmd)
-                    acc = results.setdefault((n, tool), {"km": [], "lr": []})
-                    acc["km"].append(statistics.median(out["km"]))
-                    acc["lr"].append(statistics.median(out["lr"]))
-            print(f"n={n} done", file=sys.stderr, flush=True)
-
-        lines.append(
-            "| n | tool | KM + median (s) | log-rank (s) | total (s) | × statsmodels | × R |"
-        )
-        lines.append("|---|---|---:|---:|---:|---:|---:|")
-        for n in args.sizes:
-            tot = {
-                tool: statistics.median(results[(n, tool)]["km"])
-                + statistics.median(results[(n, tool)]["lr"])
-                for tool in tools
-            }
-            for tool in tools:
-                km = statistics.median(results[(n, tool)]["km"])
-                lr = statistics.median(results[(n, tool)]["lr"])
-                xr = f"{tot[tool] / tot['R']:.2f}" if has_r else "n/a"
-                lines.append(
-                    f"| {n:,} | {tool} | {km:.4f} | {lr:.4f} | {tot[tool]:.4f} | "
-                    f"{tot[tool] / tot['statsmodels']:.2f} | {xr} |"
-                )
-
-        if args.batch_trials > 0:
-            lines += batched_section(tmpd, args.batch_trials, args.rounds, has_r)
-
+                    tot = res[tool]["tot"]
+                    ratios = [a / b for a, b in zip(tot, sm, strict=True)]
+                    xr = (
+                        f"{statistics.median([a / b for a, b in zip(tot, rr, strict=True)]):.3f}"
+                        if rr
+                        else "n/a"
+                    )
+                    lines.append(
+                        f"| {kind} | {n:,} | {tool} | {statistics.median(res[tool]['km']):.4f} "
+                        f"| {statistics.median(res[tool]['lr']):.4f} | {spread(tot)} "
+                        f"| {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+                        f" | {xr} |"
+                    )
+    load_after = load()
     versions = subprocess.run(
         [
             sys.executable,
@@ -298,12 +208,19 @@ def main() -> None:
     header = [
         "# Kaplan-Meier + log-rank benchmark",
         "",
-        f"Machine: {platform.machine()}, {platform.processor() or 'cpu'}; shared 2-core box. "
-        f"Python {platform.python_version()}; {versions}; {rver}.",
-        f"Median over {args.rounds} interleaved rounds; each round a fresh process per tool timing "
-        f"{args.reps} calls after a warm-up (median), data read before timing. "
-        f"Times: {'continuous (no ties)' if args.untied else 'rounded up to whole days (ties)'}; "
-        "~30% censored; two groups.",
+        f"Produced by `python benchmarks/bench_km_logrank.py --sizes "
+        f"{' '.join(map(str, args.sizes))} --kinds {' '.join(args.kinds)} --rounds "
+        f"{args.rounds} --reps {args.reps}`. Machine: {platform.machine()}, "
+        f"{os.cpu_count()} cores shared with other work; load average (1 / 5 / 15 min) "
+        f"{load_before} before, {load_after} after. Python {platform.python_version()}; "
+        f"{versions}; {rver or 'R not run'}.",
+        "",
+        f"{args.rounds} interleaved rounds; each round a fresh process per tool times "
+        f"{args.reps} calls after a warm-up (the round's figure is their median), data read "
+        "before timing. `tied`: times rounded up to whole days (mrdtrack counts per day, no "
+        "sort); `untied`: continuous times (mrdtrack sorts packed keys). ~30% censored, two "
+        "groups. KM + median = the fit with the median and its CI; × statsmodels and × R are "
+        "medians of the per-round ratios (same round, same load), range in brackets.",
         "",
     ]
     text = "\n".join(header + lines) + "\n"

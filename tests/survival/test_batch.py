@@ -257,3 +257,28 @@ def test_matches_r_survival(ties: str) -> None:
     )
     if ties == "efron":
         np.testing.assert_array_equal(res.iterations[ok], col("iter_efron")[ok])
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_whole_and_fractional_times_agree(data: pl.DataFrame, ties: str) -> None:
+    # whole-number times are sorted per trial as packed integer keys, others by argsort;
+    # shifting every time by 0.25 keeps the order, so every statistic is the same number
+    # (and medians move by 0.25)
+    a = _run(data, ties=ties)
+    b = analyse_trials(
+        data["time"].to_numpy() + 0.25,
+        data["event"].to_numpy(),
+        data["arm"].to_numpy(),
+        data["rep"].to_numpy(),
+        times=[t + 0.25 for t in TIMES],
+        ties=ties,
+    )
+    for f in ("logrank_chisq", "coef", "se", "lrt", "iterations", "surv_at", "surv_at_by_group"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+    np.testing.assert_array_equal(a.median + 0.25, b.median)
+    np.testing.assert_array_equal(a.median_by_group + 0.25, b.median_by_group)
+
+
+def test_bad_rows_reported_together() -> None:
+    with pytest.raises(ValueError, match=r"time: 1 row\(s\) not finite; .*event: 1 row"):
+        analyse_trials([1.0, np.nan, 2.0], [1, 0, 2], [0, 1, 0], [0, 0, 0])

@@ -443,3 +443,24 @@ def test_row_by_row_products_for_large_designs(efron):
     onfly = firth_derivs(*args, np.empty(0), *rest)
     for a, c in zip(packed, onfly, strict=True):
         np.testing.assert_allclose(a, c, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("efron", [False, True])
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+def test_vectorised_weights_equal_per_row_exp(efron, scale):
+    # the evaluation used by the fits forms exp(eta - max eta) with numpy before the sweep;
+    # the kernel's per-row exp is the reference. scale 1000 spreads eta over more than 600
+    # (start-stop data, strata, weights), so that the per-row fallback is exercised too
+    from mrdtrack.survival._kernels_firth import firth_derivs_eta
+
+    cd = prepare_cox_data(
+        _random_design(7), "time", "event", ["x1", "x2"], start="start", strata="s", weights="w"
+    )
+    b = np.array([0.3, -0.2]) * scale
+    args = (cd.start, cd.stop, cd.event, cd.X, packed_design(cd.X), cd.weights, cd.strata)
+    rest = (cd.order_start, b, efron, True)
+    ref = firth_derivs(*args, *rest)
+    got = firth_derivs_eta(*args, *rest)
+    assert np.ptp(cd.X @ b) > 600 or scale == 1.0
+    for a, c in zip(got, ref, strict=True):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(c).max()))

@@ -11,10 +11,15 @@ The pure-numpy O(n^2) reference used in the tests is :func:`reference_derivs` be
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 from numba.extending import overload
 
+_LN2 = math.log(2.0)
+_LOW = 2.0**-400
+_HIGH = 2.0**400
 _PACKED_MAX_VALUES = 20_000_000  # 160 MB: beyond this the products are formed row by row
 
 
@@ -114,6 +119,29 @@ def _moments(wt, acc, p, third, u, imat, dimat):  # pragma: no cover - numba
 def firth_derivs(
     start, stop, event, X, Z, w, strata, order_start, beta, efron, third
 ):  # pragma: no cover - numba
+    """Log partial likelihood, score, information and dI/dbeta at ``beta`` (see
+    :func:`firth_derivs_from`, which this calls with one ``exp`` per row in the sweep)."""
+    eta = X @ beta
+    return firth_derivs_from(
+        start, stop, event, X, Z, w, strata, order_start, eta, eta, 0.0, False, efron, third
+    )
+
+
+def firth_derivs_eta(start, stop, event, X, Z, w, strata, order_start, beta, efron, third):
+    """:func:`firth_derivs` with the linear predictor and exp(eta - max eta) formed by numpy
+    (vectorised ``exp``) before the sweep; equal to it up to rounding (tests compare)."""
+    eta = X @ np.asarray(beta, dtype=np.float64)
+    cmax = float(eta.max())
+    ex = np.exp(eta - cmax)
+    return firth_derivs_from(
+        start, stop, event, X, Z, w, strata, order_start, eta, ex, cmax, True, efron, third
+    )
+
+
+@njit(cache=True)
+def firth_derivs_from(
+    start, stop, event, X, Z, w, strata, order_start, eta, ex, cmax, use_ex, efron, third
+):  # pragma: no cover - numba
     """Log partial likelihood, score, information and dI/dbeta at ``beta``.
 
     Rows sorted by stratum (ascending) then stop (descending); ``order_start`` sorts rows by
@@ -121,14 +149,15 @@ def firth_derivs(
     empty 1-d array to form the products row by row. Ties: Efron
     (1977) or Breslow, with case weights as R ``survival`` (Efron: each of the d tied deaths
     carries the mean death weight). Returns (loglik, u (p,), imat (p, p), dimat (p, p, p));
-    ``dimat[r, s, t]`` = dI[s, t]/dbeta[r].
+    ``dimat[r, s, t]`` = dI[s, t]/dbeta[r]. ``eta`` is X beta; with ``use_ex`` the row weights
+    are ``ex`` = exp(eta - cmax) (precomputed, vectorised) rescaled to the running shift, while
+    that shift is within 600 of cmax (otherwise, and when recomputing, exp per row).
     """
     n, p = X.shape
     n2 = 1 + p + p * (p + 1) // 2
     n3 = n2 + p * (p + 1) * (p + 2) // 6
     ncol = n3 if third else n2
     zrow = np.zeros(n3)
-    eta = X @ beta
     ll = 0.0
     u = np.zeros(p)
     imat = np.zeros((p, p))
@@ -137,6 +166,11 @@ def firth_derivs(
     dacc = np.zeros(ncol)
     tmp = np.zeros(ncol)
     c = -np.inf  # sums hold w exp(eta - c): c follows the largest eta added (no overflow)
+    lprod = 1.0  # product of unit-weight denominators, times 2^lexp (kept in [2^-400, 2^400])
+    lexp = 0
+    c_sc = np.nan  # the shift for which sc = exp(cmax - c_sc) was formed
+    fast = False
+    sc = 0.0
     peak = 0.0  # largest risk-set total since the last (re)computation, on the current scale
     sbeg = 0
     k = 0
@@ -170,8 +204,13 @@ def firth_derivs(
         wd = 0.0
         if efron:
             dacc[:] = 0.0
+        if c != c_sc:
+            # the scale of the precomputed weights follows the running shift c
+            c_sc = c
+            fast = use_ex and cmax - c < 600.0
+            sc = np.exp(cmax - c) if fast else 0.0
         for m in range(i, j):
-            wr = w[m] * np.exp(eta[m] - c)
+            wr = w[m] * (ex[m] * sc) if fast else w[m] * np.exp(eta[m] - c)
             _accumulate(acc, wr, Z, X, m, zrow, ncol, p, third)
             if event[m] > 0:
                 nd += 1
@@ -184,7 +223,7 @@ def firth_derivs(
         removed = False
         while k < n and strata[order_start[k]] == s and start[order_start[k]] >= t:
             m = order_start[k]
-            wr = w[m] * np.exp(eta[m] - c)
+            wr = w[m] * (ex[m] * sc) if fast else w[m] * np.exp(eta[m] - c)
             _accumulate(acc, -wr, Z, X, m, zrow, ncol, p, third)
             k += 1
             removed = True
@@ -216,12 +255,27 @@ def firth_derivs(
                     f = d / nd
                     for q in range(ncol):
                         tmp[q] = acc[q] - f * dacc[q]
-                    ll -= mw * (np.log(tmp[0]) + c)
+                    if mw == 1.0 and _LOW < tmp[0] < _HIGH:
+                        ll -= c
+                        lprod *= tmp[0]
+                    else:
+                        ll -= mw * (np.log(tmp[0]) + c)
                     _moments(mw, tmp, p, third, u, imat, dimat)
             else:
-                ll -= wd * (np.log(acc[0]) + c)
+                if wd == 1.0 and _LOW < acc[0] < _HIGH:
+                    # unit weight: log(denominator) through one running product (one log per
+                    # evaluation instead of one per death time)
+                    ll -= c
+                    lprod *= acc[0]
+                else:
+                    ll -= wd * (np.log(acc[0]) + c)
                 _moments(wd, acc, p, third, u, imat, dimat)
+            if not _LOW < lprod < _HIGH:
+                mant, e2 = math.frexp(lprod)
+                lprod = mant
+                lexp += e2
         i = j
+    ll -= math.log(lprod) + lexp * _LN2
     for r in range(p):
         for s in range(r + 1):
             imat[s, r] = imat[r, s]

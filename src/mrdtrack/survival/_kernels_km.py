@@ -10,6 +10,7 @@ that batched and one-at-a-time results agree to the last bit.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import numpy as np
@@ -254,7 +255,350 @@ def _numba_kernels():
                 return False
         return True
 
-    return km_segments, locate, counting_order, findq_segs, survdiff_segs, points_segs, is_sorted_by
+    @njit(cache=True)
+    def counts_from_keys(keys):
+        # keys sorted: (bits of the time) << 1 | event; equal times are adjacent
+        one = np.uint64(1)
+        n = keys.shape[0]
+        m = 0
+        for i in range(n):
+            if i == 0 or (keys[i] >> one) != (keys[i - 1] >> one):
+                m += 1
+        tbits = np.empty(m, dtype=np.uint64)
+        tot = np.zeros(m)
+        d = np.zeros(m)
+        j = -1
+        for i in range(n):
+            kk = keys[i]
+            if i == 0 or (kk >> one) != (keys[i - 1] >> one):
+                j += 1
+                tbits[j] = kk >> one
+            tot[j] += 1.0
+            d[j] += kk & one
+        return tbits, tot, d
+
+    @njit(cache=True)
+    def merge_cells(keys, cell_ptr, nstrata, k):
+        # cells s * k + g hold the sorted keys of stratum s, group g; walk the k sorted lists
+        # of a stratum together: per distinct time, rows at risk (time >= t) and deaths
+        one = np.uint64(1)
+        n = keys.shape[0]
+        tbits = np.empty(n, dtype=np.uint64)
+        n_k = np.zeros((n, k))
+        d_k = np.zeros((n, k))
+        seg_ptr = np.zeros(nstrata + 1, dtype=np.int64)
+        pos = np.empty(k, dtype=np.int64)
+        m = 0
+        big = np.uint64(0xFFFFFFFFFFFFFFFF)
+        for s in range(nstrata):
+            seg_ptr[s] = m
+            for g in range(k):
+                pos[g] = cell_ptr[s * k + g]
+            while True:
+                tmin = big
+                for g in range(k):
+                    if pos[g] < cell_ptr[s * k + g + 1]:
+                        tk = keys[pos[g]] >> one
+                        if tk < tmin:
+                            tmin = tk
+                if tmin == big:
+                    break
+                tbits[m] = tmin
+                for g in range(k):
+                    hi = cell_ptr[s * k + g + 1]
+                    i = pos[g]
+                    n_k[m, g] = hi - i
+                    dd = 0.0
+                    while i < hi and (keys[i] >> one) == tmin:
+                        dd += keys[i] & one
+                        i += 1
+                    d_k[m, g] = dd
+                    pos[g] = i
+                m += 1
+        seg_ptr[nstrata] = m
+        return tbits[:m].copy(), n_k[:m].copy(), d_k[:m].copy(), seg_ptr
+
+    @njit(cache=True)
+    def survdiff_add(obs, exp, var, s, nv, dv, wt, k):
+        # one distinct time of R survdiff's backward loop: nv at risk, dv deaths per group
+        nrisk = 0.0
+        deaths = 0.0
+        for g in range(k):
+            nrisk += nv[g]
+            deaths += dv[g]
+            obs[s, g] += dv[g] * wt
+        if deaths > 0:
+            # E_g += w d n_g / n; V_ab += w^2 d (n - d) / (n (n - 1)) n_a (delta_ab - n_b / n)
+            f = wt * deaths / nrisk
+            for g in range(k):
+                exp[s, g] += f * nv[g]
+            if nrisk > 1:
+                c = wt * wt * deaths * (nrisk - deaths) / (nrisk * (nrisk - 1))
+                for a in range(k):
+                    tmp = c * nv[a]
+                    var[s, a, a] += tmp
+                    tn = tmp / nrisk
+                    for b in range(k):
+                        var[s, a, b] -= tn * nv[b]
+
+    @njit(cache=True)
+    def survdiff_risk(seg_ptr, n_k, d_k, rho):
+        # R survdiff's loop on per-time counts: n_k at risk, d_k deaths (time x group)
+        nseg = seg_ptr.shape[0] - 1
+        m, k = n_k.shape
+        obs = np.zeros((nseg, k))
+        exp = np.zeros((nseg, k))
+        var = np.zeros((nseg, k, k))
+        wts = np.ones(m)
+        for s in range(nseg):
+            lo = seg_ptr[s]
+            hi = seg_ptr[s + 1]
+            if rho != 0:
+                km = 1.0
+                for i in range(lo, hi):
+                    nrisk = 0.0
+                    deaths = 0.0
+                    for g in range(k):
+                        nrisk += n_k[i, g]
+                        deaths += d_k[i, g]
+                    wts[i] = km**rho
+                    if nrisk > 0:
+                        km = km * (nrisk - deaths) / nrisk
+            for i in range(hi - 1, lo - 1, -1):
+                survdiff_add(obs, exp, var, s, n_k[i], d_k[i], wts[i], k)
+        return obs, exp, var
+
+    @njit(cache=True)
+    def survdiff_sorted(keys, grp, k):
+        # log-rank (rho = 0) of one stratum from time-sorted keys with the group of each row:
+        # the backward loop of survdiff_risk without materialising the per-time counts
+        one = np.uint64(1)
+        obs = np.zeros((1, k))
+        exp = np.zeros((1, k))
+        var = np.zeros((1, k, k))
+        nv = np.zeros(k)
+        dv = np.zeros(k)
+        i = keys.shape[0] - 1
+        while i >= 0:
+            t = keys[i] >> one
+            for g in range(k):
+                dv[g] = 0.0
+            while i >= 0 and (keys[i] >> one) == t:
+                g = grp[i]
+                nv[g] += 1.0
+                dv[g] += keys[i] & one
+                i -= 1
+            survdiff_add(obs, exp, var, 0, nv, dv, 1.0, k)
+        return obs, exp, var
+
+    @njit(cache=True)
+    def survdiff_sorted2(keys, grp):
+        # survdiff_sorted for two groups with scalar accumulators: the same operations in the
+        # same order as survdiff_add (so the same numbers), without array traffic per time
+        one = np.uint64(1)
+        n0 = 0.0
+        n1 = 0.0
+        o0 = 0.0
+        o1 = 0.0
+        e0 = 0.0
+        e1 = 0.0
+        v00 = 0.0
+        v01 = 0.0
+        v10 = 0.0
+        v11 = 0.0
+        i = keys.shape[0] - 1
+        while i >= 0:
+            t = keys[i] >> one
+            d0 = 0.0
+            d1 = 0.0
+            while i >= 0 and (keys[i] >> one) == t:
+                if grp[i] == 0:
+                    n0 += 1.0
+                    d0 += keys[i] & one
+                else:
+                    n1 += 1.0
+                    d1 += keys[i] & one
+                i -= 1
+            nrisk = 0.0 + n0 + n1
+            deaths = 0.0 + d0 + d1
+            o0 += d0 * 1.0
+            o1 += d1 * 1.0
+            if deaths > 0:
+                f = 1.0 * deaths / nrisk
+                e0 += f * n0
+                e1 += f * n1
+                if nrisk > 1:
+                    c = 1.0 * 1.0 * deaths * (nrisk - deaths) / (nrisk * (nrisk - 1))
+                    tmp = c * n0
+                    v00 += tmp
+                    tn = tmp / nrisk
+                    v00 -= tn * n0
+                    v01 -= tn * n1
+                    tmp = c * n1
+                    v11 += tmp
+                    tn = tmp / nrisk
+                    v10 -= tn * n0
+                    v11 -= tn * n1
+        obs = np.empty((1, 2))
+        exp = np.empty((1, 2))
+        var = np.empty((1, 2, 2))
+        obs[0, 0] = o0
+        obs[0, 1] = o1
+        exp[0, 0] = e0
+        exp[0, 1] = e1
+        var[0, 0, 0] = v00
+        var[0, 0, 1] = v01
+        var[0, 1, 0] = v10
+        var[0, 1, 1] = v11
+        return obs, exp, var
+
+    @njit(cache=True)
+    def km_sorted(keys):
+        # Kaplan-Meier from sorted keys in one pass: distinct times (as bits), n at risk
+        # (rows with time >= t, exact), deaths, rows; S and the Greenwood sum exactly as
+        # km_segments computes them
+        one = np.uint64(1)
+        n = keys.shape[0]
+        tbits = np.empty(n, dtype=np.uint64)
+        n_risk = np.empty(n)
+        d = np.empty(n)
+        tot = np.empty(n)
+        surv = np.empty(n)
+        green = np.empty(n)
+        km = 1.0
+        v = 0.0
+        j = 0
+        i = 0
+        while i < n:
+            t = keys[i] >> one
+            start = i
+            dd = 0.0
+            while i < n and (keys[i] >> one) == t:
+                dd += keys[i] & one
+                i += 1
+            nr = float(n - start)
+            tbits[j] = t
+            n_risk[j] = nr
+            d[j] = dd
+            tot[j] = float(i - start)
+            if dd > 0:
+                km = km * ((nr - dd) / nr)
+                v = v + dd / (nr * (nr - dd)) if nr - dd > 0 else np.inf
+            surv[j] = km
+            green[j] = v
+            j += 1
+        return tbits[:j], n_risk[:j], d[:j], tot[:j], surv[:j], green[:j]
+
+    @njit(cache=True)
+    def bucket_sort(keys, pay, has_pay):
+        # sort uint64 keys (and a payload along): counting sort on the leading bits of
+        # key - min into ~n buckets, then insertion sort within buckets (a sort for large ones)
+        n = keys.shape[0]
+        out_k = np.empty_like(keys)
+        out_p = np.empty_like(pay)
+        if n == 0:
+            return out_k, out_p
+        kmin = keys[0]
+        kmax = keys[0]
+        for i in range(n):
+            v = keys[i]
+            if v < kmin:
+                kmin = v
+            if v > kmax:
+                kmax = v
+        nb = 1
+        while nb < n:
+            nb *= 2
+        span = kmax - kmin
+        shift = np.uint64(0)
+        while (span >> shift) >= np.uint64(nb):
+            shift += np.uint64(1)
+        cnt = np.zeros(nb + 1, dtype=np.int64)
+        for i in range(n):
+            cnt[np.int64((keys[i] - kmin) >> shift) + 1] += 1
+        for b in range(nb):
+            cnt[b + 1] += cnt[b]
+        pos = cnt[:-1].copy()
+        for i in range(n):
+            b = np.int64((keys[i] - kmin) >> shift)
+            j = pos[b]
+            out_k[j] = keys[i]
+            if has_pay:
+                out_p[j] = pay[i]
+            pos[b] = j + 1
+        for b in range(nb):
+            lo = cnt[b]
+            hi = cnt[b + 1]
+            if hi - lo <= 1:
+                continue
+            if hi - lo <= 48:
+                for i in range(lo + 1, hi):
+                    kk = out_k[i]
+                    pp = out_p[i] if has_pay else pay[0]
+                    j = i - 1
+                    while j >= lo and out_k[j] > kk:
+                        out_k[j + 1] = out_k[j]
+                        if has_pay:
+                            out_p[j + 1] = out_p[j]
+                        j -= 1
+                    out_k[j + 1] = kk
+                    if has_pay:
+                        out_p[j + 1] = pp
+            else:
+                o = np.argsort(out_k[lo:hi])
+                sk = out_k[lo:hi][o]
+                out_k[lo:hi] = sk
+                if has_pay:
+                    sp = out_p[lo:hi][o]
+                    out_p[lo:hi] = sp
+        return out_k, out_p
+
+    @njit(cache=True)
+    def integer_range(time):
+        # (True, min, max) when every time is a whole number; stops at the first that is not
+        n = time.shape[0]
+        lo = np.inf
+        hi = -np.inf
+        for i in range(n):
+            v = time[i]
+            if v != math.floor(v):
+                return False, 0.0, 0.0
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        return n > 0, lo, hi
+
+    @njit(cache=True)
+    def day_counts(time, event, cell, lo, span, ncell):
+        # rows and events per (cell, day): tot[c, t - lo], as integer-valued floats
+        tot = np.zeros((ncell, span))
+        d = np.zeros((ncell, span))
+        for i in range(time.shape[0]):
+            c = cell[i]
+            j = np.int64(time[i] - lo)
+            tot[c, j] += 1.0
+            d[c, j] += event[i]
+        return tot, d
+
+    return (
+        km_segments,
+        locate,
+        counting_order,
+        findq_segs,
+        survdiff_segs,
+        points_segs,
+        is_sorted_by,
+        counts_from_keys,
+        merge_cells,
+        survdiff_risk,
+        integer_range,
+        day_counts,
+        survdiff_sorted,
+        bucket_sort,
+        survdiff_sorted2,
+        km_sorted,
+    )
 
 
 def counting_order_reference(codes: np.ndarray, ncode: int) -> np.ndarray:
@@ -354,3 +698,131 @@ def is_sorted_by(codes: np.ndarray, time: np.ndarray) -> bool:
             np.ascontiguousarray(time, dtype=np.float64),
         )
     )
+
+
+def time_keys(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Sortable uint64 keys ``bits(time) << 1 | event`` of non-negative finite times.
+
+    The IEEE-754 bit pattern of a non-negative double, read as an unsigned integer, orders as
+    the number does (-0.0 is mapped to +0.0 first), so one plain sort of the keys orders the
+    rows by time and carries the event bit along: no argsort and no gathers.
+    """
+    bits = np.ascontiguousarray(time + 0.0, dtype=np.float64).view(np.uint64)
+    return (bits << np.uint64(1)) | (event != 0).astype(np.uint64)
+
+
+def key_times(tbits: np.ndarray) -> np.ndarray:
+    """The float times of ``bits(time)`` values (the inverse of the packing in ``time_keys``)."""
+    return np.ascontiguousarray(tbits, dtype=np.uint64).view(np.float64)
+
+
+def counts_from_keys_reference(
+    keys: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct times (as bits), rows and events at each, from sorted keys (numpy reference)."""
+    tb = keys >> np.uint64(1)
+    starts = np.flatnonzero(np.r_[True, tb[1:] != tb[:-1]])
+    tot = np.diff(np.r_[starts, keys.shape[0]]).astype(np.float64)
+    d = np.add.reduceat((keys & np.uint64(1)).astype(np.float64), starts)
+    return tb[starts], tot, d
+
+
+def counts_from_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct times (as bits), rows and events at each, from sorted keys (numba)."""
+    return _numba_kernels()[7](np.ascontiguousarray(keys, dtype=np.uint64))
+
+
+def merge_cells(
+    keys: np.ndarray, cell_ptr: np.ndarray, nstrata: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per stratum, the union of its groups' sorted key lists: distinct times (as bits), number
+    at risk (time >= t) and deaths per group (m x k), and stratum pointers (numba)."""
+    return _numba_kernels()[8](
+        np.ascontiguousarray(keys, dtype=np.uint64),
+        np.ascontiguousarray(cell_ptr, dtype=np.int64),
+        int(nstrata),
+        int(k),
+    )
+
+
+def survdiff_risk(
+    seg_ptr: np.ndarray, n_k: np.ndarray, d_k: np.ndarray, rho: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Observed, expected and variance of the G(rho) test per segment from per-time counts.
+
+    ``n_k`` (number at risk) and ``d_k`` (deaths) are (distinct time x group), time-sorted
+    within each segment. R survdiff's loop: a forward pass for the left-continuous pooled
+    Kaplan-Meier weight S(t-)^rho, a backward pass summing O, E and V (numba).
+    Reference: ``logrank._survdiff_parts``.
+    """
+    return _numba_kernels()[9](
+        np.ascontiguousarray(seg_ptr, dtype=np.int64),
+        np.ascontiguousarray(n_k, dtype=np.float64),
+        np.ascontiguousarray(d_k, dtype=np.float64),
+        float(rho),
+    )
+
+
+def integer_range(time: np.ndarray) -> tuple[bool, float, float]:
+    """Whether every time is a whole number, with the minimum and maximum (numba, one pass that
+    stops at the first non-integer, so continuous times cost almost nothing)."""
+    ok, lo, hi = _numba_kernels()[10](np.ascontiguousarray(time, dtype=np.float64))
+    return bool(ok), float(lo), float(hi)
+
+
+def day_counts(
+    time: np.ndarray, event: np.ndarray, cell: np.ndarray | None, lo: float, span: int, ncell: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and events per (cell, day ``time - lo``), shape (ncell, span), for whole-number
+    times (numba). Reference: ``np.bincount`` over ``cell * span + time - lo``."""
+    n = time.shape[0]
+    c = np.zeros(n, dtype=np.int64) if cell is None else cell
+    return _numba_kernels()[11](
+        np.ascontiguousarray(time, dtype=np.float64),
+        np.ascontiguousarray(event, dtype=np.float64),
+        np.ascontiguousarray(c, dtype=np.int64),
+        float(lo),
+        int(span),
+        int(ncell),
+    )
+
+
+def survdiff_sorted(
+    keys: np.ndarray, grp: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log-rank observed, expected, variance (shapes (1, k), (1, k), (1, k, k)) of one stratum
+    from time-sorted keys and the group of each row: the arithmetic of ``survdiff_risk``
+    (the same per-time function, in the same order) without per-time arrays (numba)."""
+    if k == 2:
+        return _numba_kernels()[14](
+            np.ascontiguousarray(keys, dtype=np.uint64), np.ascontiguousarray(grp)
+        )
+    return _numba_kernels()[12](
+        np.ascontiguousarray(keys, dtype=np.uint64),
+        np.ascontiguousarray(grp, dtype=np.int64),
+        int(k),
+    )
+
+
+def km_sorted(
+    keys: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """From sorted keys: distinct times (as bits), n at risk, deaths, rows, S, Greenwood sum;
+    one pass (numba). Reference: ``counts_from_keys`` then ``km_segments``."""
+    return _numba_kernels()[15](np.ascontiguousarray(keys, dtype=np.uint64))
+
+
+def sort_keys(
+    keys: np.ndarray, payload: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sorted uint64 keys (and the payload permuted alike; the order of equal keys is
+    arbitrary): a bucket sort on the leading bits, about twice as fast as ``np.sort`` on
+    survival times (numba). Reference: ``np.sort``."""
+    k = np.ascontiguousarray(keys, dtype=np.uint64)
+    if payload is None:
+        out, _ = _numba_kernels()[13](k, np.zeros(1, dtype=np.int64), False)
+        return out, None
+    # a small payload (group codes) travels as int8: less memory to move
+    small = payload.size == 0 or (payload.min() >= 0 and payload.max() < 127)
+    pay = np.ascontiguousarray(payload, dtype=np.int8 if small else np.int64)
+    return _numba_kernels()[13](k, pay, True)

@@ -41,7 +41,7 @@ _MAX_ITER = 100
 _MAX_STEP = 5.0  # firthmodels' default; coxphf uses 0.5 (only the path differs, not the optimum)
 _MAX_HALFSTEP = 30
 _GTOL = 1e-12  # absolute max |U*|; the step criterion _XTOL is the one that usually acts
-_XTOL = 1e-10
+_XTOL = 1e-9
 _PROFILE_SPAN = 40.0  # profile search stops when |b - b_hat| * sd(x) exceeds this (HR/SD e^40)
 
 
@@ -58,10 +58,10 @@ def _evaluate(
     cd: CoxData, z: np.ndarray, beta: np.ndarray, efron: bool, score: bool = True
 ) -> _Eval:
     """l*, l, U* and I at beta; ``z`` is the packed design of ``cd.X`` (packed_design)."""
-    from mrdtrack.survival._kernels_firth import firth_derivs, penalise
+    from mrdtrack.survival._kernels_firth import firth_derivs_eta, penalise
 
     b = np.ascontiguousarray(beta, dtype=np.float64)
-    ll, u, imat, dimat = firth_derivs(
+    ll, u, imat, dimat = firth_derivs_eta(
         cd.start,
         cd.stop,
         cd.event,
@@ -112,6 +112,7 @@ def _maximise(
     max_halfstep: int,
     gtol: float,
     xtol: float,
+    ev_start: _Eval | None = None,
 ) -> _Max:
     """Maximise l* over the free coefficients (the others held at beta0), as coxphf.
 
@@ -126,7 +127,8 @@ def _maximise(
     from mrdtrack.survival._kernels_firth import newton_direction, secant_update
 
     beta = beta0.astype(float).copy()
-    ev = ev0 = _evaluate(cd, z, beta, efron)
+    # ev_start: an evaluation already made at beta0 (a profile point revisited more precisely)
+    ev = ev0 = _evaluate(cd, z, beta, efron) if ev_start is None else ev_start
     if not np.isfinite(ev.pll):
         raise EstimationError(
             f"the information matrix is singular at the starting values: with {cd.n_events} "
@@ -242,6 +244,7 @@ class FirthCoxFit:
         start: np.ndarray | None = None,
         xtol: float | None = None,
         strict: bool = True,
+        ev_start: _Eval | None = None,
     ) -> tuple[float, np.ndarray, _Eval | None]:
         """max over the other coefficients of l* with coefficient k fixed at b.
 
@@ -268,6 +271,7 @@ class FirthCoxFit:
                 o["max_halfstep"],
                 o["gtol"],
                 o["xtol"] if xtol is None else xtol,
+                ev_start,
             )
         except EstimationError:
             return -math.inf, beta0, None
@@ -358,6 +362,7 @@ class FirthCoxFit:
         se = math.sqrt(self.var[k, k])
         b = bhat + direction * min(max(se * math.sqrt(crit), 1e-8), span)
         precise = len(self.names) == 1  # nothing to maximise over with a single coefficient
+        last = None  # (b, maximiser, its evaluation) of the previous profile point
         for _ in range(200):
             start = beta_prev.copy()
             if others.size:
@@ -369,7 +374,12 @@ class FirthCoxFit:
             # squared); the accepted bound is always computed at full precision
             # (far out in a monotone direction the inner maximum can stall at rounding level:
             # such a point still classifies b as inside or outside, but is never returned)
-            val, beta, ev = self._profile(k, b, start, None if precise else 1e-6, strict=False)
+            # a point revisited at full precision (same b, same start) reuses its evaluation
+            again = last is not None and last[0] == b and np.array_equal(last[1], start)
+            val, beta, ev = self._profile(
+                k, b, start, None if precise else 1e-6, False, last[2] if again else None
+            )
+            last = (b, beta, ev) if ev is not None else None
             if ev is None or not np.isfinite(val):
                 g, dg = math.inf, math.nan
             else:

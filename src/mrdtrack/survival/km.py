@@ -110,6 +110,14 @@ def group_codes(df: pl.DataFrame, name: str, role: str = "group") -> tuple[np.nd
             s = s.cast(pl.Int64)
     if s.dtype.is_numeric():
         v = s.to_numpy()
+        if s.dtype.is_integer() and v.size and int(v.max()) - int(v.min()) <= max(v.size, 1024):
+            # small integer codes (0/1 arms, strata): presence per value, O(n), no sort
+            lo = int(v.min())
+            raw = v.astype(np.int64) - lo
+            present = np.bincount(raw) > 0
+            levels = np.flatnonzero(present) + lo
+            codes = raw if present.all() else (np.cumsum(present) - 1)[raw]
+            return codes, [str(x) for x in levels.tolist()]
         levels = np.unique(v)
         if levels.shape[0] <= 32:
             # a few comparisons per level beat a binary search per row
@@ -176,48 +184,122 @@ def counts_at(ut: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
+# integer times spanning at most this many days per row (or this many in all) are counted on a
+# day grid instead of sorted
+_GRID_PER_ROW = 4
+_GRID_MIN = 1 << 16
+
+
+def day_grid(time: np.ndarray, cells: int = 1) -> tuple[int, int] | None:
+    """``(lo, span)`` when every time is a whole number and ``cells`` x span stays modest
+    (<= max(4 n, 65536)); else None (use the sorting path).
+
+    Day-rounded follow-up (the usual case in trial data) qualifies: a Kaplan-Meier curve or a
+    log-rank test is then a counting pass per day, O(n + span) with no sort.
+    """
+    from mrdtrack.survival import _kernels_km
+
+    n = time.shape[0]
+    ok, lo, hi = _kernels_km.integer_range(time)
+    if not ok or hi >= 2.0**52 or cells * (hi - lo + 1.0) > max(_GRID_PER_ROW * n, _GRID_MIN):
+        return None
+    return int(lo), int(hi) - int(lo) + 1
+
+
+def _entry_not_entered(
+    entry: np.ndarray, ilo: int, span: int, weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Per day lo + j of the grid: number (weight) of rows with entry >= that day.
+
+    For a whole day u, entry >= u exactly when floor(entry) >= u; entries before the first day
+    never count (every distinct time is >= lo), and floor(entry) <= the row's time <= hi.
+    """
+    ce = np.floor(entry).astype(np.int64) - ilo
+    keep = ce >= 0
+    cnt = np.bincount(ce[keep], weights=None if weight is None else weight[keep], minlength=span)
+    return np.cumsum(cnt[::-1])[::-1].astype(np.float64)
+
+
 def _km_points(
     time: np.ndarray,
     event: np.ndarray,
     weight: np.ndarray | None,
     entry: np.ndarray | None,
+    grid: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Distinct exit times with risk-set counts and the product-limit estimate (one curve)."""
-    nobs = time.shape[0]
-    if weight is None:
-        # counts only: two plain sorts (SIMD-fast) instead of an argsort and gathers
-        t = np.sort(time)
-        starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-        ut = t[starts]
-        tot = np.diff(np.r_[starts, nobs]).astype(np.float64)
-        d = counts_at(ut, time[event == 1])
+    """Distinct exit times with risk-set counts and the product-limit estimate (one curve).
+
+    Two ways to the same numbers: whole-number times with a modest range are counted per day
+    (``bincount``, no sort); other times are sorted. Both sum weights in the original row
+    order within a time (``bincount`` over a stable order), so their results are identical to
+    the last bit (``grid=False`` forces the sorting path; the tests compare the two).
+    """
+    dg = day_grid(time) if grid and (weight is None or entry is None) else None
+    not_entered = None
+    if dg is not None:
+        from mrdtrack.survival import _kernels_km
+
+        ilo, span = dg
+        if weight is None:
+            tot, d = _kernels_km.day_counts(time, event, None, ilo, span, 1)
+            tot, d = tot[0], d[0]
+            days = np.flatnonzero(tot)
+        else:
+            off = time.astype(np.int64) - ilo
+            # a day with only zero-weight rows is still a distinct time (as when sorting)
+            days = np.flatnonzero(np.bincount(off, minlength=span))
+            tot = np.bincount(off, weights=weight, minlength=span)
+            d = np.bincount(off, weights=weight * event, minlength=span)
+        ut = (days + ilo).astype(np.float64)
+        tot, d = tot[days], d[days]
+        if entry is not None:
+            not_entered = _entry_not_entered(entry, ilo, span)[days]
+    elif weight is None:
+        from mrdtrack.survival import _kernels_km
+
+        # one plain sort of packed (time, event) keys: no argsort, no gathers
+        keys, _ = _kernels_km.sort_keys(_kernels_km.time_keys(time, event))
+        if entry is None:
+            # everything in one pass over the sorted keys (same arithmetic as below)
+            tbits, n_risk, d, tot, surv, green = _kernels_km.km_sorted(keys)
+            return {
+                "time": _kernels_km.key_times(tbits),
+                "n_risk": n_risk,
+                "n_event": d,
+                "n_censor": tot - d,
+                "surv": surv,
+                "std_err": np.sqrt(green),
+            }
+        tbits, tot, d = _kernels_km.counts_from_keys(keys)
+        ut = _kernels_km.key_times(tbits)
     else:
         # a stable order keeps the rounding of weighted sums independent of the row order
         order = np.argsort(time, kind="stable")
         t = time[order]
-        starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-        ut = t[starts]
-        w = weight[order]
-        tot = np.add.reduceat(w, starts)
-        d = np.add.reduceat(w * event[order], starts)
+        change = np.r_[True, t[1:] != t[:-1]]
+        ut = t[change]
+        pos = np.cumsum(change) - 1
+        tot = np.bincount(pos, weights=weight[order], minlength=ut.shape[0])
+        d = np.bincount(pos, weights=(weight * event)[order], minlength=ut.shape[0])
     # risk set at t: time >= t (tied censorings stay at risk), accumulated from the end as R
     n_risk = np.cumsum(tot[::-1])[::-1]
     if entry is not None:
         # (entry, time] intervals: remove those not yet entered, i.e. entry >= t
-        if weight is None:
-            se = np.sort(entry)
-            not_entered = se.shape[0] - np.searchsorted(se, ut, side="left")
-        else:
-            eo = np.argsort(entry, kind="stable")
-            se = entry[eo]
-            cw = np.r_[0.0, np.cumsum(weight[eo])]
-            not_entered = cw[-1] - cw[np.searchsorted(se, ut, side="left")]
+        if not_entered is None:
+            if weight is None:
+                se = np.sort(entry)
+                not_entered = se.shape[0] - np.searchsorted(se, ut, side="left")
+            else:
+                eo = np.argsort(entry, kind="stable")
+                se = entry[eo]
+                cw = np.r_[0.0, np.cumsum(weight[eo])]
+                not_entered = cw[-1] - cw[np.searchsorted(se, ut, side="left")]
         n_risk = n_risk - not_entered
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # a time with only zero-weight subjects has n_risk = 0 and no deaths: factor 1, as R
-        surv = np.cumprod(np.where(d > 0, (n_risk - d) / n_risk, 1.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        green = np.cumsum(np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0))
+    from mrdtrack.survival import _kernels_km
+
+    # S = prod (n - d) / n over times with deaths (a time with only zero-weight subjects has
+    # n_risk = 0 and no deaths: factor 1, as R); Greenwood sum d / (n (n - d)); one loop
+    surv, green = _kernels_km.km_segments(np.array([0, ut.shape[0]]), n_risk, d)
     return {
         "time": ut,
         "n_risk": n_risk,

@@ -10,11 +10,13 @@ import polars as pl
 
 from mrdtrack._frames import to_polars
 from mrdtrack.survival.km import (
+    _entry_not_entered,
     _segment_sort,
     check_entry,
     check_event,
     check_time,
     counts_at,
+    day_grid,
     group_codes,
 )
 
@@ -115,6 +117,69 @@ def _survdiff_parts(
                 var[:, l, j] -= v
         var[:, j, j] += diag[:, j]
     return obs, exp, var
+
+
+def _risk_counts(
+    time: np.ndarray,
+    event: np.ndarray,
+    gcode: np.ndarray,
+    k: int,
+    scode: np.ndarray,
+    ns: int,
+    entry: np.ndarray | None,
+    grid: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per stratum and distinct time: number at risk and deaths per group.
+
+    Returns ``(time, n_k, d_k, seg_ptr)``: distinct times sorted within each stratum,
+    (m x k) counts, and the stratum pointers into them. Whole-number times with a modest range
+    are counted on a day grid (one ``bincount`` over (stratum, day, group), no sort); other
+    times are sorted once per (stratum, group) cell as packed (time, event) keys and the cells
+    of a stratum merged. The counts are integers, so both ways give identical numbers
+    (``grid=False`` forces the sorting path; the tests compare the two).
+    """
+    from mrdtrack.survival import _kernels_km
+
+    dg = day_grid(time, cells=ns * k) if grid else None
+    if dg is not None:
+        ilo, span = dg
+        cell = scode * k + gcode if ns > 1 else gcode
+        tot, dd = _kernels_km.day_counts(time, event, cell, ilo, span, ns * k)
+        # (stratum, group, day) -> (stratum, day, group)
+        tot = tot.reshape(ns, k, span).transpose(0, 2, 1)
+        dd = dd.reshape(ns, k, span).transpose(0, 2, 1).reshape(ns * span, k)
+        # at risk at day u: rows with time >= u, within the stratum
+        risk = np.cumsum(tot[:, ::-1], axis=1)[:, ::-1].reshape(ns * span, k)
+        if entry is not None:
+            cflat = scode * k + gcode
+            for c in range(ns * k):
+                m = cflat == c
+                if m.any():
+                    ne = _entry_not_entered(entry[m], ilo, span)
+                    risk[c // k * span : (c // k + 1) * span, c % k] -= ne
+        rows = np.flatnonzero(tot.reshape(ns * span, k).sum(axis=1))
+        seg_ptr = np.searchsorted(rows // span, np.arange(ns + 1), side="left")
+        ut = (rows % span + ilo).astype(np.float64)
+        return ut, risk[rows], dd[rows], seg_ptr
+    keys = _kernels_km.time_keys(time, event)
+    cell = scode * k + gcode
+    order = _kernels_km.counting_order(cell, ns * k)
+    keys = keys[order]
+    cell_ptr = np.r_[0, np.cumsum(np.bincount(cell, minlength=ns * k))]
+    for c in range(ns * k):
+        lo, hi = cell_ptr[c], cell_ptr[c + 1]
+        keys[lo:hi] = _kernels_km.sort_keys(keys[lo:hi])[0]
+    tbits, n_k, d_k, seg_ptr = _kernels_km.merge_cells(keys, cell_ptr, ns, k)
+    ut = _kernels_km.key_times(tbits)
+    if entry is not None:
+        ent = entry[order]
+        for c in range(ns * k):
+            lo, hi = cell_ptr[c], cell_ptr[c + 1]
+            if hi > lo:
+                se = np.sort(ent[lo:hi])
+                a, b = seg_ptr[c // k], seg_ptr[c // k + 1]
+                n_k[a:b, c % k] -= se.shape[0] - np.searchsorted(se, ut[a:b], side="left")
+    return ut, n_k, d_k, seg_ptr
 
 
 def _chisq(obs: np.ndarray, exp: np.ndarray, var: np.ndarray) -> tuple[float, int]:
@@ -274,30 +339,18 @@ def logrank_test(
         s, slabels = group_codes(df_, strata, "strata")
     else:
         s, slabels = np.zeros(t.shape[0], dtype=np.int64), [""]
-    if a is None:
-        # sort by (stratum, time) once, then R's survdiff loop in a compiled kernel
-        from mrdtrack.survival import _kernels_km
+    from mrdtrack.survival import _kernels_km
 
-        ns = len(slabels)
-        if ns == 1:
-            order = np.argsort(t)
-            row_ptr = np.array([0, t.shape[0]])
-        else:
-            _, _, order = _segment_sort(t, s)
-            row_ptr = np.r_[0, np.cumsum(np.bincount(s, minlength=ns))]
-        o, x, v = _kernels_km.survdiff_segs(row_ptr, t[order], e[order], g[order], k, float(rho))
-        obs, exp, var = o.sum(axis=0), x.sum(axis=0), v.sum(axis=0)
+    ns = len(slabels)
+    if ns == 1 and a is None and rho == 0 and day_grid(t, cells=k) is None:
+        # continuous times, one stratum: one sort of (time, event) keys carrying the group,
+        # then R's backward loop straight from the sorted rows
+        keys, gs = _kernels_km.sort_keys(_kernels_km.time_keys(t, e), g)
+        o, x, v = _kernels_km.survdiff_sorted(keys, gs, k)
     else:
-        obs = np.zeros(k)
-        exp = np.zeros(k)
-        var = np.zeros((k, k))
-        for j in range(len(slabels)):
-            m = s == j if len(slabels) > 1 else slice(None)
-            n_k, d_k = _points_one(t[m], e[m], g[m], k, a[m])
-            o, x, v = _survdiff_parts(n_k, d_k, np.array([0, n_k.shape[0]]), float(rho))
-            obs += o[0]
-            exp += x[0]
-            var += v[0]
+        _, n_k, d_k, seg_ptr = _risk_counts(t, e, g, k, s, ns, a)
+        o, x, v = _kernels_km.survdiff_risk(seg_ptr, n_k, d_k, float(rho))
+    obs, exp, var = o.sum(axis=0), x.sum(axis=0), v.sum(axis=0)
     chisq, dfree = _chisq(obs, exp, var)
     p = float(_chisq_sf(chisq, dfree)) if dfree > 0 else float("nan")
     return LogrankResult(
