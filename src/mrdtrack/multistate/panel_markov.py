@@ -196,6 +196,7 @@ class PanelMarkovFit:
     _panel: PanelData = field(repr=False, default=None)
     _seq: SeqData | None = field(repr=False, default=None)
     _pairs: PairData | None = field(repr=False, default=None)
+    _call: dict | None = field(repr=False, default=None)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -722,6 +723,24 @@ def fit_panel_markov(
     if not np.any(qmask):
         raise ValueError("qmatrix allows no transition")
     covariates = list(covariates or [])
+    # the model specification, kept so that bootstrap refits use the same model
+    call = dict(
+        subject=subject,
+        time=time,
+        state=state,
+        qmatrix=q0,
+        exact_death_states=tuple(exact_death_states),
+        censored_states=dict(censored_states) if censored_states else None,
+        covariates=tuple(covariates),
+        pci=None if pci is None else tuple(pci),
+        ematrix=ematrix,
+        obstype=obstype,
+        obstrue=obstrue,
+        initprobs=initprobs,
+        center=center,
+        ci_level=ci_level,
+        max_iter=max_iter,
+    )
     imputed = None
     cuts = None
     if pci is not None:
@@ -923,4 +942,5 @@ def fit_panel_markov(
         _seq=seq,
         _pairs=pairs,
         pci=None if cuts is None else tuple(float(c) for c in cuts),
+        _call=call,
     )
