@@ -84,50 +84,58 @@ def simulate_from_fit(fit, seed: int | None = None, times: np.ndarray | None = N
     times (same order as the fit's sorted data).  Returns a frame in the fit's column layout and
     the refit arguments.
     """
-    import scipy.linalg
-
     frame, call = _panel_frame(fit)
     pdd = fit._panel
     rng = np.random.default_rng(seed)
     k = fit.n_states
     t = pdd.time if times is None else np.asarray(times, dtype=float)
-    si = pdd.subject_index
     first = pdd.first
     st = pdd.state.copy()
-    # first state
     f_idx = np.flatnonzero(first)
-    cen0 = f_idx[st[f_idx] < 0]
-    for i in cen0:
-        allowed = np.flatnonzero(pdd.censor_sets[-st[i] - 1] > 0)
-        st[i] = rng.choice(allowed)
+    for i in f_idx[st[f_idx] < 0]:  # a censored first observation: any allowed state
+        st[i] = rng.choice(np.flatnonzero(pdd.censor_sets[-st[i] - 1] > 0))
     spec = fit._spec
-    q = spec.intensities(fit.params, pdd.z)
-    qm = spec.generators(q)
+    z = pdd.z
+    if z.shape[1]:
+        zpat, pat = np.unique(z, axis=0, return_inverse=True)
+        pat = pat.ravel()
+    else:
+        zpat, pat = np.zeros((1, 0)), np.zeros(len(t), dtype=np.int64)
+    qpat = spec.generators(spec.intensities(fit.params, zpat))
     absorbing = np.all(fit.qmatrix() == 0, axis=1)
+    counts = np.bincount(pdd.subject_index, minlength=pdd.n_subjects)
+    start = np.r_[0, np.cumsum(counts)[:-1]]
     sim = np.full(len(st), -1, dtype=np.int64)
-    keep = np.zeros(len(st), dtype=bool)
-    cur = -1
-    dead = False
+    sim[f_idx] = st[f_idx]
+    cur = st[start].astype(np.int64)
+    alive = ~absorbing[cur]
     u = rng.random(len(st))
-    for i in range(len(st)):
-        if first[i]:
-            cur = int(st[i])
-            dead = bool(absorbing[cur])
-            sim[i], keep[i] = cur, True
-            continue
-        if dead:
-            continue
-        p = scipy.linalg.expm(qm[i - 1] * (t[i] - t[i - 1]))[cur]
-        cur = int(min(np.searchsorted(np.cumsum(p), u[i] * p.sum(), side="right"), k - 1))
-        sim[i], keep[i] = cur, True
-        dead = bool(absorbing[cur])
+    # one step for all subjects at once: their j-th observation given the (j-1)-th
+    for j in range(1, int(counts.max()) if len(counts) else 0):
+        sub = np.flatnonzero(alive & (counts > j))
+        if not len(sub):
+            break
+        rows = start[sub] + j
+        p = _pmats(rows - 1, t[rows] - t[rows - 1], pat[rows - 1], qpat)
+        prow = p[np.arange(len(sub)), cur[sub], :]
+        cum = np.cumsum(prow, axis=1)
+        nxt = (u[rows, None] * cum[:, -1:] >= cum).sum(axis=1)
+        cur[sub] = np.minimum(nxt, k - 1)
+        sim[rows] = cur[sub]
+        alive[sub] = ~absorbing[cur[sub]]
+    keep = sim >= 0
     out = frame.with_columns(pl.Series(_TIME, t), pl.Series(_STATE, sim + 1)).filter(
         pl.Series(keep)
     )
     if call.get("obstype"):
         out = out.with_columns(pl.lit(1).alias(call["obstype"]))
-    _ = si
     return out, call
+
+
+def _pmats(_rows, dt, pat, qpat):
+    from .pearson import _pmats as pm
+
+    return pm(None, dt, pat, qpat)
 
 
 def _resample(fit, rng) -> tuple[pl.DataFrame, dict]:

@@ -53,7 +53,7 @@ class HomogeneityTest:
     def reason(self, time_unit: str = "years") -> str:
         cuts = ", ".join(f"{c:g}" for c in self.cuts)
         lr = (
-            f"likelihood-ratio test of intensities changing at {cuts} {time_unit} against "
+            f"likelihood-ratio test of intensities changing at {cuts} ({time_unit}) against "
             f"constant intensities: -2 log LR = {self.statistic:.2f} on {self.df} df, "
             f"p = {self.p_value:.3g} (AIC {self.aic_piecewise:.1f} vs {self.aic_homogeneous:.1f})"
         )
@@ -62,7 +62,9 @@ class HomogeneityTest:
                 f"Constant intensities are kept: {lr}; the data give no evidence "
                 f"(at the {self.level:g} level) that the intensities change over time."
             )
-        return f"Constant intensities are rejected: {lr}; the piecewise-constant model is used."
+        return (
+            f"Constant intensities are rejected: {lr}; the piecewise-constant model is preferred."
+        )
 
     def table(self) -> pl.DataFrame:
         return pl.DataFrame(
