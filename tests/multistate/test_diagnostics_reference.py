@@ -242,3 +242,16 @@ def test_homogeneity_test_rejects_and_accepts(fits):
     ref = load("sim_homog")
     assert right.minus2loglik_piecewise == pytest.approx(one(ref["pci_minus2loglik"]), rel=1e-8)
     assert one(ref["lrtest"]["statistic"]) < 0
+
+
+def test_efpt_infinite_when_the_target_cannot_be_reached(fits):
+    f = fits["sim_homog"]
+    q = f.qmatrix()
+    from mrdtrack.multistate.derived import _efpt_from_q
+
+    q2 = q.copy()
+    q2[:, 2] = 0.0  # no transition into state 3
+    np.fill_diagonal(q2, 0.0)
+    np.fill_diagonal(q2, -q2.sum(axis=1))
+    est = _efpt_from_q(q2, np.array([False, False, True]))
+    assert np.all(np.isinf(est[:2])) and est[2] == 0

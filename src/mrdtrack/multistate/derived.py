@@ -58,6 +58,10 @@ def _efpt_from_q(qm: np.ndarray, target: np.ndarray) -> np.ndarray:
     reach = reachable((qred > 0) & ~np.eye(k, dtype=bool))
     elsewhere = reach[:, other_abs].any(axis=1) & ~target & ~other_abs
     est[elsewhere] = np.inf
+    # states from which the target cannot be reached at all (e.g. no transition into it)
+    qmask = (qm > 0) & ~np.eye(k, dtype=bool)
+    never = ~reachable(qmask)[:, target].any(axis=1) & np.isnan(est)
+    est[never] = np.inf
     free = np.isnan(est)
     if np.any(free):
         est[free] = np.linalg.solve(-qm[np.ix_(free, free)], np.ones(int(free.sum())))

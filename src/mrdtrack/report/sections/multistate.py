@@ -98,7 +98,12 @@ def compute(ctx: Context, res: SectionResult) -> None:
     first_passage_time = need("mrdtrack.multistate:first_passage_time")
     efpt = first_passage_time(fit, absorbing, ci="normal", n_draws=1000, seed=seed).table()
     efpt = efpt.with_columns(pl.col("from").cast(pl.Int64)).filter(pl.col("from") < absorbing)
-    efpt = named(efpt, "from", "label")
+    efpt = named(efpt, "from", "label").filter(pl.col("estimate").is_finite())
+    if efpt.height == 0:
+        res.notes.append(
+            f"Expected time to {labels[absorbing]} not shown: no transition into it is "
+            "estimable from these data."
+        )
     res.values["multistate"] = {
         "states": {str(k): v for k, v in labels.items()},
         "transitions_dropped": dropped,
@@ -162,20 +167,21 @@ def compute(ctx: Context, res: SectionResult) -> None:
             },
         )
     )
-    res.tables.append(
-        Table.from_frame(
-            "ms_first_passage",
-            f"Expected time to {labels[absorbing]} (years; first passage time, R efpt.msm; "
-            'limits from 1000 parameter draws, as msm ci = "normal")',
-            efpt,
-            {
-                "label": ("From", "text"),
-                "estimate": ("Expected time", "f2"),
-                "lower": ("Lower", "f2"),
-                "upper": ("Upper", "f2"),
-            },
+    if efpt.height:
+        res.tables.append(
+            Table.from_frame(
+                "ms_first_passage",
+                f"Expected time to {labels[absorbing]} (years; first passage time, R efpt.msm; "
+                'limits from 1000 parameter draws, as msm ci = "normal")',
+                efpt,
+                {
+                    "label": ("From", "text"),
+                    "estimate": ("Expected time", "f2"),
+                    "lower": ("Lower", "f2"),
+                    "upper": ("Upper", "f2"),
+                },
+            )
         )
-    )
     res.paragraphs.append(
         "Multi-state Markov model for panel data (Kalbfleisch & Lawless 1985; R msm), built "
         "by mrdtrack.multistate.mrd_markov_data: states "
@@ -193,8 +199,14 @@ def compute(ctx: Context, res: SectionResult) -> None:
             "the panel data are explained without direct transitions of this kind (events after "
             "such a state can pass through an unobserved intermediate state)."
         )
-    _goodness_of_fit(ctx, res, fit, labels, seed)
-    _homogeneity(ctx, res, panel, fit, kw, labels)
+    for name, check in (
+        ("Goodness of fit", lambda: _goodness_of_fit(ctx, res, fit, labels, seed)),
+        ("Time homogeneity", lambda: _homogeneity(ctx, res, panel, fit, kw, labels)),
+    ):
+        try:
+            check()
+        except (EstimationError, ConvergenceError, ValueError, np.linalg.LinAlgError) as e:
+            res.notes.append(f"{name} of the multi-state model not assessed: {e}")
     _adequacy(res)
 
 
