@@ -134,7 +134,7 @@ def lr_test(fit0: PanelMarkovFit, fit1: PanelMarkovFit) -> LRTestResult:
     if fit0.n_observations != fit1.n_observations:
         raise ValueError("lr_test needs two models fitted to the same observations")
     stat = fit0.minus2loglik - fit1.minus2loglik
-    df = len(fit1.params) - len(fit0.params)
+    df = fit1.n_free - fit0.n_free
     if df <= 0:
         raise ValueError("fit1 must have more parameters than fit0 (fit0 nested in fit1)")
     return LRTestResult(float(stat), int(df), float(scipy.stats.chi2.sf(stat, df)))
@@ -197,6 +197,12 @@ class PanelMarkovFit:
     _seq: SeqData | None = field(repr=False, default=None)
     _pairs: PairData | None = field(repr=False, default=None)
     _call: dict | None = field(repr=False, default=None)
+    n_estimated: int | None = None
+
+    @property
+    def n_free(self) -> int:
+        """Number of estimated parameters (after ``constraint`` and ``fixedpars``)."""
+        return len(self.params) if self.n_estimated is None else int(self.n_estimated)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -633,6 +639,68 @@ def _hessian(fun, x: np.ndarray) -> np.ndarray:
     return (h + h.T) / 2
 
 
+@dataclass(frozen=True)
+class _ParameterMap:
+    """Full working parameters from the estimated ones: ``full = m @ free + offset``.
+
+    msm's ``constraint`` makes covariate effects with the same label (per covariate, one label
+    per transition) one parameter; ``fixedpars`` (1-based, counted in the constrained vector as
+    msm does) keeps parameters at their initial values.
+    """
+
+    m: np.ndarray
+    offset: np.ndarray
+    free0: np.ndarray
+    free_names: list[str]
+
+    def full(self, p: np.ndarray) -> np.ndarray:
+        return self.m @ p + self.offset
+
+    @staticmethod
+    def build(n_trans, covariates, n_misc, x0, constraint, fixedpars, names):
+        if not constraint and not fixedpars:
+            return None
+        constraint = dict(constraint or {})
+        bad = [c for c in constraint if c not in covariates]
+        problems = []
+        if bad:
+            problems.append(f"constraint names unknown covariates {bad}")
+        for c, lab in constraint.items():
+            if len(lab) != n_trans:
+                problems.append(
+                    f"constraint[{c!r}] needs one label per transition ({n_trans}), got {len(lab)}"
+                )
+        keys = [("q", t) for t in range(n_trans)]
+        for c in covariates:
+            lab = constraint.get(c)
+            keys += [("b", c, lab[t] if lab is not None else ("t", t)) for t in range(n_trans)]
+        keys += [("e", i) for i in range(n_misc)]
+        uniq = list(dict.fromkeys(keys))
+        con_of = np.array([uniq.index(k) for k in keys])
+        n_con = len(uniq)
+        fixed = np.zeros(n_con, dtype=bool)
+        for i in fixedpars or ():
+            if not 1 <= int(i) <= n_con:
+                problems.append(f"fixedpars index {i} outside 1..{n_con}")
+            else:
+                fixed[int(i) - 1] = True
+        if problems:
+            raise ValueError("; ".join(problems))
+        if fixed.all():
+            raise ValueError("fixedpars fixes every parameter: nothing to estimate")
+        full_from_con = np.zeros((len(keys), n_con))
+        full_from_con[np.arange(len(keys)), con_of] = 1.0
+        first = np.array([int(np.flatnonzero(con_of == j)[0]) for j in range(n_con)])
+        con0 = np.asarray(x0, dtype=float)[first]
+        free = np.flatnonzero(~fixed)
+        return _ParameterMap(
+            m=full_from_con[:, free],
+            offset=full_from_con[:, fixed] @ con0[fixed],
+            free0=con0[free],
+            free_names=[names[first[j]] for j in free],
+        )
+
+
 def fit_panel_markov(
     data,
     *,
@@ -649,6 +717,8 @@ def fit_panel_markov(
     obstrue: str | None = None,
     initprobs: Sequence[float] | None = None,
     initial_values: str = "qmatrix",
+    constraint: Mapping[str, Sequence[int]] | None = None,
+    fixedpars: Sequence[int] | None = None,
     center: bool = True,
     ci_level: float = 0.95,
     max_iter: int = 1000,
@@ -689,6 +759,12 @@ def fit_panel_markov(
         ``(1, 0, ..., 0)`` as msm.
     initial_values : "qmatrix" (use the entries of ``qmatrix``) or "crude" (msm
         ``crudeinits.msm``, i.e. ``gen.inits = TRUE``).
+    constraint : ``{covariate: labels}``, one label per transition (row-major order of the
+        qmatrix): effects of that covariate on transitions with the same label are one parameter
+        (msm ``constraint = list(x = c(...))``).
+    fixedpars : 1-based indices of parameters kept at their initial values, counted in the
+        parameter vector after ``constraint`` as msm ``fixedpars`` (log intensities, covariate
+        effects, misclassification log-odds).  Fixed parameters get zero variance.
     errors : "raise" (default): non-convergence raises ``ConvergenceError`` and a non-positive
         definite Hessian raises ``EstimationError``; "warn": the fit is returned with
         ``converged=False`` / ``covariance=None`` and a warning.
@@ -740,6 +816,8 @@ def fit_panel_markov(
         center=center,
         ci_level=ci_level,
         max_iter=max_iter,
+        constraint=None if constraint is None else {k: tuple(v) for k, v in constraint.items()},
+        fixedpars=None if fixedpars is None else tuple(fixedpars),
     )
     imputed = None
     cuts = None
@@ -816,6 +894,15 @@ def fit_panel_markov(
         diag = 1.0 - (e0.sum(axis=1) - np.diag(e0))
         x0.append(np.log(e0[emask] / diag[misc[:, 0]]))
     x0 = np.concatenate(x0)
+    pmap = _ParameterMap.build(
+        len(trans),
+        covariates,
+        len(misc),
+        x0,
+        constraint,
+        fixedpars,
+        _param_names(trans, covariates, misc),
+    )
 
     use_forward = hidden or bool(censored_states)
     if use_forward:
@@ -849,6 +936,14 @@ def fit_panel_markov(
 
     raw, fun = fun, None
     fun = safe
+    if pmap is not None:
+        full_fun = fun
+
+        def fun(p):
+            v, gfull = full_fun(pmap.full(p))
+            return v, pmap.m.T @ gfull
+
+        x0 = pmap.free0
 
     if n_int == 0:
         raise EstimationError("no subject has two or more observations; nothing to estimate")
@@ -905,10 +1000,12 @@ def fit_panel_markov(
     evals = np.linalg.eigvalsh(hess)
     if np.all(evals > 1e-10 * max(1.0, evals.max())):
         covariance = np.linalg.inv(hess / 2.0)
+        if pmap is not None:
+            covariance = pmap.m @ covariance @ pmap.m.T
     else:
         w, vec = np.linalg.eigh(hess)
         flat = np.abs(vec[:, 0])
-        names = _param_names(trans, covariates, misc)
+        names = pmap.free_names if pmap is not None else _param_names(trans, covariates, misc)
         worst = [names[i] for i in np.argsort(-flat)[:3] if flat[i] > 0.1]
         msg = (
             "the Hessian of -2 log L is not positive definite at the estimate (smallest "
@@ -920,6 +1017,9 @@ def fit_panel_markov(
         if errors == "raise":
             raise EstimationError(msg + ", or refit with errors='warn' to inspect the estimates.")
         warnings.warn(msg + ".", stacklevel=2)
+    n_est = None
+    if pmap is not None:
+        x, n_est = pmap.full(x), len(x)
     return PanelMarkovFit(
         params=x,
         covariance=covariance,
@@ -943,4 +1043,5 @@ def fit_panel_markov(
         _pairs=pairs,
         pci=None if cuts is None else tuple(float(c) for c in cuts),
         _call=call,
+        n_estimated=n_est,
     )

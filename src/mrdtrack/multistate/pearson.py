@@ -624,7 +624,7 @@ def _statistic(
     ndf = np.bincount(from_code) - 1
     n_zero = float(np.sum((n_from == 0) * ndf[:, None, None, None]))
     df_upper = float(np.prod(dims) * n_indep - n_zero)
-    df_lower = df_upper - len(fit.params)
+    df_lower = df_upper - fit.n_free
     p_upper = float(scipy.stats.chi2.sf(stat, df_upper))
     if exact_death:
         df_lower_out, p_lower = float("nan"), float("nan")

@@ -109,15 +109,48 @@ def prevalence_over_time(
     if ci != "normal":
         raise ValueError("ci must be 'normal' or 'none'")
     draws = parameter_draws(fit, n_draws, seed)
-    sims = np.array(
-        [fit_at(fit, p).prevalence(times).get_column("expected_pct").to_numpy() for p in draws]
-    )
+    if len(fit.covariate_names) == 0:
+        sims = _expected_pct_draws(fit, np.asarray(times, dtype=float), draws)
+    else:  # expected counts sum over covariate categories: the full computation per draw
+        sims = np.array(
+            [fit_at(fit, p).prevalence(times).get_column("expected_pct").to_numpy() for p in draws]
+        )
     a = (1 - fit.ci_level) / 2
     out = base.with_columns(
         pl.Series("lower_pct", np.quantile(sims, a, axis=0)),
         pl.Series("upper_pct", np.quantile(sims, 1 - a, axis=0)),
     )
     return PrevalenceResult(out, f"normal draws ({n_draws})", labels)
+
+
+def _expected_pct_draws(fit, times: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Expected percentages per draw without covariates: the number at risk cancels, so they
+    are ``100 p0 P(t - t0) [E]`` with ``p0`` the observed distribution at the first time (the
+    initial probabilities for a misclassification model), as in `PanelMarkovFit.prevalence`."""
+    import scipy.linalg
+
+    k = fit.n_states
+    t0 = float(fit._panel.time.min())
+    if fit.hidden:
+        p0 = fit.initprobs
+    else:
+        obs0 = fit.prevalence([t0]).get_column("observed").to_numpy()
+        p0 = obs0 / obs0.sum()
+    out = np.full((len(draws), len(times) * k), np.nan)
+    for i, p in enumerate(draws):
+        f = fit_at(fit, p)
+        qm = f.qmatrix()
+        e = f.ematrix() if fit.hidden else None
+        rows = []
+        for t in times:
+            if t < t0:
+                rows.append(np.full(k, np.nan))
+                continue
+            r = p0 @ scipy.linalg.expm(qm * (t - t0))
+            r = r @ e if e is not None else r
+            rows.append(100 * r / r.sum())
+        out[i] = np.concatenate(rows)
+    return out
 
 
 def fit_at(fit, params: np.ndarray):
