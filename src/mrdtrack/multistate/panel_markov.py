@@ -17,6 +17,7 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -657,7 +658,7 @@ class _ParameterMap:
         return self.m @ p + self.offset
 
     @staticmethod
-    def build(n_trans, covariates, n_misc, x0, constraint, fixedpars, names):
+    def build(n_trans, covariates, n_misc, x0, constraint, fixedpars, names, n_extra=0):
         if not constraint and not fixedpars:
             return None
         constraint = dict(constraint or {})
@@ -675,6 +676,7 @@ class _ParameterMap:
             lab = constraint.get(c)
             keys += [("b", c, lab[t] if lab is not None else ("t", t)) for t in range(n_trans)]
         keys += [("e", i) for i in range(n_misc)]
+        keys += [("i", i) for i in range(n_extra)]
         uniq = list(dict.fromkeys(keys))
         con_of = np.array([uniq.index(k) for k in keys])
         n_con = len(uniq)
@@ -719,6 +721,7 @@ def fit_panel_markov(
     initial_values: str = "qmatrix",
     constraint: Mapping[str, Sequence[int]] | None = None,
     fixedpars: Sequence[int] | None = None,
+    est_initprobs: bool = False,
     center: bool = True,
     ci_level: float = 0.95,
     max_iter: int = 1000,
@@ -765,6 +768,10 @@ def fit_panel_markov(
     fixedpars : 1-based indices of parameters kept at their initial values, counted in the
         parameter vector after ``constraint`` as msm ``fixedpars`` (log intensities, covariate
         effects, misclassification log-odds).  Fixed parameters get zero variance.
+    est_initprobs : estimate the initial true-state probabilities of a misclassification model
+        (msm ``est.initprobs = TRUE``): ``initprobs`` are the initial values, zeros stay 0, the
+        parameters are ``log(p_s / p_1)``; the estimates are in ``fit.initprobs`` (their
+        covariance is not reported).
     errors : "raise" (default): non-convergence raises ``ConvergenceError`` and a non-positive
         definite Hessian raises ``EstimationError``; "warn": the fit is returned with
         ``converged=False`` / ``covariance=None`` and a warning.
@@ -818,6 +825,7 @@ def fit_panel_markov(
         max_iter=max_iter,
         constraint=None if constraint is None else {k: tuple(v) for k, v in constraint.items()},
         fixedpars=None if fixedpars is None else tuple(fixedpars),
+        est_initprobs=est_initprobs,
     )
     imputed = None
     cuts = None
@@ -894,6 +902,24 @@ def fit_panel_markov(
         diag = 1.0 - (e0.sum(axis=1) - np.diag(e0))
         x0.append(np.log(e0[emask] / diag[misc[:, 0]]))
     x0 = np.concatenate(x0)
+    names_all = _param_names(trans, covariates, misc)
+    n_main = len(x0)
+    ip_free = np.zeros(0, dtype=int)
+    if est_initprobs:
+        if not hidden:
+            raise ValueError("est_initprobs needs a misclassification model (ematrix)")
+        if ip[0] <= 0:
+            raise ValueError("est_initprobs needs a positive initial probability of state 1")
+        ip_free = np.flatnonzero(ip > 0)[1:]  # zero initial probabilities stay 0 (msm)
+        x0 = np.r_[x0, np.log(ip[ip_free] / ip[0])]
+        names_all += [f"initial probability of state {s + 1} (log-odds vs 1)" for s in ip_free]
+
+    def ip_of(eta):
+        w = np.zeros(k)
+        w[0] = 1.0
+        w[ip_free] = np.exp(eta)
+        return w / w.sum()
+
     pmap = _ParameterMap.build(
         len(trans),
         covariates,
@@ -901,7 +927,8 @@ def fit_panel_markov(
         x0,
         constraint,
         fixedpars,
-        _param_names(trans, covariates, misc),
+        names_all,
+        n_extra=len(ip_free),
     )
 
     use_forward = hidden or bool(censored_states)
@@ -923,6 +950,27 @@ def fit_panel_markov(
 
         def fun(p):
             return pairs_minus2loglik(p, spec, pairs)
+
+    if len(ip_free):
+        # initial probabilities as parameters (msm est.initprobs): the forward algorithm at
+        # initprobs = multinomial logit of the extra parameters; their gradient by central
+        # differences (one pair of likelihood evaluations per extra parameter)
+        def fun(p):
+            sp = dataclasses.replace(spec, initprobs=ip_of(p[n_main:]))
+            v, gm = forward_minus2loglik(p[:n_main], sp, seq)
+            if not np.isfinite(v):
+                return v, np.full(len(p), np.nan)
+            ge = np.empty(len(ip_free))
+            for j in range(len(ip_free)):
+                e = np.zeros(len(ip_free))
+                e[j] = 1e-6
+                up = dataclasses.replace(spec, initprobs=ip_of(p[n_main:] + e))
+                dn = dataclasses.replace(spec, initprobs=ip_of(p[n_main:] - e))
+                ge[j] = (
+                    forward_minus2loglik(p[:n_main], up, seq, grad=False)[0]
+                    - forward_minus2loglik(p[:n_main], dn, seq, grad=False)[0]
+                ) / 2e-6
+            return v, np.r_[gm, ge]
 
     def safe(p):
         # extreme trial steps can overflow the intensities: treat them as infeasible
@@ -1005,7 +1053,7 @@ def fit_panel_markov(
     else:
         w, vec = np.linalg.eigh(hess)
         flat = np.abs(vec[:, 0])
-        names = pmap.free_names if pmap is not None else _param_names(trans, covariates, misc)
+        names = pmap.free_names if pmap is not None else names_all
         worst = [names[i] for i in np.argsort(-flat)[:3] if flat[i] > 0.1]
         msg = (
             "the Hessian of -2 log L is not positive definite at the estimate (smallest "
@@ -1020,6 +1068,15 @@ def fit_panel_markov(
     n_est = None
     if pmap is not None:
         x, n_est = pmap.full(x), len(x)
+    if len(ip_free):
+        # the estimated initial probabilities leave the parameter vector (outputs use params
+        # of the intensity/misclassification layout); n_estimated counts them
+        n_est = n_est if n_est is not None else len(x)
+        ip = ip_of(x[n_main:])
+        spec = dataclasses.replace(spec, initprobs=ip)
+        x = x[:n_main]
+        if covariance is not None:
+            covariance = covariance[:n_main, :n_main]
     return PanelMarkovFit(
         params=x,
         covariance=covariance,
