@@ -141,3 +141,26 @@ def test_est_initprobs_matches_msm(sim):
             initprobs=[0.5, 0.5, 0],
             est_initprobs=True,
         )
+
+
+def test_pci_with_misclassification_matches_msm(sim):
+    """pci = 2 years on the simulated study's misclassification model (msm, reltol 1e-12)."""
+    ref = load("pci_misc")
+    q3 = np.array([[0, 0.1, 0.01], [0.1, 0, 0.1], [0, 0, 0]], dtype=float)
+    e3 = np.array([[0, 0.05, 0], [0.05, 0, 0], [0, 0, 0]], dtype=float)
+    f = fit_panel_markov(
+        sim,
+        subject="id",
+        time="years",
+        state="state",
+        qmatrix=q3,
+        ematrix=e3,
+        exact_death_states=(3,),
+        obstrue="firstobs",
+        initprobs=[0.55, 0.45, 0],
+        pci=[2.0],
+    )
+    assert f.minus2loglik == pytest.approx(ref["minus2loglik"], rel=1e-10)
+    np.testing.assert_allclose(f.params, ref["opt_par"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(f.covariate_means, ref["covmeans"], rtol=1e-10)
+    assert f.covariate_names == ("timeperiod[2,inf)",)

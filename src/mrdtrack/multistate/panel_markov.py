@@ -830,8 +830,8 @@ def fit_panel_markov(
     imputed = None
     cuts = None
     if pci is not None:
-        if ematrix is not None:
-            raise NotImplementedError("pci together with ematrix is not implemented")
+        # with ematrix, the inserted "in a transient state" rows enter the forward algorithm
+        # through the misclassification probabilities of the transient states, as in msm
         code = -(10**6)  # an internal censoring code: "in one of the transient states"
         transient = [i + 1 for i in range(k) if qmask[i].any()]
         data, names, cuts = add_pci_rows(

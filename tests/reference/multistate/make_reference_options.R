@@ -40,3 +40,13 @@ r <- list(msm_version = as.character(packageVersion("msm")), minus2loglik = ip$m
           qmatrix = qout(ip))
 write_json(r, "msm_opt_initprobs.json")
 cat("done initprobs\n")
+
+## piecewise-constant intensities together with misclassification (pci + ematrix)
+pm <- msm(state ~ years, subject = id, data = sim, qmatrix = Q3, ematrix = E3,
+          deathexact = 3, obstrue = firstobs, initprobs = c(0.55, 0.45, 0), pci = 2,
+          control = list(reltol = 1e-12, maxit = 10000))
+r <- list(msm_version = as.character(packageVersion("msm")), minus2loglik = pm$minus2loglik,
+          estimates = pm$estimates, opt_par = pm$opt$par, qmatrix = qout(pm),
+          covmeans = pm$qcmodel$covmeans)
+write_json(r, "msm_opt_pci_misc.json")
+cat("done pci misc\n")
