@@ -759,7 +759,6 @@ def _accurate_p(
         sl = slice(gi * k, (gi + 1) * k)
         sigma[sl, sl] = block
     psps = pdiag[:, None] * sigma * pdiag[None, :]
-    x_end = fit._panel.x  # noqa: F841 (covariates come with mpat below)
     # derivatives of P rows at the ending observation's covariates (as the expected counts)
     dpr = _dp_rows_pattern(fit, mprev[v], mint[v], mpat[v])
     info = _info_from(pr, dpr)[0] if information is None else np.asarray(information, float)

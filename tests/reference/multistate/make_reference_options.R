@@ -1,5 +1,5 @@
-## Reference outputs from R msm for the fitting options `constraint` and `fixedpars`.
-## Run from this folder: Rscript make_reference_options.R  (writes msm_opt_*.json)
+## Reference outputs from R msm for the fitting options constraint, fixedpars, est.initprobs and
+## pci with ematrix. Run from this folder: Rscript make_reference_options.R (writes msm_opt_*.json)
 suppressMessages(library(msm))
 source_lines <- readLines("make_reference.R")
 eval(parse(text = source_lines[1:(grep("^## ---- cav", source_lines) - 1)]))
