@@ -127,7 +127,7 @@ class PearsonResult:
     @property
     def p_value_method(self) -> str:
         if self.p_boot is not None:
-            return f"parametric bootstrap ({len(self.boot_statistics)} refits)"
+            return f"parametric bootstrap, {len(self.boot_statistics)} refits"
         if self.p_accurate is not None:
             return "asymptotic null distribution (Titman 2009)"
         return "chi-squared on the upper-bound df (msm's p.upper)"

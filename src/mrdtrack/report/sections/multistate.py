@@ -231,7 +231,7 @@ def _goodness_of_fit(ctx, res, fit, labels, seed) -> None:
     res.highlights.append(
         (
             "Pearson goodness-of-fit test (multi-state model)",
-            f"T = {pt.statistic:.1f}; {_p(pt.p_value)} ({pt.p_value_method})",
+            f"T = {pt.statistic:.1f}; {_p(pt.p_value)}, {pt.p_value_method}",
         )
     )
     dev = pt.table().filter(pl.col("observed") + pl.col("expected") > 0)
