@@ -17,6 +17,7 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,7 +135,7 @@ def lr_test(fit0: PanelMarkovFit, fit1: PanelMarkovFit) -> LRTestResult:
     if fit0.n_observations != fit1.n_observations:
         raise ValueError("lr_test needs two models fitted to the same observations")
     stat = fit0.minus2loglik - fit1.minus2loglik
-    df = len(fit1.params) - len(fit0.params)
+    df = fit1.n_free - fit0.n_free
     if df <= 0:
         raise ValueError("fit1 must have more parameters than fit0 (fit0 nested in fit1)")
     return LRTestResult(float(stat), int(df), float(scipy.stats.chi2.sf(stat, df)))
@@ -196,6 +197,13 @@ class PanelMarkovFit:
     _panel: PanelData = field(repr=False, default=None)
     _seq: SeqData | None = field(repr=False, default=None)
     _pairs: PairData | None = field(repr=False, default=None)
+    _call: dict | None = field(repr=False, default=None)
+    n_estimated: int | None = None
+
+    @property
+    def n_free(self) -> int:
+        """Number of estimated parameters (after ``constraint`` and ``fixedpars``)."""
+        return len(self.params) if self.n_estimated is None else int(self.n_estimated)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -632,6 +640,69 @@ def _hessian(fun, x: np.ndarray) -> np.ndarray:
     return (h + h.T) / 2
 
 
+@dataclass(frozen=True)
+class _ParameterMap:
+    """Full working parameters from the estimated ones: ``full = m @ free + offset``.
+
+    msm's ``constraint`` makes covariate effects with the same label (per covariate, one label
+    per transition) one parameter; ``fixedpars`` (1-based, counted in the constrained vector as
+    msm does) keeps parameters at their initial values.
+    """
+
+    m: np.ndarray
+    offset: np.ndarray
+    free0: np.ndarray
+    free_names: list[str]
+
+    def full(self, p: np.ndarray) -> np.ndarray:
+        return self.m @ p + self.offset
+
+    @staticmethod
+    def build(n_trans, covariates, n_misc, x0, constraint, fixedpars, names, n_extra=0):
+        if not constraint and not fixedpars:
+            return None
+        constraint = dict(constraint or {})
+        bad = [c for c in constraint if c not in covariates]
+        problems = []
+        if bad:
+            problems.append(f"constraint names unknown covariates {bad}")
+        for c, lab in constraint.items():
+            if len(lab) != n_trans:
+                problems.append(
+                    f"constraint[{c!r}] needs one label per transition ({n_trans}), got {len(lab)}"
+                )
+        keys = [("q", t) for t in range(n_trans)]
+        for c in covariates:
+            lab = constraint.get(c)
+            keys += [("b", c, lab[t] if lab is not None else ("t", t)) for t in range(n_trans)]
+        keys += [("e", i) for i in range(n_misc)]
+        keys += [("i", i) for i in range(n_extra)]
+        uniq = list(dict.fromkeys(keys))
+        con_of = np.array([uniq.index(k) for k in keys])
+        n_con = len(uniq)
+        fixed = np.zeros(n_con, dtype=bool)
+        for i in fixedpars or ():
+            if not 1 <= int(i) <= n_con:
+                problems.append(f"fixedpars index {i} outside 1..{n_con}")
+            else:
+                fixed[int(i) - 1] = True
+        if problems:
+            raise ValueError("; ".join(problems))
+        if fixed.all():
+            raise ValueError("fixedpars fixes every parameter: nothing to estimate")
+        full_from_con = np.zeros((len(keys), n_con))
+        full_from_con[np.arange(len(keys)), con_of] = 1.0
+        first = np.array([int(np.flatnonzero(con_of == j)[0]) for j in range(n_con)])
+        con0 = np.asarray(x0, dtype=float)[first]
+        free = np.flatnonzero(~fixed)
+        return _ParameterMap(
+            m=full_from_con[:, free],
+            offset=full_from_con[:, fixed] @ con0[fixed],
+            free0=con0[free],
+            free_names=[names[first[j]] for j in free],
+        )
+
+
 def fit_panel_markov(
     data,
     *,
@@ -648,6 +719,9 @@ def fit_panel_markov(
     obstrue: str | None = None,
     initprobs: Sequence[float] | None = None,
     initial_values: str = "qmatrix",
+    constraint: Mapping[str, Sequence[int]] | None = None,
+    fixedpars: Sequence[int] | None = None,
+    est_initprobs: bool = False,
     center: bool = True,
     ci_level: float = 0.95,
     max_iter: int = 1000,
@@ -688,6 +762,16 @@ def fit_panel_markov(
         ``(1, 0, ..., 0)`` as msm.
     initial_values : "qmatrix" (use the entries of ``qmatrix``) or "crude" (msm
         ``crudeinits.msm``, i.e. ``gen.inits = TRUE``).
+    constraint : ``{covariate: labels}``, one label per transition (row-major order of the
+        qmatrix): effects of that covariate on transitions with the same label are one parameter
+        (msm ``constraint = list(x = c(...))``).
+    fixedpars : 1-based indices of parameters kept at their initial values, counted in the
+        parameter vector after ``constraint`` as msm ``fixedpars`` (log intensities, covariate
+        effects, misclassification log-odds).  Fixed parameters get zero variance.
+    est_initprobs : estimate the initial true-state probabilities of a misclassification model
+        (msm ``est.initprobs = TRUE``): ``initprobs`` are the initial values, zeros stay 0, the
+        parameters are ``log(p_s / p_1)``; the estimates are in ``fit.initprobs`` (their
+        covariance is not reported).
     errors : "raise" (default): non-convergence raises ``ConvergenceError`` and a non-positive
         definite Hessian raises ``EstimationError``; "warn": the fit is returned with
         ``converged=False`` / ``covariance=None`` and a warning.
@@ -722,11 +806,32 @@ def fit_panel_markov(
     if not np.any(qmask):
         raise ValueError("qmatrix allows no transition")
     covariates = list(covariates or [])
+    # the model specification, kept so that bootstrap refits use the same model
+    call = dict(
+        subject=subject,
+        time=time,
+        state=state,
+        qmatrix=q0,
+        exact_death_states=tuple(exact_death_states),
+        censored_states=dict(censored_states) if censored_states else None,
+        covariates=tuple(covariates),
+        pci=None if pci is None else tuple(pci),
+        ematrix=ematrix,
+        obstype=obstype,
+        obstrue=obstrue,
+        initprobs=initprobs,
+        center=center,
+        ci_level=ci_level,
+        max_iter=max_iter,
+        constraint=None if constraint is None else {k: tuple(v) for k, v in constraint.items()},
+        fixedpars=None if fixedpars is None else tuple(fixedpars),
+        est_initprobs=est_initprobs,
+    )
     imputed = None
     cuts = None
     if pci is not None:
-        if ematrix is not None:
-            raise NotImplementedError("pci together with ematrix is not implemented")
+        # with ematrix, the inserted "in a transient state" rows enter the forward algorithm
+        # through the misclassification probabilities of the transient states, as in msm
         code = -(10**6)  # an internal censoring code: "in one of the transient states"
         transient = [i + 1 for i in range(k) if qmask[i].any()]
         data, names, cuts = add_pci_rows(
@@ -797,6 +902,34 @@ def fit_panel_markov(
         diag = 1.0 - (e0.sum(axis=1) - np.diag(e0))
         x0.append(np.log(e0[emask] / diag[misc[:, 0]]))
     x0 = np.concatenate(x0)
+    names_all = _param_names(trans, covariates, misc)
+    n_main = len(x0)
+    ip_free = np.zeros(0, dtype=int)
+    if est_initprobs:
+        if not hidden:
+            raise ValueError("est_initprobs needs a misclassification model (ematrix)")
+        if ip[0] <= 0:
+            raise ValueError("est_initprobs needs a positive initial probability of state 1")
+        ip_free = np.flatnonzero(ip > 0)[1:]  # zero initial probabilities stay 0 (msm)
+        x0 = np.r_[x0, np.log(ip[ip_free] / ip[0])]
+        names_all += [f"initial probability of state {s + 1} (log-odds vs 1)" for s in ip_free]
+
+    def ip_of(eta):
+        w = np.zeros(k)
+        w[0] = 1.0
+        w[ip_free] = np.exp(eta)
+        return w / w.sum()
+
+    pmap = _ParameterMap.build(
+        len(trans),
+        covariates,
+        len(misc),
+        x0,
+        constraint,
+        fixedpars,
+        names_all,
+        n_extra=len(ip_free),
+    )
 
     use_forward = hidden or bool(censored_states)
     if use_forward:
@@ -818,6 +951,27 @@ def fit_panel_markov(
         def fun(p):
             return pairs_minus2loglik(p, spec, pairs)
 
+    if len(ip_free):
+        # initial probabilities as parameters (msm est.initprobs): the forward algorithm at
+        # initprobs = multinomial logit of the extra parameters; their gradient by central
+        # differences (one pair of likelihood evaluations per extra parameter)
+        def fun(p):
+            sp = dataclasses.replace(spec, initprobs=ip_of(p[n_main:]))
+            v, gm = forward_minus2loglik(p[:n_main], sp, seq)
+            if not np.isfinite(v):
+                return v, np.full(len(p), np.nan)
+            ge = np.empty(len(ip_free))
+            for j in range(len(ip_free)):
+                e = np.zeros(len(ip_free))
+                e[j] = 1e-6
+                up = dataclasses.replace(spec, initprobs=ip_of(p[n_main:] + e))
+                dn = dataclasses.replace(spec, initprobs=ip_of(p[n_main:] - e))
+                ge[j] = (
+                    forward_minus2loglik(p[:n_main], up, seq, grad=False)[0]
+                    - forward_minus2loglik(p[:n_main], dn, seq, grad=False)[0]
+                ) / 2e-6
+            return v, np.r_[gm, ge]
+
     def safe(p):
         # extreme trial steps can overflow the intensities: treat them as infeasible
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -830,6 +984,14 @@ def fit_panel_markov(
 
     raw, fun = fun, None
     fun = safe
+    if pmap is not None:
+        full_fun = fun
+
+        def fun(p):
+            v, gfull = full_fun(pmap.full(p))
+            return v, pmap.m.T @ gfull
+
+        x0 = pmap.free0
 
     if n_int == 0:
         raise EstimationError("no subject has two or more observations; nothing to estimate")
@@ -886,10 +1048,12 @@ def fit_panel_markov(
     evals = np.linalg.eigvalsh(hess)
     if np.all(evals > 1e-10 * max(1.0, evals.max())):
         covariance = np.linalg.inv(hess / 2.0)
+        if pmap is not None:
+            covariance = pmap.m @ covariance @ pmap.m.T
     else:
         w, vec = np.linalg.eigh(hess)
         flat = np.abs(vec[:, 0])
-        names = _param_names(trans, covariates, misc)
+        names = pmap.free_names if pmap is not None else names_all
         worst = [names[i] for i in np.argsort(-flat)[:3] if flat[i] > 0.1]
         msg = (
             "the Hessian of -2 log L is not positive definite at the estimate (smallest "
@@ -901,6 +1065,18 @@ def fit_panel_markov(
         if errors == "raise":
             raise EstimationError(msg + ", or refit with errors='warn' to inspect the estimates.")
         warnings.warn(msg + ".", stacklevel=2)
+    n_est = None
+    if pmap is not None:
+        x, n_est = pmap.full(x), len(x)
+    if len(ip_free):
+        # the estimated initial probabilities leave the parameter vector (outputs use params
+        # of the intensity/misclassification layout); n_estimated counts them
+        n_est = n_est if n_est is not None else len(x)
+        ip = ip_of(x[n_main:])
+        spec = dataclasses.replace(spec, initprobs=ip)
+        x = x[:n_main]
+        if covariance is not None:
+            covariance = covariance[:n_main, :n_main]
     return PanelMarkovFit(
         params=x,
         covariance=covariance,
@@ -923,4 +1099,6 @@ def fit_panel_markov(
         _seq=seq,
         _pairs=pairs,
         pci=None if cuts is None else tuple(float(c) for c in cuts),
+        _call=call,
+        n_estimated=n_est,
     )

@@ -4,3 +4,6 @@ set -e
 cd "$(dirname "$0")"
 python simulate_mrd.py
 Rscript make_reference.R
+python simulate_inhomog.py
+Rscript make_reference_diagnostics.R
+Rscript make_reference_options.R

@@ -1,27 +1,22 @@
-"""Section 8: MRD as a time-dependent covariate in Cox, and a multi-state model of MRD dynamics.
+"""Section 8: MRD as a time-dependent covariate in Cox.
 
 Time-dependent Cox: (start, stop] rows from `mrdtrack.mrd.time_dependent_data` (R ``tmerge``)
 with the current MRD status carried forward from each evaluable assessment; the HR compares
 current MRD+ with current MRD− without guarantee-time bias (R ``coxph(Surv(start, stop, event)
 ~ mrd_positive)``). Rows before a patient's first evaluable assessment have no status and are
-left out (counted). Multi-state model: a continuous-time Markov model for panel data (R
-``msm``) with states MRD−, MRD+ and progression/death (exact time), fitted by
-`mrdtrack.multistate.fit_panel_markov`.
+left out (counted). The multi-state model of MRD dynamics is its own section
+(`mrdtrack.report.sections.multistate`).
 """
 
 from __future__ import annotations
 
-import re
-
-import numpy as np
 import polars as pl
 
-from mrdtrack.errors import ConvergenceError, EstimationError
-from mrdtrack.report.fmt import RATE_PER_PATIENT_YEARS, estimate_ci, p_text
+from mrdtrack.errors import EstimationError
+from mrdtrack.report.fmt import RATE_PER_PATIENT_YEARS, p_text
 from mrdtrack.report.sections import _mrd, _surv, disposition
 from mrdtrack.report.sections._base import (
     Context,
-    MissingModule,
     Section,
     SectionResult,
     SectionSkipped,
@@ -134,10 +129,6 @@ def compute(ctx: Context, res: SectionResult) -> None:
         )
     )
     simon_makuch(ctx, res, d)
-    try:
-        _multistate(ctx, res)
-    except MissingModule as e:
-        res.notes.append(f"Multi-state model not shown: {e}.")
 
 
 def simon_makuch(ctx: Context, res: SectionResult, d: pl.DataFrame) -> None:
@@ -177,135 +168,9 @@ def simon_makuch(ctx: Context, res: SectionResult, d: pl.DataFrame) -> None:
     res.values["simon_makuch"] = per
 
 
-_FLAT = re.compile(r"log q (\d+)->(\d+)")
-
-
-def _multistate(ctx: Context, res: SectionResult) -> None:
-    mrd_markov_data = need("mrdtrack.multistate:mrd_markov_data")
-    fit_panel_markov = need("mrdtrack.multistate:fit_panel_markov")
-    md = mrd_markov_data(ctx.cohort, threshold=ctx.config.mrd_threshold, death="as_progression")
-    evaluable = disposition.evaluable_ids(ctx).implode()
-    panel = md.data.filter(pl.col("patient_id").is_in(evaluable))
-    if panel["patient_id"].n_unique() < 10:
-        res.notes.append("Multi-state model not fitted: fewer than 10 evaluable patients.")
-        return
-    qmatrix = np.array(md.qmatrix, dtype=float)
-    dropped: list[str] = []
-    for _ in range(qmatrix.size):
-        try:
-            fit = fit_panel_markov(
-                panel,
-                subject="patient_id",
-                time="years",
-                state="state",
-                qmatrix=qmatrix,
-                exact_death_states=md.exact_death_states,
-                censored_states=md.censored_states,
-                ci_level=ctx.config.conf_level,
-            )
-            break
-        except (EstimationError, ConvergenceError) as e:
-            # A transition never observed (e.g. no progression from MRD−) has a flat
-            # likelihood: drop it, say so, refit; any other failure is reported as such.
-            flat = _FLAT.findall(str(e))
-            if not flat:
-                res.notes.append(f"Multi-state model not estimable from these data: {e}")
-                return
-            for a, b in flat:
-                qmatrix[int(a) - 1, int(b) - 1] = 0.0
-                dropped.append(f"{a}->{b}")
-    else:  # pragma: no cover - every transition dropped
-        res.notes.append("Multi-state model not estimable from these data.")
-        return
-    labels = {int(k): str(v) for k, v in md.state_labels.items()}
-    absorbing = max(labels)
-
-    def named(frame: pl.DataFrame, col: str, alias: str) -> pl.DataFrame:
-        return frame.with_columns(
-            pl.col(col).replace_strict(labels, return_dtype=pl.String).alias(alias)
-        )
-
-    q = named(named(fit.intensities(), "from", "from_label"), "to", "to_label")
-    soj = named(fit.sojourn(), "state", "label")
-    p = fit.pmatrix(1.0, ci="delta").table()
-    prog = named(
-        p.filter((pl.col("to") == absorbing) & (pl.col("from") < absorbing)), "from", "label"
-    )
-    res.values["multistate"] = {
-        "states": {str(k): v for k, v in labels.items()},
-        "transitions_dropped": dropped,
-        "time_unit": "years",
-        "subjects": int(fit.n_subjects),
-        "observations": int(fit.n_observations),
-        "minus2loglik": float(fit.minus2loglik),
-        "converged": bool(fit.converged),
-        "intensities": q.select("from", "to", "estimate", "lower", "upper").to_dicts(),
-        "sojourn": soj.select("state", "estimate", "lower", "upper").to_dicts(),
-        "p_absorbing_1y": prog.select("from", "estimate", "lower", "upper").to_dicts(),
-    }
-    for s in soj.filter(pl.col("state") == 1).to_dicts():
-        res.highlights.append(
-            (
-                f"Mean sojourn in {s['label']} (years)",
-                estimate_ci(s["estimate"], s["lower"], s["upper"], 2),
-            )
-        )
-    for r in prog.to_dicts():
-        res.highlights.append(
-            (
-                f"P({labels[absorbing]} within 1 year | {r['label']} now)",
-                estimate_ci(r["estimate"], r.get("lower"), r.get("upper"), as_pct=True),
-            )
-        )
-    res.tables.append(
-        Table.from_frame(
-            "ms_intensities",
-            "Multi-state model: transition intensities per year (delta-method CI, as msm)",
-            q,
-            {
-                "from_label": ("From", "text"),
-                "to_label": ("To", "text"),
-                "estimate": ("Intensity", "f4"),
-                "lower": ("Lower", "f4"),
-                "upper": ("Upper", "f4"),
-            },
-        )
-    )
-    res.tables.append(
-        Table.from_frame(
-            "ms_sojourn",
-            "Mean sojourn time in each transient state (years)",
-            soj,
-            {
-                "label": ("State", "text"),
-                "estimate": ("Mean", "f2"),
-                "lower": ("Lower", "f2"),
-                "upper": ("Upper", "f2"),
-            },
-        )
-    )
-    res.paragraphs.append(
-        "Multi-state Markov model for panel data (Kalbfleisch & Lawless 1985; R msm), built "
-        "by mrdtrack.multistate.mrd_markov_data: states "
-        + ", ".join(labels.values())
-        + f" (entered at its exact time, msm deathexact); follow-up after the last MRD visit "
-        f"is a censored observation in MRD− or MRD+ (msm censor). {fit.n_subjects} patients "
-        f"evaluable for PFS, {fit.n_observations} observations, −2 log-likelihood "
-        f"{fit.minus2loglik:.2f}."
-    )
-    for d in dropped:
-        a, b = (int(x) for x in d.split("->"))
-        res.notes.append(
-            f"Transition {labels[a]} → {labels[b]} fixed at 0 in the multi-state model: its "
-            "maximum-likelihood intensity lies on the boundary (0) with a flat likelihood, i.e. "
-            "the panel data are explained without direct transitions of this kind (events after "
-            "such a state can pass through an unobserved intermediate state)."
-        )
-
-
 SECTION = Section(
     key="timedep",
-    title="Time-dependent MRD and multi-state model",
+    title="Time-dependent MRD",
     requires=("mrdtrack.mrd:time_dependent_data", "mrdtrack.survival:cox_ph"),
     compute=compute,
 )
