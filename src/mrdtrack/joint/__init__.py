@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from mrdtrack.joint.data import JointData, joint_data, joint_data_from_cohort
 from mrdtrack.joint.fit import fit_joint_model
+from mrdtrack.joint.predict import dynamic_prediction
 from mrdtrack.joint.result import DynamicPrediction, JointModelResult
+from mrdtrack.joint.simulate import JointTruth, simulate_joint
 
 __all__ = [
     "DynamicPrediction",
     "JointData",
     "JointModelResult",
+    "JointTruth",
+    "dynamic_prediction",
     "fit_joint_model",
     "joint_data",
     "joint_data_from_cohort",
+    "simulate_joint",
 ]

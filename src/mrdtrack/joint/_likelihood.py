@@ -28,6 +28,15 @@ from mrdtrack.joint._model import Block, ModelSpec, Params, tril_rows
 LOG_2PI = np.log(2 * np.pi)
 
 
+def _at_points(fixed: np.ndarray, Z: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """fixed (n, G) + sum_r Z[n, g, r] b[n, k, r] -> (n, K, G); q is small, so a sum of
+    broadcast products is faster than a batched matrix product."""
+    out = np.repeat(fixed[:, None, :], b.shape[1], axis=1)
+    for r in range(b.shape[2]):
+        out += b[:, :, r, None] * Z[:, None, :, r]
+    return out
+
+
 def _linear_predictors(P: Params, blk: Block, b: np.ndarray, spec: ModelSpec):
     """Event-side pieces at nodes b (n, K, q): log hazard at the integration points (n, K|1, G),
     weighted hazards h, and m, m' at the points and at the event time (None if unused)."""
@@ -36,12 +45,12 @@ def _linear_predictors(P: Params, blk: Block, b: np.ndarray, spec: ModelSpec):
     out = {"m_s": None, "md_s": None, "m_T": None, "md_T": None}
     eta = base[:, None, :]
     if spec.uses_value:
-        m_s = (blk.X_s @ P.beta)[:, None, :] + np.einsum("ngq,nkq->nkg", blk.Z_s, b)
+        m_s = _at_points(blk.X_s @ P.beta, blk.Z_s, b)
         out["m_s"] = m_s
         out["m_T"] = (blk.X_T @ P.beta)[:, None] + np.einsum("nq,nkq->nk", blk.Z_T, b)
         eta = eta + P.alpha * m_s
     if spec.uses_slope:
-        md_s = (blk.dX_s @ P.beta)[:, None, :] + np.einsum("ngq,nkq->nkg", blk.dZ_s, b)
+        md_s = _at_points(blk.dX_s @ P.beta, blk.dZ_s, b)
         out["md_s"] = md_s
         out["md_T"] = (blk.dX_T @ P.beta)[:, None] + np.einsum("nq,nkq->nk", blk.dZ_T, b)
         eta = eta + P.alpha_s * md_s
@@ -56,7 +65,7 @@ def node_loglik(P: Params, spec: ModelSpec, blk: Block, b: np.ndarray, keep: boo
     """Complete-data log density l_ik at nodes b (n, K, q); with ``keep`` also the pieces the
     score needs."""
     q = spec.q
-    m_obs = (blk.X_obs @ P.beta)[:, None] + np.einsum("jq,jkq->jk", blk.Z_obs, b[blk.obs_patient])
+    m_obs = (blk.X_obs @ P.beta)[:, None] + (b[blk.obs_patient] @ blk.Z_obs[:, :, None])[..., 0]
     ll_o, d1, d_ls = tobit_terms(blk.y, m_obs, blk.cens, P.log_sigma)
     ell = np.asarray(blk.S @ ll_o)
     ev = _linear_predictors(P, blk, b, spec)
@@ -87,7 +96,8 @@ def block_loglik_score(
     g_beta = blk.X_obs.T @ (pi_obs * k["d1"]).sum(1)
     g_ls = float((pi_obs * k["d_ls"]).sum())
     h = k["h"]
-    hbar = np.einsum("nk,nkg->ng", pi, h) if h.shape[1] > 1 else h[:, 0, :]
+    ph = pi[:, :, None] * h if h.shape[1] > 1 else h
+    hbar = ph.sum(1)
     d = blk.delta
     g_xi = np.bincount(blk.piece_T, weights=d, minlength=spec.n_pieces) - np.bincount(
         blk.piece, weights=hbar.sum(0), minlength=spec.n_pieces
@@ -96,14 +106,10 @@ def block_loglik_score(
     g_alpha = []
     if spec.uses_value:
         g_beta = g_beta + P.alpha * (blk.X_T.T @ d - np.einsum("ng,ngp->p", hbar, blk.X_s))
-        g_alpha.append(
-            float(d @ (pi * k["m_T"]).sum(1) - np.einsum("nk,nkg,nkg->", pi, h, k["m_s"]))
-        )
+        g_alpha.append(float(d @ (pi * k["m_T"]).sum(1) - np.vdot(ph, k["m_s"])))
     if spec.uses_slope:
         g_beta = g_beta + P.alpha_s * (blk.dX_T.T @ d - np.einsum("ng,ngp->p", hbar, blk.dX_s))
-        g_alpha.append(
-            float(d @ (pi * k["md_T"]).sum(1) - np.einsum("nk,nkg,nkg->", pi, h, k["md_s"]))
-        )
+        g_alpha.append(float(d @ (pi * k["md_T"]).sum(1) - np.vdot(ph, k["md_s"])))
     u = k["u"]
     M = np.einsum("nk,nkq,nkr->qr", pi, u, u)
     G = np.tril(k["Linv"].T @ M)
