@@ -37,7 +37,7 @@ def _log_t(x: np.ndarray, mean: np.ndarray, chol: np.ndarray, df: float) -> np.n
 
 
 def _draw_t(rng, mean, chol, df):
-    q = mean.shape[-1]
+    mean.shape[-1]
     z = rng.standard_normal(mean.shape)
     w = rng.chisquare(df, size=mean.shape[0]) / df
     return mean + (chol @ z[..., None])[..., 0] / np.sqrt(w)[:, None]
