@@ -11,7 +11,7 @@ lies in the 95% Monte Carlo interval. One JSON line per replicate goes to ``--ou
 finishes (a partial run is usable); the summary is printed and written beside it (``.md``).
 
 Usage: nice python benchmarks/joint_coverage.py [--replicates 200] [--patients 300]
-       [--out benchmarks/results/joint_coverage.jsonl]
+       [--out benchmarks/results/joint_coverage.jsonl] [--summarise-only]
 """
 
 from __future__ import annotations
@@ -112,9 +112,18 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=300)
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/joint_coverage.jsonl"))
+    ap.add_argument(
+        "--summarise-only", action="store_true", help="summarise the replicates in --out so far"
+    )
     args = ap.parse_args()
     tr = JointTruth()
     out = Path(args.out)
+    if args.summarise_only:
+        rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+        text = summarise(rows, tr) + f"\n\npatients per replicate {args.patients}"
+        out.with_suffix(".md").write_text(text + "\n")
+        print(text)
+        return
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     t0 = time.time()
