@@ -138,3 +138,33 @@ def test_the_published_comparison_rejects_a_model_without_association(fit_none):
 
 def test_association_improves_the_likelihood(fit_none, fit_value):
     assert fit_value.loglik - fit_none.loglik > 100
+
+
+def test_event_part_with_a_piece_per_event_time_is_coxph_breslow(pbc2, ref_table):
+    """Breslow (1974): the Cox estimate with Breslow ties is the ML estimate of a
+    piecewise-constant hazard with a piece ending at each distinct event time, once each
+    censoring time is moved back to the preceding event time (where it leaves the risk sets
+    of Cox's partial likelihood). Association 0, so the longitudinal part does not matter."""
+    from dataclasses import replace
+
+    ev = np.unique(pbc2.event_time[pbc2.event == 1])
+    k = np.searchsorted(ev, pbc2.event_time, side="right") - 1
+    moved = np.where(
+        pbc2.event == 1, pbc2.event_time, np.where(k >= 0, ev[np.clip(k, 0, None)], 1e-9)
+    )
+    keep = pbc2.obs_time <= moved[pbc2.obs_patient]
+    data = replace(
+        pbc2,
+        event_time=moved,
+        obs_patient=pbc2.obs_patient[keep],
+        obs_time=pbc2.obs_time[keep],
+        value=pbc2.value[keep],
+        censored=pbc2.censored[keep],
+    )
+    fit = fit_joint_model(data, association="none", knots=tuple(ev[:-1]), n_legendre=1)
+    cox = ref_table("coxph_breslow.csv")["female"]
+    assert fit.converged
+    assert fit.params.gamma[0] == pytest.approx(cox[0], rel=1e-6)
+    t = fit.table()
+    se = t.filter((t["part"] == "survival") & (t["term"] == "female"))["se"][0]
+    assert se == pytest.approx(cox[1], rel=1e-3)
