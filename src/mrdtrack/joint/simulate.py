@@ -17,7 +17,7 @@ the true random effects, so true patient-specific predictions can be formed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -40,7 +40,6 @@ class JointTruth:
     lods: tuple[float, ...] = (-5.0, -6.0)
     censor: tuple[float, float] = (3.0, 6.0)
     dt: float = 0.002
-    extra: dict = field(default_factory=dict)
 
     def mean(self, t: np.ndarray, trt: np.ndarray, b: np.ndarray) -> np.ndarray:
         b0, b1, b2, b3 = self.beta
