@@ -67,7 +67,7 @@ class PrevalenceResult:
 
         states = sorted(self.frame["state"].unique().to_list())
         fig, axes = plt.subplots(
-            1, len(states), figsize=(2.6 * len(states) + 0.8, 3.2), sharex=True, squeeze=False
+            1, len(states), figsize=(2.1 * len(states) + 0.6, 2.8), sharex=True, squeeze=False
         )
         for ax, s in zip(axes[0], states, strict=True):
             d = self.frame.filter(pl.col("state") == s)
