@@ -146,7 +146,7 @@ def cross_validate(
     table = with_intervals(
         acc.results.select(~pl.selectors.ends_with("_lower", "_upper")), pl.concat(reps), conf_level
     )
-    fitted = ", ".join(f"{name} {n_boot - k}" for name, k in failed.items())
+    fitted = ", ".join(f"{MODEL_LABELS.get(name, name)} {n_boot - k}" for name, k in failed.items())
     interval = (
         f"percentile, patient bootstrap of the whole fit-and-evaluate pipeline, seed {seed} "
         f"(replicates fitted out of {n_boot}: {fitted}; a replicate in which a model could not "
