@@ -13,20 +13,6 @@ import polars as pl
 
 from mrdtrack.report.sections._base import Context, MissingModule, need, resolve
 
-CLASS_LABELS = {
-    "sustained_negative": "Sustained MRD negativity",
-    "conversion": "Conversion MRD+ → MRD−",
-    "loss_of_negativity": "Loss of MRD negativity",
-    "persistent_positive": "Persistent MRD positivity",
-    "not_classifiable": "Not classifiable",
-}
-STATUS_LABELS = {
-    "negative": "MRD−",
-    "positive": "MRD+",
-    "not_evaluable": "Not evaluable",
-    "not_assessed": "Not assessed",
-}
-
 
 def preset(ctx: Context) -> Any:
     """The study's disease preset (`mrdtrack.mrd.presets.preset_for`; myeloma by default)."""

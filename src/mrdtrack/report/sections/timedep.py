@@ -147,7 +147,7 @@ def simon_makuch(ctx: Context, res: SectionResult, d: pl.DataFrame) -> None:
         name="td_simon_makuch",
         by="mrd_status",
         order=groups,
-        labels={g: _mrd.STATUS_LABELS[g] for g in groups},
+        labels={g: _mrd.status_labels(ctx)[g] for g in groups},
         title="PFS by current MRD status (Simon-Makuch)",
         annotation=None,
         entry="start",
