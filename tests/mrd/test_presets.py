@@ -254,9 +254,9 @@ def test_with_disease_overrides_the_study_disease():
     ("recs", "kw", "status", "reason"),
     [
         # iwCLL 2018, MRD section (paraphrase, not verified against the text): undetectable
-        # MRD is fewer than one CLL cell per 10^4 leukocytes. Verified (ERIC, Rawstron et al.,
-        # Leukemia 2016, introduction): "the 0.010% threshold recommended by the International
-        # Workshop on CLL to define absence of detectable MRD"
+        # MRD is fewer than one CLL cell per 10^4 leukocytes. Verified, secondary (ERIC,
+        # Rawstron et al., Leukemia 2016, abstract): "the 0.010% (10−4) level, the MRD
+        # threshold defined in the 2008 International Workshop on CLL guidelines"
         ([(0, N, 1e-4, None, "NGF", "peripheral_blood")], {}, N, "no_clonal_cells_at_sensitivity"),
         # detected at 5 x 10^-5, below 10^-4: uMRD at the 10^-4 level (paraphrase, as above)
         ([(0, P, 1e-5, 5e-5, "NGF", "peripheral_blood")], {}, N, "clonal_fraction_below_threshold"),
@@ -322,8 +322,10 @@ def test_cll_umrd_depth(recs, depth):
 
 
 # The issue's open question: is exactly one CLL cell in 10^4 undetectable? The iwCLL 2018 MRD
-# wording could not be checked (docs/methods/mrd.md 7.2). What the implementation does, at the
-# boundary and at its float neighbours (relative slack 1e-9, docs section 1):
+# wording could not be checked (docs/methods/mrd.md 7.2); ERIC 2016 (verified, introduction)
+# speaks of "The detection of minimal residual disease (MRD) above a 0.010% (10−4) threshold".
+# What the implementation does, at the boundary and at its float neighbours (relative slack
+# 1e-9, docs section 1):
 @pytest.mark.parametrize(
     ("rec", "status", "reason", "depth"),
     [
