@@ -93,6 +93,9 @@ def test_presets_and_options_checked_all_at_once():
     assert "unknown option 'nonsense'" in msg
     assert "'low_level' has an invalid value" in msg
     assert "'relapse_confirmation' has an invalid value" in msg
+    with pytest.raises(ValueError, match="'ngs_stand_alone' has an invalid value"):
+        get_preset("aml", {"ngs_stand_alone": "yes"})
+    assert get_preset("aml", {"ngs_stand_alone": True}).families["ngs"].stand_alone
     # myeloma has no open options
     with pytest.raises(ValueError, match="unknown option"):
         get_preset("myeloma", {"eoi_day": 3})
@@ -748,7 +751,7 @@ _assay = st.tuples(
     st.sampled_from([N, P, P, "indeterminate"]),
     st.sampled_from([1e-3, 1e-4, 1e-5]),
     st.sampled_from([None, 5e-5, 1e-4, 1e-3, 5e-3, 3e-2, 0.3]),
-    st.sampled_from(["ASO-PCR", "NGF"]),
+    st.sampled_from(["ASO-PCR", "NGF", "NGS"]),
     st.sampled_from(["bone_marrow", "peripheral_blood"]),
 )
 
