@@ -11,6 +11,7 @@ and Table 1 of Hematology Am Soc Hematol Educ Program 2021;2021(1):718-725.
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -92,6 +93,9 @@ def test_presets_and_options_checked_all_at_once():
     assert "unknown option 'nonsense'" in msg
     assert "'low_level' has an invalid value" in msg
     assert "'relapse_confirmation' has an invalid value" in msg
+    with pytest.raises(ValueError, match="'ngs_stand_alone' has an invalid value"):
+        get_preset("aml", {"ngs_stand_alone": "yes"})
+    assert get_preset("aml", {"ngs_stand_alone": True}).families["ngs"].stand_alone
     # myeloma has no open options
     with pytest.raises(ValueError, match="unknown option"):
         get_preset("myeloma", {"eoi_day": 3})
@@ -253,9 +257,9 @@ def test_with_disease_overrides_the_study_disease():
     ("recs", "kw", "status", "reason"),
     [
         # iwCLL 2018, MRD section (paraphrase, not verified against the text): undetectable
-        # MRD is fewer than one CLL cell per 10^4 leukocytes. Verified (ERIC, Rawstron et al.,
-        # Leukemia 2016, introduction): "the 0.010% threshold recommended by the International
-        # Workshop on CLL to define absence of detectable MRD"
+        # MRD is fewer than one CLL cell per 10^4 leukocytes. Verified, secondary (ERIC,
+        # Rawstron et al., Leukemia 2016, abstract): "the 0.010% (10−4) level, the MRD
+        # threshold defined in the 2008 International Workshop on CLL guidelines"
         ([(0, N, 1e-4, None, "NGF", "peripheral_blood")], {}, N, "no_clonal_cells_at_sensitivity"),
         # detected at 5 x 10^-5, below 10^-4: uMRD at the 10^-4 level (paraphrase, as above)
         ([(0, P, 1e-5, 5e-5, "NGF", "peripheral_blood")], {}, N, "clonal_fraction_below_threshold"),
@@ -318,6 +322,49 @@ def test_cll_status(recs, kw, status, reason):
 )
 def test_cll_umrd_depth(recs, depth):
     assert visit(rows(*recs), "cll")["umrd_depth"] == depth
+
+
+# The issue's open question: is exactly one CLL cell in 10^4 undetectable? The iwCLL 2018 MRD
+# wording could not be checked (docs/methods/mrd.md 7.2); ERIC 2016 (verified, introduction)
+# speaks of "The detection of minimal residual disease (MRD) above a 0.010% (10−4) threshold".
+# What the implementation does, at the boundary and at its float neighbours (relative slack
+# 1e-9, docs section 1):
+@pytest.mark.parametrize(
+    ("rec", "status", "reason", "depth"),
+    [
+        # detected at exactly 10^-4: MRD+ (not "fewer than one in 10^4"; our reading)
+        ((0, P, 1e-5, 1e-4), P, "clonal_cells_detected", "MRD+"),
+        # the float just below 1e-4 is 1e-4 within the slack: still MRD+
+        ((0, P, 1e-5, math.nextafter(1e-4, 0.0)), P, "clonal_cells_detected", "MRD+"),
+        # clearly below (9.9 x 10^-5): undetectable at 10^-4
+        ((0, P, 1e-5, 9.9e-5), N, "clonal_fraction_below_threshold", "uMRD4"),
+        # no coded result, fraction exactly 10^-4: MRD+
+        ((0, None, 1e-5, 1e-4), P, "clonal_fraction_at_or_above_threshold", None),
+        # negative at a sensitivity of exactly 10^-4 (or its float neighbour above): uMRD4
+        ((0, N, 1e-4, None), N, "no_clonal_cells_at_sensitivity", "uMRD4"),
+        ((0, N, math.nextafter(1e-4, 1.0), None), N, "no_clonal_cells_at_sensitivity", "uMRD4"),
+        # ... a sensitivity of 1.0001 x 10^-4 does not reach 10^-4
+        ((0, N, 1.0001e-4, None), "not_evaluable", "insufficient_sensitivity", None),
+    ],
+)
+def test_cll_boundary_at_exactly_1e4(rec, status, reason, depth):
+    v = visit(rows((*rec, "NGF", "peripheral_blood")), "cll")
+    assert (v["status"], v["reason"]) == (status, reason)
+    if depth is not None:
+        assert v["umrd_depth"] == depth
+
+
+def test_cll_boundary_can_be_moved_by_the_user():
+    # a protocol that reads exactly 10^-4 as undetectable moves the threshold just above it
+    f = rows((0, P, 1e-5, 1e-4, "NGF", "peripheral_blood"))
+    v = visit(f, "cll", threshold=1.00001e-4)
+    assert (v["status"], v["reason"]) == (N, "clonal_fraction_below_threshold")
+    assert (
+        visit(
+            rows((0, P, 1e-5, 1.0001e-4, "NGF", "peripheral_blood")), "cll", threshold=1.00001e-4
+        )["status"]
+        == P
+    )
 
 
 def test_cll_blood_and_marrow_reported_separately():
@@ -402,9 +449,12 @@ def test_aml_status(recs, status, reason):
 
 
 def test_aml_marrow_preferred_within_a_method_family():
-    # ELN 2021, material (paraphrase, not verified against the text): bone marrow is the
-    # preferred material; blood is less sensitive for molecular MRD. Same family at one
-    # visit: marrow decides; other families still count (our combination rule).
+    # Verified, ELN 2021 clinical MRD recommendations (Delphi poll), D5: "In NPM1-mutated AML,
+    # MRD should be assessed preferentially in PB after 2 cycles of chemotherapy, in BM at the
+    # end of consolidation, and in BM every 3 mo for 24 mo after the end of consolidation."
+    # Both materials count. When both are at one visit for one method family the marrow
+    # result decides (ours: the text names no rule for that); other families still count
+    # (our combination rule).
     f = rows(
         (0, N, 1e-5, None, Q, "bone_marrow"),
         (0, P, 1e-5, 1e-4, Q, "peripheral_blood"),
@@ -415,6 +465,52 @@ def test_aml_marrow_preferred_within_a_method_family():
         (0, P, 1e-5, 1e-4, Q, "peripheral_blood"),
     )
     assert visit(f2, "aml")["status"] == P
+
+
+@pytest.mark.parametrize(
+    ("recs", "opts", "status", "reason"),
+    [
+        # Verified, ELN 2021 clinical MRD recommendations, D4: "NGS-MRD monitoring is useful
+        # to refine prognosis in addition to MFC but, to date, there are insufficient data to
+        # recommend NGS-MRD as a stand-alone technique." An NGS result alone calls no visit
+        ([(0, P, 1e-4, 5e-3, "NGS")], {}, "not_evaluable", "not_stand_alone"),
+        ([(0, N, 1e-4, None, "NGS")], {}, "not_evaluable", "not_stand_alone"),
+        # ... with MFC at the visit it counts (any positive: MRD+, our combination rule)
+        ([(0, N, 1e-3, None, "NGF"), (0, P, 1e-4, 5e-3, "NGS")], {}, P, "clonal_cells_detected"),
+        ([(0, N, 1e-3, None, "NGF"), (0, N, 1e-4, None, "NGS")], {}, N, None),
+        # ... an MFC that is itself not evaluable does not carry it
+        (
+            [(0, N, 1e-2, None, "NGF"), (0, P, 1e-4, 5e-3, "NGS")],
+            {},
+            "not_evaluable",
+            "insufficient_sensitivity;not_stand_alone",
+        ),
+        # option ngs_stand_alone = true (a study that uses NGS-MRD alone, against D4)
+        ([(0, P, 1e-4, 5e-3, "NGS")], {"ngs_stand_alone": True}, P, "clonal_cells_detected"),
+        # Verified, D2: "For patients with mutant NPM1, CBF AML (RUNX1-RUNX1T1 or CBFB-MYH11),
+        # or APL (PML-RARA), we recommend molecular MRD assessment by qPCR or dPCR." qPCR
+        # alone calls a visit, in blood too (D5: "Alternatively, MRD may be assessed from PB
+        # every 4 to 6 wk during follow-up for 24 mo.")
+        ([(0, N, 1e-5, None, Q, "peripheral_blood")], {}, N, "no_clonal_cells_at_sensitivity"),
+        # Verified, D3: "AML patients who are not included in the molecularly defined
+        # subgroups should be monitored for MRD by MFC." MFC alone calls a visit
+        ([(0, N, 1e-3, None, "NGF")], {}, N, "no_clonal_cells_at_sensitivity"),
+    ],
+)
+def test_aml_methods_and_material(recs, opts, status, reason):
+    v = visit(rows(*recs), "aml", disease_options=opts)
+    assert v["status"] == status
+    if reason is not None:
+        assert v["reason"] == reason
+
+
+def test_aml_ngs_alone_changes_no_class():
+    # D4 (verified, above): an NGS-only visit after MRD negativity is no MRD relapse
+    f = rows((0, N, 1e-5, None, Q), (90, P, 1e-4, 5e-3, "NGS"), (120, P, 1e-4, 6e-3, "NGS"))
+    k = klass(f, "aml")
+    assert (k["mrd_class"], k["n_evaluable"]) == ("cr_mrd_negative", 1)
+    k = klass(f, "aml", disease_options={"ngs_stand_alone": True})
+    assert (k["mrd_class"], k["relapse_type"]) == ("mrd_relapse", "conversion")
 
 
 def q(*seq):
@@ -655,7 +751,7 @@ _assay = st.tuples(
     st.sampled_from([N, P, P, "indeterminate"]),
     st.sampled_from([1e-3, 1e-4, 1e-5]),
     st.sampled_from([None, 5e-5, 1e-4, 1e-3, 5e-3, 3e-2, 0.3]),
-    st.sampled_from(["ASO-PCR", "NGF"]),
+    st.sampled_from(["ASO-PCR", "NGF", "NGS"]),
     st.sampled_from(["bone_marrow", "peripheral_blood"]),
 )
 

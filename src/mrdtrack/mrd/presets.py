@@ -51,11 +51,15 @@ class FamilyRule:
     only at a level >= ``level``; a detected level below it is negative at that level).
     ``level``: the positivity level for ``"level"`` rules (None: the preset's threshold).
     ``sensitivity``: the sensitivity a negative must reach (None: the preset's threshold).
+    ``stand_alone``: whether this family alone can give a visit its call. False: its results
+    count only at a visit where an assay of a stand-alone family is evaluable; alone they
+    are not evaluable (reason ``not_stand_alone``; ELN 2021 recommendation D4 for NGS-MRD).
     """
 
     positivity: str = "detection"
     level: float | None = None
     sensitivity: float | None = None
+    stand_alone: bool = True
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,9 @@ _OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
         # NGS-MRD positivity level, variant allele fraction (paraphrase of ELN 2021, not
         # verified against the text).
         "ngs_level": 1e-3,
+        # NGS-MRD alone gives no visit call. Verified, ELN 2021 clinical recommendation D4:
+        # "there are insufficient data to recommend NGS-MRD as a stand-alone technique".
+        "ngs_stand_alone": False,
     },
     "all": {
         "eoi_day": None,  # study day of the end-of-induction time point (protocol)
@@ -153,6 +160,7 @@ _OPTION_CHECKS = {
     "eoc_day": lambda v: v is None or _is_int(v),
     "timepoint_window_days": lambda v: _is_int(v) and v >= 0,
     "reappearance_min_level": lambda v: v is None or (_is_num(v) and 0 < v < 1),
+    "ngs_stand_alone": lambda v: isinstance(v, bool),
 }
 
 
@@ -242,7 +250,12 @@ def _build(name: str, options: Mapping[str, Any]) -> Preset:
             families={
                 "flow": FamilyRule("level"),
                 "molecular": FamilyRule("detection", sensitivity=o["molecular_sensitivity"]),
-                "ngs": FamilyRule("level", level=o["ngs_level"], sensitivity=o["ngs_level"]),
+                "ngs": FamilyRule(
+                    "level",
+                    level=o["ngs_level"],
+                    sensitivity=o["ngs_level"],
+                    stand_alone=o["ngs_stand_alone"],
+                ),
             },
             combine="priority",
             classes=classes,
@@ -317,6 +330,7 @@ OPTION_HELP = {
     "eoc_day": "a study day (whole number)",
     "timepoint_window_days": "a whole number of days >= 0",
     "reappearance_min_level": "a fraction in (0, 1) (or leave it out)",
+    "ngs_stand_alone": "true or false",
 }
 
 

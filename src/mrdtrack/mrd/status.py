@@ -37,6 +37,8 @@ REASONS = {
     "conflicting_clonal_fraction": "reported negative but clonal fraction >= threshold",
     "no_result": "neither a coded result nor a clonal fraction",
     "not_all_assays_evaluable": "an assay at this visit is not evaluable (combine='all_assays')",
+    "not_stand_alone": "the preset does not let this method call a visit alone (e.g. NGS in "
+    "AML, ELN 2021 D4) and no other method is evaluable at the visit",
 }
 
 Combine = Literal["all_evaluable", "all_assays"]
@@ -525,6 +527,7 @@ def _preset_visits(assays: pl.DataFrame, combine: str, preset: Preset) -> pl.Dat
         # overrules blood qPCR at the same visit
         best = pl.col("_rank").filter(st != "not_evaluable").min().over("_vkey", "family")
         a = a.filter(best.is_null() | (pl.col("_rank") == best))
+    a = _drop_lone_dependent(a, preset)
     visits = _combine_visits(a.drop("_rank"), "all_evaluable" if combine == "priority" else combine)
     pos = st == "positive"
     levels = a.group_by("_vkey").agg(
@@ -566,6 +569,22 @@ def _preset_visits(assays: pl.DataFrame, combine: str, preset: Preset) -> pl.Dat
             .alias("response")
         )
     return visits.drop("_insufficient").sort("patient_id", "assessment")
+
+
+def _drop_lone_dependent(a: pl.DataFrame, preset: Preset) -> pl.DataFrame:
+    """Results of a family that cannot stand alone (`FamilyRule.stand_alone` false) are not
+    evaluable at a visit where no assay of another, stand-alone family is evaluable."""
+    dependent = [f for f, r in preset.families.items() if not r.stand_alone]
+    if not dependent:
+        return a
+    st = pl.col("status")
+    dep = pl.col("family").is_in(dependent)
+    alone = ~((st != "not_evaluable") & ~dep).any().over("_vkey")
+    drop = dep & alone & (st != "not_evaluable")
+    return a.with_columns(
+        pl.when(drop).then(pl.lit("not_evaluable")).otherwise(st).alias("status"),
+        pl.when(drop).then(pl.lit("not_stand_alone")).otherwise(pl.col("reason")).alias("reason"),
+    )
 
 
 def _cll_depth(assays: pl.DataFrame) -> pl.DataFrame:
