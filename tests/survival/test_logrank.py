@@ -74,9 +74,9 @@ def test_bad_input() -> None:
     d = pl.DataFrame({"t": [1.0, 2.0, 3.0], "e": [1, 0, 1], "g": ["a", "a", "a"]})
     with pytest.raises(ValueError, match="column 'g': needs at least 2 groups, found 1"):
         logrank_test(d, "t", "e", "g")
-    with pytest.raises(ValueError, match="column 't': 1 row have negative"):
+    with pytest.raises(ValueError, match="column 't': 1 row with a negative"):
         logrank_test(d.with_columns(t=pl.Series([1.0, -2.0, 3.0])), "t", "e", "g")
-    with pytest.raises(ValueError, match="column 'e': 1 row have an event code"):
+    with pytest.raises(ValueError, match="column 'e': 1 row with an event code"):
         logrank_test(d.with_columns(e=pl.Series([1, 5, 0])), "t", "e", "g")
 
 
@@ -150,13 +150,13 @@ def test_batched_equals_one_at_a_time(datasets: list[pl.DataFrame], rho: float) 
 @given(st.lists(trials(), min_size=1, max_size=5), st.sampled_from([0.0, 1.0, 0.5]))
 def test_survdiff_kernel_matches_numpy_reference(datasets: list[pl.DataFrame], rho: float) -> None:
     from mrdtrack.survival import _kernels_km
-    from mrdtrack.survival.km import _segment_sort
+    from mrdtrack.survival.km import segment_sort
     from mrdtrack.survival.logrank import _points_batched, _survdiff_parts
 
     allrows = pl.concat([d.with_columns(rep=pl.lit(i)) for i, d in enumerate(datasets)])
     t, e = allrows["t"].to_numpy(), allrows["e"].to_numpy().astype(float)
     g = (allrows["g"] == "B").cast(pl.Int64).to_numpy()
-    reps, codes, order = _segment_sort(t, allrows["rep"].to_numpy())
+    reps, codes, order = segment_sort(t, allrows["rep"].to_numpy())
     n_k, d_k, seg_ptr = _points_batched(
         t[order], e[order], g[order], 2, codes[order], reps.shape[0]
     )
