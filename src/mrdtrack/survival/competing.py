@@ -20,7 +20,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -269,6 +269,53 @@ class CumulativeIncidence:
         return "\n".join(lines)
 
 
+def _cif_curves(
+    t: np.ndarray,
+    s: np.ndarray,
+    declared: tuple[int, ...],
+    label: str,
+    variance: str,
+    z: float,
+    conf_type: str,
+) -> pl.DataFrame:
+    """Aalen-Johansen curves of every declared cause in one group, with SE and CI."""
+    # numba kernel module (imports numba): loaded on first use, as the package docstring says
+    from mrdtrack.survival._kernels_cr import aj_ij_variance
+
+    ut, n_risk, n_event, n_censor = _group_counts(t, s, declared)
+    p, var = aj_ij_variance(n_risk, n_event, n_censor, len(declared))
+    km_left = np.concatenate(([1.0], p[:-1, 0]))
+    frames = []
+    for c, code in enumerate(declared):
+        est = p[:, c + 1]
+        if variance == "ij":
+            # a CIF of 0 or 1 (to rounding) does not move with any case weight: its variance
+            # is 0 (the pooled sums leave rounding noise of order 1e-17 there)
+            v = np.where((est == 0.0) | (np.abs(est - 1.0) < 1e-12), 0.0, var[:, c + 1])
+        else:
+            other = n_event.sum(axis=1) - n_event[:, c]
+            v = _gray_cif_variance(n_risk, np.column_stack([n_event[:, c], other]), km_left, est)
+        se = np.sqrt(np.maximum(v, 0.0))
+        lo, hi = probability_limits(est, se, z, conf_type)
+        frames.append(
+            pl.DataFrame(
+                {
+                    "group": pl.Series([label] * len(ut), dtype=pl.Utf8),
+                    "cause": np.full(len(ut), code, dtype=np.int64),
+                    "time": ut,
+                    "n_risk": n_risk.astype(np.int64),
+                    "n_event": n_event[:, c].astype(np.int64),
+                    "n_censor": n_censor.astype(np.int64),
+                    "estimate": est,
+                    "std_err": se,
+                    "lower": lo,
+                    "upper": hi,
+                }
+            )
+        )
+    return pl.concat(frames)
+
+
 def cumulative_incidence(
     data: Any,
     time: str,
@@ -316,9 +363,6 @@ def cumulative_incidence(
     ``lower``, ``upper``); with ``variance="gray"``, ``cmprsk::cuminc(time, status, by)``'s
     ``est`` and ``var``. SAS: PROC LIFETEST with EVENTCODE= (Gray's variance by default).
     """
-    # numba kernel module (imports numba): loaded on first use, as the package docstring says
-    from mrdtrack.survival._kernels_cr import aj_ij_variance
-
     df = to_polars(data)
     require_columns(df, {"time": time, "status": status, "by": by})
     if variance not in _VARIANCES:
@@ -332,42 +376,10 @@ def cumulative_incidence(
         gcode, levels = np.zeros(len(t), dtype=np.int64), ["all"]
     else:
         gcode, levels = _labels(df, by, "by")
-    k = len(declared)
-    frames = []
-    for gi, lev in enumerate(levels):
-        sel = gcode == gi
-        ut, n_risk, n_event, n_censor = _group_counts(t[sel], s[sel], declared)
-        p, var = aj_ij_variance(n_risk, n_event, n_censor, k)
-        km_left = np.concatenate(([1.0], p[:-1, 0]))
-        for c, code in enumerate(declared):
-            est = p[:, c + 1]
-            if variance == "ij":
-                # a CIF of 0 or 1 (to rounding) does not move with any case weight: its variance
-                # is 0 (the pooled sums leave rounding noise of order 1e-17 there)
-                v = np.where((est == 0.0) | (np.abs(est - 1.0) < 1e-12), 0.0, var[:, c + 1])
-            else:
-                other = n_event.sum(axis=1) - n_event[:, c]
-                v = _gray_cif_variance(
-                    n_risk, np.column_stack([n_event[:, c], other]), km_left, est
-                )
-            se = np.sqrt(np.maximum(v, 0.0))
-            lo, hi = probability_limits(est, se, z, conf_type)
-            frames.append(
-                pl.DataFrame(
-                    {
-                        "group": pl.Series([str(lev)] * len(ut), dtype=pl.Utf8),
-                        "cause": np.full(len(ut), code, dtype=np.int64),
-                        "time": ut,
-                        "n_risk": n_risk.astype(np.int64),
-                        "n_event": n_event[:, c].astype(np.int64),
-                        "n_censor": n_censor.astype(np.int64),
-                        "estimate": est,
-                        "std_err": se,
-                        "lower": lo,
-                        "upper": hi,
-                    }
-                )
-            )
+    frames = [
+        _cif_curves(t[gcode == gi], s[gcode == gi], declared, str(lev), variance, z, conf_type)
+        for gi, lev in enumerate(levels)
+    ]
     curves = pl.concat(frames)
     tests: tuple[GrayTest, ...] = ()
     if by is not None and len(levels) >= 2:
@@ -749,6 +761,55 @@ def _fg_robust_variance(fd: _FGData, beta: np.ndarray, info: np.ndarray) -> np.n
     return inv @ meat @ inv
 
 
+class _FGNewton(NamedTuple):
+    beta: np.ndarray
+    loglik: float
+    loglik_null: float
+    score: np.ndarray
+    info: np.ndarray
+    converged: bool
+    iterations: int
+
+
+def _fg_newton(fd: _FGData, max_iter: int, tol: float) -> _FGNewton:
+    """Newton-Raphson with step halving from beta = 0, as crr.
+
+    Converged when max |score| * max(|beta|, 1) < tol * max(|l|, 1); a step is accepted by
+    crr's Armijo-type rule on the log pseudo-likelihood.
+    """
+    beta = np.zeros(fd.x.shape[1])
+    ll0, score, info = _fg_loglik(fd, beta)
+    ll = ll0
+    converged = False
+    it = 0
+    for it in range(max_iter + 1):
+        if np.max(np.abs(score) * np.maximum(np.abs(beta), 1.0)) < max(abs(ll), 1.0) * tol:
+            converged = True
+            break
+        if it == max_iter:
+            break
+        try:
+            step = np.linalg.solve(info, score)
+        except np.linalg.LinAlgError as exc:
+            raise EstimationError(
+                "Fine-Gray information matrix is singular: collinear or constant covariates"
+            ) from exc
+        for _ in range(30):
+            new = beta + step
+            ll_new, sc_new, inf_new = _fg_loglik(fd, new)
+            # crr's Armijo-type acceptance on the (negative) log-likelihood
+            if np.isfinite(ll_new) and ll_new >= ll + 1e-4 * float(step @ score):
+                break
+            step = step / 2.0
+        else:
+            # no step increases the likelihood: at its maximum to rounding if the Newton step
+            # was already negligible, otherwise a genuine failure (reported, not hidden)
+            converged = bool(np.max(np.abs(step)) * 2.0**30 < 1e-8 * max(1.0, np.max(np.abs(beta))))
+            break
+        beta, ll, score, info = new, ll_new, sc_new, inf_new
+    return _FGNewton(beta, ll, ll0, score, info, converged, it)
+
+
 def fine_gray(
     data: Any,
     time: str,
@@ -805,6 +866,7 @@ def fine_gray(
     censoring group (crr's ``cengroup`` is not offered) and no time-varying ``cov2``.
     SAS: PROC PHREG with EVENTCODE= (Breslow ties).
     """
+    z_value(conf_level)  # a bad level fails before the fit
     df = to_polars(data)
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     require_columns(
@@ -818,57 +880,28 @@ def fine_gray(
     design = design_matrix(df, covariates, reference)
     x = np.column_stack(design.columns)
     fd = _prepare_fg(t, s, x, cause)
-    p = x.shape[1]
-    beta = np.zeros(p)
-    ll0, score, info = _fg_loglik(fd, beta)
-    ll = ll0
-    converged = False
-    it = 0
-    for it in range(max_iter + 1):
-        if np.max(np.abs(score) * np.maximum(np.abs(beta), 1.0)) < max(abs(ll), 1.0) * tol:
-            converged = True
-            break
-        if it == max_iter:
-            break
-        try:
-            step = np.linalg.solve(info, score)
-        except np.linalg.LinAlgError as exc:
-            raise EstimationError(
-                "Fine-Gray information matrix is singular: collinear or constant covariates"
-            ) from exc
-        for _ in range(30):
-            new = beta + step
-            ll_new, sc_new, inf_new = _fg_loglik(fd, new)
-            # crr's Armijo-type acceptance on the (negative) log-likelihood
-            if np.isfinite(ll_new) and ll_new >= ll + 1e-4 * float(step @ score):
-                break
-            step = step / 2.0
-        else:
-            # no step increases the likelihood: at its maximum to rounding if the Newton step
-            # was already negligible, otherwise a genuine failure (reported, not hidden)
-            converged = bool(np.max(np.abs(step)) * 2.0**30 < 1e-8 * max(1.0, np.max(np.abs(beta))))
-            break
-        beta, ll, score, info = new, ll_new, sc_new, inf_new
-    if not converged:
+    nr = _fg_newton(fd, max_iter, tol)
+    if not nr.converged:
         warnings.warn(
-            f"Fine-Gray fit did not converge in {it} iterations "
-            f"(max |score| = {np.max(np.abs(score)):.3g})",
+            f"Fine-Gray fit did not converge in {nr.iterations} iterations "
+            f"(max |score| = {np.max(np.abs(nr.score)):.3g})",
             RuntimeWarning,
             stacklevel=2,
         )
+    beta, info = nr.beta, nr.info
     var = _fg_robust_variance(fd, beta, info)
     return FineGrayFit(
         names=tuple(design.names),
         coef_array=beta,
         variance=var,
         information=info,
-        loglik=ll,
-        loglik_null=ll0,
+        loglik=nr.loglik,
+        loglik_null=nr.loglik_null,
         n=len(t),
         n_events=n_ev,
         n_competing=int(np.sum((s > 0) & (s != cause))),
         cause=int(cause),
         conf_level=conf_level,
-        converged=converged,
-        iterations=it,
+        converged=nr.converged,
+        iterations=nr.iterations,
     )

@@ -22,7 +22,14 @@ from scipy import special
 
 from mrdtrack._frames import to_polars
 from mrdtrack.errors import EstimationError
-from mrdtrack.survival._checks import check_ties
+from mrdtrack.survival._checks import (
+    bad_rows,
+    check_event,
+    check_ties,
+    check_time,
+    numeric,
+    require_columns,
+)
 from mrdtrack.survival._control import (
     COX_MAX_ITER,
     COX_TOL,
@@ -894,6 +901,48 @@ class CoxBatch:
         )
 
 
+def _batched_inputs(
+    time: Any, event: Any, x: Any, replicate: Any, data: Any, names: Sequence[str] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Validated time, event, x (n, p), replicate arrays and the term names of
+    :func:`cox_ph_batched`'s two input forms (column names of ``data``, or arrays); the checks
+    and messages of ``survival/_checks.py``."""
+    if data is not None:
+        if names is not None:
+            raise TypeError("names is not used with data: the terms are named by the columns of x")
+        df = to_polars(data)
+        xs = [x] if isinstance(x, str) else list(x)
+        require_columns(
+            df,
+            [("time", time), ("event", event), ("replicate", replicate)]
+            + [("covariate", c) for c in xs],
+        )
+        t = check_time(df, time)
+        e = check_event(df, event)
+        xm = np.column_stack([numeric(df, c, "covariate") for c in xs])
+        return t, e, xm, df.get_column(replicate).to_numpy(), tuple(xs)
+    xm = np.asarray(x, dtype=np.float64)
+    xm = xm[:, None] if xm.ndim == 1 else xm
+    rep = np.asarray(replicate)
+    frame = pl.DataFrame(
+        {"time": np.asarray(time, dtype=np.float64), "event": np.asarray(event, dtype=np.float64)}
+    )
+    n = frame.height
+    if not (xm.shape[0] == n and rep.shape[0] == n):
+        raise ValueError("time, event, x and replicate must have the same number of rows")
+    t = check_time(frame, "time")
+    bad = int(np.sum(~np.isfinite(xm).all(axis=1)))
+    if bad:
+        raise bad_rows("x", bad, "a non-finite value (NaN or infinity)", "covariate")
+    e = check_event(frame, "event")
+    p = xm.shape[1]
+    if names is None:
+        names = ("x",) if p == 1 else tuple(f"x{k + 1}" for k in range(p))
+    if len(names) != p:
+        raise ValueError(f"names has {len(names)} entries for the {p} column(s) of x")
+    return t, e, xm, rep, tuple(names)
+
+
 def cox_ph_batched(
     time: Any,
     event: Any,
@@ -935,38 +984,8 @@ def cox_ph_batched(
     from mrdtrack.survival._kernels_cox import batched_fit
 
     efron = check_ties(ties) == "efron"
-    if data is not None and names is not None:
-        raise TypeError("names is not used with data: the terms are named by the columns of x")
-    if data is not None:
-        df = to_polars(data)
-        xs = [x] if isinstance(x, str) else list(x)
-        names = tuple(xs)
-        time = df.get_column(time).to_numpy()
-        event = df.get_column(event).to_numpy()
-        x = np.column_stack([df.get_column(c).to_numpy() for c in xs])
-        replicate = df.get_column(replicate).to_numpy()
-    t = np.asarray(time, dtype=np.float64)
-    e = np.asarray(event, dtype=np.float64)
-    xm = np.asarray(x, dtype=np.float64)
-    if xm.ndim == 1:
-        xm = xm[:, None]
-    rep = np.asarray(replicate)
-    n = t.shape[0]
-    if not (e.shape[0] == n and xm.shape[0] == n and rep.shape[0] == n):
-        raise ValueError("time, event, x and replicate must have the same number of rows")
-    for nm, arr in (("time", t), ("x", xm)):
-        bad = int(np.sum(~np.isfinite(arr)))
-        if bad:
-            raise ValueError(f"{nm} has {bad} non-finite value(s)")
-    bad = int(np.sum(t < 0))
-    if bad:
-        raise ValueError(f"time has {bad} negative value(s)")
-    bad = int(np.sum((e != 0) & (e != 1)))
-    if bad:
-        raise ValueError(f"event has {bad} value(s) outside {{0, 1}}")
-    p = xm.shape[1]
-    if names is None:
-        names = ("x",) if p == 1 else tuple(f"x{k + 1}" for k in range(p))
+    t, e, xm, rep, names = _batched_inputs(time, event, x, replicate, data, names)
+    n, p = xm.shape
     # group the rows by replicate (the kernel sorts each block by time itself)
     if rep.dtype.kind in "iu" and (n < 2 or bool(np.all(rep[1:] >= rep[:-1]))):
         order = None
