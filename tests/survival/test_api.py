@@ -84,7 +84,7 @@ def test_iteration_controls_reach_the_firth_fit():
     assert not one.converged and one.iterations == 1
     assert one.options["max_iter"] == 1
     loose = cox_ph(d, "time", "event", ["x"], firth=True, tol=1e-2)
-    assert loose.options["xtol"] == 1e-2 and loose.iterations <= full.iterations
+    assert loose.options["tol"] == 1e-2 and loose.iterations <= full.iterations
 
 
 def test_cox_max_iter_and_tol_are_r_coxph_control():

@@ -271,7 +271,7 @@ class FirthCoxFit:
                 o["max_step"],
                 o["max_halfstep"],
                 o["gtol"],
-                o["xtol"] if xtol is None else xtol,
+                o["tol"] if xtol is None else xtol,
                 ev_start,
             )
         except EstimationError:
@@ -332,7 +332,7 @@ class FirthCoxFit:
             o["max_step"],
             o["max_halfstep"],
             o["gtol"],
-            o["xtol"],
+            o["tol"],
         )
         if not res.converged:
             raise ConvergenceError(f"the constrained fit with {list(terms)} = 0 did not converge")
@@ -643,6 +643,6 @@ def fit_firth(
             "max_step": max_step,
             "max_halfstep": max_halfstep,
             "gtol": gtol,
-            "xtol": tol,
+            "tol": tol,
         },
     )
