@@ -12,9 +12,11 @@ The Cox defaults are R ``survival::coxph.control()``: ``eps = 1e-9`` (our ``tol`
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 from scipy import special
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "SPAN_INF",
     "CoxTest",
     "chisq_test",
+    "tests_table",
 ]
 
 COX_TOL = 1e-9  # R coxph.control(eps): relative change of the log partial likelihood
@@ -52,3 +55,15 @@ class CoxTest:
 def chisq_test(statistic: float, df: int) -> CoxTest:
     """A :class:`CoxTest` with the upper-tail chi-square p-value on ``df`` degrees of freedom."""
     return CoxTest(float(statistic), int(df), float(special.chdtrc(df, statistic)))
+
+
+def tests_table(tests: Mapping[str, CoxTest]) -> pl.DataFrame:
+    """Global tests as a tidy frame: test, statistic, df, p_value (one row per test)."""
+    return pl.DataFrame(
+        {
+            "test": list(tests),
+            "statistic": [t.statistic for t in tests.values()],
+            "df": [t.df for t in tests.values()],
+            "p_value": [t.p_value for t in tests.values()],
+        }
+    )

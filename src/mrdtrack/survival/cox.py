@@ -38,6 +38,7 @@ from mrdtrack.survival._control import (
     SPAN_INF,
     CoxTest,
     chisq_test,
+    tests_table,
 )
 from mrdtrack.survival._coxdata import CoxData, cox_loglik_derivs, prepare_cox_data
 from mrdtrack.survival.firth import FirthCoxFit, fit_firth
@@ -584,14 +585,7 @@ class CoxFit:
 
     def tests_table(self) -> pl.DataFrame:
         """The global tests as a tidy frame: test, statistic, df, p_value."""
-        return pl.DataFrame(
-            {
-                "test": list(self.tests),
-                "statistic": [t.statistic for t in self.tests.values()],
-                "df": [t.df for t in self.tests.values()],
-                "p_value": [t.p_value for t in self.tests.values()],
-            }
-        )
+        return tests_table(self.tests)
 
     def summary(self, conf_level: float = 0.95) -> str:
         """Human-readable summary in the layout of R ``summary.coxph``."""

@@ -33,7 +33,7 @@ from scipy import special
 
 from mrdtrack.errors import ConvergenceError, EstimationError
 from mrdtrack.survival._checks import check_ties
-from mrdtrack.survival._control import CoxTest
+from mrdtrack.survival._control import CoxTest, tests_table
 from mrdtrack.survival._coxdata import CoxData
 
 __all__ = ["FirthCoxFit", "fit_firth", "penalised_loglik"]
@@ -488,14 +488,7 @@ class FirthCoxFit:
 
     def tests_table(self) -> pl.DataFrame:
         """The global tests as a tidy frame: test, statistic, df, p_value."""
-        return pl.DataFrame(
-            {
-                "test": list(self.tests),
-                "statistic": [t.statistic for t in self.tests.values()],
-                "df": [t.df for t in self.tests.values()],
-                "p_value": [t.p_value for t in self.tests.values()],
-            }
-        )
+        return tests_table(self.tests)
 
     def summary(self, conf_level: float | None = None) -> str:
         """Human-readable summary in the layout of R ``summary(coxphf(...))``."""
