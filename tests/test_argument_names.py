@@ -37,6 +37,7 @@ BANNED = {
     "n_jobs": "workers",
     "n_workers": "workers",
     "time_unit": "unit",
+    "entry": "start",
 }
 
 # (public callable, parameter): renamed on another helper's branch of issue #17; empty this

@@ -38,7 +38,7 @@ def _fit(case: dict) -> object:
         "time",
         "event",
         by=case["by"] or None,
-        entry=case["entry"] or None,
+        start=case["entry"] or None,
         weights=case["weights"] or None,
         conf_type=case["conf_type"],
     )
@@ -150,14 +150,14 @@ def test_groups_sorted_numeric_labels_and_pandas_input() -> None:
         ("t", [1.0, -1.0, float("nan"), 2.0], "column 't': 1 row with a non-finite"),
         ("t", [1.0, -1.0, -2.0, 2.0], "column 't': 2 rows with a negative"),
         ("e", [1, 2, 0, 3], "column 'e': 2 rows with an event code outside"),
-        ("a", [0.0, 2.0, 3.0, 0.5], "column 'a': 2 rows with entry >= time"),
+        ("a", [0.0, 2.0, 3.0, 0.5], "column 'a': 2 rows with start >= time"),
     ],
 )
 def test_bad_input_names_column_and_count(column: str, values: list, message: str) -> None:
     d = {"t": [1.0, 2.0, 3.0, 4.0], "e": [1, 0, 1, 0], "a": [0.0, 0.0, 0.0, 0.0]}
     d[column] = values
     with pytest.raises(ValueError, match=message):
-        kaplan_meier(pl.DataFrame(d), "t", "e", entry="a")
+        kaplan_meier(pl.DataFrame(d), "t", "e", start="a")
 
 
 def test_bad_input_other() -> None:
@@ -178,7 +178,7 @@ def test_zero_entry_equals_right_censored_and_integer_weights_equal_replication(
     d = _data("lung")
     plain = kaplan_meier(d, "time", "event", by="sex").table()
     with_entry = kaplan_meier(
-        d.with_columns(entry0=pl.lit(0.0)), "time", "event", by="sex", entry="entry0"
+        d.with_columns(entry0=pl.lit(0.0)), "time", "event", by="sex", start="entry0"
     )
     # entry = 0 < time: identical risk sets except subjects with time 0 (none in lung)
     assert plain.equals(with_entry.table())

@@ -63,11 +63,11 @@ def test_hand_worked_two_group() -> None:
 def test_zero_entry_equals_no_entry_and_entry_changes_risk_sets() -> None:
     d = _data("lung")
     a = logrank_test(d, "time", "event", "sex")
-    b = logrank_test(d.with_columns(z=pl.lit(0.0)), "time", "event", "sex", entry="z")
+    b = logrank_test(d.with_columns(z=pl.lit(0.0)), "time", "event", "sex", start="z")
     assert a.statistic == pytest.approx(b.statistic, rel=1e-14)
-    c = logrank_test(d, "time", "event", "sex", entry="entry")
+    c = logrank_test(d, "time", "event", "sex", start="entry")
     assert c.statistic != pytest.approx(a.statistic, rel=1e-3)
-    assert "(entry, time]" in c.summary()
+    assert "(start, time]" in c.summary()
 
 
 def test_bad_input() -> None:
@@ -178,6 +178,6 @@ def test_entry_logrank_equals_r_cox_score_test_on_untied_data(
     ref = pl.read_csv(REF / "out" / "logrank_entry_score.csv").filter(
         (pl.col("group") == group) & (pl.col("entry") == (entry is not None))
     )
-    r = logrank_test(d, "time", "event", group, entry=entry)
+    r = logrank_test(d, "time", "event", group, start=entry)
     assert r.statistic == pytest.approx(ref["chisq"][0], rel=1e-10)
     assert r.df == ref["df"][0]

@@ -65,14 +65,14 @@ def day_grid(time: np.ndarray, cells: int = 1) -> tuple[int, int] | None:
 
 
 def entry_not_entered(
-    entry: np.ndarray, ilo: int, span: int, weight: np.ndarray | None = None
+    start: np.ndarray, ilo: int, span: int, weight: np.ndarray | None = None
 ) -> np.ndarray:
-    """Per day lo + j of the grid: number (weight) of rows with entry >= that day.
+    """Per day lo + j of the grid: number (weight) of rows with start >= that day (not entered).
 
-    For a whole day u, entry >= u exactly when floor(entry) >= u; entries before the first day
-    never count (every distinct time is >= lo), and floor(entry) <= the row's time <= hi.
+    For a whole day u, start >= u exactly when floor(start) >= u; starts before the first day
+    never count (every distinct time is >= lo), and floor(start) <= the row's time <= hi.
     """
-    ce = np.floor(entry).astype(np.int64) - ilo
+    ce = np.floor(start).astype(np.int64) - ilo
     keep = ce >= 0
     cnt = np.bincount(ce[keep], weights=None if weight is None else weight[keep], minlength=span)
     return np.cumsum(cnt[::-1])[::-1].astype(np.float64)
@@ -467,7 +467,7 @@ def kaplan_meier(
     time: str,
     event: str,
     by: str | None = None,
-    entry: str | None = None,
+    start: str | None = None,
     conf_type: str = "log",
     conf_level: float = 0.95,
     weights: str | None = None,
@@ -476,13 +476,13 @@ def kaplan_meier(
 
     Method: Kaplan & Meier (1958); variance by Greenwood's formula (Greenwood, 1926),
     Var(-log S(t)) = sum_{t_i <= t} d_i / (n_i (n_i - d_i)). R equivalent:
-    ``survfit(Surv(time, event) ~ by, data, conf.type=)`` or, with ``entry``,
-    ``survfit(Surv(entry, time, event) ~ by)``; SAS: ``PROC LIFETEST``.
+    ``survfit(Surv(time, event) ~ by, data, conf.type=)`` or, with ``start``,
+    ``survfit(Surv(start, time, event) ~ by)``; SAS: ``PROC LIFETEST``.
 
     Conventions (all as R survival 3.5):
 
     - risk set at t: subjects with time >= t; censorings tied with events at t are at risk at t;
-    - delayed entry: a subject is at risk on (entry, time], so not at its entry time;
+    - delayed entry: a subject is at risk on (start, time], so not at its start time;
     - one row per distinct time (event or censoring times);
     - ``conf_type``: "log" (R default), "log-log" (SAS default), "plain" (clipped to [0, 1]);
       limits are NA (null) where S = 0 ("log", "log-log") or S = 1 ("log-log");
@@ -498,8 +498,9 @@ def kaplan_meier(
         Follow-up time (>= 0, finite) and event indicator (1 event, 0 censored).
     by : str, optional
         Grouping column; levels kept as strings, ordered as R orders factor levels (sorted).
-    entry : str, optional
-        Left-truncation (delayed entry) time, strictly less than ``time``.
+    start : str, optional
+        Left-truncation (delayed entry) time, strictly less than ``time``: the row is at risk
+        on (start, time], as ``cox_ph(start=)`` (R ``Surv(start, time, event)``).
     conf_type : {"log", "log-log", "plain"}
     conf_level : float
     weights : str, optional
@@ -534,11 +535,11 @@ def kaplan_meier(
     if df.height == 0:
         raise ValueError("no rows: the data are empty")
     require_columns(
-        df, {"time": time, "event": event, "entry": entry, "weights": weights, "by": by}
+        df, {"time": time, "event": event, "start": start, "weights": weights, "by": by}
     )
     t = check_time(df, time)
     e = check_event(df, event)
-    a = check_entry(df, entry, t) if entry is not None else None
+    a = check_entry(df, start, t, role="start") if start is not None else None
     w = check_weights(df, weights) if weights is not None else None
     if by is None:
         codes, labels = np.zeros(t.shape[0], dtype=np.int64), ["all"]
@@ -565,7 +566,7 @@ def kaplan_meier(
         by=by,
         conf_type=conf_type,
         conf_level=conf_level,
-        has_entry=entry is not None,
+        has_entry=start is not None,
         weighted=weights is not None,
         _curves=tuple(curves),
     )

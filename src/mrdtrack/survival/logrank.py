@@ -251,7 +251,7 @@ class LogrankResult:
     def summary(self) -> str:
         name = "log-rank" if self.rho == 0 else f"Fleming-Harrington G(rho={self.rho:g})"
         strat = f", stratified by {self.strata} ({self.n_strata} strata)" if self.strata else ""
-        entry = ", (entry, time] risk sets" if self.has_entry else ""
+        entry = ", (start, time] risk sets" if self.has_entry else ""
         lines = [f"{name} test of {self.group}{strat}{entry} (R survdiff)"]
         lines.append(
             f"{'group':<16}{'N':>8}{'Observed':>11}{'Expected':>11}{'(O-E)^2/E':>11}"
@@ -282,7 +282,7 @@ def logrank_test(
     group: str,
     strata: str | None = None,
     rho: float = 0.0,
-    entry: str | None = None,
+    start: str | None = None,
 ) -> LogrankResult:
     """Log-rank test, or the Fleming-Harrington G(rho) test, of equal survival across groups.
 
@@ -297,10 +297,10 @@ def logrank_test(
     SAS: ``PROC LIFETEST; STRATA strata / GROUP=group TEST=LOGRANK`` (rho = 0).
 
     Conventions: risk set at t: time >= t (censorings tied with deaths are at risk); observed
-    and expected are weighted when rho != 0, as R reports them. With ``entry`` the risk sets are
-    (entry, time] (R's survdiff refuses counting-process data; this is the same statistic with
+    and expected are weighted when rho != 0, as R reports them. With ``start`` the risk sets are
+    (start, time] (R's survdiff refuses counting-process data; this is the same statistic with
     left-truncated risk sets; with untied times it equals R's Breslow Cox score test,
-    ``coxph(Surv(entry, time, event) ~ group, ties="breslow")``, at beta = 0).
+    ``coxph(Surv(start, time, event) ~ group, ties="breslow")``, at beta = 0).
 
     Parameters
     ----------
@@ -312,8 +312,8 @@ def logrank_test(
     strata : str, optional
     rho : float
         0 for the log-rank test.
-    entry : str, optional
-        Delayed-entry time, strictly less than ``time``.
+    start : str, optional
+        Delayed-entry time, strictly less than ``time`` (as ``cox_ph(start=)``).
 
     References
     ----------
@@ -328,11 +328,11 @@ def logrank_test(
     if df_.height == 0:
         raise ValueError("no rows: the data are empty")
     require_columns(
-        df_, {"time": time, "event": event, "group": group, "strata": strata, "entry": entry}
+        df_, {"time": time, "event": event, "group": group, "strata": strata, "start": start}
     )
     t = check_time(df_, time)
     e = check_event(df_, event)
-    a = check_entry(df_, entry, t) if entry is not None else None
+    a = check_entry(df_, start, t, role="start") if start is not None else None
     g, labels = group_codes(df_, group, "group")
     k = len(labels)
     if k < 2:
@@ -366,7 +366,7 @@ def logrank_test(
         group=group,
         strata=strata,
         n_strata=len(slabels),
-        has_entry=entry is not None,
+        has_entry=start is not None,
     )
 
 

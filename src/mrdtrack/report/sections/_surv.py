@@ -36,7 +36,7 @@ def kaplan_meier(
         time="time",
         event="event",
         by=by,
-        entry=entry,
+        start=entry,
         conf_type=ctx.config.conf_type,
         conf_level=ctx.config.conf_level,
     )
