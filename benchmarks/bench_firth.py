@@ -40,7 +40,7 @@ def run_mrdtrack(df: pl.DataFrame) -> np.ndarray:
 
     cd = prepare_cox_data(df, "time", "event", ["group", "age"])
     fit = fit_firth(cd, ties="breslow")
-    ci = fit.conf_int(level=0.95, method="profile")
+    ci = fit.conf_int(conf_level=0.95, method="profile")
     return np.log(np.column_stack([ci["lower"].to_numpy(), ci["upper"].to_numpy()]))
 
 
@@ -50,8 +50,8 @@ def run_tight(df: pl.DataFrame) -> np.ndarray:
     from mrdtrack.survival.firth import fit_firth
 
     cd = prepare_cox_data(df, "time", "event", ["group", "age"])
-    fit = fit_firth(cd, ties="breslow", xtol=1e-12)
-    ci = fit.conf_int(level=0.95, method="profile")
+    fit = fit_firth(cd, ties="breslow", tol=1e-12)
+    ci = fit.conf_int(conf_level=0.95, method="profile")
     return np.log(np.column_stack([ci["lower"].to_numpy(), ci["upper"].to_numpy()]))
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 
@@ -29,8 +29,20 @@ def is_pandas(data: Any) -> bool:
     return type(data).__module__.startswith("pandas")
 
 
-def column_array(df: pl.DataFrame, name: str, dtype: Any = np.float64) -> np.ndarray:
-    """A column as a numpy array of ``dtype``; a clear error if the column is missing."""
-    if name not in df.columns:
-        raise ValueError(f"column {name!r} not found; available columns: {sorted(df.columns)}")
-    return df.get_column(name).to_numpy().astype(dtype, copy=False)
+def require_columns(
+    df: pl.DataFrame, roles: Mapping[str, str | None] | Iterable[tuple[str, str | None]]
+) -> None:
+    """Check that every column named in ``roles`` (role -> column name, or (role, name) pairs;
+    a None name is an option not used) is in ``df``; one ValueError names every missing column
+    with its role and lists the available ones (the one format of the package):
+    ``"time column 'tt', event column 'ee' not found; available columns: a, b"``."""
+    pairs = roles.items() if isinstance(roles, Mapping) else roles
+    missing = [
+        f"{role} column {name!r}" if role else f"column {name!r}"
+        for role, name in pairs
+        if name is not None and name not in df.columns
+    ]
+    if missing:
+        raise ValueError(
+            f"{', '.join(missing)} not found; available columns: {', '.join(sorted(df.columns))}"
+        )

@@ -236,8 +236,8 @@ def test_fine_gray_matches_crr(dataset, cause, covs, stem, mgus2, pbc):
 def test_fine_gray_row_order_invariance(pbc):
     a = fine_gray(pbc, "time", "status", 2, ["age", "logbili"])
     b = fine_gray(pbc.reverse(), "time", "status", 2, ["age", "logbili"])
-    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-10)
-    np.testing.assert_allclose(a.se, b.se, rtol=1e-10)
+    np.testing.assert_allclose(a.coef_array, b.coef_array, rtol=1e-10)
+    np.testing.assert_allclose(list(a.se.values()), list(b.se.values()), rtol=1e-10)
 
 
 def test_fine_gray_without_competing_events_is_cox_breslow():
@@ -260,14 +260,14 @@ def test_fine_gray_without_competing_events_is_cox_breslow():
             u += np.sum(x[(t == ti) & (s == 1)]) - d * xb
             info += d * (np.sum(e * x[r] ** 2) / e.sum() - xb**2)
         beta += u / info
-    np.testing.assert_allclose(fit.coef[0], beta, rtol=1e-9)
+    np.testing.assert_allclose(fit.coef["x"], beta, rtol=1e-9)
 
 
 # ------------------------------------------------------------------ bad input
 
 
 def test_cause_outside_declared_set(mgus2):
-    with pytest.raises(ValueError, match=r"row\(s\) carry a cause code outside"):
+    with pytest.raises(ValueError, match="rows with a cause code outside"):
         cumulative_incidence(mgus2, "etime", "event", causes=[1])
 
 
@@ -281,13 +281,13 @@ def test_no_events_of_requested_cause(mgus2):
 
 def test_bad_status_and_time_values():
     df = pl.DataFrame({"t": [1.0, 2.0, -1.0, 3.0], "s": [1, 0, 2, 1]})
-    with pytest.raises(ValueError, match=r"'t': 1 row\(s\) with a negative"):
+    with pytest.raises(ValueError, match="'t': 1 row with a negative"):
         cumulative_incidence(df, "t", "s")
     df = pl.DataFrame({"t": [1.0, 2.0, 1.0, 3.0], "s": [1.0, 0.0, -2.0, 1.5]})
-    with pytest.raises(ValueError, match=r"'s': 2 row\(s\) are not 0"):
+    with pytest.raises(ValueError, match="'s': 2 rows with a status that is not 0"):
         cumulative_incidence(df, "t", "s")
     df = pl.DataFrame({"t": [1.0, None, 1.0], "s": [1, 0, 2]})
-    with pytest.raises(ValueError, match="1 missing value"):
+    with pytest.raises(ValueError, match="1 row with a missing value"):
         cumulative_incidence(df, "t", "s")
 
 
@@ -300,5 +300,5 @@ def test_fine_gray_missing_covariate_value(pbc):
     data = pbc.with_columns(
         pl.when(pl.col("age") > 70).then(None).otherwise(pl.col("age")).alias("age")
     )
-    with pytest.raises(ValueError, match="covariate 'age' has"):
+    with pytest.raises(ValueError, match="covariate column 'age': "):
         fine_gray(data, "time", "status", 2, ["age"])

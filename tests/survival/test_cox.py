@@ -68,7 +68,7 @@ def test_book_loglik_score_information(ties, beta):
 def test_book_newton_iterates_and_solution(ties):
     # first Newton step from 0 is U(0) / I(0); the score test is U(0)^2 / I(0)
     _, u0, i0 = book_exact(0.0, ties)
-    one = cox_ph(BOOK, "time", "status", "x", ties=ties, iter_max=1)
+    one = cox_ph(BOOK, "time", "status", "x", ties=ties, max_iter=1)
     assert one.coef_array[0] == pytest.approx(u0 / i0, rel=1e-13)
     fit = cox_ph(BOOK, "time", "status", "x", ties=ties)
     assert fit.converged
@@ -222,7 +222,7 @@ def test_non_integer_weights_switch_on_robust_as_R():
     ("change", "kw", "match"),
     [
         (lambda d: d.with_columns(stop=pl.col("stop") * -1), {}, "2|negative"),
-        (lambda d: d.with_columns(start=pl.col("stop")), {"start": "start"}, "stop .* <= start"),
+        (lambda d: d.with_columns(start=pl.col("stop")), {"start": "start"}, "start >= stop"),
         (lambda d: d.with_columns(status=pl.col("status") * 2), {}, "outside"),
         (
             lambda d: d.with_columns(x1=pl.when(pl.col("x2") == 0).then(None).otherwise("x1")),

@@ -152,7 +152,7 @@ def test_logrank_shifted_times_give_identical_test(
         cols["a"] = d["entry"]
     df = pl.DataFrame(cols)
     shifted = df.with_columns(pl.col("t") + 0.5, *([pl.col("a") + 0.5] if entry else []))
-    kw = {"strata": "s" if strata else None, "rho": rho, "entry": "a" if entry else None}
+    kw = {"strata": "s" if strata else None, "rho": rho, "start": "a" if entry else None}
     x = logrank_test(df, "t", "e", "g", **kw)
     y = logrank_test(shifted, "t", "e", "g", **kw)
     assert x.statistic == y.statistic or (np.isnan(x.statistic) and np.isnan(y.statistic))

@@ -337,11 +337,11 @@ def test_unbounded_profile_bound_is_flagged(monkeypatch):
     # with a search span too short to reach the critical value the bound does not exist for us:
     # it must come back as unbounded, never as the last number tried
     monkeypatch.setattr(firth_mod, "_PROFILE_SPAN", 0.5)
-    ci = fit.conf_int(level=0.99)
+    ci = fit.conf_int(conf_level=0.99)
     row = ci.row(0, named=True)
     assert row["upper_unbounded"] and math.isinf(row["upper"])
     assert row["lower_unbounded"] and row["lower"] == 0.0
-    assert "unbounded" in fit.summary(level=0.99)
+    assert "unbounded" in fit.summary(conf_level=0.99)
 
 
 def test_penalised_lrt_of_several_terms_and_wald_ci():

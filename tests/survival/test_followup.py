@@ -54,5 +54,5 @@ def test_followup_is_km_of_flipped_status_and_counts() -> None:
 
 
 def test_followup_bad_event() -> None:
-    with pytest.raises(ValueError, match="column 'e': 1 row have an event code"):
+    with pytest.raises(ValueError, match="column 'e': 1 row with an event code"):
         median_followup(pl.DataFrame({"t": [1.0, 2.0], "e": [1, 2]}), "t", "e")

@@ -38,7 +38,7 @@ def _fit(case: dict) -> object:
         "time",
         "event",
         by=case["by"] or None,
-        entry=case["entry"] or None,
+        start=case["entry"] or None,
         weights=case["weights"] or None,
         conf_type=case["conf_type"],
     )
@@ -147,24 +147,24 @@ def test_groups_sorted_numeric_labels_and_pandas_input() -> None:
 @pytest.mark.parametrize(
     ("column", "values", "message"),
     [
-        ("t", [1.0, -1.0, float("nan"), 2.0], "column 't': 1 row have non-finite"),
-        ("t", [1.0, -1.0, -2.0, 2.0], "column 't': 2 rows have negative"),
-        ("e", [1, 2, 0, 3], "column 'e': 2 rows have an event code outside"),
-        ("a", [0.0, 2.0, 3.0, 0.5], "column 'a': 2 rows have entry >= time"),
+        ("t", [1.0, -1.0, float("nan"), 2.0], "column 't': 1 row with a non-finite"),
+        ("t", [1.0, -1.0, -2.0, 2.0], "column 't': 2 rows with a negative"),
+        ("e", [1, 2, 0, 3], "column 'e': 2 rows with an event code outside"),
+        ("a", [0.0, 2.0, 3.0, 0.5], "column 'a': 2 rows with start >= time"),
     ],
 )
 def test_bad_input_names_column_and_count(column: str, values: list, message: str) -> None:
     d = {"t": [1.0, 2.0, 3.0, 4.0], "e": [1, 0, 1, 0], "a": [0.0, 0.0, 0.0, 0.0]}
     d[column] = values
     with pytest.raises(ValueError, match=message):
-        kaplan_meier(pl.DataFrame(d), "t", "e", entry="a")
+        kaplan_meier(pl.DataFrame(d), "t", "e", start="a")
 
 
 def test_bad_input_other() -> None:
     d = pl.DataFrame({"t": [1.0, 2.0], "e": [1, None], "g": ["a", None]})
-    with pytest.raises(ValueError, match="column 'e': 1 row are missing"):
+    with pytest.raises(ValueError, match="column 'e': 1 row with a missing value"):
         kaplan_meier(d, "t", "e")
-    with pytest.raises(ValueError, match="column 'g': 1 row are missing"):
+    with pytest.raises(ValueError, match="column 'g': 1 row with a missing value"):
         kaplan_meier(d.with_columns(pl.col("e").fill_null(0)), "t", "e", by="g")
     with pytest.raises(ValueError, match="not found"):
         kaplan_meier(d, "time", "e")
@@ -178,7 +178,7 @@ def test_zero_entry_equals_right_censored_and_integer_weights_equal_replication(
     d = _data("lung")
     plain = kaplan_meier(d, "time", "event", by="sex").table()
     with_entry = kaplan_meier(
-        d.with_columns(entry0=pl.lit(0.0)), "time", "event", by="sex", entry="entry0"
+        d.with_columns(entry0=pl.lit(0.0)), "time", "event", by="sex", start="entry0"
     )
     # entry = 0 < time: identical risk sets except subjects with time 0 (none in lung)
     assert plain.equals(with_entry.table())
@@ -319,7 +319,7 @@ def test_kernels_match_numpy_reference() -> None:
 @settings(max_examples=40, deadline=None)
 @given(st.lists(survival_data(max_n=25), min_size=1, max_size=6))
 def test_batched_kernels_match_numpy_references(datasets: list[pl.DataFrame]) -> None:
-    from mrdtrack.survival.km import QUANTILE_TOL, _batched_points, _segment_sort
+    from mrdtrack.survival.km import QUANTILE_TOL, _batched_points, segment_sort
 
     allrows = pl.concat([d.with_columns(rep=pl.lit(i)) for i, d in enumerate(datasets)])
     t, e, r = (
@@ -327,7 +327,7 @@ def test_batched_kernels_match_numpy_references(datasets: list[pl.DataFrame]) ->
         allrows["e"].to_numpy().astype(float),
         allrows["rep"].to_numpy(),
     )
-    reps, codes, order = _segment_sort(t, r)
+    reps, codes, order = segment_sort(t, r)
     np.testing.assert_array_equal(np.lexsort((t, codes)).shape, order.shape)
     ts, cs = t[order], codes[order]
     assert np.all((cs[1:] > cs[:-1]) | ((cs[1:] == cs[:-1]) & (ts[1:] >= ts[:-1])))

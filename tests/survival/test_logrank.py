@@ -63,20 +63,20 @@ def test_hand_worked_two_group() -> None:
 def test_zero_entry_equals_no_entry_and_entry_changes_risk_sets() -> None:
     d = _data("lung")
     a = logrank_test(d, "time", "event", "sex")
-    b = logrank_test(d.with_columns(z=pl.lit(0.0)), "time", "event", "sex", entry="z")
+    b = logrank_test(d.with_columns(z=pl.lit(0.0)), "time", "event", "sex", start="z")
     assert a.statistic == pytest.approx(b.statistic, rel=1e-14)
-    c = logrank_test(d, "time", "event", "sex", entry="entry")
+    c = logrank_test(d, "time", "event", "sex", start="entry")
     assert c.statistic != pytest.approx(a.statistic, rel=1e-3)
-    assert "(entry, time]" in c.summary()
+    assert "(start, time]" in c.summary()
 
 
 def test_bad_input() -> None:
     d = pl.DataFrame({"t": [1.0, 2.0, 3.0], "e": [1, 0, 1], "g": ["a", "a", "a"]})
     with pytest.raises(ValueError, match="column 'g': needs at least 2 groups, found 1"):
         logrank_test(d, "t", "e", "g")
-    with pytest.raises(ValueError, match="column 't': 1 row have negative"):
+    with pytest.raises(ValueError, match="column 't': 1 row with a negative"):
         logrank_test(d.with_columns(t=pl.Series([1.0, -2.0, 3.0])), "t", "e", "g")
-    with pytest.raises(ValueError, match="column 'e': 1 row have an event code"):
+    with pytest.raises(ValueError, match="column 'e': 1 row with an event code"):
         logrank_test(d.with_columns(e=pl.Series([1, 5, 0])), "t", "e", "g")
 
 
@@ -150,13 +150,13 @@ def test_batched_equals_one_at_a_time(datasets: list[pl.DataFrame], rho: float) 
 @given(st.lists(trials(), min_size=1, max_size=5), st.sampled_from([0.0, 1.0, 0.5]))
 def test_survdiff_kernel_matches_numpy_reference(datasets: list[pl.DataFrame], rho: float) -> None:
     from mrdtrack.survival import _kernels_km
-    from mrdtrack.survival.km import _segment_sort
+    from mrdtrack.survival.km import segment_sort
     from mrdtrack.survival.logrank import _points_batched, _survdiff_parts
 
     allrows = pl.concat([d.with_columns(rep=pl.lit(i)) for i, d in enumerate(datasets)])
     t, e = allrows["t"].to_numpy(), allrows["e"].to_numpy().astype(float)
     g = (allrows["g"] == "B").cast(pl.Int64).to_numpy()
-    reps, codes, order = _segment_sort(t, allrows["rep"].to_numpy())
+    reps, codes, order = segment_sort(t, allrows["rep"].to_numpy())
     n_k, d_k, seg_ptr = _points_batched(
         t[order], e[order], g[order], 2, codes[order], reps.shape[0]
     )
@@ -178,6 +178,6 @@ def test_entry_logrank_equals_r_cox_score_test_on_untied_data(
     ref = pl.read_csv(REF / "out" / "logrank_entry_score.csv").filter(
         (pl.col("group") == group) & (pl.col("entry") == (entry is not None))
     )
-    r = logrank_test(d, "time", "event", group, entry=entry)
+    r = logrank_test(d, "time", "event", group, start=entry)
     assert r.statistic == pytest.approx(ref["chisq"][0], rel=1e-10)
     assert r.df == ref["df"][0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mrdtrack.cohort import Cohort
 from mrdtrack.io.folder import read_study
 from mrdtrack.io.mapping import StudyMap, load_mapping
 from mrdtrack.io.validate import RULES, ValidationOptions, validate_tables
@@ -36,7 +37,7 @@ def read_adam(path_or_files: Any, **kwargs: Any) -> Any:
     return _read_adam(path_or_files, **kwargs)
 
 
-def write_adam(cohort: Any, folder: Any, **kwargs: Any) -> Any:
+def write_adam(cohort: Cohort, folder: Any, **kwargs: Any) -> Any:
     """Write a Cohort as ADaM .xpt datasets; see `mrdtrack.io.adam.write_adam`."""
     from mrdtrack.io.adam import write_adam as _write_adam
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mrdtrack.cohort import Cohort
 from mrdtrack.errors import Problem, StudyValidationError
 from mrdtrack.io.validate import (
     FILE,
@@ -87,7 +88,7 @@ DEFAULT_ORIGIN = dt.date(2016, 1, 4)
 
 
 def write_adam(
-    cohort: Any,
+    cohort: Cohort,
     folder: str | Path,
     *,
     origin_dates: Mapping[str, dt.date] | dt.date | None = None,

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from mrdtrack.cohort import Cohort
 from mrdtrack.mrd.status import DEFAULT_THRESHOLD
 from mrdtrack.mrd.transitions import STATES, _follow_up, patient_timeline, transitions
 from mrdtrack.schema import DAYS_PER_MONTH
@@ -75,7 +76,7 @@ def _scale(unit: str) -> tuple[float, str]:
 
 
 def swimmer_plot(
-    cohort: Any,
+    cohort: Cohort,
     threshold: float = DEFAULT_THRESHOLD,
     *,
     patients: list[str] | None = None,
@@ -228,7 +229,7 @@ def _band(
 
 
 def alluvial_plot(
-    cohort: Any,
+    cohort: Cohort,
     threshold: float = DEFAULT_THRESHOLD,
     *,
     visit_window_days: int = 90,
@@ -324,7 +325,7 @@ def alluvial_plot(
 
 
 def prevalence_plot(
-    cohort: Any,
+    cohort: Cohort,
     threshold: float = DEFAULT_THRESHOLD,
     *,
     visit_window_days: int = 90,

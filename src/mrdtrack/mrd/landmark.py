@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from mrdtrack._frames import to_polars
+from mrdtrack.cohort import Cohort
 from mrdtrack.errors import GuaranteeTimeBiasError
 from mrdtrack.mrd._days import as_study_day
 from mrdtrack.mrd.trajectories import TrajectoryClasses, classify_trajectories
@@ -105,7 +106,7 @@ class LandmarkData:
 
 
 def landmark_data(
-    cohort: Any,
+    cohort: Cohort,
     at: int | str = "24m",
     threshold: float | None = None,
     *,
@@ -204,7 +205,7 @@ def landmark_data(
 
 
 def pfs_by_class(
-    cohort: Any, classes: Any, *, unit: str = "days", column: str = "mrd_class"
+    cohort: Cohort, classes: Any, *, unit: str = "days", column: str = "mrd_class"
 ) -> pl.DataFrame:
     """PFS rows (``patient_id, time, event, <column>``) grouped by MRD class — bias-guarded.
 

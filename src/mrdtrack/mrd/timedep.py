@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from mrdtrack._frames import to_polars
+from mrdtrack.cohort import Cohort
 from mrdtrack.mrd.landmark import _unit_factor
 from mrdtrack.mrd.presets import Preset, preset_for, with_threshold
 from mrdtrack.mrd.status import (
@@ -79,7 +80,7 @@ class TimeDependentData:
 
 
 def time_dependent_data(
-    cohort: Any,
+    cohort: Cohort,
     lag: int = 0,
     threshold: float | None = None,
     *,

@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 
 from mrdtrack._frames import to_polars
+from mrdtrack.cohort import Cohort
 from mrdtrack.mrd.presets import Preset, preset_for, with_threshold
 from mrdtrack.mrd.status import (
     MRD_SPECIMENS,
@@ -82,7 +83,7 @@ class Transitions:
         return "\n".join(lines)
 
 
-def _follow_up(cohort: Any) -> pl.DataFrame:
+def _follow_up(cohort: Cohort) -> pl.DataFrame:
     o = to_polars(cohort.outcomes)
     p = to_polars(cohort.patients).select(pl.col("patient_id").cast(pl.String), "cutoff_day")
     cols = {
@@ -104,7 +105,7 @@ def _follow_up(cohort: Any) -> pl.DataFrame:
 
 
 def visit_states(
-    cohort: Any,
+    cohort: Cohort,
     threshold: float | None = None,
     *,
     visit_window_days: int = 90,
@@ -184,7 +185,7 @@ def visit_states(
 
 
 def transitions(
-    cohort: Any,
+    cohort: Cohort,
     threshold: float | None = None,
     *,
     visit_window_days: int = 90,
@@ -275,7 +276,7 @@ def transitions(
 
 
 def patient_timeline(
-    cohort: Any,
+    cohort: Cohort,
     threshold: float | None = None,
     *,
     combine: Combine | None = None,

@@ -18,10 +18,19 @@ import polars as pl
 
 from mrdtrack._frames import to_polars
 from mrdtrack.errors import EstimationError
+from mrdtrack.survival._checks import (
+    check_entry,
+    check_event,
+    check_ties,
+    check_time,
+    check_weights,
+    column,
+    require_columns,
+)
+from mrdtrack.survival._design import design_matrix, is_categorical
 
 __all__ = ["CoxData", "cox_loglik_derivs", "prepare_cox_data"]
 
-_TIES = ("efron", "breslow")
 _TIMEFIX_TOL = float(np.sqrt(np.finfo(np.float64).eps))  # R aeqSurv(tolerance)
 
 
@@ -132,7 +141,7 @@ def cox_loglik_derivs(
     """
     from mrdtrack.survival._kernels_cox import loglik_derivs
 
-    efron = _check_ties(ties) == "efron"
+    efron = check_ties(ties) == "efron"
     b = np.ascontiguousarray(beta, dtype=np.float64).reshape(-1)
     if b.shape[0] != cd.p:
         raise ValueError(f"beta has length {b.shape[0]}, the design has {cd.p} columns")
@@ -156,13 +165,6 @@ def cox_loglik_derivs(
     return float(ll), u, imat
 
 
-def _check_ties(ties: str) -> str:
-    t = str(ties).lower()
-    if t not in _TIES:
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
-    return t
-
-
 def _as_list(x: str | Sequence[str] | None) -> list[str]:
     if x is None:
         return []
@@ -171,91 +173,11 @@ def _as_list(x: str | Sequence[str] | None) -> list[str]:
     return list(x)
 
 
-def _need(df: pl.DataFrame, name: str, role: str) -> pl.Series:
-    if name not in df.columns:
-        raise ValueError(
-            f"{role} column {name!r} not found; available columns: {sorted(df.columns)}"
-        )
-    col = df.get_column(name)
-    n_null = col.null_count()
-    if n_null:
-        raise ValueError(
-            f"{role} column {name!r} has {n_null} missing value(s); rows with missing data are "
-            "never dropped silently: remove or impute them first"
-        )
-    return col
-
-
-def _numeric(col: pl.Series, role: str) -> np.ndarray:
-    if col.dtype == pl.Boolean:
-        return col.cast(pl.Float64).to_numpy()
-    if not col.dtype.is_numeric():
-        raise ValueError(f"{role} column {col.name!r} must be numeric, got {col.dtype}")
-    x = col.cast(pl.Float64).to_numpy()
-    bad = int(np.sum(~np.isfinite(x)))
-    if bad:
-        raise ValueError(f"{role} column {col.name!r} has {bad} non-finite value(s) (NaN or inf)")
-    return x
-
-
-def _is_categorical(col: pl.Series) -> bool:
-    return col.dtype in (pl.String, pl.Categorical, pl.Utf8) or isinstance(
-        col.dtype, pl.Enum | pl.Categorical
-    )
-
-
-def _levels(col: pl.Series) -> list:
-    if isinstance(col.dtype, pl.Enum):
-        return list(col.dtype.categories)
-    vals = col.cast(pl.String).unique().to_list()
-    return sorted(vals)
-
-
 def _codes(col: pl.Series) -> tuple[np.ndarray, tuple]:
     """Integer codes 0..K-1 of any column (sorted levels) and the levels."""
-    s = col.cast(pl.String) if _is_categorical(col) else col
+    s = col.cast(pl.String) if is_categorical(col) else col
     levels, inv = np.unique(s.to_numpy(), return_inverse=True)
     return inv.astype(np.int64).reshape(-1), tuple(levels.tolist())
-
-
-def _expand(
-    df: pl.DataFrame, covariates: list[str], reference: Mapping[str, Any]
-) -> tuple[list[np.ndarray], list[str], dict]:
-    cols: list[np.ndarray] = []
-    names: list[str] = []
-    terms: dict[str, tuple[str, ...]] = {}
-    for name in covariates:
-        col = _need(df, name, "covariate")
-        if _is_categorical(col):
-            levels = _levels(col)
-            ref = reference.get(name, levels[0] if levels else None)
-            if ref not in levels:
-                raise ValueError(
-                    f"reference level for covariate {name!r} is not one of its {len(levels)} levels"
-                )
-            if len(levels) < 2:
-                raise EstimationError(
-                    f"covariate {name!r} has a single level: it is constant and cannot be "
-                    "estimated; remove it"
-                )
-            values = col.cast(pl.String).to_numpy()
-            expanded = []
-            for lev in levels:
-                if lev == ref:
-                    continue
-                cols.append((values == lev).astype(np.float64))
-                expanded.append(f"{name}{lev}")
-            names.extend(expanded)
-            terms[name] = tuple(expanded)
-        elif col.dtype == pl.Boolean:
-            cols.append(col.cast(pl.Float64).to_numpy())
-            names.append(f"{name}TRUE")
-            terms[name] = (f"{name}TRUE",)
-        else:
-            cols.append(_numeric(col, "covariate"))
-            names.append(name)
-            terms[name] = (name,)
-    return cols, names, terms
 
 
 def prepare_cox_data(
@@ -316,47 +238,37 @@ def prepare_cox_data(
     if n == 0:
         raise ValueError("the data have no rows")
 
-    stop = _numeric(_need(df, time, "time"), "time")
-    bad = int(np.sum(stop < 0))
-    if bad:
-        raise ValueError(f"time column {time!r} has {bad} negative value(s)")
+    strata_cols = _as_list(strata)
+    require_columns(
+        df,
+        [
+            ("time", time),
+            ("start", start),
+            ("event", event),
+            ("weights", weights),
+            ("cluster", cluster),
+            *[("strata", name) for name in strata_cols],
+            *[("covariate", name) for name in covs],
+        ],
+    )
+    stop = check_time(df, time)
     if start is not None:
-        entry = _numeric(_need(df, start, "start"), "start")
-        bad = int(np.sum(entry < 0))
-        if bad:
-            raise ValueError(f"start column {start!r} has {bad} negative value(s)")
-        bad = int(np.sum(stop <= entry))
-        if bad:
-            raise ValueError(
-                f"{bad} row(s) have stop ({time!r}) <= start ({start!r}); intervals must be "
-                "(start, stop] with start < stop"
-            )
+        entry = check_entry(df, start, stop, role="start", time_name="stop")
     else:
         entry = np.full(n, -np.inf)
 
-    ev_col = _need(df, event, "event")
-    ev = _numeric(ev_col, "event")
-    bad = int(np.sum((ev != 0) & (ev != 1)))
-    if bad:
-        raise ValueError(f"event column {event!r} has {bad} value(s) outside {{0, 1}}")
+    ev = check_event(df, event)
     if not np.any(ev == 1):
         raise EstimationError(f"event column {event!r} has no events: a Cox model needs events")
 
-    if weights is not None:
-        w = _numeric(_need(df, weights, "weights"), "weights")
-        bad = int(np.sum(w <= 0))
-        if bad:
-            raise ValueError(f"weights column {weights!r} has {bad} value(s) <= 0")
-    else:
-        w = np.ones(n)
+    w = check_weights(df, weights, positive=True) if weights is not None else np.ones(n)
 
-    strata_cols = _as_list(strata)
     if strata_cols:
         codes = np.zeros(n, dtype=np.int64)
         labels: list[tuple] = []
         parts = []
         for name in strata_cols:
-            c, lev = _codes(_need(df, name, "strata"))
+            c, lev = _codes(column(df, name, "strata"))
             parts.append((c, lev))
         # crossed strata: code the observed combinations in sorted order
         combo = np.stack([c for c, _ in parts], axis=1)
@@ -371,9 +283,10 @@ def prepare_cox_data(
 
     cl = None
     if cluster is not None:
-        cl, _ = _codes(_need(df, cluster, "cluster"))
+        cl, _ = _codes(column(df, cluster, "cluster"))
 
-    cols, names, terms = _expand(df, covs, reference or {})
+    design = design_matrix(df, covs, reference)
+    cols, names, terms = design.columns, design.names, design.terms
     const = [names[k] for k, c in enumerate(cols) if c.min() == c.max()]
     if const:
         raise EstimationError(

@@ -17,6 +17,8 @@ import numpy as np
 import polars as pl
 from scipy.special import erfc
 
+from mrdtrack.survival._control import COX_MAX_ITER, COX_TOL, COX_TOLER_INF, SPAN_INF
+
 __all__ = ["TrialAnalyses", "analyse_trials"]
 
 
@@ -209,7 +211,6 @@ def analyse_trials(
     TrialAnalyses
     """
     from mrdtrack.survival import _kernels_batch
-    from mrdtrack.survival.cox import _EPS, _ITER_MAX, _SPAN_INF, _TOLER_INF
     from mrdtrack.survival.km import QUANTILE_TOL
 
     if ties not in ("efron", "breslow"):
@@ -261,10 +262,10 @@ def analyse_trials(
         q,
         ties == "efron",
         whole,  # whole-number times: sorted per trial as packed integer keys
-        _EPS,
-        _ITER_MAX,
-        _TOLER_INF,
-        _SPAN_INF,
+        COX_TOL,
+        COX_MAX_ITER,
+        COX_TOLER_INF,
+        SPAN_INF,
         QUANTILE_TOL,
         parallel,
     )

@@ -18,16 +18,28 @@ References
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
 from scipy import stats
 
-from mrdtrack._frames import column_array, to_polars
+from mrdtrack._frames import to_polars
 from mrdtrack.errors import EstimationError
+from mrdtrack.survival._checks import (
+    bad_rows,
+    check_conf_type,
+    check_time,
+    column,
+    numeric,
+    probability_limits,
+    require_columns,
+    z_value,
+)
+from mrdtrack.survival._control import CoxTest, chisq_test
+from mrdtrack.survival._design import design_matrix
 
 __all__ = [
     "CumulativeIncidence",
@@ -38,7 +50,6 @@ __all__ = [
     "gray_test",
 ]
 
-_CONF_TYPES = ("log", "log-log", "plain")
 _VARIANCES = ("ij", "gray")
 
 
@@ -51,25 +62,17 @@ def _time_status(
     df: pl.DataFrame, time: str, status: str, causes: Sequence[int] | None
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """Validated times (finite, >= 0) and integer status codes; the declared causes."""
-    for col in (time, status):
-        if col not in df.columns:
-            raise ValueError(f"column {col!r} not found; available columns: {sorted(df.columns)}")
-        n_null = df.get_column(col).null_count()
-        if n_null:
-            raise ValueError(
-                f"column {col!r} has {n_null} missing value(s); remove or impute those rows "
-                "before a competing-risks analysis (no row is dropped silently)"
-            )
-    t = column_array(df, time)
-    bad = int(np.sum(~np.isfinite(t) | (t < 0)))
-    if bad:
-        raise ValueError(f"column {time!r}: {bad} row(s) with a negative or non-finite time")
-    s_raw = column_array(df, status)
+    require_columns(df, {"time": time, "status": status})
+    t = check_time(df, time)
+    s_raw = numeric(df, status, "status")
     s = np.rint(s_raw)
-    bad = int(np.sum(~np.isfinite(s_raw) | (s != s_raw) | (s < 0)))
+    bad = int(np.sum((s != s_raw) | (s < 0)))
     if bad:
-        raise ValueError(
-            f"column {status!r}: {bad} row(s) are not 0 (censored) or a positive integer cause code"
+        raise bad_rows(
+            status,
+            bad,
+            "a status that is not 0 (censored) or a positive integer cause code",
+            "status",
         )
     s = s.astype(np.int64)
     if causes is None:
@@ -80,9 +83,12 @@ def _time_status(
             raise ValueError("causes must be positive integers (0 is reserved for censored)")
         outside = int(np.sum((s > 0) & ~np.isin(s, declared)))
         if outside:
-            raise ValueError(
-                f"column {status!r}: {outside} row(s) carry a cause code outside the declared "
-                f"causes {list(declared)} (0 = censored); declare every cause or recode the rows"
+            raise bad_rows(
+                status,
+                outside,
+                f"a cause code outside the declared causes {list(declared)}",
+                "status",
+                "declare every cause or recode the rows (0 = censored)",
             )
     if len(t) == 0:
         raise EstimationError("no rows: a competing-risks analysis needs data")
@@ -102,52 +108,13 @@ def _check_cause(
         )
 
 
-def _labels(df: pl.DataFrame, col: str) -> tuple[np.ndarray, list[Any]]:
+def _labels(df: pl.DataFrame, col: str, role: str) -> tuple[np.ndarray, list[Any]]:
     """Integer codes 0..g-1 for the distinct (sorted) values of a grouping column."""
-    if col not in df.columns:
-        raise ValueError(f"column {col!r} not found; available columns: {sorted(df.columns)}")
-    series = df.get_column(col)
-    if series.null_count():
-        raise ValueError(
-            f"column {col!r} has {series.null_count()} missing value(s); give them a level "
-            "or remove those rows"
-        )
+    series = column(df, col, role)
     values = series.to_list()
     levels = sorted(set(values), key=lambda v: (str(type(v)), v))
     index = {v: i for i, v in enumerate(levels)}
     return np.array([index[v] for v in values], dtype=np.int64), levels
-
-
-def _z(conf_level: float) -> float:
-    if not 0.0 < conf_level < 1.0:
-        raise ValueError(f"conf_level must be in (0, 1), got {conf_level}")
-    return float(stats.norm.ppf(1.0 - (1.0 - conf_level) / 2.0))
-
-
-def _ci(p: np.ndarray, se: np.ndarray, z: float, conf_type: str) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise CI for a state probability, with R ``survfit``'s transforms.
-
-    "log": exp(log p -/+ z se/p); "log-log": exp(-exp(log(-log p) -/+ z se/(p log p)));
-    "plain": p -/+ z se. Bounds are clipped to [0, 1]; undefined bounds (p = 0, or p = 1 on
-    log-log) are NaN, as R returns NA.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if conf_type == "plain":
-            lo = np.clip(p - z * se, 0.0, 1.0)
-            hi = np.clip(p + z * se, 0.0, 1.0)
-        elif conf_type == "log":
-            w = z * se / p
-            lo = np.where(p > 0, np.exp(np.log(p) - w), np.nan)
-            hi = np.where(p > 0, np.minimum(np.exp(np.log(p) + w), 1.0), np.nan)
-        elif conf_type == "log-log":
-            ok = (p > 0) & (p < 1)
-            lp = np.log(p)
-            w = z * se / (p * lp)
-            lo = np.where(ok, np.exp(-np.exp(np.log(-lp) - w)), np.nan)
-            hi = np.where(ok, np.exp(-np.exp(np.log(-lp) + w)), np.nan)
-        else:
-            raise ValueError(f"conf_type must be one of {_CONF_TYPES}, got {conf_type!r}")
-    return lo, hi
 
 
 # --------------------------------------------------------------------------------------------
@@ -302,6 +269,53 @@ class CumulativeIncidence:
         return "\n".join(lines)
 
 
+def _cif_curves(
+    t: np.ndarray,
+    s: np.ndarray,
+    declared: tuple[int, ...],
+    label: str,
+    variance: str,
+    z: float,
+    conf_type: str,
+) -> pl.DataFrame:
+    """Aalen-Johansen curves of every declared cause in one group, with SE and CI."""
+    # numba kernel module (imports numba): loaded on first use, as the package docstring says
+    from mrdtrack.survival._kernels_cr import aj_ij_variance
+
+    ut, n_risk, n_event, n_censor = _group_counts(t, s, declared)
+    p, var = aj_ij_variance(n_risk, n_event, n_censor, len(declared))
+    km_left = np.concatenate(([1.0], p[:-1, 0]))
+    frames = []
+    for c, code in enumerate(declared):
+        est = p[:, c + 1]
+        if variance == "ij":
+            # a CIF of 0 or 1 (to rounding) does not move with any case weight: its variance
+            # is 0 (the pooled sums leave rounding noise of order 1e-17 there)
+            v = np.where((est == 0.0) | (np.abs(est - 1.0) < 1e-12), 0.0, var[:, c + 1])
+        else:
+            other = n_event.sum(axis=1) - n_event[:, c]
+            v = _gray_cif_variance(n_risk, np.column_stack([n_event[:, c], other]), km_left, est)
+        se = np.sqrt(np.maximum(v, 0.0))
+        lo, hi = probability_limits(est, se, z, conf_type)
+        frames.append(
+            pl.DataFrame(
+                {
+                    "group": pl.Series([label] * len(ut), dtype=pl.Utf8),
+                    "cause": np.full(len(ut), code, dtype=np.int64),
+                    "time": ut,
+                    "n_risk": n_risk.astype(np.int64),
+                    "n_event": n_event[:, c].astype(np.int64),
+                    "n_censor": n_censor.astype(np.int64),
+                    "estimate": est,
+                    "std_err": se,
+                    "lower": lo,
+                    "upper": hi,
+                }
+            )
+        )
+    return pl.concat(frames)
+
+
 def cumulative_incidence(
     data: Any,
     time: str,
@@ -349,57 +363,23 @@ def cumulative_incidence(
     ``lower``, ``upper``); with ``variance="gray"``, ``cmprsk::cuminc(time, status, by)``'s
     ``est`` and ``var``. SAS: PROC LIFETEST with EVENTCODE= (Gray's variance by default).
     """
-    from mrdtrack.survival._kernels_cr import aj_ij_variance
-
     df = to_polars(data)
+    require_columns(df, {"time": time, "status": status, "by": by})
     if variance not in _VARIANCES:
         raise ValueError(f"variance must be one of {_VARIANCES}, got {variance!r}")
-    if conf_type not in _CONF_TYPES:
-        raise ValueError(f"conf_type must be one of {_CONF_TYPES}, got {conf_type!r}")
-    z = _z(conf_level)
+    check_conf_type(conf_type)
+    z = z_value(conf_level)
     t, s, declared = _time_status(df, time, status, causes)
     if not declared:
         raise EstimationError(f"column {status!r} has no events of any cause (all censored)")
     if by is None:
         gcode, levels = np.zeros(len(t), dtype=np.int64), ["all"]
     else:
-        gcode, levels = _labels(df, by)
-    k = len(declared)
-    frames = []
-    for gi, lev in enumerate(levels):
-        sel = gcode == gi
-        ut, n_risk, n_event, n_censor = _group_counts(t[sel], s[sel], declared)
-        p, var = aj_ij_variance(n_risk, n_event, n_censor, k)
-        km_left = np.concatenate(([1.0], p[:-1, 0]))
-        for c, code in enumerate(declared):
-            est = p[:, c + 1]
-            if variance == "ij":
-                # a CIF of 0 or 1 (to rounding) does not move with any case weight: its variance
-                # is 0 (the pooled sums leave rounding noise of order 1e-17 there)
-                v = np.where((est == 0.0) | (np.abs(est - 1.0) < 1e-12), 0.0, var[:, c + 1])
-            else:
-                other = n_event.sum(axis=1) - n_event[:, c]
-                v = _gray_cif_variance(
-                    n_risk, np.column_stack([n_event[:, c], other]), km_left, est
-                )
-            se = np.sqrt(np.maximum(v, 0.0))
-            lo, hi = _ci(est, se, z, conf_type)
-            frames.append(
-                pl.DataFrame(
-                    {
-                        "group": pl.Series([str(lev)] * len(ut), dtype=pl.Utf8),
-                        "cause": np.full(len(ut), code, dtype=np.int64),
-                        "time": ut,
-                        "n_risk": n_risk.astype(np.int64),
-                        "n_event": n_event[:, c].astype(np.int64),
-                        "n_censor": n_censor.astype(np.int64),
-                        "estimate": est,
-                        "std_err": se,
-                        "lower": lo,
-                        "upper": hi,
-                    }
-                )
-            )
+        gcode, levels = _labels(df, by, "by")
+    frames = [
+        _cif_curves(t[gcode == gi], s[gcode == gi], declared, str(lev), variance, z, conf_type)
+        for gi, lev in enumerate(levels)
+    ]
     curves = pl.concat(frames)
     tests: tuple[GrayTest, ...] = ()
     if by is not None and len(levels) >= 2:
@@ -435,6 +415,7 @@ def _gray(
     strata: str | None,
     rho: float,
 ) -> GrayTest:
+    # numba kernel module (imports numba): loaded on first use
     from mrdtrack.survival._kernels_cr import gray_stratum
 
     ng = len(levels)
@@ -516,10 +497,11 @@ def gray_test(
     not depend on which group is left out.
     """
     df = to_polars(data)
+    require_columns(df, {"time": time, "status": status, "group": group, "strata": strata})
     t, s, declared = _time_status(df, time, status, causes)
     _check_cause(s, status, cause, declared, causes)
-    gcode, levels = _labels(df, group)
-    scode = None if strata is None else _labels(df, strata)[0]
+    gcode, levels = _labels(df, group, "group")
+    scode = None if strata is None else _labels(df, strata, "strata")[0]
     return _gray(t, s, gcode, levels, cause, scode, strata, rho)
 
 
@@ -532,13 +514,15 @@ def gray_test(
 class FineGrayFit:
     """Fine-Gray proportional subdistribution hazards fit (as ``cmprsk::crr``).
 
-    ``variance`` is the robust sandwich variance of Fine & Gray (1999), which accounts for the
-    estimated censoring weights; ``information`` is the observed information of the weighted
-    partial likelihood (crr's ``inf``).
+    The surface of ``CoxFit``: ``coef``, ``se``, ``hazard_ratio``, ``z`` and ``p_value`` are
+    mappings term -> float (``coef_array`` the coefficient vector in term order), ``lr_test``
+    a :class:`~mrdtrack.survival.cox.CoxTest`. ``variance`` is the robust sandwich variance of
+    Fine & Gray (1999), which accounts for the estimated censoring weights; ``information`` is
+    the observed information of the weighted partial likelihood (crr's ``inf``).
     """
 
-    terms: tuple[str, ...]
-    coef: np.ndarray
+    names: tuple[str, ...]
+    coef_array: np.ndarray
     variance: np.ndarray = field(repr=False)
     information: np.ndarray = field(repr=False)
     loglik: float
@@ -551,58 +535,73 @@ class FineGrayFit:
     converged: bool
     iterations: int
 
+    def _named(self, values: np.ndarray) -> dict[str, float]:
+        return {t: float(v) for t, v in zip(self.names, values, strict=True)}
+
     @property
-    def se(self) -> np.ndarray:
+    def _se(self) -> np.ndarray:
         return np.sqrt(np.diag(self.variance))
 
     @property
-    def hazard_ratio(self) -> np.ndarray:
-        return np.exp(self.coef)
+    def coef(self) -> dict[str, float]:
+        return self._named(self.coef_array)
 
     @property
-    def z(self) -> np.ndarray:
-        return self.coef / self.se
+    def se(self) -> dict[str, float]:
+        """Robust (sandwich) standard errors, as crr."""
+        return self._named(self._se)
 
     @property
-    def p_value(self) -> np.ndarray:
-        return 2.0 * stats.norm.sf(np.abs(self.z))
+    def hazard_ratio(self) -> dict[str, float]:
+        return self._named(np.exp(self.coef_array))
 
     @property
-    def lr_test(self) -> tuple[float, int, float]:
-        """Pseudo likelihood-ratio statistic 2 (l(b) - l(0)), df, p (crr's ``logtest``)."""
-        stat = 2.0 * (self.loglik - self.loglik_null)
-        return stat, len(self.terms), float(stats.chi2.sf(stat, len(self.terms)))
+    def z(self) -> dict[str, float]:
+        return self._named(self.coef_array / self._se)
 
-    def conf_int(self, level: float | None = None) -> pl.DataFrame:
-        """Wald CIs of the subdistribution hazard ratios (crr's ``summary`` conf.int)."""
-        z = _z(self.conf_level if level is None else level)
+    @property
+    def p_value(self) -> dict[str, float]:
+        return self._named(2.0 * stats.norm.sf(np.abs(self.coef_array / self._se)))
+
+    @property
+    def lr_test(self) -> CoxTest:
+        """Pseudo likelihood-ratio test 2 (l(b) - l(0)) on p df (crr's ``logtest``)."""
+        return chisq_test(2.0 * (self.loglik - self.loglik_null), len(self.names))
+
+    def conf_int(self, conf_level: float | None = None) -> pl.DataFrame:
+        """Wald CIs of the subdistribution hazard ratios (crr's ``summary`` conf.int); the
+        fit's ``conf_level`` unless given."""
+        z = z_value(self.conf_level if conf_level is None else conf_level)
+        se = self._se
         return pl.DataFrame(
             {
-                "term": list(self.terms),
-                "hazard_ratio": self.hazard_ratio,
-                "lower": np.exp(self.coef - z * self.se),
-                "upper": np.exp(self.coef + z * self.se),
+                "term": list(self.names),
+                "hazard_ratio": np.exp(self.coef_array),
+                "lower": np.exp(self.coef_array - z * se),
+                "upper": np.exp(self.coef_array + z * se),
             }
         )
 
-    def table(self) -> pl.DataFrame:
+    def table(self, conf_level: float | None = None) -> pl.DataFrame:
         """term, coef, se, z, p_value, hazard_ratio, lower, upper."""
-        ci = self.conf_int()
+        ci = self.conf_int(conf_level)
+        se = self._se
+        z = self.coef_array / se
         return pl.DataFrame(
             {
-                "term": list(self.terms),
-                "coef": self.coef,
-                "se": self.se,
-                "z": self.z,
-                "p_value": self.p_value,
-                "hazard_ratio": self.hazard_ratio,
+                "term": list(self.names),
+                "coef": self.coef_array,
+                "se": se,
+                "z": z,
+                "p_value": 2.0 * stats.norm.sf(np.abs(z)),
+                "hazard_ratio": np.exp(self.coef_array),
                 "lower": ci.get_column("lower"),
                 "upper": ci.get_column("upper"),
             }
         )
 
-    def summary(self) -> str:
-        lr, df, p = self.lr_test
+    def summary(self, conf_level: float | None = None) -> str:
+        lr = self.lr_test
         lines = [
             f"Fine-Gray subdistribution hazards for cause {self.cause} (as cmprsk::crr; "
             "censoring weights: Kaplan-Meier of censoring at t-, Breslow ties; robust variance)",
@@ -611,14 +610,14 @@ class FineGrayFit:
             f"{'term':<16}{'coef':>10}{'sHR':>10}{'se':>10}{'z':>9}{'p':>11}"
             f"{'lower':>10}{'upper':>10}",
         ]
-        for r in self.table().iter_rows(named=True):
+        for r in self.table(conf_level).iter_rows(named=True):
             lines.append(
                 f"{r['term']:<16}{r['coef']:>10.4f}{r['hazard_ratio']:>10.4f}{r['se']:>10.4f}"
                 f"{r['z']:>9.3f}{r['p_value']:>11.3g}{r['lower']:>10.4f}{r['upper']:>10.4f}"
             )
         lines.append(
             f"pseudo log-likelihood = {self.loglik:.4f} (null {self.loglik_null:.4f}); "
-            f"LR = {lr:.3f} on {df} df, p = {p:.3g}"
+            f"LR = {lr.statistic:.3f} on {lr.df} df, p = {lr.p_value:.3g}"
         )
         if not self.converged:
             lines.append("WARNING: not converged")
@@ -762,77 +761,23 @@ def _fg_robust_variance(fd: _FGData, beta: np.ndarray, info: np.ndarray) -> np.n
     return inv @ meat @ inv
 
 
-def fine_gray(
-    data: Any,
-    time: str,
-    status: str,
-    cause: int,
-    covariates: Sequence[str],
-    conf_level: float = 0.95,
-    max_iter: int = 50,
-    tol: float = 1e-10,
-    causes: Sequence[int] | None = None,
-) -> FineGrayFit:
-    """Fine-Gray proportional subdistribution hazards regression for one cause.
+class _FGNewton(NamedTuple):
+    beta: np.ndarray
+    loglik: float
+    loglik_null: float
+    score: np.ndarray
+    info: np.ndarray
+    converged: bool
+    iterations: int
 
-    Fine & Gray (1999): a Cox-type model for the subdistribution hazard of ``cause``; subjects
-    who failed from a competing cause stay in the risk set with weight G(u-)/G(t_j-), G the
-    Kaplan-Meier estimate of the censoring distribution (censorings are the events; failures
-    at the same time stay at risk), evaluated just before each time as crr does. Tied failures
-    share one risk set (Breslow). Newton-Raphson with step halving from beta = 0.
 
-    Parameters
-    ----------
-    data : polars or pandas DataFrame
-    time, status : str
-        Follow-up time and status (0 censored, 1..k causes).
-    cause : int
-        The cause modelled (crr's ``failcode``).
-    covariates : sequence of str
-        Numeric covariate columns (crr's ``cov1``); code factors as 0/1 columns yourself.
-    conf_level : float
-        Level of the Wald CIs of the subdistribution hazard ratios.
-    max_iter, tol : int, float
-        Newton iterations; convergence when max |score| * max(|beta|, 1) < tol * max(|l|, 1)
-        (crr's criterion with a tighter default than its gtol = 1e-6).
-    causes : sequence of int, optional
-        Declared cause codes; a status outside {0} and these is an error.
+def _fg_newton(fd: _FGData, max_iter: int, tol: float) -> _FGNewton:
+    """Newton-Raphson with step halving from beta = 0, as crr.
 
-    Returns
-    -------
-    FineGrayFit
-        coef, se (robust sandwich), hazard_ratio, conf_int(), p_value, loglik, loglik_null.
-
-    Notes
-    -----
-    R equivalent: ``cmprsk::crr(time, status, cov1 = X, failcode = cause, cencode = 0)``. One
-    censoring group (crr's ``cengroup`` is not offered) and no time-varying ``cov2``.
-    SAS: PROC PHREG with EVENTCODE= (Breslow ties).
+    Converged when max |score| * max(|beta|, 1) < tol * max(|l|, 1); a step is accepted by
+    crr's Armijo-type rule on the log pseudo-likelihood.
     """
-    df = to_polars(data)
-    t, s, declared = _time_status(df, time, status, causes)
-    _check_cause(s, status, cause, declared, causes)
-    n_ev = int(np.sum(s == cause))
-    covariates = list(covariates)
-    if not covariates:
-        raise ValueError("fine_gray needs at least one covariate")
-    cols = []
-    for c in covariates:
-        if c not in df.columns:
-            raise ValueError(f"column {c!r} not found; available columns: {sorted(df.columns)}")
-        n_null = df.get_column(c).null_count()
-        v = column_array(df, c)
-        bad = n_null or int(np.sum(~np.isfinite(v)))
-        if bad:
-            raise ValueError(
-                f"covariate {c!r} has {bad} missing or non-finite value(s); crr drops such rows, "
-                "mrdtrack asks you to remove or impute them explicitly"
-            )
-        cols.append(v)
-    x = np.column_stack(cols)
-    fd = _prepare_fg(t, s, x, cause)
-    p = x.shape[1]
-    beta = np.zeros(p)
+    beta = np.zeros(fd.x.shape[1])
     ll0, score, info = _fg_loglik(fd, beta)
     ll = ll0
     converged = False
@@ -862,26 +807,101 @@ def fine_gray(
             converged = bool(np.max(np.abs(step)) * 2.0**30 < 1e-8 * max(1.0, np.max(np.abs(beta))))
             break
         beta, ll, score, info = new, ll_new, sc_new, inf_new
-    if not converged:
+    return _FGNewton(beta, ll, ll0, score, info, converged, it)
+
+
+def fine_gray(
+    data: Any,
+    time: str,
+    status: str,
+    cause: int,
+    covariates: str | Sequence[str],
+    conf_level: float = 0.95,
+    max_iter: int = 50,
+    tol: float = 1e-10,
+    causes: Sequence[int] | None = None,
+    reference: Mapping[str, Any] | None = None,
+) -> FineGrayFit:
+    """Fine-Gray proportional subdistribution hazards regression for one cause.
+
+    Fine & Gray (1999): a Cox-type model for the subdistribution hazard of ``cause``; subjects
+    who failed from a competing cause stay in the risk set with weight G(u-)/G(t_j-), G the
+    Kaplan-Meier estimate of the censoring distribution (censorings are the events; failures
+    at the same time stay at risk), evaluated just before each time as crr does. Tied failures
+    share one risk set (Breslow). Newton-Raphson with step halving from beta = 0.
+
+    Parameters
+    ----------
+    data : polars or pandas DataFrame
+    time, status : str
+        Follow-up time and status (0 censored, 1..k causes).
+    cause : int
+        The cause modelled (crr's ``failcode``).
+    covariates : str or sequence of str
+        Numeric, boolean or categorical columns, expanded exactly as :func:`cox_ph` expands
+        them (one shared builder, ``survival/_design.py``): a text/Categorical column becomes
+        treatment-coded dummies named ``f"{column}{level}"`` with the first sorted level as
+        reference, a boolean column one term ``f"{column}TRUE"``. R's ``crr`` takes a numeric
+        matrix only: the R equivalent of a factor here is
+        ``cov1 = model.matrix(~ factor, data)[, -1]``.
+    conf_level : float
+        Level of the Wald CIs of the subdistribution hazard ratios.
+    max_iter, tol : int, float
+        Newton iterations; convergence when max |score| * max(|beta|, 1) < tol * max(|l|, 1)
+        (crr's criterion with a tighter default than its gtol = 1e-6).
+    causes : sequence of int, optional
+        Declared cause codes; a status outside {0} and these is an error.
+    reference : dict, optional
+        Reference level per categorical covariate (as :func:`cox_ph`).
+
+    Returns
+    -------
+    FineGrayFit
+        coef, se (robust sandwich), hazard_ratio, z, p_value (mappings term -> float),
+        conf_int(), table(), lr_test (a CoxTest), loglik, loglik_null.
+
+    Notes
+    -----
+    R equivalent: ``cmprsk::crr(time, status, cov1 = X, failcode = cause, cencode = 0)``. One
+    censoring group (crr's ``cengroup`` is not offered) and no time-varying ``cov2``.
+    SAS: PROC PHREG with EVENTCODE= (Breslow ties).
+    """
+    z_value(conf_level)  # a bad level fails before the fit
+    df = to_polars(data)
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    require_columns(
+        df, [("time", time), ("status", status), *[("covariate", c) for c in covariates]]
+    )
+    t, s, declared = _time_status(df, time, status, causes)
+    _check_cause(s, status, cause, declared, causes)
+    n_ev = int(np.sum(s == cause))
+    if not covariates:
+        raise ValueError("fine_gray needs at least one covariate")
+    design = design_matrix(df, covariates, reference)
+    x = np.column_stack(design.columns)
+    fd = _prepare_fg(t, s, x, cause)
+    nr = _fg_newton(fd, max_iter, tol)
+    if not nr.converged:
         warnings.warn(
-            f"Fine-Gray fit did not converge in {it} iterations "
-            f"(max |score| = {np.max(np.abs(score)):.3g})",
+            f"Fine-Gray fit did not converge in {nr.iterations} iterations "
+            f"(max |score| = {np.max(np.abs(nr.score)):.3g})",
             RuntimeWarning,
             stacklevel=2,
         )
+    beta, info = nr.beta, nr.info
     var = _fg_robust_variance(fd, beta, info)
     return FineGrayFit(
-        terms=tuple(covariates),
-        coef=beta,
+        names=tuple(design.names),
+        coef_array=beta,
         variance=var,
         information=info,
-        loglik=ll,
-        loglik_null=ll0,
+        loglik=nr.loglik,
+        loglik_null=nr.loglik_null,
         n=len(t),
         n_events=n_ev,
         n_competing=int(np.sum((s > 0) & (s != cause))),
         cause=int(cause),
         conf_level=conf_level,
-        converged=converged,
-        iterations=it,
+        converged=nr.converged,
+        iterations=nr.iterations,
     )

@@ -20,30 +20,30 @@ import numpy as np
 import polars as pl
 from scipy import special
 
+from mrdtrack._frames import to_polars
 from mrdtrack.errors import EstimationError
-from mrdtrack.survival._coxdata import (
-    CoxData,
-    _check_ties,
-    cox_loglik_derivs,
-    prepare_cox_data,
+from mrdtrack.survival._checks import (
+    bad_rows,
+    check_event,
+    check_ties,
+    check_time,
+    numeric,
+    require_columns,
 )
+from mrdtrack.survival._control import (
+    COX_MAX_ITER,
+    COX_TOL,
+    COX_TOLER_CHOL,
+    COX_TOLER_INF,
+    SPAN_INF,
+    CoxTest,
+    chisq_test,
+    tests_table,
+)
+from mrdtrack.survival._coxdata import CoxData, cox_loglik_derivs, prepare_cox_data
+from mrdtrack.survival.firth import FirthCoxFit, fit_firth
 
 __all__ = ["CoxFit", "CoxTest", "cox_ph", "cox_ph_batched", "fit_cox_data"]
-
-_EPS = 1e-9  # R coxph.control(eps)
-_ITER_MAX = 20  # R coxph.control(iter.max)
-_TOLER_INF = math.sqrt(_EPS)  # R coxph.control(toler.inf)
-_TOLER_CHOL = np.finfo(np.float64).eps ** 0.75  # R coxph.control(toler.chol)
-_SPAN_INF = 20.0  # |beta| * range(x) beyond which a non-converged coefficient is "infinite"
-
-
-@dataclass(frozen=True)
-class CoxTest:
-    """A chi-square test of all coefficients: statistic, degrees of freedom, p-value."""
-
-    statistic: float
-    df: int
-    p_value: float
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def _solve_pd(a: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
             raise np.linalg.LinAlgError("zero diagonal")
         d = np.sqrt(diag)
         c = np.linalg.cholesky(a / np.outer(d, d))
-        if np.any(np.diag(c) ** 2 < _TOLER_CHOL):
+        if np.any(np.diag(c) ** 2 < COX_TOLER_CHOL):
             raise np.linalg.LinAlgError("rank deficient")
     except np.linalg.LinAlgError as exc:
         raise EstimationError(
@@ -190,10 +190,6 @@ def _newton(cd: CoxData, ties: str, eps: float, iter_max: int, init: np.ndarray)
     return _Newton(
         beta, ll0, ll, u0, i0, u, info, sctest, iter_max + (0 if cd.counting else 1), False
     )
-
-
-def _chisq(stat: float, df: int) -> CoxTest:
-    return CoxTest(float(stat), int(df), float(_chi2_sf(stat, df)))
 
 
 def _death_terms(cd: CoxData, beta: np.ndarray, ties: str) -> tuple:
@@ -249,15 +245,16 @@ def fit_cox_data(
     cd: CoxData,
     ties: str = "efron",
     robust: bool | None = None,
-    eps: float = _EPS,
-    iter_max: int = _ITER_MAX,
+    tol: float = COX_TOL,
+    max_iter: int = COX_MAX_ITER,
     init: Sequence[float] | None = None,
 ) -> CoxFit:
-    """Fit a Cox model to a prepared :class:`CoxData` (see :func:`cox_ph` for the conventions)."""
-    ties = _check_ties(ties)
+    """Fit a Cox model to a prepared :class:`CoxData` (see :func:`cox_ph` for the conventions;
+    ``tol``, ``max_iter``: R ``coxph.control(eps, iter.max)``)."""
+    ties = check_ties(ties)
     p = cd.p
     init_arr = np.zeros(p) if init is None else np.asarray(init, dtype=np.float64)
-    nr = _newton(cd, ties, eps, iter_max, init_arr)
+    nr = _newton(cd, ties, tol, max_iter, init_arr)
     beta = nr.beta
     var = _solve_pd(nr.info, np.eye(p), "information matrix at the estimate")
     var = (var + var.T) / 2.0
@@ -266,12 +263,12 @@ def fit_cox_data(
     # coefficient is still large relative to the coefficient
     step = np.abs(nr.u @ var)
     if nr.converged:
-        diverging = (~np.isfinite(nr.u)) | ((step > eps) & (step > _TOLER_INF * np.abs(beta)))
+        diverging = (~np.isfinite(nr.u)) | ((step > tol) & (step > COX_TOLER_INF * np.abs(beta)))
     else:
         # out of iterations: R only warns; we call a coefficient diverging when its hazard ratio
         # over the covariate's observed range exceeds exp(20) and Newton still moves it
         span = cd.X.max(axis=0) - cd.X.min(axis=0)
-        diverging = (step > _TOLER_INF * np.abs(beta)) & (np.abs(beta) * span > _SPAN_INF)
+        diverging = (step > COX_TOLER_INF * np.abs(beta)) & (np.abs(beta) * span > SPAN_INF)
     monotone = {cd.names[k]: math.copysign(math.inf, beta[k]) for k in np.flatnonzero(diverging)}
     if monotone:
         warnings.warn(
@@ -282,9 +279,9 @@ def fit_cox_data(
             RuntimeWarning,
             stacklevel=3,
         )
-    elif not nr.converged and iter_max > 1:
+    elif not nr.converged and max_iter > 1:
         warnings.warn(
-            f"Cox model did not converge in {iter_max} iterations (R: 'Ran out of iterations')",
+            f"Cox model did not converge in {max_iter} iterations (R: 'Ran out of iterations')",
             RuntimeWarning,
             stacklevel=3,
         )
@@ -313,12 +310,12 @@ def fit_cox_data(
     use_var = robust_var if robust_var is not None else var
     wald_stat = float((beta - init_arr) @ _solve_pd(use_var, beta - init_arr, "variance"))
     tests = {
-        "likelihood_ratio": _chisq(2.0 * (nr.loglik - nr.loglik0), p),
-        "wald": _chisq(wald_stat, p),
-        "score": _chisq(nr.sctest, p),
+        "likelihood_ratio": chisq_test(2.0 * (nr.loglik - nr.loglik0), p),
+        "wald": chisq_test(wald_stat, p),
+        "score": chisq_test(nr.sctest, p),
     }
     if rscore is not None:
-        tests["robust_score"] = _chisq(rscore, p)
+        tests["robust_score"] = chisq_test(rscore, p)
 
     return CoxFit(
         names=cd.names,
@@ -351,19 +348,20 @@ def cox_ph(
     firth: bool = False,
     robust: bool | None = None,
     reference: Mapping[str, Any] | None = None,
-    eps: float = _EPS,
-    iter_max: int = _ITER_MAX,
+    tol: float | None = None,
+    max_iter: int | None = None,
     timefix: bool = True,
     **firth_options: Any,
-) -> CoxFit:
+) -> CoxFit | FirthCoxFit:
     """Cox proportional hazards model by maximum partial likelihood, as R ``survival::coxph``.
 
     Method: Cox (1972) partial likelihood; ties by Efron (1977) (R's default) or Breslow (1974)
     (SAS PHREG's and statsmodels' default); Newton-Raphson from beta = 0 with step-halving and
-    R's convergence rule |1 - loglik_old / loglik_new| <= ``eps`` (1e-9), at most ``iter_max``
-    (20) iterations (R ``coxph.control``). Counting-process data: a row ``(start, stop]`` is at
-    risk at t when start < t <= stop (R ``Surv(start, stop, event)``); so a row starting at the
-    time another row of the same subject stops is at risk only after that time.
+    R's convergence rule |1 - loglik_old / loglik_new| <= ``tol`` (1e-9), at most ``max_iter``
+    (20) iterations (R ``coxph.control(eps, iter.max)``). Counting-process data: a row
+    ``(start, stop]`` is at risk at t when start < t <= stop (R ``Surv(start, stop, event)``);
+    so a row starting at the time another row of the same subject stops is at risk only after
+    that time.
 
     Parameters
     ----------
@@ -388,20 +386,31 @@ def cox_ph(
     ties : {"efron", "breslow"}
     firth : bool
         Firth's penalised likelihood (Heinze & Schemper 2001), computed by
-        :func:`mrdtrack.survival.firth.fit_firth`.
+        :func:`mrdtrack.survival.firth.fit_firth`; ``tol`` and ``max_iter`` then go to Firth's
+        maximiser (its step criterion and iteration limit, defaults 1e-9 and 100), and its other
+        controls (``conf_level``, ``max_step``, ``max_halfstep``, ``gtol``, ``init``) are passed
+        as keyword arguments.
     robust : bool, optional
         Force the robust variance on or off (default as R: on with a cluster or non-integer
-        weights).
+        weights). Not available with ``firth=True`` (a TypeError).
     reference : dict, optional
-        Reference level per categorical covariate.
-    eps, iter_max : float, int
-        Convergence tolerance and iteration limit (R ``coxph.control``: 1e-9, 20).
+        Reference level per categorical covariate (a TypeError for a column that is not a
+        categorical covariate).
+    tol, max_iter : float, int, optional
+        Convergence tolerance and iteration limit (R ``coxph.control(eps, iter.max)``: 1e-9,
+        20; see ``firth`` for the Firth fit).
     timefix : bool
         Merge times equal up to floating-point noise first, as R (default True).
 
     Returns
     -------
-    CoxFit
+    CoxFit, or FirthCoxFit with ``firth=True``
+
+    Raises
+    ------
+    TypeError
+        An option the chosen path does not use: ``robust`` with ``firth=True``; Firth's
+        controls without ``firth=True``; a ``reference`` for a non-categorical column.
 
     Notes
     -----
@@ -427,6 +436,12 @@ def cox_ph(
     .. [4] Lin DY, Wei LJ (1989). The robust inference for the Cox proportional hazards model.
            JASA 84:1074-1078.
     """
+    if firth and robust is not None:
+        raise TypeError("robust is not used with firth=True (no robust variance for Firth)")
+    if firth and cluster is not None:
+        raise TypeError("cluster is not used with firth=True (no robust variance for Firth)")
+    if firth_options and not firth:
+        raise TypeError(f"cox_ph got options used only with firth=True: {sorted(firth_options)}")
     cd = prepare_cox_data(
         data,
         time,
@@ -439,13 +454,10 @@ def cox_ph(
         reference=reference,
         timefix=timefix,
     )
+    iteration = {k: v for k, v in (("tol", tol), ("max_iter", max_iter)) if v is not None}
     if firth:
-        from mrdtrack.survival.firth import fit_firth
-
-        return fit_firth(cd, ties=ties, **firth_options)
-    if firth_options:
-        raise TypeError(f"unexpected keyword arguments: {sorted(firth_options)}")
-    return fit_cox_data(cd, ties=ties, robust=robust, eps=eps, iter_max=iter_max)
+        return fit_firth(cd, ties=ties, **iteration, **firth_options)
+    return fit_cox_data(cd, ties=ties, robust=robust, **iteration)
 
 
 @dataclass(frozen=True)
@@ -519,10 +531,12 @@ class CoxFit:
         return np.sqrt(np.diag(v))
 
     # ---- tables ---------------------------------------------------------------------------
-    def conf_int(self, level: float = 0.95) -> pl.DataFrame:
+    def conf_int(self, conf_level: float = 0.95) -> pl.DataFrame:
         """Wald confidence intervals of the hazard ratios: exp(coef ± z se), the robust se when
         the fit is robust (as R ``summary.coxph``). Monotone terms get null bounds."""
-        z = special.ndtri(0.5 + level / 2.0)
+        if not 0.0 < conf_level < 1.0:
+            raise ValueError(f"conf_level must be in (0, 1), got {conf_level}")
+        z = special.ndtri(0.5 + conf_level / 2.0)
         se = self._used_se()
         rows = []
         for k, t in enumerate(self.names):
@@ -535,14 +549,14 @@ class CoxFit:
             rows, schema=["term", "estimate", "lower", "upper"], orient="row"
         ).with_columns(pl.col("estimate", "lower", "upper").cast(pl.Float64))
 
-    def table(self, level: float = 0.95) -> pl.DataFrame:
+    def table(self, conf_level: float = 0.95) -> pl.DataFrame:
         """One row per term: coef, hazard_ratio, se, robust_se, z, p_value, lower, upper,
         monotone (the R ``summary.coxph`` coefficient table; z and p use the robust se when
         robust)."""
         se = np.sqrt(np.diag(self.var))
         rse = np.sqrt(np.diag(self.robust_var)) if self.robust_var is not None else None
         used = self._used_se()
-        ci = self.conf_int(level)
+        ci = self.conf_int(conf_level)
         out = {
             "term": list(self.names),
             "coef": [],
@@ -571,16 +585,9 @@ class CoxFit:
 
     def tests_table(self) -> pl.DataFrame:
         """The global tests as a tidy frame: test, statistic, df, p_value."""
-        return pl.DataFrame(
-            {
-                "test": list(self.tests),
-                "statistic": [t.statistic for t in self.tests.values()],
-                "df": [t.df for t in self.tests.values()],
-                "p_value": [t.p_value for t in self.tests.values()],
-            }
-        )
+        return tests_table(self.tests)
 
-    def summary(self, level: float = 0.95) -> str:
+    def summary(self, conf_level: float = 0.95) -> str:
         """Human-readable summary in the layout of R ``summary.coxph``."""
         cd = self.data
         lines = [
@@ -591,8 +598,8 @@ class CoxFit:
             f"{self.iterations}{'' if self.converged else ' (NOT converged)'}",
             "",
         ]
-        tab = self.table(level)
-        pct = f"{100 * level:g}%"
+        tab = self.table(conf_level)
+        pct = f"{100 * conf_level:g}%"
         head = f"{'term':<22}{'coef':>10}{'HR':>10}{'se(coef)':>10}"
         if self.robust:
             head += f"{'robust se':>10}"
@@ -888,6 +895,48 @@ class CoxBatch:
         )
 
 
+def _batched_inputs(
+    time: Any, event: Any, x: Any, replicate: Any, data: Any, names: Sequence[str] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Validated time, event, x (n, p), replicate arrays and the term names of
+    :func:`cox_ph_batched`'s two input forms (column names of ``data``, or arrays); the checks
+    and messages of ``survival/_checks.py``."""
+    if data is not None:
+        if names is not None:
+            raise TypeError("names is not used with data: the terms are named by the columns of x")
+        df = to_polars(data)
+        xs = [x] if isinstance(x, str) else list(x)
+        require_columns(
+            df,
+            [("time", time), ("event", event), ("replicate", replicate)]
+            + [("covariate", c) for c in xs],
+        )
+        t = check_time(df, time)
+        e = check_event(df, event)
+        xm = np.column_stack([numeric(df, c, "covariate") for c in xs])
+        return t, e, xm, df.get_column(replicate).to_numpy(), tuple(xs)
+    xm = np.asarray(x, dtype=np.float64)
+    xm = xm[:, None] if xm.ndim == 1 else xm
+    rep = np.asarray(replicate)
+    frame = pl.DataFrame(
+        {"time": np.asarray(time, dtype=np.float64), "event": np.asarray(event, dtype=np.float64)}
+    )
+    n = frame.height
+    if not (xm.shape[0] == n and rep.shape[0] == n):
+        raise ValueError("time, event, x and replicate must have the same number of rows")
+    t = check_time(frame, "time")
+    bad = int(np.sum(~np.isfinite(xm).all(axis=1)))
+    if bad:
+        raise bad_rows("x", bad, "a non-finite value (NaN or infinity)", "covariate")
+    e = check_event(frame, "event")
+    p = xm.shape[1]
+    if names is None:
+        names = ("x",) if p == 1 else tuple(f"x{k + 1}" for k in range(p))
+    if len(names) != p:
+        raise ValueError(f"names has {len(names)} entries for the {p} column(s) of x")
+    return t, e, xm, rep, tuple(names)
+
+
 def cox_ph_batched(
     time: Any,
     event: Any,
@@ -896,8 +945,8 @@ def cox_ph_batched(
     ties: str = "efron",
     data: Any = None,
     names: Sequence[str] | None = None,
-    eps: float = _EPS,
-    iter_max: int = _ITER_MAX,
+    tol: float = COX_TOL,
+    max_iter: int = COX_MAX_ITER,
 ) -> CoxBatch:
     """Cox models of many independent right-censored data sets at once (simulation studies).
 
@@ -911,6 +960,13 @@ def cox_ph_batched(
     time, event, x, replicate : arrays, or column names of ``data``
         ``replicate`` labels the data set of each row (any sortable values).
     ties : {"efron", "breslow"}
+    data : polars or pandas DataFrame, optional
+        When given, ``time``, ``event``, ``x`` and ``replicate`` are its column names and the
+        terms are named by the ``x`` columns (``names`` is then a TypeError).
+    names : sequence of str, optional
+        Term names for array input (default ``x`` or ``x1``, ``x2``, ...).
+    tol, max_iter : float, int
+        As :func:`cox_ph` (R ``coxph.control(eps, iter.max)``).
 
     Returns
     -------
@@ -921,39 +977,9 @@ def cox_ph_batched(
     """
     from mrdtrack.survival._kernels_cox import batched_fit
 
-    efron = _check_ties(ties) == "efron"
-    if data is not None:
-        from mrdtrack._frames import to_polars
-
-        df = to_polars(data)
-        xs = [x] if isinstance(x, str) else list(x)
-        names = tuple(xs)
-        time = df.get_column(time).to_numpy()
-        event = df.get_column(event).to_numpy()
-        x = np.column_stack([df.get_column(c).to_numpy() for c in xs])
-        replicate = df.get_column(replicate).to_numpy()
-    t = np.asarray(time, dtype=np.float64)
-    e = np.asarray(event, dtype=np.float64)
-    xm = np.asarray(x, dtype=np.float64)
-    if xm.ndim == 1:
-        xm = xm[:, None]
-    rep = np.asarray(replicate)
-    n = t.shape[0]
-    if not (e.shape[0] == n and xm.shape[0] == n and rep.shape[0] == n):
-        raise ValueError("time, event, x and replicate must have the same number of rows")
-    for nm, arr in (("time", t), ("x", xm)):
-        bad = int(np.sum(~np.isfinite(arr)))
-        if bad:
-            raise ValueError(f"{nm} has {bad} non-finite value(s)")
-    bad = int(np.sum(t < 0))
-    if bad:
-        raise ValueError(f"time has {bad} negative value(s)")
-    bad = int(np.sum((e != 0) & (e != 1)))
-    if bad:
-        raise ValueError(f"event has {bad} value(s) outside {{0, 1}}")
-    p = xm.shape[1]
-    if names is None:
-        names = ("x",) if p == 1 else tuple(f"x{k + 1}" for k in range(p))
+    efron = check_ties(ties) == "efron"
+    t, e, xm, rep, names = _batched_inputs(time, event, x, replicate, data, names)
+    n, p = xm.shape
     # group the rows by replicate (the kernel sorts each block by time itself)
     if rep.dtype.kind in "iu" and (n < 2 or bool(np.all(rep[1:] >= rep[:-1]))):
         order = None
@@ -976,10 +1002,10 @@ def cox_ph_batched(
         np.ascontiguousarray(xm),
         bounds,
         efron,
-        eps,
-        iter_max,
-        _TOLER_INF,
-        _SPAN_INF,
+        tol,
+        max_iter,
+        COX_TOLER_INF,
+        SPAN_INF,
     )
     coef, se, ll0, ll1, nev, iters, conv, mono = res
     lrt = 2.0 * (ll1 - ll0)

@@ -32,16 +32,17 @@ import polars as pl
 from scipy import special
 
 from mrdtrack.errors import ConvergenceError, EstimationError
-from mrdtrack.survival._coxdata import CoxData, _check_ties
-from mrdtrack.survival.cox import CoxTest
+from mrdtrack.survival._checks import check_ties
+from mrdtrack.survival._control import CoxTest, tests_table
+from mrdtrack.survival._coxdata import CoxData
 
 __all__ = ["FirthCoxFit", "fit_firth", "penalised_loglik"]
 
 _MAX_ITER = 100
 _MAX_STEP = 5.0  # firthmodels' default; coxphf uses 0.5 (only the path differs, not the optimum)
 _MAX_HALFSTEP = 30
-_GTOL = 1e-12  # absolute max |U*|; the step criterion _XTOL is the one that usually acts
-_XTOL = 1e-9
+_GTOL = 1e-12  # absolute max |U*|; the step criterion _TOL is the one that usually acts
+_TOL = 1e-9
 _PROFILE_SPAN = 40.0  # profile search stops when |b - b_hat| * sd(x) exceeds this (HR/SD e^40)
 
 
@@ -85,7 +86,7 @@ def _evaluate(
 
 def penalised_loglik(cd: CoxData, beta: Sequence[float], ties: str = "efron") -> float:
     """The Firth-penalised log partial likelihood l(b) + 1/2 log|I(b)| at ``beta``."""
-    efron = _check_ties(ties) == "efron"
+    efron = check_ties(ties) == "efron"
     from mrdtrack.survival._kernels_firth import packed_design
 
     z = packed_design(cd.X)
@@ -270,7 +271,7 @@ class FirthCoxFit:
                 o["max_step"],
                 o["max_halfstep"],
                 o["gtol"],
-                o["xtol"] if xtol is None else xtol,
+                o["tol"] if xtol is None else xtol,
                 ev_start,
             )
         except EstimationError:
@@ -331,7 +332,7 @@ class FirthCoxFit:
             o["max_step"],
             o["max_halfstep"],
             o["gtol"],
-            o["xtol"],
+            o["tol"],
         )
         if not res.converged:
             raise ConvergenceError(f"the constrained fit with {list(terms)} = 0 did not converge")
@@ -419,7 +420,7 @@ class FirthCoxFit:
                 b = newton if np.isfinite(newton) and lo < newton < hi else 0.5 * (lo + hi)
         raise ConvergenceError(f"profile CI bound for {self.names[k]!r} did not converge")
 
-    def conf_int(self, level: float | None = None, method: str = "profile") -> pl.DataFrame:
+    def conf_int(self, conf_level: float | None = None, method: str = "profile") -> pl.DataFrame:
         """Confidence intervals of the hazard ratios.
 
         ``method="profile"`` (default, coxphf's): the set of b with 2 [l*(b_hat) - max l*(b_k =
@@ -428,9 +429,9 @@ class FirthCoxFit:
         precision (a profile flat to rounding far out) is NaN, with a RuntimeWarning.
         ``method="wald"``: exp(b -/+ z se).
         """
-        level = self.conf_level if level is None else level
+        level = self.conf_level if conf_level is None else conf_level
         if not 0.0 < level < 1.0:
-            raise ValueError(f"level must be in (0, 1), got {level}")
+            raise ValueError(f"conf_level must be in (0, 1), got {level}")
         if method not in ("profile", "wald"):
             raise ValueError(f"method must be 'profile' or 'wald', got {method!r}")
         key = ("ci", method, level)
@@ -463,12 +464,12 @@ class FirthCoxFit:
             )
         return self._cache[key]
 
-    def table(self, level: float | None = None, method: str = "profile") -> pl.DataFrame:
+    def table(self, conf_level: float | None = None, method: str = "profile") -> pl.DataFrame:
         """One row per term: coef, hazard_ratio, se, z, p_wald, p_value (penalised LRT, as
         coxphf), lower, upper (profile by default), and the unbounded flags."""
         se = np.sqrt(np.diag(self.var))
         z = self.coef_array / se
-        ci = self.conf_int(level, method)
+        ci = self.conf_int(conf_level, method)
         return pl.DataFrame(
             {
                 "term": list(self.names),
@@ -487,18 +488,11 @@ class FirthCoxFit:
 
     def tests_table(self) -> pl.DataFrame:
         """The global tests as a tidy frame: test, statistic, df, p_value."""
-        return pl.DataFrame(
-            {
-                "test": list(self.tests),
-                "statistic": [t.statistic for t in self.tests.values()],
-                "df": [t.df for t in self.tests.values()],
-                "p_value": [t.p_value for t in self.tests.values()],
-            }
-        )
+        return tests_table(self.tests)
 
-    def summary(self, level: float | None = None) -> str:
+    def summary(self, conf_level: float | None = None) -> str:
         """Human-readable summary in the layout of R ``summary(coxphf(...))``."""
-        level = self.conf_level if level is None else level
+        level = self.conf_level if conf_level is None else conf_level
         cd = self.data
         lines = [
             "Cox model with Firth's penalised likelihood (Heinze & Schemper 2001; "
@@ -543,7 +537,7 @@ def fit_firth(
     max_step: float = _MAX_STEP,
     max_halfstep: int = _MAX_HALFSTEP,
     gtol: float = _GTOL,
-    xtol: float = _XTOL,
+    tol: float = _TOL,
     init: Sequence[float] | None = None,
 ) -> FirthCoxFit:
     """Fit a Cox model by Firth's penalised partial likelihood (Heinze & Schemper 2001).
@@ -551,7 +545,7 @@ def fit_firth(
     Maximises l*(b) = l(b) + 1/2 log|I(b)| with the modified score U*_r = U_r + 1/2
     tr(I^{-1} dI/db_r); Newton-type steps with the unpenalised information as curvature, each
     step capped at ``max_step`` per coefficient and halved while l* does not increase (coxphf's
-    scheme); converged when the next step is <= ``xtol`` in every coefficient (or max |U*| <=
+    scheme); converged when the next step is <= ``tol`` in every coefficient (or max |U*| <=
     ``gtol``). A symmetric rank-one secant term for the penalty's curvature speeds this up.
 
     Parameters
@@ -563,8 +557,9 @@ def fit_firth(
         Efron (R's default) or Breslow (SAS PHREG's, coxphf's and firthmodels' only choice).
     conf_level : float
         Default level of :meth:`FirthCoxFit.conf_int`.
-    max_iter, max_step, max_halfstep, gtol, xtol
-        Iteration controls (see above).
+    max_iter, max_step, max_halfstep, gtol, tol
+        Iteration controls (see above): coxphf's ``maxit``, ``maxstep``, ``maxhs``, ``gconv``
+        and ``epsilon`` (step criterion).
     init : sequence of float, optional
         Starting values (default 0).
 
@@ -582,7 +577,7 @@ def fit_firth(
     data use the same penalty on the corresponding partial likelihood. A cluster (robust
     variance) is not supported with Firth's penalty.
     """
-    efron = _check_ties(ties) == "efron"
+    efron = check_ties(ties) == "efron"
     if cd.cluster is not None:
         raise ValueError("a robust (cluster) variance is not available with firth=True")
     if not 0.0 < conf_level < 1.0:
@@ -595,7 +590,7 @@ def fit_firth(
     from mrdtrack.survival._kernels_firth import packed_design
 
     z = packed_design(cd.X)
-    res = _maximise(cd, z, efron, beta0, free, max_iter, max_step, max_halfstep, gtol, xtol)
+    res = _maximise(cd, z, efron, beta0, free, max_iter, max_step, max_halfstep, gtol, tol)
     if not res.converged:
         warnings.warn(
             f"Firth fit did not converge in {res.iterations} iterations "
@@ -641,6 +636,6 @@ def fit_firth(
             "max_step": max_step,
             "max_halfstep": max_halfstep,
             "gtol": gtol,
-            "xtol": xtol,
+            "tol": tol,
         },
     )

@@ -9,7 +9,8 @@ import numpy as np
 import polars as pl
 
 from mrdtrack._frames import to_polars
-from mrdtrack.survival.km import KaplanMeier, check_event, kaplan_meier
+from mrdtrack.survival._checks import check_event, require_columns
+from mrdtrack.survival.km import KaplanMeier, kaplan_meier
 
 __all__ = ["MedianFollowUp", "median_followup"]
 
@@ -117,6 +118,7 @@ def median_followup(
     df = to_polars(data)
     if df.height == 0:
         raise ValueError("no rows: the data are empty")
+    require_columns(df, {"time": time, "event": event, "by": by})
     e = check_event(df, event)
     flipped = "__mrdtrack_reverse_status__"
     rev = df.with_columns(pl.Series(flipped, 1.0 - e))

@@ -15,163 +15,23 @@ import numpy as np
 import polars as pl
 
 from mrdtrack._frames import to_polars
+from mrdtrack.survival import _kernels_km
+from mrdtrack.survival._checks import (
+    check_conf_type,
+    check_entry,
+    check_event,
+    check_time,
+    check_weights,
+    group_codes,
+    require_columns,
+    survival_limits,
+    z_value,
+)
 
 __all__ = ["KaplanMeier", "KaplanMeierBatch", "kaplan_meier", "kaplan_meier_batched"]
 
-CONF_TYPES = ("log", "log-log", "plain")
 # R quantile.survfit: tolerance = sqrt(.Machine$double.eps)
 QUANTILE_TOL = float(np.sqrt(np.finfo(np.float64).eps))
-
-
-# --------------------------------------------------------------------------- input checks
-def _bad(column: str, count: int, what: str, hint: str = "") -> ValueError:
-    rows = "row" if count == 1 else "rows"
-    msg = f"column {column!r}: {count} {rows} {what}"
-    if hint:
-        msg += f". Hint: {hint}"
-    return ValueError(msg)
-
-
-def _numeric(df: pl.DataFrame, name: str, role: str) -> np.ndarray:
-    if name not in df.columns:
-        raise ValueError(
-            f"{role} column {name!r} not found; available columns: {sorted(df.columns)}"
-        )
-    s = df.get_column(name)
-    if s.dtype == pl.Boolean:
-        s = s.cast(pl.Int8)
-    if not s.dtype.is_numeric():
-        raise ValueError(f"{role} column {name!r} must be numeric, got {s.dtype}")
-    n_null = s.null_count()
-    if n_null:
-        raise _bad(name, n_null, "are missing", "remove or impute them before the analysis")
-    return s.cast(pl.Float64).to_numpy()
-
-
-def check_time(df: pl.DataFrame, name: str, role: str = "time") -> np.ndarray:
-    """A non-negative finite time column as float64, or a ValueError with the count of bad rows."""
-    t = _numeric(df, name, role)
-    bad = ~np.isfinite(t)
-    if bad.any():
-        raise _bad(name, int(bad.sum()), "have non-finite values (NaN or infinity)")
-    neg = t < 0
-    if neg.any():
-        raise _bad(name, int(neg.sum()), "have negative times", "times are durations from origin")
-    return t
-
-
-def check_event(df: pl.DataFrame, name: str) -> np.ndarray:
-    """A 0/1 event column as float64 (1 = event, 0 = censored)."""
-    e = _numeric(df, name, "event")
-    bad = ~((e == 0) | (e == 1))
-    if bad.any():
-        raise _bad(
-            name, int(bad.sum()), "have an event code outside {0, 1}", "1 = event, 0 = censored"
-        )
-    return e
-
-
-def check_entry(df: pl.DataFrame, name: str, time: np.ndarray) -> np.ndarray:
-    """Entry (left-truncation) times: finite, >= 0 and strictly before the exit time."""
-    a = check_time(df, name, "entry")
-    bad = a >= time
-    if bad.any():
-        raise _bad(name, int(bad.sum()), "have entry >= time", "each interval is (entry, time]")
-    return a
-
-
-def check_weights(df: pl.DataFrame, name: str) -> np.ndarray:
-    w = _numeric(df, name, "weights")
-    bad = ~np.isfinite(w) | (w < 0)
-    if bad.any():
-        raise _bad(name, int(bad.sum()), "have negative or non-finite weights")
-    return w
-
-
-def group_codes(df: pl.DataFrame, name: str, role: str = "group") -> tuple[np.ndarray, list[str]]:
-    """Integer codes and string labels of a grouping column, levels sorted as R sorts factors.
-
-    Numbers sort numerically and print without a trailing ``.0`` when integral (as R's
-    ``factor(c(1, 2))`` gives levels "1", "2"); strings sort by code point.
-    """
-    if name not in df.columns:
-        raise ValueError(
-            f"{role} column {name!r} not found; available columns: {sorted(df.columns)}"
-        )
-    s = df.get_column(name)
-    n_null = s.null_count()
-    if n_null:
-        raise _bad(name, n_null, "are missing", f"every row needs a {role} value")
-    if s.dtype.is_float():
-        v = s.to_numpy()
-        if not np.isfinite(v).all():
-            raise _bad(name, int((~np.isfinite(v)).sum()), "have non-finite values")
-        if np.all(v == np.round(v)):
-            s = s.cast(pl.Int64)
-    if s.dtype.is_numeric():
-        v = s.to_numpy()
-        if s.dtype.is_integer() and v.size and int(v.max()) - int(v.min()) <= max(v.size, 1024):
-            # small integer codes (0/1 arms, strata): presence per value, O(n), no sort
-            lo = int(v.min())
-            raw = v.astype(np.int64) - lo
-            present = np.bincount(raw) > 0
-            levels = np.flatnonzero(present) + lo
-            codes = raw if present.all() else (np.cumsum(present) - 1)[raw]
-            return codes, [str(x) for x in levels.tolist()]
-        levels = np.unique(v)
-        if levels.shape[0] <= 32:
-            # a few comparisons per level beat a binary search per row
-            codes = np.zeros(v.shape[0], dtype=np.int64)
-            for lev in levels[1:]:
-                codes += v >= lev
-        else:
-            codes = np.searchsorted(levels, v)
-        labels = [str(x) for x in levels.tolist()]
-    else:
-        s = s.cast(pl.String)
-        labels = sorted(s.unique().to_list())
-        codes = s.replace_strict(labels, list(range(len(labels))), return_dtype=pl.Int64).to_numpy()
-    return codes.astype(np.int64, copy=False), labels
-
-
-# --------------------------------------------------------------------------- core numerics
-def z_value(conf_level: float) -> float:
-    """Two-sided normal quantile (R ``qnorm(1 - (1 - conf.int)/2)``)."""
-    from scipy.special import ndtri
-
-    if not 0.0 < conf_level < 1.0:
-        raise ValueError(f"conf_level must be in (0, 1), got {conf_level}")
-    return float(ndtri(1.0 - (1.0 - conf_level) / 2.0))
-
-
-def confidence_limits(
-    surv: np.ndarray, std_err: np.ndarray, conf_type: str, z: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise limits from the cumulative-hazard-scale SE, as R ``survfit_confint``.
-
-    ``log``: exp(log S -/+ z se), upper clipped at 1, NA where S = 0.
-    ``log-log``: exp(-exp(log(-log S) -/+ z se / log S)), NA where S is 0 or 1.
-    ``plain``: S -/+ z se S clipped to [0, 1].
-    """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if conf_type == "log":
-            lx = np.log(np.where(surv == 0, np.nan, surv))
-            zse = z * std_err
-            lower = np.exp(lx - zse)
-            upper = np.minimum(np.exp(lx + zse), 1.0)
-        elif conf_type == "log-log":
-            xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
-            se2 = z * std_err / np.log(xx)
-            lower = np.exp(-np.exp(np.log(-np.log(xx)) - se2))
-            upper = np.exp(-np.exp(np.log(-np.log(xx)) + se2))
-        elif conf_type == "plain":
-            se2 = std_err * surv * z
-            # R pmax/pmin propagate NaN (S = 0 with an infinite SE gives NA)
-            lower = np.where(np.isnan(se2), np.nan, np.maximum(surv - se2, 0.0))
-            upper = np.where(np.isnan(se2), np.nan, np.minimum(surv + se2, 1.0))
-        else:
-            raise ValueError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
-    return lower, upper
 
 
 def counts_at(ut: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -197,8 +57,6 @@ def day_grid(time: np.ndarray, cells: int = 1) -> tuple[int, int] | None:
     Day-rounded follow-up (the usual case in trial data) qualifies: a Kaplan-Meier curve or a
     log-rank test is then a counting pass per day, O(n + span) with no sort.
     """
-    from mrdtrack.survival import _kernels_km
-
     n = time.shape[0]
     ok, lo, hi = _kernels_km.integer_range(time)
     if not ok or hi >= 2.0**52 or cells * (hi - lo + 1.0) > max(_GRID_PER_ROW * n, _GRID_MIN):
@@ -206,15 +64,15 @@ def day_grid(time: np.ndarray, cells: int = 1) -> tuple[int, int] | None:
     return int(lo), int(hi) - int(lo) + 1
 
 
-def _entry_not_entered(
-    entry: np.ndarray, ilo: int, span: int, weight: np.ndarray | None = None
+def entry_not_entered(
+    start: np.ndarray, ilo: int, span: int, weight: np.ndarray | None = None
 ) -> np.ndarray:
-    """Per day lo + j of the grid: number (weight) of rows with entry >= that day.
+    """Per day lo + j of the grid: number (weight) of rows with start >= that day (not entered).
 
-    For a whole day u, entry >= u exactly when floor(entry) >= u; entries before the first day
-    never count (every distinct time is >= lo), and floor(entry) <= the row's time <= hi.
+    For a whole day u, start >= u exactly when floor(start) >= u; starts before the first day
+    never count (every distinct time is >= lo), and floor(start) <= the row's time <= hi.
     """
-    ce = np.floor(entry).astype(np.int64) - ilo
+    ce = np.floor(start).astype(np.int64) - ilo
     keep = ce >= 0
     cnt = np.bincount(ce[keep], weights=None if weight is None else weight[keep], minlength=span)
     return np.cumsum(cnt[::-1])[::-1].astype(np.float64)
@@ -237,8 +95,6 @@ def _km_points(
     dg = day_grid(time) if grid and (weight is None or entry is None) else None
     not_entered = None
     if dg is not None:
-        from mrdtrack.survival import _kernels_km
-
         ilo, span = dg
         if weight is None:
             tot, d = _kernels_km.day_counts(time, event, None, ilo, span, 1)
@@ -253,10 +109,8 @@ def _km_points(
         ut = (days + ilo).astype(np.float64)
         tot, d = tot[days], d[days]
         if entry is not None:
-            not_entered = _entry_not_entered(entry, ilo, span)[days]
+            not_entered = entry_not_entered(entry, ilo, span)[days]
     elif weight is None:
-        from mrdtrack.survival import _kernels_km
-
         # one plain sort of packed (time, event) keys: no argsort, no gathers
         keys, _ = _kernels_km.sort_keys(_kernels_km.time_keys(time, event))
         if entry is None:
@@ -295,8 +149,6 @@ def _km_points(
                 cw = np.r_[0.0, np.cumsum(weight[eo])]
                 not_entered = cw[-1] - cw[np.searchsorted(se, ut, side="left")]
         n_risk = n_risk - not_entered
-    from mrdtrack.survival import _kernels_km
-
     # S = prod (n - d) / n over times with deaths (a time with only zero-weight subjects has
     # n_risk = 0 and no deaths: factor 1, as R); Greenwood sum d / (n (n - d)); one loop
     surv, green = _kernels_km.km_segments(np.array([0, ut.shape[0]]), n_risk, d)
@@ -419,7 +271,7 @@ def _curve(
     z: float,
 ) -> _Curve:
     pts = _km_points(time, event, weight, entry)
-    lower, upper = confidence_limits(pts["surv"], pts["std_err"], conf_type, z)
+    lower, upper = survival_limits(pts["surv"], pts["std_err"], conf_type, z)
     n = float(time.shape[0] if weight is None else weight.sum())
     return _Curve(lower=lower, upper=upper, n=n, **pts)
 
@@ -528,8 +380,6 @@ class KaplanMeier:
         probs = np.atleast_1d(np.asarray(p, dtype=np.float64))
         if ((probs < 0) | (probs > 1)).any() or np.isnan(probs).any():
             raise ValueError("quantile probabilities must lie in [0, 1]")
-        from mrdtrack.survival import _kernels_km
-
         rows = []
         for g, c in zip(self.groups, self._curves, strict=True):
             ptr = np.array([0, c.time.shape[0]])
@@ -617,7 +467,7 @@ def kaplan_meier(
     time: str,
     event: str,
     by: str | None = None,
-    entry: str | None = None,
+    start: str | None = None,
     conf_type: str = "log",
     conf_level: float = 0.95,
     weights: str | None = None,
@@ -626,13 +476,13 @@ def kaplan_meier(
 
     Method: Kaplan & Meier (1958); variance by Greenwood's formula (Greenwood, 1926),
     Var(-log S(t)) = sum_{t_i <= t} d_i / (n_i (n_i - d_i)). R equivalent:
-    ``survfit(Surv(time, event) ~ by, data, conf.type=)`` or, with ``entry``,
-    ``survfit(Surv(entry, time, event) ~ by)``; SAS: ``PROC LIFETEST``.
+    ``survfit(Surv(time, event) ~ by, data, conf.type=)`` or, with ``start``,
+    ``survfit(Surv(start, time, event) ~ by)``; SAS: ``PROC LIFETEST``.
 
     Conventions (all as R survival 3.5):
 
     - risk set at t: subjects with time >= t; censorings tied with events at t are at risk at t;
-    - delayed entry: a subject is at risk on (entry, time], so not at its entry time;
+    - delayed entry: a subject is at risk on (start, time], so not at its start time;
     - one row per distinct time (event or censoring times);
     - ``conf_type``: "log" (R default), "log-log" (SAS default), "plain" (clipped to [0, 1]);
       limits are NA (null) where S = 0 ("log", "log-log") or S = 1 ("log-log");
@@ -648,8 +498,9 @@ def kaplan_meier(
         Follow-up time (>= 0, finite) and event indicator (1 event, 0 censored).
     by : str, optional
         Grouping column; levels kept as strings, ordered as R orders factor levels (sorted).
-    entry : str, optional
-        Left-truncation (delayed entry) time, strictly less than ``time``.
+    start : str, optional
+        Left-truncation (delayed entry) time, strictly less than ``time``: the row is at risk
+        on (start, time], as ``cox_ph(start=)`` (R ``Surv(start, time, event)``).
     conf_type : {"log", "log-log", "plain"}
     conf_level : float
     weights : str, optional
@@ -678,15 +529,17 @@ def kaplan_meier(
     >>> kaplan_meier(d, "t", "e").median()["estimate"][0]  # S = 0.5 on [3, 4): midpoint
     3.5
     """
-    if conf_type not in CONF_TYPES:
-        raise ValueError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
+    check_conf_type(conf_type)
     z = z_value(conf_level)
     df = to_polars(data)
     if df.height == 0:
         raise ValueError("no rows: the data are empty")
+    require_columns(
+        df, {"time": time, "event": event, "start": start, "weights": weights, "by": by}
+    )
     t = check_time(df, time)
     e = check_event(df, event)
-    a = check_entry(df, entry, t) if entry is not None else None
+    a = check_entry(df, start, t, role="start") if start is not None else None
     w = check_weights(df, weights) if weights is not None else None
     if by is None:
         codes, labels = np.zeros(t.shape[0], dtype=np.int64), ["all"]
@@ -713,7 +566,7 @@ def kaplan_meier(
         by=by,
         conf_type=conf_type,
         conf_level=conf_level,
-        has_entry=entry is not None,
+        has_entry=start is not None,
         weighted=weights is not None,
         _curves=tuple(curves),
     )
@@ -776,7 +629,7 @@ class KaplanMeierBatch:
         )
 
 
-def _segment_sort(
+def segment_sort(
     time: np.ndarray, replicate: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Replicate ids (sorted), codes, and a permutation sorting rows by (replicate, time).
@@ -785,8 +638,6 @@ def _segment_sort(
     faster than a lexicographic sort; the order of tied times is irrelevant to every count.
     Input already sorted by (replicate, time) is detected in O(n) and not sorted again.
     """
-    from mrdtrack.survival import _kernels_km
-
     n = replicate.shape[0]
     if replicate.dtype.kind in "iub" and n and int(replicate.max()) - int(replicate.min()) <= 4 * n:
         lo = int(replicate.min())
@@ -857,10 +708,7 @@ def kaplan_meier_batched(
         Fixed times for ``surv_at`` (R ``summary(fit, times=)`` semantics).
     conf_type, conf_level : as :func:`kaplan_meier`.
     """
-    from mrdtrack.survival import _kernels_km
-
-    if conf_type not in CONF_TYPES:
-        raise ValueError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
+    check_conf_type(conf_type)
     z = z_value(conf_level)
     df = pl.DataFrame(
         {
@@ -875,14 +723,14 @@ def kaplan_meier_batched(
         raise ValueError("time, event and replicate must have the same length")
     if t.size == 0:
         raise ValueError("no rows: the data are empty")
-    reps, codes, order = _segment_sort(t, rep)
+    reps, codes, order = segment_sort(t, rep)
     nrep = reps.shape[0]
     row_ptr = np.r_[0, np.cumsum(np.bincount(codes, minlength=nrep))]
     pt_time, n_risk, n_ev, _, seg_ptr = _kernels_km.points_segs(row_ptr, t[order], e[order])
     pts = {"time": pt_time, "n_risk": n_risk, "n_event": n_ev}
     surv, green = _kernels_km.km_segments(seg_ptr, pts["n_risk"], pts["n_event"])
     se = np.sqrt(green)
-    lower, upper = confidence_limits(surv, se, conf_type, z)
+    lower, upper = survival_limits(surv, se, conf_type, z)
     m = surv.shape[0]
     med = _kernels_km.findq_segs(seg_ptr, pts["time"], 1.0 - surv, 0.5, QUANTILE_TOL)
     med_lo = _kernels_km.findq_segs(seg_ptr, pts["time"], 1.0 - lower, 0.5, QUANTILE_TOL)

@@ -7,25 +7,28 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy.special import chdtrc
 
 from mrdtrack._frames import to_polars
-from mrdtrack.survival.km import (
-    _entry_not_entered,
-    _segment_sort,
+from mrdtrack.survival import _kernels_km
+from mrdtrack.survival._checks import (
     check_entry,
     check_event,
     check_time,
+    group_codes,
+    require_columns,
+)
+from mrdtrack.survival.km import (
     counts_at,
     day_grid,
-    group_codes,
+    entry_not_entered,
+    segment_sort,
 )
 
 __all__ = ["LogrankBatch", "LogrankResult", "logrank_batched", "logrank_test"]
 
 
 def _chisq_sf(x: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
-    from scipy.special import chdtrc
-
     return chdtrc(df, x)
 
 
@@ -76,8 +79,6 @@ def _survdiff_parts(
     survdiff): O_j += w d_j, E_j += w d n_j / n,
     V_jl += w^2 d (n - d) / (n - 1) (n_j / n) (delta_jl - n_l / n) (no term when n = 1).
     """
-    from mrdtrack.survival import _kernels_km
-
     nseg = seg_ptr.shape[0] - 1
     k = n_k.shape[1]
     n = n_k.sum(axis=1)
@@ -138,8 +139,6 @@ def _risk_counts(
     of a stratum merged. The counts are integers, so both ways give identical numbers
     (``grid=False`` forces the sorting path; the tests compare the two).
     """
-    from mrdtrack.survival import _kernels_km
-
     dg = day_grid(time, cells=ns * k) if grid else None
     if dg is not None:
         ilo, span = dg
@@ -155,7 +154,7 @@ def _risk_counts(
             for c in range(ns * k):
                 m = cflat == c
                 if m.any():
-                    ne = _entry_not_entered(entry[m], ilo, span)
+                    ne = entry_not_entered(entry[m], ilo, span)
                     risk[c // k * span : (c // k + 1) * span, c % k] -= ne
         rows = np.flatnonzero(tot.reshape(ns * span, k).sum(axis=1))
         seg_ptr = np.searchsorted(rows // span, np.arange(ns + 1), side="left")
@@ -252,7 +251,7 @@ class LogrankResult:
     def summary(self) -> str:
         name = "log-rank" if self.rho == 0 else f"Fleming-Harrington G(rho={self.rho:g})"
         strat = f", stratified by {self.strata} ({self.n_strata} strata)" if self.strata else ""
-        entry = ", (entry, time] risk sets" if self.has_entry else ""
+        entry = ", (start, time] risk sets" if self.has_entry else ""
         lines = [f"{name} test of {self.group}{strat}{entry} (R survdiff)"]
         lines.append(
             f"{'group':<16}{'N':>8}{'Observed':>11}{'Expected':>11}{'(O-E)^2/E':>11}"
@@ -283,7 +282,7 @@ def logrank_test(
     group: str,
     strata: str | None = None,
     rho: float = 0.0,
-    entry: str | None = None,
+    start: str | None = None,
 ) -> LogrankResult:
     """Log-rank test, or the Fleming-Harrington G(rho) test, of equal survival across groups.
 
@@ -298,10 +297,10 @@ def logrank_test(
     SAS: ``PROC LIFETEST; STRATA strata / GROUP=group TEST=LOGRANK`` (rho = 0).
 
     Conventions: risk set at t: time >= t (censorings tied with deaths are at risk); observed
-    and expected are weighted when rho != 0, as R reports them. With ``entry`` the risk sets are
-    (entry, time] (R's survdiff refuses counting-process data; this is the same statistic with
+    and expected are weighted when rho != 0, as R reports them. With ``start`` the risk sets are
+    (start, time] (R's survdiff refuses counting-process data; this is the same statistic with
     left-truncated risk sets; with untied times it equals R's Breslow Cox score test,
-    ``coxph(Surv(entry, time, event) ~ group, ties="breslow")``, at beta = 0).
+    ``coxph(Surv(start, time, event) ~ group, ties="breslow")``, at beta = 0).
 
     Parameters
     ----------
@@ -313,8 +312,8 @@ def logrank_test(
     strata : str, optional
     rho : float
         0 for the log-rank test.
-    entry : str, optional
-        Delayed-entry time, strictly less than ``time``.
+    start : str, optional
+        Delayed-entry time, strictly less than ``time`` (as ``cox_ph(start=)``).
 
     References
     ----------
@@ -328,9 +327,12 @@ def logrank_test(
     df_ = to_polars(data)
     if df_.height == 0:
         raise ValueError("no rows: the data are empty")
+    require_columns(
+        df_, {"time": time, "event": event, "group": group, "strata": strata, "start": start}
+    )
     t = check_time(df_, time)
     e = check_event(df_, event)
-    a = check_entry(df_, entry, t) if entry is not None else None
+    a = check_entry(df_, start, t, role="start") if start is not None else None
     g, labels = group_codes(df_, group, "group")
     k = len(labels)
     if k < 2:
@@ -339,8 +341,6 @@ def logrank_test(
         s, slabels = group_codes(df_, strata, "strata")
     else:
         s, slabels = np.zeros(t.shape[0], dtype=np.int64), [""]
-    from mrdtrack.survival import _kernels_km
-
     ns = len(slabels)
     if ns == 1 and a is None and rho == 0 and day_grid(t, cells=k) is None:
         # continuous times, one stratum: one sort of (time, event) keys carrying the group,
@@ -366,7 +366,7 @@ def logrank_test(
         group=group,
         strata=strata,
         n_strata=len(slabels),
-        has_entry=entry is not None,
+        has_entry=start is not None,
     )
 
 
@@ -443,10 +443,8 @@ def logrank_batched(
     k = levels.shape[0]
     if k < 2:
         raise ValueError(f"group: needs at least 2 groups, found {k}")
-    reps, codes, order = _segment_sort(t, rep)
+    reps, codes, order = segment_sort(t, rep)
     nrep = reps.shape[0]
-    from mrdtrack.survival import _kernels_km
-
     seg_ptr = np.r_[0, np.cumsum(np.bincount(codes, minlength=nrep))]
     obs, exp, var = _kernels_km.survdiff_segs(
         seg_ptr, t[order], e[order], g.astype(np.int64)[order], k, float(rho)

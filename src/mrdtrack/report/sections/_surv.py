@@ -36,7 +36,7 @@ def kaplan_meier(
         time="time",
         event="event",
         by=by,
-        entry=entry,
+        start=entry,
         conf_type=ctx.config.conf_type,
         conf_level=ctx.config.conf_level,
     )
@@ -206,7 +206,7 @@ def cox_two_groups(
 
 def hr_values(fit: Any, level: float, **ci_options: Any) -> dict[str, Any]:
     """HR (as `CoxFit.conf_int`: exponentiated), CI, monotone flag and global tests."""
-    row = fit.conf_int(level=level, **ci_options).to_dicts()[0]
+    row = fit.conf_int(conf_level=level, **ci_options).to_dicts()[0]
     monotone = bool(getattr(fit, "monotone", None))
     out = {
         "term": row.get("term"),

@@ -251,8 +251,8 @@ def multivariable(ctx: Context, res: SectionResult, pfs: pl.DataFrame) -> None:
         res.notes.append(f"Multivariable Cox model not estimable: {e}")
         return
     lvl = ctx.config.conf_level
-    ci = {r["term"]: r for r in fit.conf_int(level=lvl).to_dicts()}
-    tab = {r["term"]: r for r in fit.table(level=lvl).to_dicts()}
+    ci = {r["term"]: r for r in fit.conf_int(conf_level=lvl).to_dicts()}
+    tab = {r["term"]: r for r in fit.table(conf_level=lvl).to_dicts()}
     labels = {c: lab for c, lab, _ in present}
 
     def term_label(term: str) -> str:
