@@ -119,8 +119,8 @@ def test_public_names():
 def test_docs_cover_every_column_and_rule():
     from pathlib import Path
 
-    from mrdtrack.io.validate import RULES
     from mrdtrack.schema import TABLES
+    from mrdtrack.validation import RULES
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "data-format.md").read_text()
     for t in TABLES.values():

@@ -1,8 +1,8 @@
 """What every ``mrdtrack`` command shares: exit codes, failing cleanly, reading the study.
 
-Exit codes (docs/CONVENTIONS): 0 ok, 2 usage or bad option, 3 study failed validation (the
-problem list is printed: file/row/column/rule, never values), 4 estimation problem.
-Messages go to stderr; no traceback (it could show patient data).
+The exit codes of every command are defined here (docs/CONVENTIONS): 0 ok, 2 usage or bad
+option, 3 study failed validation (the problem list is printed: file/row/column/rule, never
+values), 4 estimation problem. Messages go to stderr; no traceback (it could show patient data).
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from typing import Any, NoReturn
 
 import typer
 
+from mrdtrack.cohort import Cohort
 from mrdtrack.errors import MrdtrackError, StudyValidationError
+from mrdtrack.io import load_study
+from mrdtrack.mrd import as_study_day
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -46,10 +49,8 @@ def exit_codes() -> Iterator[None]:
         fail(f"error: {err}", EXIT_USAGE)
 
 
-def load_study_or_exit(study: Path | None, mapping: Path | None = None, **kwargs: Any) -> Any:
+def load_study_or_exit(study: Path | None, mapping: Path | None = None, **kwargs: Any) -> Cohort:
     """Read a study folder (tables or ADaM, detected) or the embedded demo; exit 3 if invalid."""
-    from mrdtrack.io import load_study
-
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     try:
         return load_study(study, mapping=mapping, **kwargs)
@@ -163,8 +164,6 @@ def check_time(value: str | None, option: str) -> None:
     """A time such as 730, 24m, 2y (parsed as the analyses parse it)."""
     if value is None:
         return
-    from mrdtrack.mrd._days import as_study_day
-
     try:
         as_study_day(value, option)
     except (ValueError, TypeError):

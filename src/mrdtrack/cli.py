@@ -1,29 +1,43 @@
-"""The ``mrdtrack`` command: ``validate`` here; ``mrd``, ``fit``, ``simulate``, ``predict``,
-``report`` from their packages (registered when installed).
+"""The ``mrdtrack`` command: ``validate`` and ``export`` here; ``mrd``, ``multistate``,
+``simulate``, ``predict``, ``report`` from their packages.
 
-Exit codes: 0 ok, 2 usage, 3 validation failed (with the error table), 4 estimation problem.
-Output never shows patient identifiers, dates or cell values; problems cite file/row/column.
+Exit codes (`mrdtrack._cli_common`): 0 ok, 2 usage, 3 validation failed (with the error table),
+4 estimation problem. Output never shows patient identifiers, dates or cell values; problems
+cite file/row/column.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from mrdtrack import __version__
-
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_INVALID = 3
-EXIT_ESTIMATION = 4
+from mrdtrack._cli_common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    check_int,
+    check_mapping,
+    check_out_dir,
+    check_study,
+)
+from mrdtrack.cohort import Cohort
+from mrdtrack.errors import Problem, StudyValidationError
+from mrdtrack.io import demo_study_path, load_study, write_adam
+from mrdtrack.mrd.cli import app as mrd_app
+from mrdtrack.multistate.cli import app as multistate_app
+from mrdtrack.predict.cli import app as predict_app
+from mrdtrack.report.cli import app as report_app
+from mrdtrack.simulate.cli import app as simulate_app
 
 app = typer.Typer(
     name="mrdtrack",
@@ -32,16 +46,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     no_args_is_help=True,
     add_completion=False,
-)
-
-# (command name, module exposing a typer `app`); registered when the module exists
-SUBCOMMANDS = (
-    ("mrd", "mrdtrack.mrd.cli"),
-    ("fit", "mrdtrack.survival.cli"),
-    ("multistate", "mrdtrack.multistate.cli"),
-    ("simulate", "mrdtrack.simulate.cli"),
-    ("predict", "mrdtrack.predict.cli"),
-    ("report", "mrdtrack.report.cli"),
 )
 
 
@@ -61,35 +65,12 @@ def _main(
     """mrdtrack: MRD dynamics and progression risk, numbers checked against R."""
 
 
-def register_subcommands(target: typer.Typer, commands: tuple[tuple[str, str], ...]) -> list[str]:
-    """Add each command's typer app to ``target``; skip a module that does not exist (yet).
-
-    Only a missing module itself (or its package) is skipped: an ImportError raised *inside*
-    an existing module is a bug and propagates.
-    """
-    added = []
-    for name, module in commands:
-        try:
-            mod = importlib.import_module(module)
-        except ImportError as exc:
-            parts = module.split(".")
-            missing = {".".join(parts[:i]) for i in range(2, len(parts) + 1)}
-            if exc.name in missing:
-                continue
-            raise
-        sub = getattr(mod, "app", None)
-        if isinstance(sub, typer.Typer):
-            target.add_typer(sub, name=name)
-            added.append(name)
-    return added
-
-
 # ---------------------------------------------------------------------------------------------
 # validate
 # ---------------------------------------------------------------------------------------------
 
 
-def _summary_tables(cohort: Any) -> list[Table]:
+def _summary_tables(cohort: Cohort) -> list[Table]:
     c = cohort.counts()
     t = Table(title=f"Study {cohort.name}", show_header=True)
     t.add_column("quantity")
@@ -133,9 +114,7 @@ def _summary_tables(cohort: Any) -> list[Table]:
     return out
 
 
-def _note_counts(notes: Any) -> list[dict[str, Any]]:
-    import polars as pl
-
+def _note_counts(notes: pl.DataFrame) -> list[dict[str, Any]]:
     return (
         notes.group_by("file", "column", "rule")
         .agg(pl.len().alias("n"))
@@ -188,10 +167,6 @@ def validate(
     Problems are grouped by rule (severity, rule, file, column) with their count, message and
     hint; the first --max-per-rule of each are listed by file, row and column.
     """
-    from mrdtrack._cli_common import check_int, check_mapping, check_study
-    from mrdtrack.errors import StudyValidationError
-    from mrdtrack.io import demo_study_path, load_study
-
     check_study(path, "PATH")
     check_mapping(mapping)
     check_int(max_per_rule, "--max-per-rule", 0)
@@ -239,25 +214,23 @@ def validate(
     console.print("[bold green]valid[/]: records read = kept + excluded in every table.")
 
 
-def _limit(frame: Any, max_per_rule: int) -> Any:
+def _limit(frame: pl.DataFrame, max_per_rule: int) -> pl.DataFrame:
     """The first ``max_per_rule`` rows of each rule of an exclusions frame (0: all)."""
-    import polars as pl
-
     if not max_per_rule:
         return frame
     return frame.filter(pl.int_range(pl.len()).over("rule") < max_per_rule)
 
 
-def _groups(problems: Any) -> dict[tuple[str, str, str, str], list[Any]]:
+def _groups(problems: Sequence[Problem]) -> dict[tuple[str, str, str, str], list[Problem]]:
     """Problems grouped by (severity, rule, file, column), errors first, largest first."""
-    groups: dict[tuple[str, str, str, str], list[Any]] = {}
+    groups: dict[tuple[str, str, str, str], list[Problem]] = {}
     for p in problems:
         groups.setdefault((p.severity, p.rule, p.file, p.column or ""), []).append(p)
     order = {"error": 0, "warning": 1, "note": 2}
     return dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 3), -len(kv[1]), kv[0])))
 
 
-def print_problems(problems: Any, max_per_rule: int = 20) -> None:
+def print_problems(problems: Sequence[Problem], max_per_rule: int = 20) -> None:
     """Print problems grouped by rule: count, message and hint once (verbatim, no markup),
     then the first ``max_per_rule`` locations (0: all). Streams plain lines: fast at 10^6."""
     groups = _groups(problems)
@@ -279,7 +252,7 @@ def print_problems(problems: Any, max_per_rule: int = 20) -> None:
         typer.echo("\n".join(lines))
 
 
-def _json_problems(problems: Any, n_errors: int, max_per_rule: int) -> None:
+def _json_problems(problems: Sequence[Problem], n_errors: int, max_per_rule: int) -> None:
     """Stream the failed-validation JSON: counts by rule, then the listed problems."""
     groups = _groups(problems)
     head = {
@@ -319,9 +292,7 @@ def _json_problems(problems: Any, n_errors: int, max_per_rule: int) -> None:
     out.flush()
 
 
-def _problem_frame(problems: Any) -> Any:
-    import polars as pl
-
+def _problem_frame(problems: Sequence[Problem]) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "severity": [p.severity for p in problems],
@@ -364,10 +335,6 @@ def export(
     ``--salt`` without ``--pseudonymise`` is an error (exit 2): the real identifiers would be
     written while the user believes them replaced.
     """
-    from mrdtrack._cli_common import check_int, check_mapping, check_out_dir, check_study
-    from mrdtrack.errors import StudyValidationError
-    from mrdtrack.io import load_study
-
     if not path.exists():
         typer.echo(f"error: study path does not exist: {path.name}", err=True)
         raise typer.Exit(EXIT_USAGE)
@@ -404,8 +371,6 @@ def export(
             raise typer.Exit(EXIT_USAGE) from None
     out.mkdir(parents=True, exist_ok=True)
     if adam_out:
-        from mrdtrack.io.adam import write_adam
-
         write_adam(cohort, out)
     else:
         for t in ("patients", "mrd", "outcomes", "adverse_events", "exclusions"):
@@ -413,7 +378,11 @@ def export(
     typer.echo(f"wrote {cohort.n_patients} patients to {out}")
 
 
-register_subcommands(app, SUBCOMMANDS)
+app.add_typer(mrd_app, name="mrd")
+app.add_typer(multistate_app, name="multistate")
+app.add_typer(simulate_app, name="simulate")
+app.add_typer(predict_app, name="predict")
+app.add_typer(report_app, name="report")
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -1,19 +1,23 @@
 """The validated, immutable study at the centre of mrdtrack.
 
-A `Cohort` is built only by `Cohort.from_frames` (which validates) or by the readers in
-`mrdtrack.io` (which call it). Its tables follow `mrdtrack.schema`; times are study days.
+A `Cohort` is built only by `Cohort.from_frames`, which validates the tables
+(`mrdtrack.validation`), directly or through the readers of `mrdtrack.io`. Its tables follow
+`mrdtrack.schema`; times are study days.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
 import polars as pl
 
+from mrdtrack.errors import Problem, StudyValidationError
+from mrdtrack.privacy import pseudonymise
 from mrdtrack.schema import DAYS_PER_MONTH, DAYS_PER_YEAR, EXCLUSIONS_SCHEMA
+from mrdtrack.validation import Collector, ValidationOptions, check_disease, check_tables
 
 _UNITS = {"days": 1.0, "months": DAYS_PER_MONTH, "years": DAYS_PER_YEAR}
 
@@ -85,10 +89,14 @@ class Cohort:
         *,
         name: str = "study",
         sources: tuple[SourceFile, ...] = (),
-        file_names: dict[str, str] | None = None,
-        options: Any = None,
-        disease: str = "myeloma",
+        file_names: Mapping[str, str] | None = None,
+        options: ValidationOptions | None = None,
+        disease: str | None = "myeloma",
         disease_options: Mapping[str, Any] | None = None,
+        problems: Sequence[Problem] = (),
+        rows_read: Mapping[str, int] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        disease_source: str = "<study>",
     ) -> Cohort:
         """Validate in-memory tables (pandas or polars) and build a Cohort.
 
@@ -96,22 +104,38 @@ class Cohort:
         are excluded and listed in ``exclusions``. ``options`` is a
         `mrdtrack.io.ValidationOptions` (null tokens, date columns, pre-origin window);
         ``disease`` / ``disease_options`` the study's disease preset (validated with the tables).
+        The readers of `mrdtrack.io` also pass what they found while reading: ``problems``
+        (reported with the validator's), ``rows_read`` per table, reader ``metadata`` and
+        ``disease_source`` (where the disease was given, for messages); see
+        `mrdtrack.validation.check_tables`.
         """
-        from mrdtrack.io.validate import validate_tables
-
-        return validate_tables(
+        v = check_tables(
             {
                 "patients": patients,
                 "mrd": mrd,
                 "outcomes": outcomes,
                 "adverse_events": adverse_events,
             },
-            name=name,
-            sources=sources,
-            file_names=file_names,
+            file_names,
             options=options,
+            problems=problems,
+            rows_read=rows_read,
+            metadata=metadata,
             disease=disease,
             disease_options=disease_options,
+            disease_source=disease_source,
+        )
+        return cls(
+            patients=v.patients,
+            mrd=v.mrd,
+            outcomes=v.outcomes,
+            adverse_events=v.adverse_events,
+            exclusions=v.exclusions,
+            sources=tuple(sources),
+            name=name,
+            metadata=v.metadata,
+            disease=v.disease,
+            disease_options=v.disease_options,
         )
 
     def with_disease(self, disease: str, options: Mapping[str, Any] | None = None) -> Cohort:
@@ -121,14 +145,11 @@ class Cohort:
         (the preset's defaults). Checked by the validator's rules (``unknown_disease``,
         ``unknown_disease_option``, ``invalid_disease_option``): `StudyValidationError`.
         """
-        from mrdtrack.errors import StudyValidationError
-        from mrdtrack.io.validate import _check_disease, _Collector
-
         if options is None:
             same = isinstance(disease, str) and disease.strip().lower() == self.disease
             options = self.disease_options if same else {}
-        out = _Collector()
-        name, opts = _check_disease(disease, options, "with_disease(...)", out)
+        out = Collector()
+        name, opts = check_disease(disease, options, "with_disease(...)", out)
         if out.problems:
             raise StudyValidationError(out.problems)
         return replace(self, disease=name, disease_options=opts)
@@ -278,8 +299,6 @@ class Cohort:
 
         See `mrdtrack.privacy.pseudonymise` (HMAC-SHA256 of the id under ``salt``).
         """
-        from mrdtrack.privacy import pseudonymise
-
         return pseudonymise(self, salt)
 
     def counts(self) -> dict[str, Any]:

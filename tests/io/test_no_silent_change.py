@@ -17,7 +17,7 @@ from mrdtrack.io import example_study_path
 from mrdtrack.io.adam import read_adam
 from mrdtrack.io.folder import read_files
 from mrdtrack.io.mapping import StudyMap, load_mapping
-from mrdtrack.io.notation import Reading, lab_number, read_notation
+from mrdtrack.notation import Reading, lab_number, read_notation
 
 
 def problems_of(files, smap=None):

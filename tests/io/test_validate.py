@@ -6,10 +6,11 @@ import polars as pl
 import pytest
 from _io_study import add_line, base_files, set_line
 
+from mrdtrack.cohort import Cohort
 from mrdtrack.errors import StudyValidationError
 from mrdtrack.io.folder import read_files
 from mrdtrack.io.mapping import StudyMap, load_mapping
-from mrdtrack.io.validate import RULES, validate_tables
+from mrdtrack.validation import RULES
 
 MRD_CODES = "negative, positive, indeterminate, not_evaluable"
 
@@ -482,7 +483,7 @@ def test_wrong_type():
         "outcomes": pl.DataFrame({"patient_id": ["1"], "last_contact_day": [5]}),
     }
     with pytest.raises(StudyValidationError) as err:
-        validate_tables(frames)
+        Cohort.from_frames(**frames)
     (p,) = err.value.problems
     assert (p.file, p.row, p.column, p.rule, p.message) == (
         "<patients>",

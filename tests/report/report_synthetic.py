@@ -155,10 +155,6 @@ def make_tables(n: int = 60, seed: int = 7) -> dict[str, pl.DataFrame]:
 
 def make_cohort(tables: dict[str, pl.DataFrame] | None = None, name: str = "synthetic") -> Cohort:
     tables = make_tables() if tables is None else tables
-    try:
-        import mrdtrack.io.validate  # noqa: F401
-    except ModuleNotFoundError:
-        return Cohort(**tables, name=name)
     return Cohort.from_frames(**tables, name=name)
 
 

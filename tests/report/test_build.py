@@ -94,7 +94,7 @@ def test_a_failing_section_leaves_no_report(tmp_path, monkeypatch):
         raise RuntimeError("failure inside a section")
 
     # the first section writes a figure into the temporary folder; the second fails
-    sections = (SECTIONS[0], Section("safety", "Safety", (), boom))
+    sections = (SECTIONS[0], Section("safety", "Safety", boom))
     monkeypatch.setattr(build_mod, "SECTIONS", sections)
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="failure inside a section"):

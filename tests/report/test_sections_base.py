@@ -1,71 +1,12 @@
-"""Section requirements: a module that is not installed skips a section; real errors surface."""
+"""Running sections: a section skips itself for a data reason; every other error surfaces."""
 
 from __future__ import annotations
-
-import sys
-import textwrap
 
 import pytest
 
 from mrdtrack.report.build import run_sections
 from mrdtrack.report.config import ReportConfig
-from mrdtrack.report.sections._base import (
-    Context,
-    MissingModule,
-    Section,
-    SectionSkipped,
-    resolve,
-)
-
-
-@pytest.fixture
-def fake_modules(tmp_path, monkeypatch):
-    """Importable modules: one importing an absent mrdtrack module, one broken for real."""
-    (tmp_path / "mrdtrack_fake_waiting.py").write_text("import mrdtrack.not_landed_yet\n")
-    (tmp_path / "mrdtrack_fake_broken.py").write_text(
-        textwrap.dedent(
-            """
-            import a_third_party_package_that_is_absent
-            """
-        )
-    )
-    (tmp_path / "mrdtrack_fake_raises.py").write_text("raise RuntimeError('bug at import')\n")
-    (tmp_path / "mrdtrack_fake_ok.py").write_text("def f():\n    return 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield
-    for name in list(sys.modules):
-        if name.startswith("mrdtrack_fake_"):
-            del sys.modules[name]
-
-
-def test_absent_module_is_missing():
-    with pytest.raises(MissingModule, match=r"mrdtrack\.not_landed_yet"):
-        resolve("mrdtrack.not_landed_yet:anything")
-
-
-def test_landed_module_importing_an_absent_mrdtrack_module_is_missing(fake_modules):
-    with pytest.raises(MissingModule, match="not_landed_yet"):
-        resolve("mrdtrack_fake_waiting:f")
-
-
-def test_real_import_errors_surface(fake_modules):
-    with pytest.raises(ModuleNotFoundError, match="a_third_party_package_that_is_absent"):
-        resolve("mrdtrack_fake_broken:f")
-    with pytest.raises(RuntimeError, match="bug at import"):
-        resolve("mrdtrack_fake_raises:f")
-
-
-def test_missing_attribute_is_missing_and_present_one_resolves(fake_modules):
-    assert resolve("mrdtrack_fake_ok:f")() == 1
-    with pytest.raises(MissingModule, match="does not provide g"):
-        resolve("mrdtrack_fake_ok:g")
-
-
-def test_lazy_export_resolves_to_the_function_after_its_module_is_imported():
-    import mrdtrack.survival.km  # noqa: F401
-
-    fn = resolve("mrdtrack.survival:kaplan_meier")
-    assert callable(fn) and fn.__name__ == "kaplan_meier"
+from mrdtrack.report.sections import SECTIONS, Context, Section, SectionSkipped
 
 
 def _ctx(tmp_path):
@@ -84,23 +25,44 @@ def test_run_sections_skips_with_reasons_and_propagates_bugs(tmp_path):
     def bug(ctx, res):
         raise ZeroDivisionError("a real bug")
 
+    sections = (Section("data", "Data", data_skip), Section("ok", "OK", ok))
+    results = run_sections(_ctx(tmp_path), sections)
+    assert results["data"].status == "skipped"
+    assert results["data"].reason == "no adverse events"
+    assert results["ok"].status == "ok" and results["ok"].values == {"x": 1}
+    with pytest.raises(ZeroDivisionError):
+        run_sections(_ctx(tmp_path), (Section("bug", "Bug", bug),))
+
+
+def test_an_import_error_inside_a_section_is_not_a_skip(tmp_path):
+    """No section is skipped because a module is absent: the error stops the run."""
+
+    def broken(ctx, res):
+        raise ModuleNotFoundError("No module named 'mrdtrack.not_there'", name="mrdtrack.not_there")
+
+    with pytest.raises(ModuleNotFoundError, match="not_there"):
+        run_sections(_ctx(tmp_path), (Section("broken", "Broken", broken),))
+
+
+def test_sections_run_last_are_computed_last_and_kept_in_report_order(tmp_path):
+    seen = []
+
+    def mark(key):
+        def compute(ctx, res):
+            seen.append(key)
+
+        return compute
+
     sections = (
-        Section("waiting", "Waiting", ("mrdtrack.not_landed_yet:f",), ok),
-        Section("data", "Data", (), data_skip),
-        Section("ok", "OK", (), ok),
+        Section("first", "First", mark("first"), runs_last=True),
+        Section("second", "Second", mark("second")),
     )
     results = run_sections(_ctx(tmp_path), sections)
-    assert results["waiting"].status == "skipped"
-    assert "not available" in results["waiting"].reason
-    assert results["data"].reason == "no adverse events"
-    assert results["ok"].values == {"x": 1}
-    with pytest.raises(ZeroDivisionError):
-        run_sections(_ctx(tmp_path), (Section("bug", "Bug", (), bug),))
+    assert seen == ["second", "first"]
+    assert list(results) == ["first", "second"]
 
 
-def test_strict_mode_turns_a_missing_module_into_an_error(tmp_path):
-    from mrdtrack.errors import MrdtrackError
-
-    sections = (Section("waiting", "Waiting", ("mrdtrack.not_landed_yet:f",), lambda c, r: None),)
-    with pytest.raises(MrdtrackError, match="cannot run"):
-        run_sections(_ctx(tmp_path), sections, strict=True)
+def test_every_report_section_has_a_plain_compute_function():
+    """The sections import their analysis functions: no requirement strings to resolve."""
+    assert all(callable(s.compute) for s in SECTIONS)
+    assert not any(hasattr(s, "requires") for s in SECTIONS)

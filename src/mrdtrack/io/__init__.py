@@ -1,6 +1,7 @@
 """Readers: a folder of CSV/Parquet/Excel tables (with a study map) and CDISC ADaM datasets.
 
-Both end in `mrdtrack.io.validate.validate_tables` and return the same validated `Cohort`.
+Both end in `mrdtrack.cohort.Cohort.from_frames` (the rules of `mrdtrack.validation`) and return
+the same validated `Cohort`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from mrdtrack.cohort import Cohort
+from mrdtrack.io.adam import read_adam, write_adam
 from mrdtrack.io.folder import read_study
 from mrdtrack.io.mapping import StudyMap, load_mapping
-from mrdtrack.io.validate import RULES, ValidationOptions, validate_tables
+from mrdtrack.validation import RULES, ValidationOptions
 
 __all__ = [
     "RULES",
@@ -23,25 +25,10 @@ __all__ = [
     "load_study",
     "read_adam",
     "read_study",
-    "validate_tables",
     "write_adam",
 ]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
-
-
-def read_adam(path_or_files: Any, **kwargs: Any) -> Any:
-    """Read CDISC ADaM datasets (ADSL, ADTTE, ADAE, ADMRD); see `mrdtrack.io.adam.read_adam`."""
-    from mrdtrack.io.adam import read_adam as _read_adam
-
-    return _read_adam(path_or_files, **kwargs)
-
-
-def write_adam(cohort: Cohort, folder: Any, **kwargs: Any) -> Any:
-    """Write a Cohort as ADaM .xpt datasets; see `mrdtrack.io.adam.write_adam`."""
-    from mrdtrack.io.adam import write_adam as _write_adam
-
-    return _write_adam(cohort, folder, **kwargs)
 
 
 def example_study_path(kind: str = "csv") -> Path:
@@ -65,7 +52,7 @@ def load_study(
     mapping: str | Path | None = None,
     adam: bool | None = None,
     **kwargs: Any,
-) -> Any:
+) -> Cohort:
     """Read a study folder whatever its kind: the one entry point commands use.
 
     ``path`` None reads the embedded demo study (`demo_study_path`). ``adam`` None detects

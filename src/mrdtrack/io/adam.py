@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mrdtrack.cohort import Cohort
+from mrdtrack.cohort import Cohort, SourceFile
 from mrdtrack.errors import Problem, StudyValidationError
-from mrdtrack.io.validate import (
+from mrdtrack.validation import (
     FILE,
     ORIGIN_DATE,
     ROW,
@@ -48,7 +48,6 @@ from mrdtrack.io.validate import (
     number_text,
     problem,
 )
-from mrdtrack.io.validate import validate_tables as _validate
 
 DATASETS = ("adsl", "adtte", "adae", "admrd")
 REQUIRED_DATASETS = ("adsl", "adtte", "admrd")
@@ -107,6 +106,9 @@ def write_adam(
 
     Returns the paths written, by dataset name.
     """
+    # heavy, SAS files only: loaded on use so that `import mrdtrack` stays light
+    # (tests/test_cohort.py::test_import_is_light)
+    import pandas as pd
     import pyreadstat
 
     folder = Path(folder)
@@ -248,8 +250,6 @@ def write_adam(
             }
         )
 
-    import pandas as pd
-
     written: dict[str, Path] = {}
     label = "mrdtrack export; synthetic calendar: dates rebuilt from study days"
     for ds, rows, columns in (
@@ -359,7 +359,7 @@ def _adam_hint(p: Problem) -> Problem:
 def read_adam(
     path_or_files: str | Path | Sequence[str | Path] | Mapping[str, str | Path],
     **kwargs: Any,
-) -> Any:
+) -> Cohort:
     """Read ADaM datasets (ADSL, ADTTE, ADAE, ADMRD) and return a validated `Cohort`.
 
     See `_read_adam` for the parameters. Problems carry ADaM hints (`ADAM_HINTS`): an ADaM
@@ -385,7 +385,7 @@ def _read_adam(
     name: str | None = None,
     disease: str = "myeloma",
     disease_options: Mapping[str, Any] | None = None,
-) -> Any:
+) -> Cohort:
     """Read ADaM datasets (ADSL, ADTTE, ADAE, ADMRD) and return a validated `Cohort`.
 
     Parameters
@@ -411,8 +411,6 @@ def _read_adam(
     ADTTE (progression = event whose ``EVNTDESC`` names progression); when ADSL lacks
     ``DTHDT`` the OS event date is used, when it lacks ``LSTALVDT`` the latest ADTTE date.
     """
-    from mrdtrack.cohort import SourceFile
-
     mrd_dataset = mrd_dataset.lower()
     files, label = _locate(path_or_files, mrd_dataset)
     problems: list[Problem] = []
@@ -458,18 +456,20 @@ def _read_adam(
         "mrd": files[mrd_dataset].name,
         "adverse_events": files["adae"].name if "adae" in files else "adae.xpt",
     }
-    cohort = _validate(
-        tables,
-        name or label,
-        tuple(sources),
-        file_names,
+    return Cohort.from_frames(
+        tables.get("patients"),
+        tables.get("mrd"),
+        tables.get("outcomes"),
+        tables.get("adverse_events"),
+        name=name or label,
+        sources=tuple(sources),
+        file_names=file_names,
         options=opts,
         problems=problems + notes,
         disease=disease,
         disease_options=disease_options,
         disease_source="read_adam(disease=...)",
     )
-    return cohort
 
 
 _DATE_VARS = ("TRTSDT", "TRTEDT", "DCUTDT", "LSTALVDT", "DTHDT", "STARTDT", "ADT", "ASTDT")
@@ -504,7 +504,7 @@ def _load_sas(
     path: Path, formats: list[str], encoding: str | None
 ) -> tuple[pl.DataFrame | None, list[Problem], list[Problem]]:
     """Read one SAS file with pyreadstat; special missing values become nulls (noted)."""
-    import pyreadstat
+    import pyreadstat  # heavy, SAS files only: loaded on use (`import mrdtrack` stays light)
 
     fname = path.name
     table = path.stem.upper()

@@ -20,10 +20,12 @@ from typing import Any
 
 import polars as pl
 
+from mrdtrack._frames import to_polars
+from mrdtrack.cohort import Cohort, SourceFile
 from mrdtrack.errors import Problem, StudyValidationError
 from mrdtrack.io.mapping import MAP_FILE_NAMES, StudyMap, apply_mapping, load_mapping
-from mrdtrack.io.validate import FILE, ROW, column_label, problem, validate_tables
 from mrdtrack.schema import TABLES
+from mrdtrack.validation import FILE, ROW, column_label, problem
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 SUFFIXES = (*TEXT_SUFFIXES, ".parquet", ".xlsx", ".xls")
@@ -34,7 +36,7 @@ def read_study(
     mapping: str | Path | Mapping[str, Any] | StudyMap | None = None,
     *,
     name: str | None = None,
-) -> Any:
+) -> Cohort:
     """Read, map and validate a study; return a `Cohort`.
 
     Parameters
@@ -76,10 +78,8 @@ def read_study(
 
 def read_files(
     files: Mapping[str, bytes], smap: StudyMap | None = None, *, name: str = "study", base: str = ""
-) -> Any:
+) -> Cohort:
     """Read a study from file contents ``{file name: bytes}`` (the core of `read_study`)."""
-    from mrdtrack.cohort import SourceFile
-
     smap = smap or StudyMap()
     problems: list[Problem] = []
     frames: dict[str, pl.DataFrame | None] = {}
@@ -144,18 +144,21 @@ def _validate(
     file_names: dict[str, str],
     problems: list[Problem],
     rows_read: dict[str, int],
-    sources: list[Any],
+    sources: list[SourceFile],
     broken: list[str],
-) -> Any:
+) -> Cohort:
     """Validate the readable tables together with the reader's problems (all at once)."""
     for t in broken:
         tables[t] = None
     try:
-        return validate_tables(
-            tables,
-            name,
-            tuple(sources),
-            file_names,
+        return Cohort.from_frames(
+            tables.get("patients"),
+            tables.get("mrd"),
+            tables.get("outcomes"),
+            tables.get("adverse_events"),
+            name=name,
+            sources=tuple(sources),
+            file_names=file_names,
             options=smap.options(),
             problems=problems,
             rows_read=rows_read,
@@ -177,9 +180,7 @@ def _validate(
         raise StudyValidationError(found) from None
 
 
-def _from_frames(frames: Mapping[str, Any], smap: StudyMap, name: str | None) -> Any:
-    from mrdtrack._frames import to_polars
-
+def _from_frames(frames: Mapping[str, Any], smap: StudyMap, name: str | None) -> Cohort:
     problems: list[Problem] = []
     tables: dict[str, Any] = {}
     file_names = {t: f"<{t}>" for t in TABLES}
@@ -231,7 +232,7 @@ def _parse_excel(data: bytes, fname: str, tname: str) -> tuple[pl.DataFrame | No
     a blank row above a record is counted and messages cite the row the user sees. Rows with
     no value are not records (a note lists them). A whole-number cell reads as "7", not "7.0".
     """
-    import fastexcel
+    import fastexcel  # Excel files only: loaded on use (`import mrdtrack` stays light)
 
     try:
         sheet = fastexcel.read_excel(data).load_sheet(0, dtypes="string")

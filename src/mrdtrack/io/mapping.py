@@ -33,7 +33,8 @@ from typing import Any
 import polars as pl
 
 from mrdtrack.errors import Problem, StudyValidationError
-from mrdtrack.io.validate import (
+from mrdtrack.schema import TABLES
+from mrdtrack.validation import (
     DEFAULT_NULL_TOKENS,
     DEFAULT_PRE_ORIGIN_DAYS,
     FILE,
@@ -43,7 +44,6 @@ from mrdtrack.io.validate import (
     column_label,
     problem,
 )
-from mrdtrack.schema import TABLES
 
 MAP_FILE_NAMES = ("study.toml",)
 _STUDY_KEYS = {
@@ -93,7 +93,7 @@ class StudyMap:
     pre_origin_days: int = DEFAULT_PRE_ORIGIN_DAYS
     delimiter: str | None = None
     # [study] disease / [study.disease_options], as written: validated with the tables
-    # (`mrdtrack.io.validate`, rules unknown_disease, unknown_disease_option, ...)
+    # (`mrdtrack.validation`, rules unknown_disease, unknown_disease_option, ...)
     disease: Any = None
     disease_options: Mapping[str, Any] = field(default_factory=dict)
     tables: Mapping[str, TableMap] = field(default_factory=dict)

@@ -9,6 +9,7 @@ only when first used.
 
 from typing import Any
 
+from mrdtrack.mrd._days import as_study_day
 from mrdtrack.mrd.landmark import LandmarkData, landmark_data, pfs_by_class
 from mrdtrack.mrd.presets import DISEASES, Preset, get_preset, preset_for
 from mrdtrack.mrd.status import StatusCalls, call_status
@@ -42,6 +43,7 @@ __all__ = [
     "TrajectoryClasses",
     "Transitions",
     "alluvial_plot",
+    "as_study_day",
     "baseline_status",
     "call_status",
     "classify_trajectories",

@@ -3,7 +3,8 @@
 
 Each command reads a study folder (tables or CDISC ADaM, `mrdtrack.io.load_study`; the embedded
 demo study when none is given), writes its table as CSV or Parquet by the suffix of ``--out``
-and prints a summary on stderr. Exit codes: 0 ok, 2 usage, 3 study validation failed."""
+and prints a summary on stderr. Exit codes (`mrdtrack._cli_common`): 0 ok, 2 usage, 3 study
+validation failed."""
 
 from __future__ import annotations
 
@@ -15,7 +16,20 @@ import polars as pl
 import typer
 
 from mrdtrack import _cli_common as chk
+from mrdtrack._cli_common import EXIT_INVALID, EXIT_USAGE, fail
+from mrdtrack.cohort import Cohort
 from mrdtrack.errors import MrdtrackError, StudyValidationError
+from mrdtrack.io import load_study
+from mrdtrack.mrd import (
+    call_status,
+    classify_trajectories,
+    landmark_data,
+    preset_for,
+    time_dependent_data,
+)
+from mrdtrack.mrd import transitions as mrd_transitions
+from mrdtrack.mrd.figures import alluvial_plot, prevalence_plot, save_figure, swimmer_plot
+from mrdtrack.schema import SPECIMEN_CODES
 
 app = typer.Typer(
     name="mrd",
@@ -54,38 +68,31 @@ MrdDatasetOpt = Annotated[
 OutOpt = Annotated[Path, typer.Option("--out", help="Output table: .csv or .parquet.")]
 
 
-def _fail(message: str, code: int) -> None:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
-
-
 def _load(
     study: Path | None,
     mapping: Path | None,
     mrd_dataset: str | None = None,
     disease: str | None = None,
-) -> Any:
+) -> Cohort:
     """Read the study (tables folder or ADaM, detected by `mrdtrack.io.load_study`).
 
     The Cohort carries its disease preset (``[study] disease`` of the study map, validated
     with the tables; myeloma by default); ``--disease`` overrides it (`Cohort.with_disease`:
     the study's options are kept for the same disease, else the preset's defaults apply).
     """
-    from mrdtrack.io import load_study
-
     extra = {} if mrd_dataset is None else {"mrd_dataset": mrd_dataset}
     try:
         cohort = load_study(study, mapping=mapping, **extra)
     except StudyValidationError as err:
-        _fail(str(err), 3)
+        fail(str(err), EXIT_INVALID)
     except ValueError as err:
-        _fail(f"error: {err}", 2)
+        fail(f"error: {err}", EXIT_USAGE)
     if disease is None:
         return cohort
     try:
         return cohort.with_disease(disease)
     except StudyValidationError as err:
-        _fail(f"error: --disease: {err}", 2)
+        fail(f"error: --disease: {err}", EXIT_USAGE)
 
 
 def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
@@ -99,9 +106,9 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
 def _check_out(*paths: Path | None, names: tuple[str, ...] = ("--out",)) -> None:
     for out, name in zip(paths, (*names, *["--out"] * len(paths)), strict=False):
         if out is not None and out.is_dir():
-            _fail(f"error: {name}: expected a file, got a folder: {out.name}", 2)
+            fail(f"error: {name}: expected a file, got a folder: {out.name}", EXIT_USAGE)
         if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
-            _fail(f"output files must end in .csv or .parquet, got {out.suffix!r}", 2)
+            fail(f"output files must end in .csv or .parquet, got {out.suffix!r}", EXIT_USAGE)
         chk.check_out_file(out, name)
 
 
@@ -123,16 +130,16 @@ def write_table(frame: pl.DataFrame, out: Path) -> None:
     elif suffix == ".parquet":
         frame.write_parquet(out)
     else:
-        _fail(f"--out must end in .csv or .parquet, got {out.suffix!r}", 2)
+        fail(f"--out must end in .csv or .parquet, got {out.suffix!r}", EXIT_USAGE)
 
 
 def _run(fn: Any) -> Any:
     try:
         return fn()
     except StudyValidationError as err:
-        _fail(str(err), 3)
+        fail(str(err), EXIT_INVALID)
     except (MrdtrackError, ValueError) as err:
-        _fail(f"error: {err}", 2)
+        fail(f"error: {err}", EXIT_USAGE)
 
 
 @app.command()
@@ -177,9 +184,6 @@ def classify(
     disease: DiseaseOpt = None,
 ) -> None:
     """Per-patient MRD trajectory class with its evidence (rules of the disease preset)."""
-    from mrdtrack.mrd.trajectories import classify_trajectories
-    from mrdtrack.schema import SPECIMEN_CODES
-
     _check_common(study, mapping, threshold)
     chk.check_time(landmark, "--landmark")
     chk.check_int(confirm_days, "--confirm-days", 1)
@@ -194,7 +198,7 @@ def classify(
     if specimens is not None:
         chosen = tuple(v.strip() for v in specimens.split(",") if v.strip())
         if not chosen:
-            _fail("error: --specimens: give at least one specimen", 2)
+            fail("error: --specimens: give at least one specimen", EXIT_USAGE)
         for v in chosen:
             chk.check_choice(v, "--specimens", SPECIMEN_CODES)
         extra["specimens"] = chosen
@@ -242,8 +246,6 @@ def status(
     disease: DiseaseOpt = None,
 ) -> None:
     """MRD status call per visit (or per assay) with the reason of each call."""
-    from mrdtrack.mrd.status import call_status
-
     _check_common(study, mapping, threshold)
     chk.check_choice(level, "--level", ("visit", "assay"))
     chk.check_choice(positive_below_threshold, "--positive-below-threshold", _POSITIVE_BELOW)
@@ -279,13 +281,11 @@ def transitions(
     disease: DiseaseOpt = None,
 ) -> None:
     """Yearly visit-to-visit MRD transition counts with row percentages."""
-    from mrdtrack.mrd.transitions import transitions as _transitions
-
     _check_common(study, mapping, threshold)
     chk.check_int(visit_window, "--visit-window", 1)
     _check_out(out, prevalence, states, names=("--out", "--prevalence", "--states"))
     cohort = _load(study, mapping, mrd_dataset, disease)
-    res = _run(lambda: _transitions(cohort, threshold, visit_window_days=visit_window))
+    res = _run(lambda: mrd_transitions(cohort, threshold, visit_window_days=visit_window))
     write_table(res.table(), out)
     if prevalence is not None:
         write_table(res.prevalence, prevalence)
@@ -309,8 +309,6 @@ def landmark(
     disease: DiseaseOpt = None,
 ) -> None:
     """Landmark PFS data: patients at risk at the landmark, class from data up to it."""
-    from mrdtrack.mrd.landmark import landmark_data
-
     _check_common(study, mapping, threshold)
     chk.check_time(at, "--at")
     chk.check_choice(unit, "--unit", ("days", "months", "years"))
@@ -335,8 +333,6 @@ def timedep(
     disease: DiseaseOpt = None,
 ) -> None:
     """(start, stop] PFS rows with current MRD status (as R survival::tmerge)."""
-    from mrdtrack.mrd.timedep import time_dependent_data
-
     _check_common(study, mapping, threshold)
     chk.check_int(lag, "--lag", 0)
     chk.check_choice(unit, "--unit", ("days", "months", "years"))
@@ -364,18 +360,14 @@ def figures(
     disease: DiseaseOpt = None,
 ) -> None:
     """Swimmer plot, alluvial diagram and prevalence plot, each with a CSV of its numbers."""
-    from mrdtrack.mrd.figures import alluvial_plot, prevalence_plot, save_figure, swimmer_plot
-
     if fmt not in ("svg", "png", "pdf"):
-        _fail("--format must be svg, png or pdf", 2)
+        fail("--format must be svg, png or pdf", EXIT_USAGE)
     _check_common(study, mapping, threshold)
     chk.check_int(max_patients, "--max-patients", 1)
     chk.check_choice(lane_labels, "--lane-labels", ("number", "id", "none"))
     chk.check_out_dir(outdir, "--outdir")
     cohort = _load(study, mapping, mrd_dataset, disease)
     if threshold is None:
-        from mrdtrack.mrd.presets import preset_for
-
         threshold = _run(lambda: preset_for(cohort).threshold)
     outdir.mkdir(parents=True, exist_ok=True)
     made = {

@@ -339,7 +339,7 @@ def disease_problems(
 ) -> list[tuple[str, dict[str, Any]]]:
     """Every problem of a disease and its options, as ``(rule, details)`` pairs.
 
-    Rules (those of `mrdtrack.io.validate.RULES`): ``unknown_disease`` (the disease is not one
+    Rules (those of `mrdtrack.validation.RULES`): ``unknown_disease`` (the disease is not one
     of `DISEASES`; its options are then not checked), ``unknown_disease_option``,
     ``invalid_disease_option``. An empty list: `get_preset` will accept them.
     """

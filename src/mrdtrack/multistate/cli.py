@@ -14,7 +14,11 @@ from typing import Annotated
 
 import typer
 
+from mrdtrack import _cli_common as chk
+from mrdtrack._cli_common import EXIT_ESTIMATION, EXIT_INVALID, EXIT_USAGE
 from mrdtrack.errors import ConvergenceError, EstimationError, StudyValidationError
+from mrdtrack.io import load_study
+from mrdtrack.multistate.mrd_model import STATE_LABELS, fit_mrd_markov
 
 app = typer.Typer(
     name="multistate",
@@ -63,11 +67,6 @@ def fit(
     ] = None,
 ) -> None:
     """Fit the MRD panel Markov model and write intensities (and misclassification)."""
-    from mrdtrack import _cli_common as chk
-    from mrdtrack.io import load_study
-
-    from .mrd_model import fit_mrd_markov
-
     chk.check_study(study)
     chk.check_mapping(mapping)
     chk.check_fraction(threshold, "--threshold")
@@ -78,20 +77,20 @@ def fit(
             raise ValueError
     except ValueError:
         typer.echo("--drop takes FROM-TO state numbers, e.g. --drop 1-3", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
     if out.suffix.lower() not in (".csv", ".parquet"):
         typer.echo(f"--out must end in .csv or .parquet, got {out.suffix!r}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)
     chk.check_out_file(out, "--out")
     extra = {} if mrd_dataset is None else {"mrd_dataset": mrd_dataset}
     try:
         cohort = load_study(study, mapping=mapping, **extra)
     except StudyValidationError as err:
         typer.echo(str(err), err=True)
-        raise typer.Exit(3) from None
+        raise typer.Exit(EXIT_INVALID) from None
     except ValueError as err:
         typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -105,17 +104,15 @@ def fit(
             )
     except (ConvergenceError, EstimationError) as err:
         typer.echo(f"estimation problem: {err}", err=True)
-        raise typer.Exit(4) from None
+        raise typer.Exit(EXIT_ESTIMATION) from None
     except ValueError as err:
         typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
     table = res.table()
     if out.suffix.lower() == ".csv":
         table.write_csv(out)
     else:
         table.write_parquet(out)
-    from .mrd_model import STATE_LABELS
-
     third = {"as_progression": "progression or death", "censor": "progression"}.get(
         death, STATE_LABELS[3]
     )
@@ -132,4 +129,4 @@ def fit(
         typer.echo(f"warning: {w.message}", err=True)
     typer.echo(f"wrote {table.height} rows to {out}", err=True)
     if not res.converged or res.covariance is None:
-        raise typer.Exit(4)
+        raise typer.Exit(EXIT_ESTIMATION)

@@ -1,7 +1,7 @@
 """Build the study report: compute every section, write results.json, render HTML and PDF.
 
-Flow: read the study (or the embedded demo) → run each section (a section whose analysis
-module is not installed is skipped with the reason; any other error stops the run) → write
+Flow: read the study (or the embedded demo) → run each section (a section may skip itself for
+a data reason, given in the report; any error stops the run) → write
 ``results.json`` (every number, stable names), ``run.json`` (provenance), figures (SVG/PNG),
 ``report.html`` (self-contained) and ``report.pdf`` into a temporary folder beside ``out``,
 which is moved into place only when everything succeeded: a failed run leaves no report that
@@ -26,21 +26,21 @@ import jinja2
 
 from mrdtrack.cohort import Cohort
 from mrdtrack.errors import MrdtrackError
+from mrdtrack.io import load_study as read_study_folder
 from mrdtrack.report import fmt
 from mrdtrack.report.config import OPTION_DOCS, ReportConfig, load_config
 from mrdtrack.report.export import FORMATS, write_docx, write_rtf
+from mrdtrack.report.pdf import render_pdf
 from mrdtrack.report.provenance import RunRecord
 from mrdtrack.report.sections import (
     SECTIONS,
     Context,
-    MissingModule,
     Section,
     SectionResult,
     SectionSkipped,
     Table,
+    config_for_disease,
 )
-from mrdtrack.report.sections import _mrd as _mrd_preset
-from mrdtrack.report.sections._base import resolve
 
 RESULTS_SCHEMA = "mrdtrack.report.results/1"
 RUN_MARKER = "run.json"
@@ -70,22 +70,17 @@ def load_study(study: str | Path | Cohort | None) -> Cohort:
     """
     if isinstance(study, Cohort):
         return study
-    try:
-        reader = resolve("mrdtrack.io:load_study")
-    except MissingModule as e:
-        raise MrdtrackError(f"cannot read the study: the readers are not installed ({e})") from e
     if study is not None and not Path(study).exists():
         raise MrdtrackError(f"study path not found: {Path(study).name}")
-    return reader(None if study is None else Path(study))
+    return read_study_folder(None if study is None else Path(study))
 
 
 def run_sections(
     ctx: Context,
     sections: tuple[Section, ...] | None = None,
-    strict: bool = False,
     progress: Callable[[SectionResult], None] | None = None,
 ) -> dict[str, SectionResult]:
-    """Compute each section; skip (with the reason) on a missing module or a data reason.
+    """Compute each section; a section skips itself (with the reason) for a data reason.
 
     Sections marked ``runs_last`` (they read the others' results) are computed last; the
     returned dict keeps the report order."""
@@ -93,13 +88,7 @@ def run_sections(
     for section in sorted(ordered, key=lambda s: s.runs_last):
         res = SectionResult(section.key, section.title)
         try:
-            for req in section.requires:
-                resolve(req)
             section.compute(ctx, res)
-        except MissingModule as e:
-            if strict:
-                raise MrdtrackError(f"section {section.key!r} cannot run: {e}") from e
-            res = SectionResult(section.key, section.title, "skipped", f"not available: {e}")
         except SectionSkipped as e:
             res = SectionResult(section.key, section.title, "skipped", str(e))
         ctx.results[section.key] = res
@@ -418,7 +407,6 @@ def build_report(
     *,
     config: str | Path | ReportConfig | None = None,
     pdf: bool = True,
-    strict: bool = False,
     argv: list[str] | None = None,
     formats: tuple[str, ...] | None = None,
     progress: Callable[[SectionResult], None] | None = None,
@@ -440,8 +428,6 @@ def build_report(
         Outputs among "html", "pdf", "docx", "rtf" (`export.FORMATS`); the HTML report and
         results.json are always written. "docx" writes tables.docx, "rtf" tables.rtf and one
         RTF per table in tables/ (see `mrdtrack.report.export`).
-    strict : bool
-        Treat a section whose analysis module is not installed as an error.
     argv : list of str
         The command line to record (default ``sys.argv``).
     progress : callable, optional
@@ -465,7 +451,7 @@ def build_report(
     if isinstance(config, (str, Path)):
         record.add_config_file(config)
     cohort = load_study(study)
-    cfg = _mrd_preset.config_for_disease(cfg, cohort)  # the disease preset's MRD level
+    cfg = config_for_disease(cfg, cohort)  # the disease preset's MRD level
     if study is None:
         cohort = dataclasses.replace(cohort, name="embedded demo study (simulated patients)")
     record.add_inputs(cohort.sources)
@@ -475,15 +461,13 @@ def build_report(
         figures_dir = tmp / "figures"
         figures_dir.mkdir()
         ctx = Context(cohort=cohort, config=cfg, figures_dir=figures_dir, is_demo=study is None)
-        sections = run_sections(ctx, strict=strict, progress=progress)
+        sections = run_sections(ctx, progress=progress)
         results = results_dict(cohort, cfg, record, sections)
         (tmp / "results.json").write_text(
             json.dumps(results, indent=2, sort_keys=True, allow_nan=False) + "\n",
             encoding="utf-8",
         )
         if pdf:
-            from mrdtrack.report.pdf import render_pdf
-
             model = display_model(cohort, cfg, record, sections, figures_dir, inline=False)
             record.pdf_pages = render_pdf(model, tmp, tmp / "report.pdf")
         if "docx" in formats or "rtf" in formats:

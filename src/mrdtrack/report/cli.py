@@ -9,6 +9,7 @@ machine-readable summary on stdout.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -19,12 +20,18 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from mrdtrack import _cli_common as chk
+from mrdtrack._cli_common import EXIT_ESTIMATION, EXIT_INVALID, EXIT_USAGE
+from mrdtrack.cohort import Cohort
 from mrdtrack.errors import (
     ConvergenceError,
     EstimationError,
     MrdtrackError,
     StudyValidationError,
 )
+from mrdtrack.report.build import build_report
+from mrdtrack.report.export import parse_formats
+from mrdtrack.report.sections import SectionResult
 
 # Tracebacks with locals would print patient data: never show them.
 app = typer.Typer(
@@ -100,9 +107,6 @@ def report(
             "docx/rtf export every table for medical writers).",
         ),
     ] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Fail if a section's analysis module is missing.")
-    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON summary on stdout.")
     ] = False,
@@ -123,20 +127,15 @@ def report(
     ] = None,
 ) -> None:
     """Compute every analysis of the study and write the report into OUT."""
-    from mrdtrack.report.build import build_report
-
     err = Console(stderr=True)
     study_or_cohort = _check_args(study, out, config, pseudonymise, salt, mrd_dataset)
 
-    def progress(res: object) -> None:
-        status = getattr(res, "status", "ok")
-        mark = "[green]done[/green]" if status == "ok" else "[yellow]skipped[/yellow]"
-        reason = f" ({res.reason})" if status != "ok" else ""  # type: ignore[attr-defined]
-        err.print(f"  {res.title}: {mark}{reason}", highlight=False, markup=True)  # type: ignore[attr-defined]
+    def progress(res: SectionResult) -> None:
+        mark = "[green]done[/green]" if res.status == "ok" else "[yellow]skipped[/yellow]"
+        reason = f" ({res.reason})" if res.status != "ok" else ""
+        err.print(f"  {res.title}: {mark}{reason}", highlight=False, markup=True)
 
     try:
-        from mrdtrack.report.export import parse_formats
-
         chosen = parse_formats(formats) if formats is not None else None
         if chosen is not None and not pdf:
             chosen = tuple(f for f in chosen if f != "pdf")
@@ -145,7 +144,6 @@ def report(
             out,
             config=config,
             pdf=pdf,
-            strict=strict,
             argv=_command_line(),
             progress=progress,
             formats=chosen,
@@ -153,15 +151,15 @@ def report(
     except StudyValidationError as e:
         err.print(_validation_table(e))
         err.print("[red]No report written.[/red]")
-        raise typer.Exit(3) from None
+        raise typer.Exit(EXIT_INVALID) from None
     except (EstimationError, ConvergenceError) as e:
         err.print(f"[red]Estimation problem:[/red] {escape(str(e))}", highlight=False)
         err.print("[red]No report written.[/red]")
-        raise typer.Exit(4) from None
+        raise typer.Exit(EXIT_ESTIMATION) from None
     except (MrdtrackError, ValueError) as e:
         err.print(f"[red]Error:[/red] {escape(str(e))}", highlight=False)
         err.print("[red]No report written.[/red]")
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
     err.print(f"Report written to {result.html}", highlight=False)
     if as_json:
         typer.echo(
@@ -180,13 +178,16 @@ def report(
         )
 
 
-def _check_args(study, out, config, pseudonymise, salt, mrd_dataset=None):  # type: ignore[no-untyped-def]
+def _check_args(
+    study: Path | None,
+    out: Path,
+    config: Path | None,
+    pseudonymise: bool,
+    salt: str | None,
+    mrd_dataset: str | None = None,
+) -> Path | Cohort | None:
     """Arguments checked before any analysis (exit 2); with --pseudonymise, the study is read
     here and its identifiers replaced, so that no output of the report holds a real id."""
-    import os
-
-    from mrdtrack import _cli_common as chk
-
     chk.check_study(study)
     chk.check_out_dir(out, "--out")
     chk.check_input_file(config, "--config", "analysis options file (TOML)")

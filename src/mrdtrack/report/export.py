@@ -19,6 +19,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from mrdtrack.errors import MrdtrackError
 
 FORMATS = ("html", "pdf", "docx", "rtf")
@@ -55,7 +57,7 @@ def _source(model: dict[str, Any]) -> str:
 
 def write_docx(model: dict[str, Any], path: Path) -> Path:
     """All tables in one Word document (title, population, table, footnotes, source)."""
-    try:
+    try:  # optional dependency: the office extra
         import docx
         from docx.enum.section import WD_ORIENT
         from docx.shared import Cm, Pt
@@ -103,8 +105,7 @@ def write_docx(model: dict[str, Any], path: Path) -> Path:
 
 def write_rtf(model: dict[str, Any], folder: Path) -> list[Path]:
     """One RTF per table (``tables/tNN_name.rtf``) and all of them in ``tables.rtf``."""
-    try:
-        import polars as pl
+    try:  # optional dependency: the office extra
         import rtflite
     except ModuleNotFoundError as e:
         raise MrdtrackError("the RTF export needs rtflite: pip install 'mrdtrack[office]'") from e

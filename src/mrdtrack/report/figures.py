@@ -9,6 +9,7 @@ legend with n / events / median, and an annotation with HR and p.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
+from matplotlib.text import Text
 
 PALETTE = ("#1f4e79", "#c0392b", "#2e8b57", "#8e44ad", "#d68910", "#566573")
 STATUS_COLOURS = {
@@ -56,8 +58,6 @@ def style() -> Any:
 
 def text_sizes(fig: Any) -> dict[str, float]:
     """Smallest font size (pt, at the figure's own size) of any visible text, and the width."""
-    from matplotlib.text import Text
-
     sizes = [
         float(t.get_fontsize())
         for t in fig.findobj(Text)
@@ -74,8 +74,6 @@ def save(fig: Any, folder: Path, name: str) -> None:
 
     The smallest text size of the figure is recorded in ``text-sizes.json`` beside it (the
     layout check compares it, scaled to the printed width, with 6 pt)."""
-    import json
-
     folder.mkdir(parents=True, exist_ok=True)
     reg = folder / FONTS_FILE
     sizes = json.loads(reg.read_text()) if reg.exists() else {}

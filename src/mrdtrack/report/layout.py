@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 PAGE_H_CM = 29.7
 MARGIN_CM = 2.0
@@ -46,8 +47,6 @@ def _poppler(tool: str) -> str:
 
 def page_fill(pdf: Path, dpi: int = 30) -> list[float]:
     """Fraction of each page's text area used, down to the lowest non-white pixel."""
-    from PIL import Image
-
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [_poppler("pdftoppm"), "-png", "-gray", "-r", str(dpi), str(pdf), f"{tmp}/p"],

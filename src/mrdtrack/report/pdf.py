@@ -25,7 +25,7 @@ def render_pdf(model: dict[str, Any], folder: Path, out: Path) -> int:
 
     Returns the number of pages.
     """
-    try:
+    try:  # optional dependency: the pdf extra
         import typst
     except ModuleNotFoundError as e:
         raise MrdtrackError(

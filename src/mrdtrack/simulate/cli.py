@@ -106,7 +106,7 @@ def calibrate(
     else:
         typer.echo(rep.summary())
     if not rep.all_inside:
-        raise typer.Exit(4)
+        raise typer.Exit(chk.EXIT_ESTIMATION)
 
 
 @app.command()

@@ -22,12 +22,12 @@ from mrdtrack.report.sections._base import (
     Column,
     Context,
     Figure,
-    MissingModule,
     Section,
     SectionResult,
     SectionSkipped,
     Table,
 )
+from mrdtrack.report.sections._mrd import config_for_disease
 
 SECTIONS: tuple[Section, ...] = tuple(
     m.SECTION
@@ -54,9 +54,9 @@ __all__ = [
     "Column",
     "Context",
     "Figure",
-    "MissingModule",
     "Section",
     "SectionResult",
     "SectionSkipped",
     "Table",
+    "config_for_disease",
 ]

@@ -1,19 +1,15 @@
 """The section contract: what a report section declares, computes and returns.
 
-A section declares the analysis functions it needs as ``"package.module:name"`` strings. Before
-it runs, each requirement is resolved: if the module (or a module it imports from mrdtrack) does
-not exist yet, the section is *skipped* with that reason — mrdtrack's analysis modules may be
-installed piecemeal. Every other error, including an ImportError raised by code that does exist,
-propagates: a bug must never turn into a quietly missing section. A section skips itself for a
-data reason by raising `SectionSkipped`.
+A section imports the analysis functions it uses like any module. It skips itself for a data
+reason (no patient evaluable, no event...) by raising `SectionSkipped` with that reason; every
+other error propagates: a bug must never turn into a quietly missing section.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -24,10 +20,6 @@ from mrdtrack.report.config import ReportConfig
 
 class SectionSkipped(Exception):
     """Raised inside a section's compute to skip it for a data reason (the message says why)."""
-
-
-class MissingModule(Exception):
-    """A required mrdtrack module is not installed (yet)."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +110,7 @@ class Context:
 
     cohort: Cohort
     config: ReportConfig
-    figures_dir: Any  # pathlib.Path
+    figures_dir: Path
     shared: dict[str, Any] = field(default_factory=dict)
     results: dict[str, SectionResult] = field(default_factory=dict)
     is_demo: bool = False  # the embedded demo study (simulated patients): disclosed as such
@@ -132,48 +124,10 @@ class Context:
 
 @dataclass(frozen=True)
 class Section:
-    """A report section: key (stable name in results.json), title, requirements, compute."""
+    """A report section: key (stable name in results.json), title, compute."""
 
     key: str
     title: str
-    requires: tuple[str, ...]
     compute: Callable[[Context, SectionResult], None]
-    runs_last: bool = False  # computed after the others (reads their results), shown in place
-
-
-def _module_exists(name: str) -> bool:
-    parts = name.split(".")
-    for i in range(1, len(parts) + 1):
-        try:
-            if importlib.util.find_spec(".".join(parts[:i])) is None:
-                return False
-        except ModuleNotFoundError:
-            return False
-    return True
-
-
-def resolve(requirement: str) -> Any:
-    """Import ``"pkg.module:name"``; `MissingModule` only if an mrdtrack module is absent."""
-    module_name, _, attr = requirement.partition(":")
-    if not _module_exists(module_name):
-        raise MissingModule(f"{module_name} is not installed yet")
-    try:
-        module = importlib.import_module(module_name)
-        if not attr:
-            return module
-        return getattr(module, attr)
-    except ModuleNotFoundError as e:
-        # Absent only counts when the missing module is ours and truly not there; a landed
-        # module that fails to import for any other reason is a bug and must surface.
-        if e.name and e.name.startswith("mrdtrack") and not _module_exists(e.name):
-            raise MissingModule(f"{e.name} is not installed yet (needed by {requirement})") from e
-        raise
-    except AttributeError as e:
-        if attr and not hasattr(module, attr):
-            raise MissingModule(f"{module_name} does not provide {attr} yet") from e
-        raise
-
-
-def need(requirement: str) -> Any:
-    """Resolve a requirement inside a section's compute (a missing module skips the section)."""
-    return resolve(requirement)
+    # computed after the others (reads their results), shown in place
+    runs_last: bool = field(default=False, kw_only=True)

@@ -1,23 +1,29 @@
-"""MRD quantities shared by several sections, computed once per run with the report's options.
-
-Each helper resolves the `mrdtrack.mrd` function it needs through `need`, so a section using it
-is skipped (with the reason) while that module is not installed.
-"""
+"""MRD quantities shared by several sections, computed once per run with the report's options."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
 
 import polars as pl
 
-from mrdtrack.report.sections._base import Context, MissingModule, need, resolve
+from mrdtrack.cohort import Cohort
+from mrdtrack.mrd import (
+    Preset,
+    StatusCalls,
+    TrajectoryClasses,
+    call_status,
+    classify_trajectories,
+    preset_for,
+)
+from mrdtrack.mrd import baseline_status as mrd_baseline_status
+from mrdtrack.report.config import ReportConfig
+from mrdtrack.report.sections._base import Context
 
 
-def preset(ctx: Context) -> Any:
+def preset(ctx: Context) -> Preset:
     """The study's disease preset (`mrdtrack.mrd.presets.preset_for`; myeloma by default)."""
-    fn = need("mrdtrack.mrd.presets:preset_for")
-    return ctx.cached("mrd_preset", lambda: fn(ctx.cohort))
+    return ctx.cached("mrd_preset", lambda: preset_for(ctx.cohort))
 
 
 def class_labels(ctx: Context) -> dict[str, str]:
@@ -32,10 +38,7 @@ def status_labels(ctx: Context) -> dict[str, str]:
 
 def disease_methods_text(ctx: Context) -> str | None:
     """Methods sentence for a non-myeloma preset (None for myeloma: IMWG text unchanged)."""
-    try:
-        p = preset(ctx)
-    except MissingModule:
-        return None
+    p = preset(ctx)
     if p.name == "myeloma":
         return None
     classes = ", ".join(p.label(k) for k in p.classes if k != "not_classifiable")
@@ -48,18 +51,13 @@ def disease_methods_text(ctx: Context) -> str | None:
     )
 
 
-def config_for_disease(cfg: Any, cohort: Any) -> Any:
+def config_for_disease(cfg: ReportConfig, cohort: Cohort) -> ReportConfig:
     """The report options with the disease preset's MRD level, unless the options set another.
 
     Myeloma keeps the configured threshold; for CLL / AML / ALL a threshold left at the
     default (1e-5, IMWG) is replaced by the preset's (1e-4, 1e-3, 1e-4).
     """
-    import dataclasses
-
-    try:
-        p = resolve("mrdtrack.mrd.presets:preset_for")(cohort)
-    except MissingModule:
-        return cfg
+    p = preset_for(cohort)
     default = type(cfg).__dataclass_fields__["mrd_threshold"].default
     if p.name == "myeloma" or cfg.mrd_threshold != default:
         return cfg
@@ -70,9 +68,8 @@ def _methods(ctx: Context) -> tuple[str, ...] | None:
     return ctx.config.mrd_methods or None
 
 
-def calls(ctx: Context) -> Any:
+def calls(ctx: Context) -> StatusCalls:
     """Visit-level MRD calls at the report's threshold (`mrdtrack.mrd.call_status`)."""
-    call_status = need("mrdtrack.mrd:call_status")
     return ctx.cached(
         "mrd_calls",
         lambda: call_status(ctx.cohort, ctx.config.mrd_threshold, methods=_methods(ctx)),
@@ -81,22 +78,20 @@ def calls(ctx: Context) -> Any:
 
 def baseline_status(ctx: Context) -> pl.DataFrame:
     """``patient_id, baseline_status`` (negative / positive / not_evaluable / not_assessed)."""
-    fn = need("mrdtrack.mrd:baseline_status")
 
     def make() -> pl.DataFrame:
-        b = fn(ctx.cohort, ctx.config.mrd_threshold, methods=_methods(ctx))
+        b = mrd_baseline_status(ctx.cohort, ctx.config.mrd_threshold, methods=_methods(ctx))
         return b.rename({"status": "baseline_status"})
 
     return ctx.cached("mrd_baseline", make)
 
 
-def classes(ctx: Context, window_end: int | None = None) -> Any:
+def classes(ctx: Context, window_end: int | None = None) -> TrajectoryClasses:
     """Trajectory classes over the whole follow-up (None) or up to a study day."""
-    fn = need("mrdtrack.mrd:classify_trajectories")
     c = ctx.config
     return ctx.cached(
         f"mrd_classes_{window_end}",
-        lambda: fn(
+        lambda: classify_trajectories(
             ctx.cohort,
             window_end,
             c.mrd_threshold,

@@ -1,8 +1,7 @@
 """Survival quantities shared by the PFS, landmark and time-dependent sections.
 
-Thin adapters over `mrdtrack.survival` (resolved with `need`, so a section using them is
-skipped while the engine is not installed) that turn its results into plain numbers and the
-tidy frames the figures take. All options (CI transform, level, ties) come from the config.
+Thin adapters over `mrdtrack.survival` that turn its results into plain numbers and the tidy
+frames the figures take. All options (CI transform, level, ties) come from the config.
 """
 
 from __future__ import annotations
@@ -16,7 +15,9 @@ import polars as pl
 from mrdtrack.report import figures
 from mrdtrack.report.fmt import estimate_ci, num, p_text
 from mrdtrack.report.sections import disposition
-from mrdtrack.report.sections._base import Context, Figure, SectionResult, Table, need
+from mrdtrack.report.sections._base import Context, Figure, SectionResult, Table
+from mrdtrack.survival import CoxFit, FirthCoxFit, KaplanMeier, cox_ph
+from mrdtrack.survival import kaplan_meier as km_estimate
 
 
 def pfs_frame(ctx: Context, evaluable_only: bool = True) -> pl.DataFrame:
@@ -29,9 +30,8 @@ def pfs_frame(ctx: Context, evaluable_only: bool = True) -> pl.DataFrame:
 
 def kaplan_meier(
     ctx: Context, data: pl.DataFrame, by: str | None = None, entry: str | None = None
-) -> Any:
-    km = need("mrdtrack.survival:kaplan_meier")
-    return km(
+) -> KaplanMeier:
+    return km_estimate(
         data,
         time="time",
         event="event",
@@ -192,16 +192,15 @@ def km_section(
 
 def cox_two_groups(
     ctx: Context, data: pl.DataFrame, group: str, reference: str, other: str, firth: bool = False
-) -> Any:
+) -> tuple[CoxFit | FirthCoxFit, pl.DataFrame]:
     """Cox model for ``other`` vs ``reference`` on rows in those two groups (one indicator)."""
-    cox = need("mrdtrack.survival:cox_ph")
     d = data.filter(pl.col(group).is_in([reference, other])).with_columns(
         (pl.col(group) == other).cast(pl.Float64).alias("x")
     )
     kwargs: dict[str, Any] = {"ties": ctx.config.ties}
     if firth:
         kwargs["firth"] = True
-    return cox(d, "time", "event", ["x"], **kwargs), d
+    return cox_ph(d, "time", "event", ["x"], **kwargs), d
 
 
 def hr_values(fit: Any, level: float, **ci_options: Any) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from mrdtrack.report.sections import _mrd
 from mrdtrack.report.sections._base import (
     Column,
     Context,
-    MissingModule,
     Section,
     SectionResult,
     SectionSkipped,
@@ -59,16 +58,13 @@ def _fmt_n(n: int, d: int) -> str:
 def compute(ctx: Context, res: SectionResult) -> None:
     p = ctx.cohort.patients
     groups: list[tuple[str, str, pl.DataFrame]] = [("overall", "Overall", p)]
-    try:
-        status = _mrd.baseline_status(ctx)
-        pm = p.join(status.select("patient_id", "baseline_status"), on="patient_id", how="left")
-        pm = pm.with_columns(pl.col("baseline_status").fill_null("not_assessed"))
-        for key, label in MRD_GROUPS:
-            sub = pm.filter(pl.col("baseline_status") == key)
-            if sub.height or key != "not_assessed":
-                groups.append((key, label, sub))
-    except MissingModule as e:
-        res.notes.append(f"Columns by baseline MRD status omitted: {e}.")
+    status = _mrd.baseline_status(ctx)
+    pm = p.join(status.select("patient_id", "baseline_status"), on="patient_id", how="left")
+    pm = pm.with_columns(pl.col("baseline_status").fill_null("not_assessed"))
+    for key, label in MRD_GROUPS:
+        sub = pm.filter(pl.col("baseline_status") == key)
+        if sub.height or key != "not_assessed":
+            groups.append((key, label, sub))
     present_cat = [
         (c, lab) for c, lab in CATEGORICAL if c in p.columns and p[c].null_count() < p.height
     ]
@@ -147,4 +143,4 @@ def compute(ctx: Context, res: SectionResult) -> None:
         )
 
 
-SECTION = Section(key="baseline", title="Baseline characteristics", requires=(), compute=compute)
+SECTION = Section(key="baseline", title="Baseline characteristics", compute=compute)

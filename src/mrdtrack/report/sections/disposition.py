@@ -166,6 +166,5 @@ def consort_counts(ctx: Context) -> dict:
 SECTION = Section(
     key="disposition",
     title="Disposition",
-    requires=(),
     compute=compute,
 )

@@ -11,11 +11,11 @@ from typing import Any
 
 from mrdtrack.report.fmt import estimate_ci, num
 from mrdtrack.report.sections import _surv
-from mrdtrack.report.sections._base import Context, Section, SectionResult, SectionSkipped, need
+from mrdtrack.report.sections._base import Context, Section, SectionResult, SectionSkipped
+from mrdtrack.survival import median_followup
 
 
 def compute(ctx: Context, res: SectionResult) -> None:
-    median_followup = need("mrdtrack.survival:median_followup")
     pfs = _surv.pfs_frame(ctx)
     if pfs.height == 0:
         raise SectionSkipped("no patient evaluable for PFS")
@@ -59,6 +59,5 @@ def compute(ctx: Context, res: SectionResult) -> None:
 SECTION = Section(
     key="followup",
     title="Follow-up",
-    requires=("mrdtrack.survival:median_followup",),
     compute=compute,
 )

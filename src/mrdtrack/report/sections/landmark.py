@@ -19,20 +19,19 @@ from typing import Any
 import polars as pl
 
 from mrdtrack.errors import EstimationError
+from mrdtrack.mrd import landmark_data
 from mrdtrack.report.fmt import p_text, p_value
 from mrdtrack.report.labels import label
 from mrdtrack.report.sections import _mrd, _surv, disposition
 from mrdtrack.report.sections._base import (
     Column,
     Context,
-    MissingModule,
     Section,
     SectionResult,
     SectionSkipped,
     Table,
-    need,
-    resolve,
 )
+from mrdtrack.survival import logrank_test
 
 # (key, group, reference) as in the founding study's landmark comparisons
 COMPARISONS = (
@@ -52,7 +51,6 @@ PLOT_ORDER = (
 
 def _ml_comparison(ctx: Context, d: pl.DataFrame, group: str, ref: str) -> dict[str, Any]:
     """ML Cox HR of ``group`` vs ``ref`` and the log-rank test, as plain numbers."""
-    logrank = need("mrdtrack.survival:logrank_test")
     sub = d.filter(pl.col("mrd_class").is_in([group, ref]))
     counts = {
         g: {
@@ -68,7 +66,7 @@ def _ml_comparison(ctx: Context, d: pl.DataFrame, group: str, ref: str) -> dict[
     if counts[group]["events"] + counts[ref]["events"] == 0:
         out["status"] = "not estimable: no event after the landmark in either group"
         return out
-    lr = logrank(sub, "time", "event", "mrd_class")
+    lr = logrank_test(sub, "time", "event", "mrd_class")
     out["logrank"] = {
         "statistic": _surv._f(lr.statistic),
         "df": _surv._f(lr.df),
@@ -84,11 +82,6 @@ def _ml_comparison(ctx: Context, d: pl.DataFrame, group: str, ref: str) -> dict[
         return out
     out["cox_ml"] = _surv.hr_values(fit, ctx.config.conf_level)
     out["status"] = "ok"
-    try:
-        resolve("mrdtrack.survival.firth")
-    except MissingModule as e:
-        out["firth_note"] = f"Firth estimate not available: {e}"
-        return out
     try:
         firth_fit, _ = _surv.cox_two_groups(ctx, sub, "mrd_class", ref, group, firth=True)
         fv = _surv.hr_values(firth_fit, ctx.config.conf_level, method="profile")
@@ -110,7 +103,6 @@ def _lrt_p(v: dict[str, Any] | None) -> float | None:
 
 
 def compute(ctx: Context, res: SectionResult) -> None:
-    landmark_data = need("mrdtrack.mrd:landmark_data")
     cfg = ctx.config
     lm_day = _mrd.landmark_day(ctx)
     ld = landmark_data(
@@ -292,7 +284,6 @@ def landmark_series(ctx: Context, res: SectionResult) -> None:
     """The landmark analysis repeated at each of ``config.landmarks`` (default 12, 24, 36
     months): patients at risk by class (events after the landmark) and the two published
     comparisons (ML Cox HR, log-rank p), each by the same engines as the main landmark."""
-    landmark_data = need("mrdtrack.mrd:landmark_data")
     cfg = ctx.config
     evaluable = disposition.evaluable_ids(ctx).implode()
     unit = cfg.time_unit
@@ -384,6 +375,5 @@ def landmark_series(ctx: Context, res: SectionResult) -> None:
 SECTION = Section(
     key="landmark",
     title="Landmark analysis by MRD class",
-    requires=("mrdtrack.mrd:landmark_data", "mrdtrack.survival:cox_ph"),
     compute=compute,
 )

@@ -66,4 +66,4 @@ def compute(ctx: Context, res: SectionResult) -> None:
     res.values["options"] = ctx.config.as_dict()
 
 
-SECTION = Section(key="methods", title="Methods and provenance", requires=(), compute=compute)
+SECTION = Section(key="methods", title="Methods and provenance", compute=compute)

@@ -14,6 +14,8 @@ from typing import Any
 
 import polars as pl
 
+from mrdtrack.mrd import transitions
+from mrdtrack.mrd.figures import alluvial_plot, swimmer_plot
 from mrdtrack.report import figures
 from mrdtrack.report.fmt import share
 from mrdtrack.report.labels import label
@@ -25,7 +27,6 @@ from mrdtrack.report.sections._base import (
     SectionResult,
     SectionSkipped,
     Table,
-    need,
 )
 from mrdtrack.report.sections._props import ci_text, clopper_pearson
 
@@ -48,7 +49,6 @@ def _visit_label(v: int) -> str:
 
 
 def compute(ctx: Context, res: SectionResult) -> None:
-    transitions = need("mrdtrack.mrd:transitions")
     cfg = ctx.config
     if ctx.cohort.mrd.height == 0:
         raise SectionSkipped("no MRD assessment in this study")
@@ -209,8 +209,6 @@ def _assays(ctx: Context, res: SectionResult) -> None:
 
 
 def _mrd_figures(ctx: Context, res: SectionResult, wide: pl.DataFrame) -> None:
-    alluvial_plot = need("mrdtrack.mrd.figures:alluvial_plot")
-    swimmer_plot = need("mrdtrack.mrd.figures:swimmer_plot")
     thr = ctx.config.mrd_threshold
     n = ctx.cohort.n_patients
     lanes = min(n, MAX_SWIMMER_LANES)
@@ -262,6 +260,5 @@ def _mrd_figures(ctx: Context, res: SectionResult, wide: pl.DataFrame) -> None:
 SECTION = Section(
     key="mrd_over_time",
     title="MRD over time",
-    requires=("mrdtrack.mrd:transitions", "mrdtrack.mrd.figures:swimmer_plot"),
     compute=compute,
 )

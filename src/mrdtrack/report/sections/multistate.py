@@ -19,6 +19,14 @@ import numpy as np
 import polars as pl
 
 from mrdtrack.errors import ConvergenceError, EstimationError
+from mrdtrack.multistate import (
+    first_passage_time,
+    fit_panel_markov,
+    mrd_markov_data,
+    pearson_test,
+    time_homogeneity_test,
+)
+from mrdtrack.multistate.prevalence import prevalence_over_time
 from mrdtrack.report import figures
 from mrdtrack.report.fmt import estimate_ci, p_value
 from mrdtrack.report.sections import disposition
@@ -29,7 +37,6 @@ from mrdtrack.report.sections._base import (
     SectionResult,
     SectionSkipped,
     Table,
-    need,
 )
 
 _FLAT = re.compile(r"log q (\d+)->(\d+)")
@@ -45,8 +52,6 @@ def _p(p: float) -> str:
 
 
 def _fit(ctx: Context, res: SectionResult):
-    mrd_markov_data = need("mrdtrack.multistate:mrd_markov_data")
-    fit_panel_markov = need("mrdtrack.multistate:fit_panel_markov")
     md = mrd_markov_data(ctx.cohort, threshold=ctx.config.mrd_threshold, death="as_progression")
     evaluable = disposition.evaluable_ids(ctx).implode()
     panel = md.data.filter(pl.col("patient_id").is_in(evaluable))
@@ -95,7 +100,6 @@ def compute(ctx: Context, res: SectionResult) -> None:
     prog = named(
         p.filter((pl.col("to") == absorbing) & (pl.col("from") < absorbing)), "from", "label"
     )
-    first_passage_time = need("mrdtrack.multistate:first_passage_time")
     efpt = first_passage_time(fit, absorbing, ci="normal", n_draws=1000, seed=seed).table()
     efpt = efpt.with_columns(pl.col("from").cast(pl.Int64)).filter(pl.col("from") < absorbing)
     efpt = named(efpt, "from", "label").filter(pl.col("estimate").is_finite())
@@ -211,8 +215,6 @@ def compute(ctx: Context, res: SectionResult) -> None:
 
 
 def _goodness_of_fit(ctx, res, fit, labels, seed) -> None:
-    pearson_test = need("mrdtrack.multistate:pearson_test")
-    prevalence_over_time = need("mrdtrack.multistate.prevalence:prevalence_over_time")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pt = pearson_test(fit, n_imputations=100, boot=True, n_boot=N_BOOT, seed=seed)
@@ -316,7 +318,6 @@ def _goodness_of_fit(ctx, res, fit, labels, seed) -> None:
 
 
 def _homogeneity(ctx, res, panel, fit, kw, labels) -> None:
-    time_homogeneity_test = need("mrdtrack.multistate:time_homogeneity_test")
     qm = np.where(fit.qmatrix() > 0, fit.qmatrix(), 0.0)
     np.fill_diagonal(qm, 0.0)
     try:
@@ -395,6 +396,5 @@ def _adequacy(res: SectionResult) -> None:
 SECTION = Section(
     key="multistate",
     title="Multi-state model of MRD dynamics",
-    requires=("mrdtrack.multistate:fit_panel_markov", "mrdtrack.multistate:pearson_test"),
     compute=compute,
 )

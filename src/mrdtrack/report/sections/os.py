@@ -75,6 +75,5 @@ def compute(ctx: Context, res: SectionResult) -> None:
 SECTION = Section(
     key="os",
     title="Overall survival",
-    requires=("mrdtrack.survival:kaplan_meier",),
     compute=compute,
 )

@@ -20,13 +20,12 @@ from mrdtrack.report.sections import _mrd, _surv
 from mrdtrack.report.sections._base import (
     Column,
     Context,
-    MissingModule,
     Section,
     SectionResult,
     SectionSkipped,
     Table,
-    need,
 )
+from mrdtrack.survival import cox_ph, logrank_test
 
 
 def compute(ctx: Context, res: SectionResult) -> None:
@@ -131,14 +130,8 @@ def compute(ctx: Context, res: SectionResult) -> None:
         )
     )
     ttet01(ctx, res, pfs, km)
-    try:
-        _by_baseline_mrd(ctx, res, pfs)
-    except MissingModule as e:
-        res.notes.append(f"PFS by baseline MRD status not shown: {e}.")
-    try:
-        multivariable(ctx, res, pfs)
-    except MissingModule as e:
-        res.notes.append(f"Multivariable Cox model not shown: {e}.")
+    _by_baseline_mrd(ctx, res, pfs)
+    multivariable(ctx, res, pfs)
 
 
 def ttet01(ctx: Context, res: SectionResult, pfs: pl.DataFrame, km: Any) -> None:
@@ -219,7 +212,6 @@ BASELINE_FACTORS = (
 def multivariable(ctx: Context, res: SectionResult, pfs: pl.DataFrame) -> None:
     """Cox model of PFS on the baseline factors present in the data (complete cases), with
     the proportional-hazards test of R ``cox.zph`` (`CoxFit.ph_test`, KM transform)."""
-    cox = need("mrdtrack.survival:cox_ph")
     p = ctx.cohort.patients
     status = _mrd.baseline_status(ctx).select("patient_id", "baseline_status")
     d = pfs.join(p, on="patient_id", how="left").join(status, on="patient_id", how="left")
@@ -245,7 +237,7 @@ def multivariable(ctx: Context, res: SectionResult, pfs: pl.DataFrame) -> None:
         cc = cc.with_columns(pl.col("prior_transplant").cast(pl.Float64))
     reference = {c: ref for c, _, ref in present if ref is not None and ref in cc[c].to_list()}
     try:
-        fit = cox(cc, "time", "event", cols, ties=ctx.config.ties, reference=reference)
+        fit = cox_ph(cc, "time", "event", cols, ties=ctx.config.ties, reference=reference)
         zph = fit.ph_test()
     except EstimationError as e:
         res.notes.append(f"Multivariable Cox model not estimable: {e}")
@@ -356,8 +348,7 @@ def _by_baseline_mrd(ctx: Context, res: SectionResult, pfs: pl.DataFrame) -> Non
             "PFS by baseline MRD status not shown: both MRD− and MRD+ patients are needed."
         )
         return
-    logrank = need("mrdtrack.survival:logrank_test")
-    lr = logrank(d, "time", "event", "baseline_status")
+    lr = logrank_test(d, "time", "event", "baseline_status")
     if int(d["event"].sum()) == 0:
         res.notes.append("PFS by baseline MRD status: no PFS event, nothing to compare.")
         return
@@ -443,6 +434,5 @@ def _baseline_timing_text(t: dict[str, Any]) -> str:
 SECTION = Section(
     key="pfs",
     title="Progression-free survival",
-    requires=("mrdtrack.survival:kaplan_meier",),
     compute=compute,
 )

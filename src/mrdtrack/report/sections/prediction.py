@@ -20,6 +20,9 @@ import math
 
 import polars as pl
 
+from mrdtrack.errors import EstimationError
+from mrdtrack.predict import MODEL_LABELS, cross_validate, fit_landmark_supermodel, watch_list
+from mrdtrack.predict.figures import plot_calibration
 from mrdtrack.report import figures
 from mrdtrack.report.sections._base import (
     Context,
@@ -28,7 +31,6 @@ from mrdtrack.report.sections._base import (
     SectionResult,
     SectionSkipped,
     Table,
-    need,
 )
 
 LANDMARKS = ("0m", "6m", "12m", "18m", "24m", "30m", "36m")
@@ -49,13 +51,6 @@ def _ci(est: float, lo: float, hi: float, digits: int) -> str:
 
 
 def compute(ctx: Context, res: SectionResult) -> None:
-    fit_landmark_supermodel = need("mrdtrack.predict:fit_landmark_supermodel")
-    cross_validate = need("mrdtrack.predict:cross_validate")
-    watch_list = need("mrdtrack.predict:watch_list")
-    from mrdtrack.errors import EstimationError
-    from mrdtrack.predict.crossval import MODEL_LABELS
-    from mrdtrack.predict.figures import plot_calibration
-
     thr = ctx.config.mrd_threshold
     fit_args = {"landmarks": LANDMARKS, "window": WINDOW, "threshold": thr, "lag": LAG}
     try:
@@ -287,10 +282,5 @@ def _verdict(table: pl.DataFrame, n_patients: int) -> dict:
 SECTION = Section(
     key="prediction",
     title="Dynamic prediction from MRD history",
-    requires=(
-        "mrdtrack.predict:fit_landmark_supermodel",
-        "mrdtrack.predict:cross_validate",
-        "mrdtrack.predict:watch_list",
-    ),
     compute=compute,
 )

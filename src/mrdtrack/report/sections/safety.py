@@ -344,4 +344,4 @@ def _deaths(ctx: Context, res: SectionResult) -> None:
         )
 
 
-SECTION = Section(key="safety", title="Safety", requires=(), compute=compute)
+SECTION = Section(key="safety", title="Safety", compute=compute)

@@ -162,7 +162,6 @@ def compute(ctx: Context, res: SectionResult) -> None:
 SECTION = Section(
     key="study",
     title="Study, data source and populations",
-    requires=(),
     compute=compute,
     runs_last=True,
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from mrdtrack.errors import EstimationError
+from mrdtrack.mrd import time_dependent_data
 from mrdtrack.report.fmt import RATE_PER_PATIENT_YEARS, p_text
 from mrdtrack.report.sections import _mrd, _surv, disposition
 from mrdtrack.report.sections._base import (
@@ -21,8 +22,8 @@ from mrdtrack.report.sections._base import (
     SectionResult,
     SectionSkipped,
     Table,
-    need,
 )
+from mrdtrack.survival import cox_ph
 
 #: person-time in the report's unit -> years (1 year = 365.25 days = 12 months of 30.4375 days)
 _YEARS_PER_UNIT = {"days": 1 / 365.25, "weeks": 7 / 365.25, "months": 1 / 12, "years": 1.0}
@@ -30,7 +31,6 @@ _YEARS_PER_UNIT = {"days": 1 / 365.25, "weeks": 7 / 365.25, "months": 1 / 12, "y
 
 def compute(ctx: Context, res: SectionResult) -> None:
     cfg = ctx.config
-    time_dependent_data = need("mrdtrack.mrd:time_dependent_data")
     tdd = time_dependent_data(
         ctx.cohort,
         lag=0,
@@ -62,7 +62,6 @@ def compute(ctx: Context, res: SectionResult) -> None:
         )
         .sort("mrd_status")
     )
-    cox = need("mrdtrack.survival:cox_ph")
     common = {
         "rows": d.height,
         "patients": d["patient_id"].n_unique(),
@@ -81,7 +80,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
         },
     }
     try:
-        fit = cox(
+        fit = cox_ph(
             d.with_columns(pl.col("mrd_positive").cast(pl.Float64)),
             "stop",
             "event",
@@ -171,6 +170,5 @@ def simon_makuch(ctx: Context, res: SectionResult, d: pl.DataFrame) -> None:
 SECTION = Section(
     key="timedep",
     title="Time-dependent MRD",
-    requires=("mrdtrack.mrd:time_dependent_data", "mrdtrack.survival:cox_ph"),
     compute=compute,
 )

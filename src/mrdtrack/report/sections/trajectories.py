@@ -151,6 +151,5 @@ def compute(ctx: Context, res: SectionResult) -> None:
 SECTION = Section(
     key="trajectories",
     title="MRD trajectory classes",
-    requires=("mrdtrack.mrd:classify_trajectories",),
     compute=compute,
 )

@@ -1,10 +1,11 @@
 """Validation of study tables: every rule, its severity, its message and its hint.
 
-All readers end here: `validate_tables` takes the four raw tables (pandas or polars; text or
-typed columns), parses every column into the type `mrdtrack.schema` declares, converts declared
-calendar-date columns into study days, applies every rule, and either raises one
-`StudyValidationError` listing *all* errors or returns a `Cohort` whose ``exclusions`` list every
-record it did not keep.
+All readers end here, through `mrdtrack.cohort.Cohort.from_frames`: `check_tables` takes the
+four raw tables (pandas or polars; text or typed columns), parses every column into the type
+`mrdtrack.schema` declares, converts declared calendar-date columns into study days, applies
+every rule, and either raises one `StudyValidationError` listing *all* errors or returns the
+`ValidatedTables` of which the `Cohort` is made, whose ``exclusions`` list every record it did
+not keep. This module sits below `mrdtrack.cohort` (it never imports it).
 
 Severity, decided per rule (``RULES``):
 
@@ -27,10 +28,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from mrdtrack._frames import to_polars
 from mrdtrack.errors import Problem, StudyValidationError
-from mrdtrack.io.notation import lab_number_expr, read_notation
+from mrdtrack.mrd.presets import disease_problems
+from mrdtrack.notation import lab_number_expr, read_notation
 from mrdtrack.schema import EXCLUSIONS_SCHEMA, REQUIRED_TABLES, TABLES, Column, TableSpec
 
 ROW = "__row"
@@ -483,7 +487,7 @@ class ValidationOptions:
         ``implausible_day``); default 18262 (50 years).
     decimal_comma : read "0,5" as 0.5 in number columns (and "1.000,5" is then unreadable).
     lab_notation : read MRD results as labs write them ("NEG", "not detected", "<1e-5",
-        "0.001%", "positive 2x10-4"); see `mrdtrack.io.notation`.
+        "0.001%", "positive 2x10-4"); see `mrdtrack.notation`.
     """
 
     null_tokens: tuple[str, ...] = DEFAULT_NULL_TOKENS
@@ -804,7 +808,9 @@ class _Table:
         return new
 
 
-class _Collector:
+class Collector:
+    """The problems found so far: errors and warnings in ``problems``, notes in ``notes``."""
+
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self.notes: list[Problem] = []
@@ -822,7 +828,7 @@ def _report_rows(
     mask: pl.Series,
     rule: str,
     column: str | None,
-    out: _Collector,
+    out: Collector,
     **fmt: Any,
 ) -> None:
     """Report every row where ``mask`` is true; exclude the record if the rule is a warning."""
@@ -851,10 +857,22 @@ def _report_rows(
 # ---------------------------------------------------------------------------------------------
 
 
-def validate_tables(
+@dataclass(frozen=True)
+class ValidatedTables:
+    """What validation keeps: the tables of a `Cohort`, its exclusions, metadata and disease."""
+
+    patients: pl.DataFrame
+    mrd: pl.DataFrame
+    outcomes: pl.DataFrame
+    adverse_events: pl.DataFrame
+    exclusions: pl.DataFrame
+    metadata: dict[str, Any]
+    disease: str
+    disease_options: dict[str, Any]
+
+
+def check_tables(
     tables: Mapping[str, Any],
-    name: str = "study",
-    sources: tuple = (),
     file_names: Mapping[str, str] | None = None,
     *,
     options: ValidationOptions | None = None,
@@ -864,8 +882,8 @@ def validate_tables(
     disease: Any = None,
     disease_options: Mapping[str, Any] | None = None,
     disease_source: str = "<study>",
-) -> Any:
-    """Validate raw study tables and build a `Cohort`.
+) -> ValidatedTables:
+    """Validate raw study tables: what `Cohort.from_frames` builds a `Cohort` from.
 
     Parameters
     ----------
@@ -873,8 +891,6 @@ def validate_tables(
         pandas/polars frame or None. Columns may be text (as read from CSV) or typed.
         Optional hidden columns ``__row`` (1-based source row) and ``__file`` (source file
         name) carry provenance for messages; readers set them.
-    name : study label.
-    sources : `SourceFile` records of the files read.
     file_names : table -> file name used in messages (default ``<table>``).
     options : `ValidationOptions` (null tokens, declared date columns, partial dates, window).
     problems : problems already found by a reader (e.g. ragged CSV rows); reported with ours.
@@ -889,21 +905,19 @@ def validate_tables(
 
     Returns
     -------
-    Cohort
+    ValidatedTables
 
     Raises
     ------
     StudyValidationError
         When any error-level rule fails; ``problems`` holds every finding (errors first).
     """
-    from mrdtrack.cohort import Cohort
-
     opts = options or ValidationOptions()
     names = dict(file_names or {})
-    out = _Collector()
+    out = Collector()
     for p in problems:
         out.add(p)
-    disease, disease_options = _check_disease(disease, disease_options, disease_source, out)
+    disease, disease_options = check_disease(disease, disease_options, disease_source, out)
 
     parsed: dict[str, _Table] = {}
     for tname, spec in TABLES.items():
@@ -950,26 +964,22 @@ def validate_tables(
         },
     }
     meta.update(metadata or {})
-    return Cohort(
+    return ValidatedTables(
         patients=kept["patients"],
         mrd=kept["mrd"],
         outcomes=kept["outcomes"],
         adverse_events=kept["adverse_events"],
         exclusions=exclusions,
-        sources=tuple(sources),
-        name=name,
         metadata=meta,
         disease=disease,
         disease_options=disease_options,
     )
 
 
-def _check_disease(
-    disease: Any, options: Mapping[str, Any] | None, source: str, out: _Collector
+def check_disease(
+    disease: Any, options: Mapping[str, Any] | None, source: str, out: Collector
 ) -> tuple[str, dict[str, Any]]:
     """The study's disease (lower case, default "myeloma") and options; problems to ``out``."""
-    from mrdtrack.mrd.presets import disease_problems
-
     disease = "myeloma" if disease is None else disease
     options = dict(options or {})
     for rule, details in disease_problems(disease, options):
@@ -985,12 +995,10 @@ def _load_table(
     data: Any,
     fname: str,
     opts: ValidationOptions,
-    out: _Collector,
+    out: Collector,
     rows_read: Mapping[str, int] | None,
 ) -> _Table:
     """Structure checks and parsing of one table into a `_Table`."""
-    from mrdtrack._frames import to_polars
-
     empty = pl.DataFrame(
         {ROW: pl.Series([], dtype=pl.Int64), FILE: pl.Series([], dtype=pl.String)}
     ).with_columns(**{c.name: pl.lit(None, dtype=c.dtype) for c in spec.columns})
@@ -1103,7 +1111,7 @@ def _load_table(
 def _read_notations(
     df: pl.DataFrame, opts: ValidationOptions
 ) -> tuple[pl.DataFrame, dict[str, pl.Series], int]:
-    """Read MRD results written as lab notations (`mrdtrack.io.notation`).
+    """Read MRD results written as lab notations (`mrdtrack.notation`).
 
     A result such as "positive 2x10-4" becomes ``positive`` with clonal_fraction 2e-4; "<1e-5"
     becomes ``negative`` with sensitivity 1e-5. The level / sensitivity fills an empty cell;
@@ -1173,7 +1181,7 @@ def _unconvertible_columns(data: Any) -> list[str]:
     return bad
 
 
-def _resolve_dates(parsed: dict[str, _Table], opts: ValidationOptions, out: _Collector) -> None:
+def _resolve_dates(parsed: dict[str, _Table], opts: ValidationOptions, out: Collector) -> None:
     """Convert declared calendar-date columns into study days from each patient's origin."""
     if not any(opts.date_columns.values()):
         return
@@ -1223,7 +1231,7 @@ def _resolve_dates(parsed: dict[str, _Table], opts: ValidationOptions, out: _Col
 
 
 def _parse_date_safe(
-    t: _Table, cname: str, fmt: str | None, opts: ValidationOptions, out: _Collector
+    t: _Table, cname: str, fmt: str | None, opts: ValidationOptions, out: Collector
 ) -> pl.Series | None:
     try:
         r = _parse_date(t.df, cname, fmt, opts)
@@ -1262,8 +1270,6 @@ def _parse_date_safe(
 
 def _ok(t: _Table) -> pl.Series:
     """Mask of records not (yet) excluded."""
-    import numpy as np
-
     keep = np.ones(t.df.height, dtype=bool)
     if t.excluded:
         keep[np.fromiter(t.excluded, dtype=np.int64, count=len(t.excluded))] = False
@@ -1295,7 +1301,7 @@ def _with_patient(t: _Table, parsed: dict[str, _Table], cols: Sequence[str]) -> 
     return joined.select("__known", *cols)
 
 
-def _check_required(t: _Table, out: _Collector) -> None:
+def _check_required(t: _Table, out: Collector) -> None:
     """Required values are present (a value already reported as unreadable is not re-reported)."""
     for col in t.spec.columns:
         if not col.nullable and col.name in t.df.columns:
@@ -1306,7 +1312,7 @@ def _check_required(t: _Table, out: _Collector) -> None:
             _report_rows(t, mask, "missing_value", col.name, out)
 
 
-def _fill_defaults(t: _Table, out: _Collector) -> None:
+def _fill_defaults(t: _Table, out: Collector) -> None:
     """Fill documented defaults (arm "all", specimen "bone_marrow"); one note per column."""
     for (tname, cname), default in _DEFAULTS.items():
         if tname != t.spec.name or t.broken:
@@ -1317,7 +1323,7 @@ def _fill_defaults(t: _Table, out: _Collector) -> None:
             out.add(problem("default_filled", t.file, None, cname, table=tname, default=default))
 
 
-def _check_range(t: _Table, out: _Collector) -> None:
+def _check_range(t: _Table, out: Collector) -> None:
     for (tname, cname), (lo, hi) in _RANGES.items():
         if tname == t.spec.name:
             s = t.df.get_column(cname)
@@ -1331,7 +1337,7 @@ def _check_range(t: _Table, out: _Collector) -> None:
             )
 
 
-def _check_days(t: _Table, opts: ValidationOptions, out: _Collector) -> None:
+def _check_days(t: _Table, opts: ValidationOptions, out: Collector) -> None:
     """Study days beyond +-``opts.max_study_days`` (e.g. a year 0016 date, a typo 999999)."""
     if t.broken or t.df.height == 0:
         return
@@ -1348,7 +1354,7 @@ def _check_days(t: _Table, opts: ValidationOptions, out: _Collector) -> None:
             )
 
 
-def _check_emptied(parsed: dict[str, _Table], out: _Collector) -> None:
+def _check_emptied(parsed: dict[str, _Table], out: Collector) -> None:
     """A required table that had records but kept none makes the study invalid."""
     for tname in REQUIRED_TABLES:
         t = parsed[tname]
@@ -1361,7 +1367,7 @@ def _check_emptied(parsed: dict[str, _Table], out: _Collector) -> None:
         out.add(problem("all_records_excluded", t.file, table=tname, summary=summary))
 
 
-def _check_patients(parsed: dict[str, _Table], out: _Collector) -> None:
+def _check_patients(parsed: dict[str, _Table], out: Collector) -> None:
     t = parsed["patients"]
     if t.broken:
         return
@@ -1379,7 +1385,7 @@ def _check_patients(parsed: dict[str, _Table], out: _Collector) -> None:
     _check_range(t, out)
 
 
-def _unknown_patient(t: _Table, parsed: dict[str, _Table], out: _Collector) -> None:
+def _unknown_patient(t: _Table, parsed: dict[str, _Table], out: Collector) -> None:
     known = set(parsed["patients"].df.get_column("patient_id").drop_nulls().to_list())
     pid = t.df.get_column("patient_id")
     _report_rows(
@@ -1387,7 +1393,7 @@ def _unknown_patient(t: _Table, parsed: dict[str, _Table], out: _Collector) -> N
     )
 
 
-def _check_outcomes(parsed: dict[str, _Table], out: _Collector) -> None:
+def _check_outcomes(parsed: dict[str, _Table], out: Collector) -> None:
     t = parsed["outcomes"]
     pt = parsed["patients"]
     if t.broken or pt.broken:
@@ -1444,7 +1450,7 @@ def _check_outcomes(parsed: dict[str, _Table], out: _Collector) -> None:
     )
 
 
-def _check_mrd(parsed: dict[str, _Table], opts: ValidationOptions, out: _Collector) -> None:
+def _check_mrd(parsed: dict[str, _Table], opts: ValidationOptions, out: Collector) -> None:
     t = parsed["mrd"]
     if t.broken or parsed["patients"].broken:
         return
@@ -1475,9 +1481,7 @@ def _check_mrd(parsed: dict[str, _Table], opts: ValidationOptions, out: _Collect
     _check_duplicates(t, out, key=list(t.spec.key), conflict_rule="conflicting_assessments")
 
 
-def _check_duplicates(
-    t: _Table, out: _Collector, key: list[str], conflict_rule: str | None
-) -> None:
+def _check_duplicates(t: _Table, out: Collector, key: list[str], conflict_rule: str | None) -> None:
     """Exact repeats of a kept record are excluded; same key with other values is an error."""
     values = [c.name for c in t.spec.columns]
     ok = _ok(t)
@@ -1503,7 +1507,7 @@ def _repeats(d: pl.DataFrame, cols: Sequence[str]) -> pl.Series:
     return d.select(pl.struct(cols).is_first_distinct().not_()).to_series()
 
 
-def _check_adverse_events(parsed: dict[str, _Table], out: _Collector) -> None:
+def _check_adverse_events(parsed: dict[str, _Table], out: Collector) -> None:
     t = parsed["adverse_events"]
     if t.broken or parsed["patients"].broken or t.df.height == 0:
         return
