@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from mrdtrack._frames import to_polars
-from mrdtrack.cohort import Cohort
 from mrdtrack.mrd.landmark import _unit_factor
 from mrdtrack.mrd.presets import Preset, preset_for, with_threshold
 from mrdtrack.mrd.status import (
@@ -19,6 +18,9 @@ from mrdtrack.mrd.status import (
     call_status,
 )
 from mrdtrack.mrd.trajectories import SustainedAfterConversion, prefix_classes
+
+if TYPE_CHECKING:  # annotations only: mrdtrack.cohort imports the mrd presets at load time
+    from mrdtrack.cohort import Cohort
 
 
 @dataclass(frozen=True)
