@@ -304,6 +304,8 @@ class PredictionAccuracy:
     predictions: pl.DataFrame | None = None
     interval: str = ""  # how the intervals were obtained ("" = none)
     conf_level: float = 0.95
+    # risks at several horizons (integrated Brier score), as ``score_predictions(curves=)``
+    curves: pl.DataFrame | None = None
 
     def table(self) -> pl.DataFrame:
         return self.results
@@ -440,6 +442,7 @@ def score_predictions(
         predictions=predictions,
         interval=interval,
         conf_level=conf_level,
+        curves=curves,
     )
 
 

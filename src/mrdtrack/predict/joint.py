@@ -1,0 +1,253 @@
+"""Dynamic prediction of progression from the MRD *level* history: the joint model.
+
+The landmark supermodel (`mrdtrack.predict.supermodel`) predicts from the MRD status history
+(negative / positive, loss of negativity). The joint model (`mrdtrack.joint`: a mixed model of
+``log10`` MRD level, left-censored at each sample's own limit of detection, sharing random
+effects with a proportional-hazards model of progression or death) predicts from the levels:
+``P(T > s + w | T > s, levels known at s)`` (Rizopoulos 2011; R ``JM::survfitJM``).
+
+Both are scored by the same code: `mrdtrack.predict.evaluate.score_predictions`, cross-validated
+by patient with the *same folds* as `mrdtrack.predict.cross_validate` (same landmark rows, same
+seeded fold assignment balanced on the event, AUC from case-control pairs within a fold, the
+training folds' Kaplan-Meier as the null model). Each fold's joint model is fitted on the other
+folds' patients only (all their levels and follow-up) and predicts the held-out patients from
+their levels known at the landmark (guarantee-time rule: sample day + reporting lag <= s).
+The risk scored is the first-order estimate ``1 - P(T > s + u | ...)`` at theta-hat and the
+posterior mode of the random effects (JM's ``simulate = FALSE``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from mrdtrack.cohort import Cohort
+from mrdtrack.joint import (
+    JointData,
+    JointModelResult,
+    dynamic_prediction,
+    fit_joint_model,
+    joint_data_from_cohort,
+)
+from mrdtrack.mrd._days import as_study_day
+from mrdtrack.predict.crossval import assign_folds, null_risk_km, score_horizons
+from mrdtrack.predict.evaluate import PredictionAccuracy, score_predictions
+from mrdtrack.predict.stack import landmark_stack
+from mrdtrack.schema import DAYS_PER_YEAR
+
+#: Name of the joint model in accuracy tables.
+JOINT_MODEL = "joint"
+
+
+@dataclass(frozen=True)
+class JointOptions:
+    """The joint model used for prediction (see `mrdtrack.joint.fit_joint_model`).
+
+    ``random_effects``: "intercept+time" (random intercept and slope) or "intercept";
+    ``association``: "value", "slope", "both"; ``n_nodes``: aGH nodes per random effect
+    (None: the fitter's default).
+    """
+
+    random_effects: str = "intercept+time"
+    association: str = "value"
+    n_nodes: int | None = None
+
+    def label(self) -> str:
+        re = {"intercept": "random intercept", "intercept+time": "random intercept and slope"}
+        return (
+            f"joint model of the log10 MRD level ({re.get(self.random_effects, '?')}; "
+            f"association: current {self.association})"
+        )
+
+
+def level_data(cohort: Cohort) -> JointData:
+    """The joint model's data from a study: log10 MRD level (LOD-censored) and PFS, in years."""
+    return joint_data_from_cohort(cohort, unit="years")
+
+
+def fit_joint(data: JointData, options: JointOptions | None = None) -> JointModelResult:
+    """Fit the joint model of `JointOptions` (a non-convergence warning is left to the caller)."""
+    options = JointOptions() if options is None else options
+    return fit_joint_model(
+        data,
+        association=options.association,
+        random_effects=options.random_effects,
+        n_nodes=options.n_nodes,
+    )
+
+
+def joint_risk(
+    fit: JointModelResult,
+    data: JointData,
+    landmark: int,
+    horizons: Sequence[float] | np.ndarray,
+    *,
+    lag: int = 0,
+    n_samples: int = 0,
+    seed: int = 20211,
+    conf_level: float = 0.95,
+) -> pl.DataFrame:
+    """Risk of progression or death within each horizon (days) after the landmark (study day).
+
+    One row per patient at risk at ``landmark`` and horizon: ``patient_id, landmark, horizon``
+    (days) and ``risk`` (first-order estimate), and with ``n_samples`` > 0 the Monte Carlo
+    ``risk_lower, risk_upper`` (percentile interval of the risk; `dynamic_prediction`). Only
+    samples known at the landmark (sample day + ``lag`` <= landmark) are used.
+    """
+    u = np.asarray(horizons, dtype=np.float64)
+    dp = dynamic_prediction(
+        fit,
+        data,
+        landmark / DAYS_PER_YEAR,
+        u / DAYS_PER_YEAR,
+        n_samples=n_samples,
+        seed=seed,
+        conf_level=conf_level,
+        lag=lag / DAYS_PER_YEAR,
+    ).table()
+    return dp.select(
+        "patient_id",
+        pl.lit(int(landmark)).cast(pl.Int64).alias("landmark"),
+        (pl.col("horizon") * DAYS_PER_YEAR).round(6).alias("horizon"),
+        (1.0 - pl.col("prob")).alias("risk"),
+        (1.0 - pl.col("upper")).alias("risk_lower"),
+        (1.0 - pl.col("lower")).alias("risk_upper"),
+    )
+
+
+@dataclass(frozen=True)
+class JointCrossValidation:
+    """Held-out joint-model predictions scored as `cross_validate` scores the supermodel.
+
+    ``accuracy``: `PredictionAccuracy` of model ``"joint"`` (its ``predictions`` and ``curves``
+    can be stacked with the supermodel's for a comparison on the same bootstrap resamples);
+    ``fold_fits``: per fold, whether the fit converged and its message (a fold whose fit did
+    not converge still predicts, from its last estimates, and is counted here, never hidden).
+    """
+
+    accuracy: PredictionAccuracy
+    options: JointOptions
+    fold_fits: tuple[tuple[bool, str], ...]
+
+    @property
+    def n_converged(self) -> int:
+        return sum(ok for ok, _ in self.fold_fits)
+
+    def summary(self) -> str:
+        return (
+            f"{self.options.label()}: {self.n_converged} of {len(self.fold_fits)} fold fits "
+            f"converged\n{self.accuracy.summary()}"
+        )
+
+
+def cross_validate_joint(
+    cohort: Cohort,
+    *,
+    landmarks: Sequence[int | str] | None = None,
+    window: int | str = "24m",
+    options: JointOptions | None = None,
+    folds: int = 5,
+    seed: int = 20211,
+    threshold: float = 1e-5,
+    lag: int = 0,
+    n_boot: int = 0,
+    conf_level: float = 0.95,
+    n_horizons: int = 8,
+) -> JointCrossValidation:
+    """K-fold cross-validated accuracy of the joint model's dynamic predictions.
+
+    Same landmark rows, folds (``seed``, ``folds``, ``threshold`` and ``lag`` as in
+    `cross_validate`, which draws the folds first from ``numpy.random.default_rng(seed)``),
+    horizons and null model as `cross_validate`, so the two tables compare like with like.
+    ``n_boot`` > 0: percentile intervals from a patient bootstrap with the held-out
+    predictions held fixed (`score_predictions`); refitting the joint model in every
+    replicate and fold is not done (seconds per fit), so these intervals leave out the
+    variability of fitting.
+    """
+    options = JointOptions() if options is None else options
+    w = as_study_day(window, "window")
+    if folds < 2:
+        raise ValueError("folds must be at least 2")
+    stacked = landmark_stack(cohort, landmarks, w, threshold=threshold, lag=lag)
+    pfs = cohort.pfs("days").select(
+        "patient_id", pl.col("time").alias("T"), pl.col("event").alias("E")
+    )
+    stacked = stacked.join(pfs, on="patient_id")
+    horizons = score_horizons(w, n_horizons)
+    fold_of = assign_folds(stacked, folds, np.random.default_rng(seed))
+    data = level_data(cohort)
+    preds, curves, fits = _held_out(stacked, data, fold_of, folds, horizons, options, lag)
+    validation = (
+        f"{folds}-fold cross-validation by patient, seed {seed} (the supermodel's folds); "
+        "AUC from case-control pairs within a fold"
+    )
+    acc = score_predictions(
+        preds,
+        w,
+        curves=curves,
+        n_boot=n_boot,
+        seed=seed,
+        conf_level=conf_level,
+        validation=validation,
+    )
+    return JointCrossValidation(acc, options, tuple(fits))
+
+
+def _held_out(stacked, data, fold_of, folds, horizons, options, lag):
+    """Fit per fold on the training patients; predict the fold's landmark rows."""
+    ids = np.asarray(data.patient_id).astype(str)
+    fold_of_patient = np.array([fold_of.get(p, -1) for p in ids])
+    pred_frames, curve_frames, fits = [], [], []
+    for k in range(folds):
+        test = stacked.filter(
+            pl.col("patient_id").replace_strict(fold_of, default=-1, return_dtype=pl.Int64) == k
+        )
+        if test.height == 0:
+            continue
+        train = stacked.filter(~pl.col("patient_id").is_in(test["patient_id"].unique().implode()))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = fit_joint(data.subset(np.nonzero(fold_of_patient != k)[0]), options)
+        for c in caught:  # non-convergence is recorded per fold; anything else passed on
+            if "did not converge" not in str(c.message):
+                warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
+        fits.append((fit.converged, str(fit.convergence.get("message", ""))))
+        held = data.subset(np.nonzero(fold_of_patient == k)[0])
+        null = null_risk_km(train, test, horizons)
+        risk = pl.concat(
+            [joint_risk(fit, held, int(s), horizons, lag=lag) for s in test["landmark"].unique()]
+        ).select("patient_id", "landmark", "horizon", "risk")
+        key = test.select(
+            pl.lit(JOINT_MODEL).alias("model"),
+            "landmark",
+            "patient_id",
+            pl.lit(k).cast(pl.Int64).alias("fold"),
+            pl.col("T").alias("time"),
+            pl.col("E").alias("event"),
+        )
+        for j, u in enumerate(horizons):
+            at_u = key.select("model", "landmark", "patient_id").with_columns(
+                pl.lit(float(u)).alias("horizon"), pl.Series("null_risk", null[:, j])
+            )
+            curve_frames.append(_attach(at_u, risk, u))
+        window_rows = key.with_columns(pl.Series("null_risk", null[:, -1]))
+        pred_frames.append(_attach(window_rows, risk, horizons[-1]).drop("horizon"))
+    return pl.concat(pred_frames), pl.concat(curve_frames), fits
+
+
+def _attach(rows: pl.DataFrame, risk: pl.DataFrame, u: float) -> pl.DataFrame:
+    """The joint model's risk at horizon ``u`` for each landmark row (every row must have one)."""
+    at = risk.filter((pl.col("horizon") - u).abs() < 1e-6).select(
+        "patient_id", "landmark", pl.lit(float(u)).alias("horizon"), "risk"
+    )
+    out = rows.drop("horizon", strict=False).join(
+        at, on=["patient_id", "landmark"], how="left", coalesce=True
+    )
+    missing = out["risk"].null_count()
+    if missing:
+        raise RuntimeError(f"joint model: {missing} landmark rows without a prediction")
+    return out
