@@ -1,0 +1,153 @@
+"""Joint-model dynamic prediction in `mrdtrack.predict`: same rows and folds as the supermodel's
+cross-validation, the guarantee-time rule, a check that can fail (levels that carry the risk
+versus levels shuffled between patients), and ``mrdtrack predict --model joint``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from mrdtrack.cohort import Cohort
+from mrdtrack.joint import JointTruth, simulate_joint
+from mrdtrack.predict import cross_validate
+from mrdtrack.predict.cli import app
+from mrdtrack.predict.joint import (
+    JointOptions,
+    cross_validate_joint,
+    fit_joint,
+    joint_risk,
+    level_data,
+)
+
+#: A level that carries the risk strongly: hazard x e^{1.5} per log10 unit, ~0.25/year at -4.
+TRUTH = JointTruth(
+    xi=0.25 * np.exp(6.0), alpha=1.5, gamma=0.0, visits=(0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
+)
+LANDMARKS = (182, 365, 730)
+WINDOW = 730
+OPTIONS = JointOptions(random_effects="intercept")
+
+
+def levels_cohort(n: int, seed: int, shuffle: bool = False) -> Cohort:
+    """A study from `simulate_joint` (days = years x 365.25): a sample below its LOD is a
+    negative with that sensitivity, otherwise a positive with its clonal fraction. With
+    ``shuffle`` each patient's level values are replaced by another patient's (visit times
+    and follow-up unchanged): the levels then carry no information about that patient."""
+    long, pat = simulate_joint(n, TRUTH, seed=seed)
+    if shuffle:
+        perm = np.random.default_rng(seed + 1).permutation(long.height)
+        long = long.with_columns(
+            pl.Series("value", long["value"].to_numpy()[perm]),
+            pl.Series("censored", long["censored"].to_numpy()[perm]),
+        )
+    day = (pat["event_time"] * 365.25).round(0).cast(pl.Int64).clip(lower_bound=1)
+    patients = pl.DataFrame({"patient_id": pat["id"], "cutoff_day": np.full(n, 2500)})
+    outcomes = pl.DataFrame(
+        {
+            "patient_id": pat["id"],
+            "progression_day": day.zip_with(
+                pat["event"] == 1, pl.Series([None] * n, dtype=pl.Int64)
+            ),
+            "death_day": pl.Series([None] * n, dtype=pl.Int64),
+            "last_contact_day": day,
+        }
+    )
+    mrd = long.select(
+        pl.col("id").alias("patient_id"),
+        (pl.col("time") * 365.25).round(0).cast(pl.Int64).alias("day"),
+        pl.when(pl.col("censored")).then(pl.lit("negative")).otherwise(pl.lit("positive"))
+        .alias("result"),
+        pl.lit("NGS").alias("method"),
+        pl.lit("bone_marrow").alias("specimen"),
+        pl.when(pl.col("censored")).then(10 ** pl.col("value")).otherwise(1e-6)
+        .alias("sensitivity"),
+        pl.when(pl.col("censored")).then(None).otherwise(10 ** pl.col("value"))
+        .alias("clonal_fraction"),
+        pl.lit(True).alias("adequate"),
+        pl.lit(None, dtype=pl.String).alias("visit"),
+    )  # fmt: skip
+    ae = pl.DataFrame(schema={"patient_id": pl.String, "term": pl.String})
+    return Cohort(patients=patients, mrd=mrd, outcomes=outcomes, adverse_events=ae)
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return levels_cohort(240, seed=11)
+
+
+@pytest.fixture(scope="module")
+def joint_cv(cohort):
+    return cross_validate_joint(
+        cohort, landmarks=LANDMARKS, window=WINDOW, options=OPTIONS, folds=3, seed=5, n_boot=60
+    )
+
+
+def test_same_rows_and_folds_as_the_supermodel_cross_validation(cohort, joint_cv):
+    sm = cross_validate(
+        cohort, landmarks=LANDMARKS, window=WINDOW, folds=3, seed=5,
+        models={"last_mrd": {"mrd_features": ("mrd_positive",)}},
+    )  # fmt: skip
+    key = ["landmark", "patient_id", "fold", "time", "event", "null_risk"]
+    a = sm.predictions.select(key).sort("landmark", "patient_id")
+    b = joint_cv.accuracy.predictions.select(key).sort("landmark", "patient_id")
+    assert a.equals(b)
+    assert joint_cv.n_converged == 3
+
+
+def test_levels_that_carry_the_risk_are_detected_and_shuffled_ones_are_not(cohort, joint_cv):
+    """The check can fail: with every patient's levels replaced by another patient's, the
+    cross-validated AUC falls to ~0.5 and its interval covers 0.5."""
+    t = joint_cv.accuracy.table().sort("landmark")
+    assert (t["auc_lower"] > 0.5).all(), t.select("landmark", "auc", "auc_lower")
+    assert (t["ipa"] > 0).all()
+    shuffled = cross_validate_joint(
+        levels_cohort(240, seed=11, shuffle=True), landmarks=LANDMARKS, window=WINDOW,
+        options=OPTIONS, folds=3, seed=5, n_boot=60,
+    ).accuracy.table()  # fmt: skip
+    assert (shuffled["auc_lower"] < 0.5).all() and (shuffled["auc"] < t["auc"]).all()
+
+
+def test_risk_uses_only_results_known_at_the_landmark(cohort):
+    """Guarantee-time rule: with a reporting lag of 30 days a sample taken 10 days before the
+    landmark does not enter the prediction; with no lag it does."""
+    data = level_data(cohort)
+    fit = fit_joint(data, OPTIONS)
+    s = 365
+    near = (data.obs_time * 365.25 > s - 30) & (data.obs_time * 365.25 <= s)
+    assert near.any()
+    moved = replace(data, value=np.where(near, data.value + 2.0, data.value))
+    lagged = [joint_risk(fit, d, s, [WINDOW], lag=30) for d in (data, moved)]
+    assert lagged[0].equals(lagged[1])
+    now = [joint_risk(fit, d, s, [WINDOW]) for d in (data, moved)]
+    assert not now[0]["risk"].equals(now[1]["risk"])
+
+
+runner = CliRunner()
+
+
+def test_cli_joint_model_evaluate_and_patient():
+    res = runner.invoke(
+        app,
+        ["--model", "joint", "--random-effects", "intercept", "--landmarks", "0,365,730",
+         "--evaluate", "--eval-boot", "10", "--json"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["converged"] is True
+    assert {r["model"] for r in out["accuracy"]} == {"joint"}
+    assert len(out["accuracy"]) == 3 and out["fold_fits_converged"] == 5
+
+
+def test_cli_options_the_joint_model_does_not_use_are_errors():
+    res = runner.invoke(app, ["--model", "joint", "--watch-list", "--interactions"])
+    assert res.exit_code == 2
+    assert "--interactions, --watch-list: not used by --model joint" in res.output
+    res = runner.invoke(app, ["--random-effects", "intercept"])
+    assert res.exit_code == 2 and "not used by --model supermodel" in res.output
+    res = runner.invoke(app, ["--model", "jm"])
+    assert res.exit_code == 2 and "--model must be one of" in res.output
