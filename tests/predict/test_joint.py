@@ -16,8 +16,11 @@ from mrdtrack.cohort import Cohort
 from mrdtrack.joint import JointTruth, simulate_joint
 from mrdtrack.predict import cross_validate
 from mrdtrack.predict.cli import app
+from mrdtrack.predict.evaluate import compare_models
 from mrdtrack.predict.joint import (
+    JointComparison,
     JointOptions,
+    comparison_in_words,
     cross_validate_joint,
     fit_joint,
     joint_risk,
@@ -151,3 +154,41 @@ def test_cli_options_the_joint_model_does_not_use_are_errors():
     assert res.exit_code == 2 and "not used by --model supermodel" in res.output
     res = runner.invoke(app, ["--model", "jm"])
     assert res.exit_code == 2 and "--model must be one of" in res.output
+
+
+def test_paired_difference_is_zero_for_identical_models_and_detects_a_better_one(joint_cv):
+    """compare_models: a model against itself differs by exactly 0 in every resample; the
+    joint model against the fold's Kaplan-Meier risk (no patient information, AUC 0.5) has
+    an AUC difference whose interval lies above 0."""
+    p = joint_cv.accuracy.predictions
+    same = pl.concat([p, p.with_columns(pl.lit("copy").alias("model"))])
+    d = compare_models(same, WINDOW, "joint", "copy", n_boot=30, seed=1)
+    assert (d["auc_diff"] == 0).all() and (d["auc_diff_lower"] == 0).all()
+    assert (d["brier_diff_upper"] == 0).all()
+    null = p.with_columns(pl.lit("km").alias("model"), pl.col("null_risk").alias("risk"))
+    d = compare_models(pl.concat([p, null]), WINDOW, "km", "joint", n_boot=60, seed=1)
+    assert ((d["auc_a"] - 0.5).abs() < 1e-12).all()
+    assert (d["auc_diff_lower"] > 0).all()
+
+
+def _comparison(diff_rows: list[dict]) -> JointComparison:
+    d = pl.DataFrame(diff_rows)
+    return JointComparison("mrd_history", {}, OPTIONS, {}, differences=d)
+
+
+def test_comparison_in_words_follows_the_intervals():
+    base = {"n_controls": 20, "auc_a": 0.70, "auc_b": 0.60, "brier_diff_lower": -0.01,
+            "brier_diff_upper": 0.02}  # fmt: skip
+    cmp = _comparison([
+        {**base, "landmark": 365, "auc_diff_lower": -0.20, "auc_diff_upper": 0.05},
+        {**base, "landmark": 730, "auc_diff_lower": -0.20, "auc_diff_upper": -0.01},
+        {**base, "landmark": 1095, "n_controls": 2, "auc_diff_lower": 0.1, "auc_diff_upper": 0.2},
+    ])  # fmt: skip
+    text = comparison_in_words(cmp, "MRD history")
+    assert "At the 2 landmarks" in text
+    assert "supermodel discriminates better at month(s) 24" in text
+    assert "joint model discriminates better" not in text  # month 36 has too few controls
+    none = _comparison([{**base, "landmark": 365, "auc_diff_lower": -0.1, "auc_diff_upper": 0.1}])
+    assert "does not discriminate measurably better or worse" in comparison_in_words(none, "x")
+    failed = JointComparison("mrd_history", {}, None, {})
+    assert "Neither the joint model" in comparison_in_words(failed, "x")

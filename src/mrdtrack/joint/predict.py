@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from mrdtrack.joint._likelihood import _linear_predictors, node_loglik, posterior_modes
+from mrdtrack.joint._likelihood import linear_predictors, node_loglik, posterior_modes
 from mrdtrack.joint._model import build_block, unpack
 from mrdtrack.joint.data import JointData
 from mrdtrack.joint.result import DynamicPrediction, JointModelResult
@@ -97,7 +97,7 @@ def dynamic_prediction(
     def surv(P, b):
         return np.stack(
             [
-                np.exp(-_linear_predictors(P, blk, b[:, None, :], spec)["h"][:, 0].sum(-1))
+                np.exp(-linear_predictors(P, blk, b[:, None, :], spec)["h"][:, 0].sum(-1))
                 for blk in ahead
             ],
             axis=1,

@@ -45,6 +45,30 @@ SUPERMODEL_ONLY = (
     "watch_list",
     "multistate",
 )
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        help="supermodel (MRD status history, landmark supermodel) or joint (joint model of "
+        "the log10 MRD level and progression)."
+    ),
+]
+RandomEffectsOption = Annotated[
+    str,
+    typer.Option(help="--model joint: random effects of the level, intercept+time or intercept."),
+]
+MrdFeaturesOption = Annotated[
+    str,
+    typer.Option(
+        help="Comma-separated MRD history terms (mrd_positive, mrd_unknown, lost_negativity)."
+    ),
+]
+ReportingLagOption = Annotated[
+    int,
+    typer.Option(
+        help="Days from MRD sample to result: a result is used at a landmark only once known."
+    ),
+]
+
 
 app = typer.Typer(
     help="Dynamic prediction of progression from MRD history (landmark supermodel).",
@@ -67,19 +91,8 @@ def predict(
         str | None,
         typer.Option("--mrd-dataset", help="ADaM: name of the MRD BDS dataset (default admrd)."),
     ] = None,
-    model: Annotated[
-        str,
-        typer.Option(
-            help="supermodel (MRD status history, landmark supermodel) or joint (joint model of "
-            "the log10 MRD level and progression)."
-        ),
-    ] = "supermodel",
-    random_effects: Annotated[
-        str,
-        typer.Option(
-            help="--model joint: random effects of the level, intercept+time or intercept."
-        ),
-    ] = "intercept+time",
+    model: ModelOption = "supermodel",
+    random_effects: RandomEffectsOption = "intercept+time",
     patient: Annotated[str | None, typer.Option(help="Patient identifier to predict for.")] = None,
     at: Annotated[str, typer.Option(help="Prediction time: days or e.g. '36m'.")] = "24m",
     window: Annotated[str, typer.Option(help="Prediction window: days or e.g. '24m'.")] = "24m",
@@ -89,12 +102,7 @@ def predict(
     covariates: Annotated[
         str, typer.Option(help="Comma-separated baseline covariates (patients table).")
     ] = "",
-    mrd_features: Annotated[
-        str,
-        typer.Option(
-            help="Comma-separated MRD history terms (mrd_positive, mrd_unknown, lost_negativity)."
-        ),
-    ] = "mrd_positive,mrd_unknown,lost_negativity",
+    mrd_features: MrdFeaturesOption = "mrd_positive,mrd_unknown,lost_negativity",
     interactions: Annotated[
         bool,
         typer.Option(help="Landmark interactions of the MRD terms (large studies only)."),
@@ -106,12 +114,7 @@ def predict(
         int,
         typer.Option(help="Bootstrap replicates of the whole pipeline for --evaluate CIs."),
     ] = 100,
-    reporting_lag: Annotated[
-        int,
-        typer.Option(
-            help="Days from MRD sample to result: a result is used at a landmark only once known."
-        ),
-    ] = 0,
+    reporting_lag: ReportingLagOption = 0,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap / cross-validation.")] = 20211,
     figure: Annotated[
         Path | None, typer.Option(help="Write the patient's risk-trajectory figure here.")

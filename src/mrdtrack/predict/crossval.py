@@ -108,6 +108,19 @@ def cross_validate(
     acc = score_predictions(preds, w, curves=curves, n_boot=0, validation=validation)
     if n_boot <= 0:
         return PredictionAccuracy(acc.results, w, validation, preds, "", conf_level, curves)
+    table, interval = _pipeline_bootstrap(
+        acc, stacked, models, folds, rng, w, covariates, threshold, horizons, n_boot, seed,
+        conf_level,
+    )  # fmt: skip
+    return PredictionAccuracy(table, w, validation, preds, interval, conf_level, curves)
+
+
+def _pipeline_bootstrap(
+    acc, stacked, models, folds, rng, w, covariates, threshold, horizons, n_boot, seed, conf_level
+) -> tuple[pl.DataFrame, str]:
+    """Percentile intervals from a patient bootstrap of the whole fit-and-evaluate pipeline
+    (see `cross_validate`): the estimates with ``<measure>_lower/_upper`` and the interval's
+    description."""
     parts = stacked.partition_by("patient_id", as_dict=True)
     ids = sorted(k[0] for k in parts)
     reps, failed, not_converged = [], dict.fromkeys(models, 0), 0
@@ -159,7 +172,7 @@ def cross_validate(
         )
         + ")"
     )
-    return PredictionAccuracy(table, w, validation, preds, interval, conf_level, curves)
+    return table, interval
 
 
 def score_horizons(w: int, k: int) -> np.ndarray:

@@ -35,7 +35,7 @@ from mrdtrack.joint import (
 )
 from mrdtrack.mrd._days import as_study_day
 from mrdtrack.predict.crossval import assign_folds, null_risk_km, score_horizons
-from mrdtrack.predict.evaluate import PredictionAccuracy, score_predictions
+from mrdtrack.predict.evaluate import PredictionAccuracy, compare_models, score_predictions
 from mrdtrack.predict.stack import landmark_stack
 from mrdtrack.schema import DAYS_PER_YEAR
 
@@ -251,3 +251,180 @@ def _attach(rows: pl.DataFrame, risk: pl.DataFrame, u: float) -> pl.DataFrame:
     if missing:
         raise RuntimeError(f"joint model: {missing} landmark rows without a prediction")
     return out
+
+
+#: Below this many controls followed to the horizon a landmark's AUC is not interpreted.
+MIN_CONTROLS = 5
+
+
+@dataclass(frozen=True)
+class JointComparison:
+    """The joint model against the landmark supermodel, cross-validated on the same folds.
+
+    ``full_fit``: the joint model with a random intercept and slope fitted to all patients
+    (its convergence is reported, never hidden); ``used``: the model cross-validated (the
+    full one if it converged, else the random-intercept model if that converged, else None);
+    ``fits``: every fit tried, by random-effects structure; ``cv``: its cross-validation;
+    ``accuracy``: both models scored with intervals from the same patient resamples
+    (predictions held fixed); ``differences``: joint minus supermodel per landmark, paired
+    bootstrap (`compare_models`).
+    """
+
+    supermodel: str
+    fits: dict[str, JointModelResult]
+    used: JointOptions | None
+    data_notes: dict[str, float]
+    cv: JointCrossValidation | None = None
+    accuracy: PredictionAccuracy | None = None
+    differences: pl.DataFrame | None = None
+
+    def not_fitted_reason(self) -> str:
+        """Why the random intercept-and-slope model is not used, in words ("" if it is)."""
+        full = self.fits.get("intercept+time")
+        if full is None or full.converged:
+            return ""
+        D = full.D
+        corr = D[0, 1] / np.sqrt(D[0, 0] * D[1, 1]) if D[0, 0] * D[1, 1] > 0 else float("nan")
+        boundary = (
+            f" The estimate it stopped at lies on the boundary of the parameter space: the "
+            f"random intercept and slope are perfectly correlated (correlation {corr:.3f}), "
+            "where standard errors do not exist."
+            if abs(corr) > 0.99
+            else ""
+        )
+        return (
+            "The joint model with a random intercept and a random slope per patient could not "
+            f"be fitted to these data: the fit did not converge ({full.convergence['message']})."
+            f"{boundary} With {self.data_notes['levels_per_patient']:.1f} MRD levels per patient "
+            f"on average and {self.data_notes['censored_pct']:.0f}% of them below the limit of "
+            "detection, the data hold too little information about each patient's trend for "
+            "the slope's variance and its correlation with the level to be estimated "
+            "(docs/methods/joint.md investigates the same failure on the demo study: the "
+            "likelihood has several maxima and none found passes the convergence checks)."
+        )
+
+
+def compare_joint_with_supermodel(
+    cohort: Cohort,
+    supermodel_cv: PredictionAccuracy,
+    *,
+    supermodel: str = "mrd_history",
+    landmarks: Sequence[int | str] | None = None,
+    window: int | str = "24m",
+    threshold: float = 1e-5,
+    lag: int = 0,
+    seed: int = 20211,
+    n_boot: int = 200,
+    conf_level: float = 0.95,
+) -> JointComparison:
+    """Fit the joint model (random intercept and slope; if that does not converge, random
+    intercept only), cross-validate it on the supermodel's folds (``seed`` as in the
+    supermodel's `cross_validate`, which produced ``supermodel_cv``), and compare the two.
+
+    Both models' held-out predictions are rescored together (`score_predictions`, the same
+    ``n_boot`` patient resamples for both, predictions held fixed) and their differences
+    taken per resample (`compare_models`). A model that does not converge is never used
+    silently: `JointComparison.fits` holds every fit and ``not_fitted_reason`` says why.
+    """
+    data = level_data(cohort)
+    per_patient = data.n_obs / max(data.n_patients, 1)
+    notes = {
+        "levels_per_patient": per_patient,
+        "censored_pct": 100.0 * float(data.censored.mean()) if data.n_obs else float("nan"),
+    }
+    fits: dict[str, JointModelResult] = {}
+    used = None
+    for re in ("intercept+time", "intercept"):
+        options = JointOptions(random_effects=re)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # reported in the result
+            fits[re] = fit_joint(data, options)
+        if fits[re].converged:
+            used = options
+            break
+    if used is None:
+        return JointComparison(supermodel, fits, None, notes)
+    cv = cross_validate_joint(
+        cohort,
+        landmarks=landmarks,
+        window=window,
+        options=used,
+        seed=seed,
+        threshold=threshold,
+        lag=lag,
+    )
+    cols = ["model", "landmark", "patient_id", "fold", "time", "event", "risk", "null_risk"]
+    ccols = ["model", "landmark", "patient_id", "horizon", "risk", "null_risk"]
+    sm_preds = supermodel_cv.predictions.filter(pl.col("model") == supermodel)
+    preds = pl.concat([sm_preds.select(cols), cv.accuracy.predictions.select(cols)])
+    curves = None
+    if supermodel_cv.curves is not None:
+        sm_curves = supermodel_cv.curves.filter(pl.col("model") == supermodel).select(ccols)
+        curves = pl.concat([sm_curves, cv.accuracy.curves.select(ccols)])
+    w = supermodel_cv.window
+    acc = score_predictions(
+        preds,
+        w,
+        curves=curves,
+        n_boot=n_boot,
+        seed=seed,
+        conf_level=conf_level,
+        validation=cv.accuracy.validation,
+    )
+    diff = compare_models(
+        preds, w, supermodel, JOINT_MODEL, curves=curves, n_boot=n_boot, seed=seed,
+        conf_level=conf_level,
+    )  # fmt: skip
+    return JointComparison(supermodel, fits, used, notes, cv, acc, diff)
+
+
+def comparison_in_words(cmp: JointComparison, supermodel_label: str) -> str:
+    """The comparison's answer in plain words (landmarks with enough controls only)."""
+    if cmp.used is None:
+        return (
+            "Neither the joint model with a random intercept and slope nor the simpler one "
+            "with a random intercept only converged on these data, so the MRD levels could "
+            "not be compared with the MRD status history as predictors."
+        )
+    d = cmp.differences.filter(pl.col("n_controls") >= MIN_CONTROLS).sort("landmark")
+    if d.height == 0:
+        return "No landmark had enough patients followed event-free to the horizon to compare."
+    month = [round(s / 30.4375) for s in d["landmark"].to_list()]
+    better = [m for m, lo in zip(month, d["auc_diff_lower"], strict=True) if lo > 0]
+    worse = [m for m, hi in zip(month, d["auc_diff_upper"], strict=True) if hi < 0]
+    lo_j, hi_j = d["auc_b"].min(), d["auc_b"].max()
+    lo_s, hi_s = d["auc_a"].min(), d["auc_a"].max()
+    text = (
+        f"At the {d.height} landmarks with at least {MIN_CONTROLS} patients followed "
+        f"event-free to the horizon, the joint model's cross-validated AUC was {lo_j:.2f} to "
+        f"{hi_j:.2f} and the supermodel's ({supermodel_label}) {lo_s:.2f} to {hi_s:.2f}. "
+    )
+    if not better and not worse:
+        text += (
+            "At every one of these landmarks the interval of the difference in AUC includes 0: "
+            "in this study the joint model of the MRD levels does not discriminate measurably "
+            "better or worse than the MRD status history."
+        )
+    else:
+        if worse:
+            text += (
+                f"The supermodel discriminates better at month(s) "
+                f"{', '.join(map(str, worse))} (the interval of the difference excludes 0). "
+            )
+        if better:
+            text += (
+                f"The joint model discriminates better at month(s) "
+                f"{', '.join(map(str, better))} (the interval of the difference excludes 0). "
+            )
+        text += "At the other landmarks the interval of the difference includes 0."
+    for words, col, sign in (
+        ("higher (worse)", "brier_diff_lower", 1),
+        ("lower (better)", "brier_diff_upper", -1),
+    ):
+        months = [m for m, v in zip(month, d[col], strict=True) if sign * v > 0]
+        if months:
+            text += (
+                f" The joint model's Brier score is {words} at month(s) "
+                f"{', '.join(map(str, months))} (interval of the difference excludes 0)."
+            )
+    return text
