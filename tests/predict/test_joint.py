@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -13,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mrdtrack.cohort import Cohort
+from mrdtrack.io import read_study
 from mrdtrack.joint import JointTruth, simulate_joint
 from mrdtrack.predict import cross_validate
 from mrdtrack.predict.cli import app
@@ -133,17 +135,38 @@ def test_risk_uses_only_results_known_at_the_landmark(cohort):
 runner = CliRunner()
 
 
+def _demo_patient_at_risk(day: int) -> str:
+    cohort = read_study(Path(__file__).resolve().parents[2] / "src/mrdtrack/data/demo/csv")
+    return cohort.pfs("days").filter(pl.col("time") > day).sort("patient_id")["patient_id"][0]
+
+
 def test_cli_joint_model_evaluate_and_patient():
+    pid = _demo_patient_at_risk(400)
     res = runner.invoke(
         app,
         ["--model", "joint", "--random-effects", "intercept", "--landmarks", "0,365,730",
-         "--evaluate", "--eval-boot", "10", "--json"],
+         "--evaluate", "--eval-boot", "10", "--patient", pid, "--at", "12m", "--n-boot", "30",
+         "--json"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["converged"] is True
     assert {r["model"] for r in out["accuracy"]} == {"joint"}
     assert len(out["accuracy"]) == 3 and out["fold_fits_converged"] == 5
+    p = out["prediction"]
+    assert p["landmark"] == 365 and p["horizon"] == 730
+    assert 0 < p["risk_lower"] < p["risk"] < p["risk_upper"] < 1
+
+
+def test_cli_refuses_a_patient_prediction_from_a_model_that_did_not_converge():
+    """The demo's random intercept-and-slope fit does not converge: no risk is printed from
+    it (exit 4), and the output names the simpler model."""
+    pid = _demo_patient_at_risk(400)
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        res = runner.invoke(app, ["--model", "joint", "--patient", pid])
+    assert res.exit_code == 4
+    assert "converged: False" in res.output
+    assert "gives no prediction for the patient; try --random-effects intercept" in res.output
 
 
 def test_cli_options_the_joint_model_does_not_use_are_errors():

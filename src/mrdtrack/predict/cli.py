@@ -19,7 +19,7 @@ from rich.table import Table
 from mrdtrack import _cli_common as chk
 from mrdtrack._cli_common import exit_codes, load_study_or_exit
 from mrdtrack.cohort import Cohort
-from mrdtrack.mrd._days import as_study_day
+from mrdtrack.errors import EstimationError
 from mrdtrack.multistate.mrd_model import fit_mrd_markov
 from mrdtrack.predict.crossval import cross_validate
 from mrdtrack.predict.dynamic import predict_patient, risk_trajectory
@@ -336,15 +336,19 @@ def _run_joint(cohort: Cohort, opts: RunOptions, out: dict[str, Any]) -> None:
 
 
 def _joint_patient(cohort: Cohort, fit, opts: RunOptions, out: dict[str, Any]) -> None:
+    if not fit.converged:
+        raise EstimationError(
+            "the joint model did not converge, so it gives no prediction for the patient; "
+            "try --random-effects intercept"
+        )
     data = level_data(cohort)
     row = [i for i, p in enumerate(data.patient_id) if str(p) == opts.patient]
-    at, window = as_study_day(opts.at, "--at"), as_study_day(opts.fit_args["window"], "--window")
-    n_samples = opts.n_boot if fit.converged else 0
+    n_samples = opts.n_boot
     risk = joint_risk(
         fit,
         data.subset(row),
-        at,
-        [window],
+        opts.at,
+        [opts.fit_args["window"]],
         lag=opts.fit_args["lag"],
         n_samples=n_samples,
         seed=opts.seed,
@@ -353,17 +357,16 @@ def _joint_patient(cohort: Cohort, fit, opts: RunOptions, out: dict[str, Any]) -
         chk.usage("--patient: the patient is not progression-free at --at")
     r = risk.row(0, named=True)
     out["prediction"] = r
-    if n_samples:
-        interval = f"95% CI {r['risk_lower']:.1%} to {r['risk_upper']:.1%} (Monte Carlo)"
-    elif fit.converged:
-        interval = "no interval (--n-boot 0)"
-    else:
-        interval = "no interval: the model did not converge"
+    interval = (
+        f"95% CI {r['risk_lower']:.1%} to {r['risk_upper']:.1%} (Monte Carlo, {n_samples} draws)"
+        if n_samples
+        else "no interval (--n-boot 0)"
+    )
     _echo(
         opts,
         "",
-        f"Risk of progression or death within {window / 30.4375:.0f} months, at month "
-        f"{at / 30.4375:.1f}, from the MRD levels known then (joint model): "
+        f"Risk of progression or death within {r['horizon'] / 30.4375:.0f} months, at month "
+        f"{r['landmark'] / 30.4375:.1f}, from the MRD levels known then (joint model): "
         f"{r['risk']:.1%}; {interval}",
     )
 

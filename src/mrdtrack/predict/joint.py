@@ -83,22 +83,24 @@ def fit_joint(data: JointData, options: JointOptions | None = None) -> JointMode
 def joint_risk(
     fit: JointModelResult,
     data: JointData,
-    landmark: int,
-    horizons: Sequence[float] | np.ndarray,
+    landmark: int | str,
+    horizons: Sequence[float | str] | np.ndarray,
     *,
     lag: int = 0,
     n_samples: int = 0,
     seed: int = 20211,
     conf_level: float = 0.95,
 ) -> pl.DataFrame:
-    """Risk of progression or death within each horizon (days) after the landmark (study day).
+    """Risk of progression or death within each horizon after the landmark (study days, or
+    strings such as "24m").
 
     One row per patient at risk at ``landmark`` and horizon: ``patient_id, landmark, horizon``
     (days) and ``risk`` (first-order estimate), and with ``n_samples`` > 0 the Monte Carlo
     ``risk_lower, risk_upper`` (percentile interval of the risk; `dynamic_prediction`). Only
     samples known at the landmark (sample day + ``lag`` <= landmark) are used.
     """
-    u = np.asarray(horizons, dtype=np.float64)
+    landmark = as_study_day(landmark, "landmark")
+    u = np.asarray([as_study_day(h, "horizon") for h in horizons], dtype=np.float64)
     dp = dynamic_prediction(
         fit,
         data,

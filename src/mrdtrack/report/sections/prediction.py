@@ -322,74 +322,71 @@ def _joint_model(ctx: Context, res: SectionResult, acc, thr: float) -> None:
             f"and is compared below; {cmp.cv.n_converged} of {len(cmp.cv.fold_fits)} of its "
             "cross-validation fold fits converged."
         )
-    res.tables.append(_joint_table(cmp))
+    res.tables.extend(_joint_tables(cmp))
     res.paragraphs.append(comparison_in_words(cmp, "MRD history"))
 
 
-def _joint_table(cmp: JointComparison) -> Table:
+def _joint_tables(cmp: JointComparison) -> list[Table]:
+    """Two compact tables (AUC, Brier): each model with its interval and the paired difference."""
     acc = cmp.accuracy.table()
-
-    def ci(model: str, m: str, digits: int) -> dict[int, str]:
-        rows = acc.filter(pl.col("model") == model).iter_rows(named=True)
-        return {r["landmark"]: _ci(r[m], r[f"{m}_lower"], r[f"{m}_upper"], digits) for r in rows}
-
-    cells = {
-        (m, who): ci(model, m, d)
-        for m, d in (("auc", 2), ("brier", 3))
-        for who, model in (("s", cmp.supermodel), ("j", "joint"))
-    }
-    d = cmp.differences.sort("landmark")
-    shown = d.with_columns(
-        (pl.col("landmark") / 30.4375).round(0).cast(pl.Int64).alias("month"),
-        *[
-            pl.col("landmark")
-            .replace_strict(cells[k], return_dtype=pl.String)
-            .alias(f"{k[0]}_{k[1]}")
-            for k in cells
-        ],
-        pl.struct("auc_diff", "auc_diff_lower", "auc_diff_upper")
-        .map_elements(
-            lambda r: _ci(r["auc_diff"], r["auc_diff_lower"], r["auc_diff_upper"], 2), pl.String
+    d = cmp.differences.sort("landmark").with_columns(
+        (pl.col("landmark") / 30.4375).round(0).cast(pl.Int64).alias("month")
+    )
+    used = {"intercept": "random intercept", "intercept+time": "random intercept and slope"}
+    tables = []
+    for m, name, digits in (("auc", "AUC", 2), ("brier", "Brier score", 3)):
+        cells = {}
+        for who, model in (("s", cmp.supermodel), ("j", "joint")):
+            rows = acc.filter(pl.col("model") == model).iter_rows(named=True)
+            cells[who] = {
+                r["landmark"]: _ci(r[m], r[f"{m}_lower"], r[f"{m}_upper"], digits) for r in rows
+            }
+        shown = d.with_columns(
+            *[
+                pl.col("landmark").replace_strict(c, return_dtype=pl.String).alias(who)
+                for who, c in cells.items()
+            ],
+            pl.struct(f"{m}_diff", f"{m}_diff_lower", f"{m}_diff_upper")
+            .map_elements(
+                lambda r, m=m, digits=digits: _ci(
+                    r[f"{m}_diff"], r[f"{m}_diff_lower"], r[f"{m}_diff_upper"], digits
+                ),
+                pl.String,
+            )
+            .alias("diff"),
         )
-        .alias("auc_d"),
-        pl.struct("brier_diff", "brier_diff_lower", "brier_diff_upper")
-        .map_elements(
-            lambda r: _ci(r["brier_diff"], r["brier_diff_lower"], r["brier_diff_upper"], 3),
-            pl.String,
+        notes = (
+            (
+                f"Where fewer than {MIN_CONTROLS} patients were followed event-free to the "
+                "horizon, the AUC is not interpretable.",
+            )
+            if m == "auc"
+            else (
+                "Intervals of both tables: percentile, patient bootstrap with the held-out "
+                "predictions held fixed, the same resamples for both models (refitting the "
+                "joint model in every replicate would take hours), so they leave out the "
+                "variability of fitting; the supermodel's intervals in the accuracy table "
+                "above include it. A lower Brier score is better.",
+            )
         )
-        .alias("brier_d"),
-    )
-    used = (
-        "random intercept"
-        if cmp.used.random_effects == "intercept"
-        else "random intercept and slope"
-    )
-    return Table.from_frame(
-        "prediction_joint_comparison",
-        f"Joint model of the MRD level ({used}) against the MRD-history supermodel: "
-        "cross-validated 24-month AUC and Brier score on the same folds (95% intervals, the "
-        "same patient resamples for both models), and the difference joint minus supermodel",
-        shown,
-        {
-            "month": ("Landmark (months)", "int"),
-            "n_at_risk": ("At risk", "int"),
-            "n_controls": ("Followed event-free to the horizon", "int"),
-            "auc_s": ("AUC, supermodel", "text"),
-            "auc_j": ("AUC, joint model", "text"),
-            "auc_d": ("AUC difference", "text"),
-            "brier_s": ("Brier, supermodel", "text"),
-            "brier_j": ("Brier, joint model", "text"),
-            "brier_d": ("Brier difference", "text"),
-        },
-        notes=(
-            "Intervals: percentile, patient bootstrap with the held-out predictions held fixed "
-            "(refitting the joint model in every replicate would take hours), so they leave "
-            "out the variability of fitting (the supermodel's intervals in the table above "
-            "include it).",
-            f"Where fewer than {MIN_CONTROLS} patients were followed event-free to the "
-            "horizon, the AUC is not interpretable.",
-        ),
-    )
+        tables.append(
+            Table.from_frame(
+                f"prediction_joint_{m}",
+                f"Cross-validated 24-month {name}: joint model of the MRD level "
+                f"({used[cmp.used.random_effects]}) against the MRD-history supermodel on the "
+                "same folds (95% intervals), and the difference joint minus supermodel",
+                shown,
+                {
+                    "month": ("Landmark (months)", "int"),
+                    "n_controls": ("Followed event-free to the horizon", "int"),
+                    "s": ("Supermodel", "text"),
+                    "j": ("Joint model", "text"),
+                    "diff": ("Difference", "text"),
+                },
+                notes=notes,
+            )
+        )
+    return tables
 
 
 def _risk_range(wl: pl.DataFrame) -> str:
