@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
@@ -8,6 +9,18 @@ import pytest
 from mrdtrack.joint import joint_data
 
 REF = Path(__file__).resolve().parents[1] / "reference" / "joint"
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    """``slow`` tests of this folder (full-precision versions of fast checks, minutes) run only
+    when asked for: ``-m slow`` or ``MRDTRACK_SLOW=1``."""
+    if "slow" in (config.option.markexpr or "") or os.environ.get("MRDTRACK_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow or MRDTRACK_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords and HERE in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(skip)
 
 
 def _ref_table(name: str) -> dict[str, tuple[float, float]]:

@@ -37,7 +37,7 @@ def _at_points(fixed: np.ndarray, Z: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _linear_predictors(P: Params, blk: Block, b: np.ndarray, spec: ModelSpec):
+def linear_predictors(P: Params, blk: Block, b: np.ndarray, spec: ModelSpec):
     """Event-side pieces at nodes b (n, K, q): log hazard at the integration points (n, K|1, G),
     weighted hazards h, and m, m' at the points and at the event time (None if unused)."""
     lin = blk.W @ P.gamma if P.gamma.size else np.zeros(blk.n)
@@ -68,7 +68,7 @@ def node_loglik(P: Params, spec: ModelSpec, blk: Block, b: np.ndarray, keep: boo
     m_obs = (blk.X_obs @ P.beta)[:, None] + (b[blk.obs_patient] @ blk.Z_obs[:, :, None])[..., 0]
     ll_o, d1, d_ls = tobit_terms(blk.y, m_obs, blk.cens, P.log_sigma)
     ell = np.asarray(blk.S @ ll_o)
-    ev = _linear_predictors(P, blk, b, spec)
+    ev = linear_predictors(P, blk, b, spec)
     at_T = P.log_xi[blk.piece_T] + ev["lin"]
     ell = ell + (blk.delta * at_T)[:, None] - ev["h"].sum(-1)
     if spec.uses_value:
@@ -136,7 +136,7 @@ def mode_grad_hess(P: Params, spec: ModelSpec, blk: Block, b: np.ndarray):
     hess = np.asarray(blk.S @ (d2[:, None] * (Zo[:, :, None] * Zo[:, None, :]).reshape(-1, q * q)))
     hess = hess.reshape(-1, q, q)
     if spec.n_alpha:
-        ev = _linear_predictors(P, blk, b[:, None, :], spec)
+        ev = linear_predictors(P, blk, b[:, None, :], spec)
         h = ev["h"][:, 0, :]
         v = P.alpha * blk.Z_s + P.alpha_s * blk.dZ_s
         vT = P.alpha * blk.Z_T + P.alpha_s * blk.dZ_T

@@ -3,7 +3,8 @@
 Longitudinal mean (Rizopoulos 2012, eq. 4.1): for patient i at time t,
 
     m_i(t) = x_i(t)' beta + z_i(t)' b_i,   b_i ~ N(0, D),
-    x_i(t) = [1, B(t), c_i, c_i (x) B(t) for the time interactions],   z_i(t) = [1, B(t)],
+    x_i(t) = [1, B(t), c_i, c_i (x) B(t) for the time interactions],   z_i(t) = [1, B(t)]
+    (random intercept and time coefficients) or z_i(t) = [1] (random intercept only),
 
 with B the time basis (`_basis`). Hazard (proportional hazards, piecewise-constant baseline):
 
@@ -26,6 +27,8 @@ from mrdtrack.joint._quadrature import legendre_pieces
 from mrdtrack.joint.data import JointData
 
 ASSOCIATIONS = ("none", "value", "slope", "both")
+#: Random-effects structures: R ``lme(random = ~ 1 | id)`` and ``lme(random = ~ time | id)``.
+RANDOM_EFFECTS = ("intercept", "intercept+time")
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,11 @@ class ModelSpec:
     knots: tuple[float, ...]  # inner knots of the baseline hazard
     association: str
     n_legendre: int = 7
+    random_effects: str = "intercept+time"  # z_i(t) = [1] or [1, B(t)]
 
     @property
     def q(self) -> int:
-        return 1 + self.basis.n_columns
+        return 1 + (self.basis.n_columns if self.random_effects == "intercept+time" else 0)
 
     @property
     def x_names(self) -> tuple[str, ...]:
@@ -85,6 +89,8 @@ class ModelSpec:
         dinter = [cov[..., [j]] * dB for j in idx]
         X = np.concatenate([one, B, cov, *inter], axis=-1)
         dX = np.concatenate([0 * one, dB, 0 * cov, *dinter], axis=-1)
+        if self.q == 1:  # random intercept only
+            return X, one, dX, 0 * one
         Z = np.concatenate([one, B], axis=-1)
         dZ = np.concatenate([0 * one, dB], axis=-1)
         return X, Z, dX, dZ

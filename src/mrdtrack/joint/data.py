@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mrdtrack.cohort import Cohort
 from mrdtrack.schema import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 _UNITS = {"days": 1.0, "months": DAYS_PER_MONTH, "years": DAYS_PER_YEAR}
@@ -221,7 +222,7 @@ def joint_data(
 
 
 def joint_data_from_cohort(
-    cohort: Any,
+    cohort: Cohort,
     *,
     unit: str = "years",
     long_covariates: tuple[str, ...] = (),

@@ -106,7 +106,7 @@ class JointModelResult:
     def bic(self) -> float:
         return -2 * self.loglik + np.log(self.n_patients) * self.n_parameters
 
-    def table(self, level: float = 0.95) -> pl.DataFrame:
+    def table(self, conf_level: float = 0.95) -> pl.DataFrame:
         """Tidy estimates: ``part, term, estimate, se, z, p_value, lower, upper``.
 
         SEs of sigma and of the D entries by the delta method from the log / log-Cholesky
@@ -121,7 +121,7 @@ class JointModelResult:
             tm[j] -= h
             J[:, j] = (_reported(tp, self.spec)[2] - _reported(tm, self.spec)[2]) / (2 * h)
         se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", J, self.vcov, J), 0, None))
-        zq = norm.ppf(0.5 + level / 2)
+        zq = norm.ppf(0.5 + conf_level / 2)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = vals / se
         return pl.DataFrame(
@@ -145,7 +145,8 @@ class JointModelResult:
         t = self.table()
         lines = [
             f"Joint model ({self.marker}; association: {self.spec.association}; "
-            f"time basis: {self.spec.basis.kind}; baseline: piecewise-constant, "
+            f"time basis: {self.spec.basis.kind}; random effects: {self.spec.random_effects}; "
+            "baseline: piecewise-constant, "
             f"{self.spec.n_pieces} pieces; ML, adaptive Gauss-Hermite {self.n_nodes} nodes)",
             f"patients {self.n_patients}, observations {self.n_obs} "
             f"({self.n_censored_obs} below LOD), events {self.n_events}; time in {self.time_unit}",
@@ -177,7 +178,7 @@ class DynamicPrediction:
     frame: pl.DataFrame
     n_samples: int
     seed: int
-    level: float
+    conf_level: float
     acceptance: float
 
     def table(self) -> pl.DataFrame:
@@ -185,8 +186,14 @@ class DynamicPrediction:
 
     def summary(self) -> str:
         f = self.frame
+        if self.n_samples == 0:
+            return (
+                f"dynamic predictions: {f['patient_id'].n_unique()} patients, {f.height} rows, "
+                "first-order estimates only (no Monte Carlo intervals)"
+            )
         return (
             f"dynamic predictions: {f['patient_id'].n_unique()} patients, "
             f"{f.height} rows, {self.n_samples} Monte Carlo samples (seed {self.seed}), "
-            f"{int(100 * self.level)}% percentile intervals; MH acceptance {self.acceptance:.2f}"
+            f"{int(100 * self.conf_level)}% percentile intervals; "
+            f"MH acceptance {self.acceptance:.2f}"
         )

@@ -96,7 +96,7 @@ def cross_validate(
         "patient_id", pl.col("time").alias("T"), pl.col("event").alias("E")
     )
     stacked = stacked.join(pfs, on="patient_id")
-    horizons = _horizons(w, n_horizons)
+    horizons = score_horizons(w, n_horizons)
     rng = np.random.default_rng(seed)
     preds, curves, _ = _cv_predictions(
         stacked, models, folds, rng, w, covariates, threshold, horizons
@@ -107,7 +107,20 @@ def cross_validate(
     )
     acc = score_predictions(preds, w, curves=curves, n_boot=0, validation=validation)
     if n_boot <= 0:
-        return PredictionAccuracy(acc.results, w, validation, preds, "", conf_level)
+        return PredictionAccuracy(acc.results, w, validation, preds, "", conf_level, curves)
+    table, interval = _pipeline_bootstrap(
+        acc, stacked, models, folds, rng, w, covariates, threshold, horizons, n_boot, seed,
+        conf_level,
+    )  # fmt: skip
+    return PredictionAccuracy(table, w, validation, preds, interval, conf_level, curves)
+
+
+def _pipeline_bootstrap(
+    acc, stacked, models, folds, rng, w, covariates, threshold, horizons, n_boot, seed, conf_level
+) -> tuple[pl.DataFrame, str]:
+    """Percentile intervals from a patient bootstrap of the whole fit-and-evaluate pipeline
+    (see `cross_validate`): the estimates with ``<measure>_lower/_upper`` and the interval's
+    description."""
     parts = stacked.partition_by("patient_id", as_dict=True)
     ids = sorted(k[0] for k in parts)
     reps, failed, not_converged = [], dict.fromkeys(models, 0), 0
@@ -159,16 +172,16 @@ def cross_validate(
         )
         + ")"
     )
-    return PredictionAccuracy(table, w, validation, preds, interval, conf_level)
+    return table, interval
 
 
-def _horizons(w: int, k: int) -> np.ndarray:
+def score_horizons(w: int, k: int) -> np.ndarray:
     """``k`` equally spaced horizons in ``(0, w]`` (whole days), the last equal to ``w``."""
     k = max(2, int(k))
     return np.unique(np.append(np.round(np.arange(1, k) * w / k), w)).astype(np.float64)
 
 
-def _assign_folds(stacked: pl.DataFrame, folds: int, rng) -> dict[str, int]:
+def assign_folds(stacked: pl.DataFrame, folds: int, rng) -> dict[str, int]:
     """Fold of each original patient: seeded permutation, balanced on the PFS event."""
     origin = "_origin" if "_origin" in stacked.columns else "patient_id"
     pat = stacked.group_by(origin).agg(pl.col("E").first()).sort(origin)
@@ -188,7 +201,7 @@ def _cv_predictions(stacked, models, folds, rng, w, covariates, threshold, horiz
     origin = "_origin" if "_origin" in stacked.columns else "patient_id"
     pred_frames, curve_frames = {n: [] for n in models}, {n: [] for n in models}
     failed: set[str] = set()
-    fold_of = _assign_folds(stacked, folds, rng)
+    fold_of = assign_folds(stacked, folds, rng)
     fold = stacked.get_column(origin).replace_strict(fold_of, return_dtype=pl.Int64)
     data = stacked.with_columns(fold.alias("_fold"))
     for k in range(folds):
@@ -196,7 +209,7 @@ def _cv_predictions(stacked, models, folds, rng, w, covariates, threshold, horiz
         test = data.filter(pl.col("_fold") == k)
         if test.height == 0:
             continue
-        null = _null_risk(train, test, horizons)
+        null = null_risk_km(train, test, horizons)
         for name, spec in models.items():
             if name in failed:
                 continue
@@ -237,7 +250,7 @@ def _cv_predictions(stacked, models, folds, rng, w, covariates, threshold, horiz
     return preds, curves, failed
 
 
-def _null_risk(train: pl.DataFrame, test: pl.DataFrame, horizons: np.ndarray) -> np.ndarray:
+def null_risk_km(train: pl.DataFrame, test: pl.DataFrame, horizons: np.ndarray) -> np.ndarray:
     """Kaplan-Meier risk within each horizon of the training rows at the test row's landmark.
 
     ``P(T <= s + u | T > s)`` from the product-limit estimate on the training rows of landmark

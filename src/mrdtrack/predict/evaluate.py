@@ -304,6 +304,8 @@ class PredictionAccuracy:
     predictions: pl.DataFrame | None = None
     interval: str = ""  # how the intervals were obtained ("" = none)
     conf_level: float = 0.95
+    # risks at several horizons (integrated Brier score), as ``score_predictions(curves=)``
+    curves: pl.DataFrame | None = None
 
     def table(self) -> pl.DataFrame:
         return self.results
@@ -440,6 +442,7 @@ def score_predictions(
         predictions=predictions,
         interval=interval,
         conf_level=conf_level,
+        curves=curves,
     )
 
 
@@ -536,4 +539,66 @@ def calibration_bins(predictions: pl.DataFrame, window: float, groups: int = 5) 
                 "observed": float(np.sum(wt[idx] * y[idx]) / idx.size),
             }
         )
+    return pl.DataFrame(rows)
+
+
+def compare_models(
+    predictions: pl.DataFrame,
+    window: float,
+    model_a: str,
+    model_b: str,
+    *,
+    curves: pl.DataFrame | None = None,
+    n_boot: int = 200,
+    seed: int = 20211,
+    conf_level: float = 0.95,
+) -> pl.DataFrame:
+    """Paired comparison of two models' landmark predictions of the same patients.
+
+    ``predictions`` (and ``curves``) as in `score_predictions`, holding rows of ``model_a`` and
+    ``model_b`` (others are ignored) for the same patients at each landmark. Per landmark:
+    ``landmark, n_at_risk, n_controls``, each model's measures (``auc_a, auc_b, brier_a,
+    brier_b, ipa_a, ipa_b``) and the differences ``b - a`` (``auc_diff, brier_diff,
+    ipa_diff``) with percentile limits (``<measure>_diff_lower`` / ``_upper``) from a patient
+    bootstrap in which both models are scored on the *same* resample (paired), predictions
+    held fixed. A difference whose interval excludes 0 is a difference in accuracy between
+    the models beyond the resampling variability of these patients.
+    """
+    both = predictions.filter(pl.col("model").is_in([model_a, model_b]))
+    if set(both.get_column("model").unique().to_list()) != {model_a, model_b}:
+        raise ValueError(f"compare_models: predictions of {model_a!r} and {model_b!r} needed")
+    if curves is not None:
+        curves = curves.filter(pl.col("model").is_in([model_a, model_b]))
+    ids = sorted(both.get_column("patient_id").unique().to_list())
+    code_of = {p: i for i, p in enumerate(ids)}
+    cells: dict[int, dict[str, dict]] = {}
+    for (m, s), c in _cells(both, curves, code_of, float(window)):
+        cells.setdefault(s, {})[m] = c
+    keys = ("auc", "brier", "ipa")
+    rng = np.random.default_rng(seed)
+    counts = [
+        np.bincount(rng.integers(0, len(ids), len(ids)), minlength=len(ids)) for _ in range(n_boot)
+    ]
+    a = (1 - conf_level) / 2
+    rows = []
+    for s in sorted(cells):
+        if len(cells[s]) < 2:
+            continue
+        ca, cb = cells[s][model_a], cells[s][model_b]
+        ea, eb = _score_cell(ca), _score_cell(cb)
+        row = {"landmark": s, "n_at_risk": ea["n_at_risk"], "n_controls": ea["n_controls"]}
+        for k in keys:
+            row[f"{k}_a"], row[f"{k}_b"], row[f"{k}_diff"] = ea[k], eb[k], eb[k] - ea[k]
+        diffs = {k: [] for k in keys}
+        for cnt in counts:
+            ra = _score_cell(ca, np.repeat(np.arange(ca["time"].size), cnt[ca["code"]]))
+            rb = _score_cell(cb, np.repeat(np.arange(cb["time"].size), cnt[cb["code"]]))
+            for k in keys:
+                diffs[k].append(rb[k] - ra[k])
+        for k in keys:
+            v = np.asarray(diffs[k], dtype=np.float64)
+            v = v[np.isfinite(v)]
+            lo, hi = np.quantile(v, [a, 1 - a]) if v.size else (np.nan, np.nan)
+            row[f"{k}_diff_lower"], row[f"{k}_diff_upper"] = float(lo), float(hi)
+        rows.append(row)
     return pl.DataFrame(rows)

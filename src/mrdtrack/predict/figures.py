@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window (as mrdtrack.report.figures)
+import matplotlib.pyplot as plt
 import polars as pl
 
+from mrdtrack.predict.evaluate import calibration_bins
 from mrdtrack.schema import DAYS_PER_MONTH
 
 _STATUS_COLOURS = {"negative": "#1b7837", "positive": "#b2182b", "unknown": "#7f7f7f"}
@@ -15,11 +20,6 @@ def plot_risk_trajectory(trajectory: pl.DataFrame, window_days: int, ax=None):
     ``trajectory`` is the frame of `risk_trajectory`. Returns ``(figure, data)`` where ``data``
     is the tidy frame plotted (months, risk, status).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     data = trajectory.with_columns((pl.col("day") / DAYS_PER_MONTH).alias("month"))
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.5, 3.6))
@@ -54,13 +54,6 @@ def plot_calibration(predictions: pl.DataFrame, window_days: int, groups: int = 
     ``predictions`` holds ``landmark, risk, time, event`` for one model (e.g. the held-out
     predictions of `cross_validate`); groups as `calibration_bins`. Returns ``(figure, data)``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from mrdtrack.predict.evaluate import calibration_bins
-
     if ax is None:
         fig, ax = plt.subplots(figsize=(4.8, 4.4))
     else:

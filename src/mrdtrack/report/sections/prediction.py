@@ -12,6 +12,12 @@ null (Kaplan-Meier) model; a calibration plot of the held-out predictions with i
 the watch list of patients at risk at the analysis landmark who lost MRD negativity, with their
 current risk and its bootstrap interval (identifiers are not printed: rank, days and risk only).
 Model terms are always shown with plain-words labels.
+
+The joint model of the log10 MRD level and progression (`mrdtrack.predict.joint`) is compared
+with the MRD-history supermodel on the same cross-validation folds: AUC and Brier score of both
+and their paired differences, with intervals. The random intercept-and-slope model is tried
+first; if it does not converge the section says so and why, and uses the random-intercept
+model if that converges (never a non-converged fit).
 """
 
 from __future__ import annotations
@@ -23,6 +29,11 @@ import polars as pl
 from mrdtrack.errors import EstimationError
 from mrdtrack.predict import MODEL_LABELS, cross_validate, fit_landmark_supermodel, watch_list
 from mrdtrack.predict.figures import plot_calibration
+from mrdtrack.predict.joint import (
+    JointComparison,
+    compare_joint_with_supermodel,
+    comparison_in_words,
+)
 from mrdtrack.report import figures
 from mrdtrack.report.sections._base import (
     Context,
@@ -40,6 +51,7 @@ EVAL_BOOT = 100  # bootstrap replicates of the whole cross-validation pipeline
 RISK_BOOT = 200  # bootstrap replicates of the watch-list risks
 LAG = 0  # reporting lag (days) of the guarantee-time rule
 MIN_CONTROLS = 5  # below this many observed controls a landmark's AUC is not interpretable
+COMPARE_BOOT = 200  # paired bootstrap replicates of the joint-vs-supermodel comparison
 
 
 def _ci(est: float, lo: float, hi: float, digits: int) -> str:
@@ -66,57 +78,11 @@ def compute(ctx: Context, res: SectionResult) -> None:
         )
     except EstimationError as e:
         raise SectionSkipped(f"the supermodel is not estimable from these data: {e}") from e
-    coef = model.table()
-    res.values["supermodel"] = {
-        "landmarks_days": list(model.landmarks),
-        "window_days": model.window,
-        "reporting_lag_days": model.lag,
-        "n_rows": model.n_rows,
-        "n_patients": model.n_patients,
-        "n_events": model.n_events,
-        "dropped_terms": list(model.dropped_terms),
-        "coefficients": coef.to_dicts(),
-    }
-    res.paragraphs.append(
-        f"Landmark supermodel (van Houwelingen 2007): {model.n_rows} stacked rows of "
-        f"{model.n_patients} patients at landmarks 0-36 months, predicting progression or death "
-        "within 24 months from the MRD history known at the landmark (last known evaluable "
-        "status, loss of negativity); Cox model with Breslow ties and robust SEs clustered on "
-        "patient, baselines proportional in the landmark."
-    )
-    res.paragraphs.append(
-        "Guarantee-time rule: an MRD result is used at a landmark only if it was known on or "
-        f"before that landmark (sample day plus a reporting lag of {model.lag} days). Baseline "
-        "samples taken after day 0 are therefore not known at the start of maintenance: at "
-        "landmark 0 most patients' MRD status is 'not yet known', and the landmark-0 prediction "
-        "uses only what is known on day 0."
-    )
-    res.tables.append(
-        Table.from_frame(
-            "prediction_coefficients",
-            "Supermodel terms (hazard ratios with robust, patient-clustered SEs)",
-            coef,
-            {
-                "label": ("Term", "text"),
-                "hazard_ratio": ("HR", "f3"),
-                "robust_se": ("Robust SE of log HR", "f3"),
-                "p": ("p", "p"),
-            },
-        )
-    )
+    _describe_supermodel(res, model)
     table = acc.table()
     res.values["accuracy"] = table.to_dicts()
     res.values["accuracy_intervals"] = acc.interval
-    res.paragraphs.append(
-        "Accuracy by 5-fold cross-validation by patient (seed "
-        f"{SEED}; folds balanced on the event): time-dependent AUC (cumulative/dynamic, "
-        "inverse-probability-of-censoring weighted, ties counted 1/2; compared only within a "
-        "fold, because risks of different fitted models are not comparable), Brier score and "
-        "IPA = 1 - Brier/Brier of the null model (Kaplan-Meier risk without covariates, also "
-        "cross-validated; 0 = no better than the null model). A model without patient-level "
-        "information has AUC 0.5 and IPA 0. Intervals (95%): "
-        f"{acc.interval}."
-    )
+    _accuracy_paragraph(res, acc)
     shown = table.with_columns(
         pl.col("model").replace_strict(MODEL_LABELS, default=pl.col("model")).alias("label"),
         (pl.col("landmark") / 30.4375).round(0).cast(pl.Int64).alias("month"),
@@ -157,6 +123,7 @@ def compute(ctx: Context, res: SectionResult) -> None:
     verdict = _verdict(table, model.n_patients)
     res.values["mrd_improves_prediction"] = verdict["improves"]
     res.paragraphs.append(verdict["text"])
+    _joint_model(ctx, res, acc, thr)
 
     preds = acc.predictions.filter(pl.col("model") == "mrd_history")
     fig, bins = plot_calibration(preds, model.window)
@@ -170,6 +137,28 @@ def compute(ctx: Context, res: SectionResult) -> None:
             "Calibration plot of predicted against observed 24-month risk of progression",
         )
     )
+    _calibration_table(res, bins)
+    at = int(ctx.config.landmark_days)
+    wl = watch_list(ctx.cohort, model, at, n_boot=RISK_BOOT, seed=SEED, fit_args=dict(fit_args))
+    _watch_list(ctx, res, model, wl)
+
+
+def _accuracy_paragraph(res: SectionResult, acc) -> None:
+    """How the accuracy was measured, in words."""
+    res.paragraphs.append(
+        "Accuracy by 5-fold cross-validation by patient (seed "
+        f"{SEED}; folds balanced on the event): time-dependent AUC (cumulative/dynamic, "
+        "inverse-probability-of-censoring weighted, ties counted 1/2; compared only within a "
+        "fold, because risks of different fitted models are not comparable), Brier score and "
+        "IPA = 1 - Brier/Brier of the null model (Kaplan-Meier risk without covariates, also "
+        "cross-validated; 0 = no better than the null model). A model without patient-level "
+        "information has AUC 0.5 and IPA 0. Intervals (95%): "
+        f"{acc.interval}."
+    )
+
+
+def _calibration_table(res: SectionResult, bins: pl.DataFrame) -> None:
+    """The calibration plot's numbers."""
     res.values["calibration_groups"] = bins.to_dicts()
     res.tables.append(
         Table.from_frame(
@@ -185,8 +174,53 @@ def compute(ctx: Context, res: SectionResult) -> None:
             },
         )
     )
+
+
+def _describe_supermodel(res: SectionResult, model) -> None:
+    """The supermodel's values, its description and the guarantee-time rule, its terms."""
+    coef = model.table()
+    res.values["supermodel"] = {
+        "landmarks_days": list(model.landmarks),
+        "window_days": model.window,
+        "reporting_lag_days": model.lag,
+        "n_rows": model.n_rows,
+        "n_patients": model.n_patients,
+        "n_events": model.n_events,
+        "dropped_terms": list(model.dropped_terms),
+        "coefficients": coef.to_dicts(),
+    }
+    res.paragraphs.append(
+        f"Landmark supermodel (van Houwelingen 2007): {model.n_rows} stacked rows of "
+        f"{model.n_patients} patients at landmarks 0-36 months, predicting progression or death "
+        "within 24 months from the MRD history known at the landmark (last known evaluable "
+        "status, loss of negativity); Cox model with Breslow ties and robust SEs clustered on "
+        "patient, baselines proportional in the landmark."
+    )
+    res.paragraphs.append(
+        "Guarantee-time rule: an MRD result is used at a landmark only if it was known on or "
+        f"before that landmark (sample day plus a reporting lag of {model.lag} days). Baseline "
+        "samples taken after day 0 are therefore not known at the start of maintenance: at "
+        "landmark 0 most patients' MRD status is 'not yet known', and the landmark-0 prediction "
+        "uses only what is known on day 0."
+    )
+    res.tables.append(
+        Table.from_frame(
+            "prediction_coefficients",
+            "Supermodel terms (hazard ratios with robust, patient-clustered SEs)",
+            coef,
+            {
+                "label": ("Term", "text"),
+                "hazard_ratio": ("HR", "f3"),
+                "robust_se": ("Robust SE of log HR", "f3"),
+                "p": ("p", "p"),
+            },
+        )
+    )
+
+
+def _watch_list(ctx: Context, res: SectionResult, model, wl: pl.DataFrame) -> None:
+    """The watch list at the analysis landmark (rank, days and risk; no identifiers)."""
     at = int(ctx.config.landmark_days)
-    wl = watch_list(ctx.cohort, model, at, n_boot=RISK_BOOT, seed=SEED, fit_args=dict(fit_args))
     degenerate = bool(wl["degenerate"].any()) if wl.height else False
     res.values["watch_list"] = {
         "at_day": at,
@@ -238,6 +272,116 @@ def compute(ctx: Context, res: SectionResult) -> None:
             f"{wl.height}" + (f" (24-month risk {_risk_range(wl)})" if wl.height else ""),
         )
     )
+
+
+def _joint_model(ctx: Context, res: SectionResult, acc, thr: float) -> None:
+    """The joint model of the MRD level against the MRD-history supermodel, same folds."""
+    cmp = compare_joint_with_supermodel(
+        ctx.cohort,
+        acc,
+        landmarks=LANDMARKS,
+        window=WINDOW,
+        threshold=thr,
+        lag=LAG,
+        seed=SEED,
+        n_boot=COMPARE_BOOT,
+    )
+    res.values["joint_model"] = {
+        "fits": {
+            re: {"converged": f.converged, "convergence": f.convergence["message"]}
+            for re, f in cmp.fits.items()
+        },
+        "random_effects_used": None if cmp.used is None else cmp.used.random_effects,
+        "fold_fits_converged": None if cmp.cv is None else cmp.cv.n_converged,
+        "accuracy": None if cmp.accuracy is None else cmp.accuracy.table().to_dicts(),
+        "differences": None if cmp.differences is None else cmp.differences.to_dicts(),
+    }
+    res.paragraphs.append(
+        "Joint model of the MRD level (a second kind of prediction): instead of the MRD status "
+        "(negative / positive), the measured level, log10 of the clonal fraction, with a "
+        "negative sample counted as below its own limit of detection, is modelled over time "
+        "by a mixed model whose patient-level random effects also drive the hazard of "
+        "progression or death (shared-random-effects joint model, maximum likelihood; "
+        "Rizopoulos 2011). A patient's risk at a landmark uses the levels known then."
+    )
+    reason = cmp.not_fitted_reason()
+    if reason:
+        res.paragraphs.append(reason)
+    if cmp.used is None:
+        res.paragraphs.append(comparison_in_words(cmp, "MRD history"))
+        return
+    if reason:
+        res.paragraphs.append(
+            "The simpler joint model with a random intercept only (each patient's level is "
+            "shifted by a constant; the trend over time is common to all patients) converged "
+            f"and is compared below; {cmp.cv.n_converged} of {len(cmp.cv.fold_fits)} of its "
+            "cross-validation fold fits converged."
+        )
+    res.tables.extend(_joint_tables(cmp))
+    res.paragraphs.append(comparison_in_words(cmp, "MRD history"))
+
+
+def _joint_tables(cmp: JointComparison) -> list[Table]:
+    """Two compact tables (AUC, Brier): each model with its interval and the paired difference."""
+    acc = cmp.accuracy.table()
+    d = cmp.differences.sort("landmark").with_columns(
+        (pl.col("landmark") / 30.4375).round(0).cast(pl.Int64).alias("month")
+    )
+    used = {"intercept": "random intercept", "intercept+time": "random intercept and slope"}
+    tables = []
+    for m, name, digits in (("auc", "AUC", 2), ("brier", "Brier score", 3)):
+        cells = {}
+        for who, model in (("s", cmp.supermodel), ("j", "joint")):
+            rows = acc.filter(pl.col("model") == model).iter_rows(named=True)
+            cells[who] = {
+                r["landmark"]: _ci(r[m], r[f"{m}_lower"], r[f"{m}_upper"], digits) for r in rows
+            }
+        shown = d.with_columns(
+            *[
+                pl.col("landmark").replace_strict(c, return_dtype=pl.String).alias(who)
+                for who, c in cells.items()
+            ],
+            pl.struct(f"{m}_diff", f"{m}_diff_lower", f"{m}_diff_upper")
+            .map_elements(
+                lambda r, m=m, digits=digits: _ci(
+                    r[f"{m}_diff"], r[f"{m}_diff_lower"], r[f"{m}_diff_upper"], digits
+                ),
+                pl.String,
+            )
+            .alias("diff"),
+        )
+        notes = (
+            (
+                f"Where fewer than {MIN_CONTROLS} patients were followed event-free to the "
+                "horizon, the AUC is not interpretable.",
+            )
+            if m == "auc"
+            else (
+                "Intervals of both tables: percentile, patient bootstrap with the held-out "
+                "predictions held fixed, the same resamples for both models (refitting the "
+                "joint model in every replicate would take hours), so they leave out the "
+                "variability of fitting; the supermodel's intervals in the accuracy table "
+                "above include it. A lower Brier score is better.",
+            )
+        )
+        tables.append(
+            Table.from_frame(
+                f"prediction_joint_{m}",
+                f"Cross-validated 24-month {name}: joint model of the MRD level "
+                f"({used[cmp.used.random_effects]}) against the MRD-history supermodel on the "
+                "same folds (95% intervals), and the difference joint minus supermodel",
+                shown,
+                {
+                    "month": ("Landmark (months)", "int"),
+                    "n_controls": ("Followed event-free to the horizon", "int"),
+                    "s": ("Supermodel", "text"),
+                    "j": ("Joint model", "text"),
+                    "diff": ("Difference", "text"),
+                },
+                notes=notes,
+            )
+        )
+    return tables
 
 
 def _risk_range(wl: pl.DataFrame) -> str:
