@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import scipy.linalg
 
 from .derived import parameter_draws
 
@@ -63,7 +64,7 @@ class PrevalenceResult:
     def plot(self, time_unit: str = "years"):
         """Observed (points) and expected (line, shaded limits) % per state against time, one
         panel per state (msm ``plot.prevalence.msm``)."""
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # optional heavy dependency: only for the plot
 
         states = sorted(self.frame["state"].unique().to_list())
         fig, axes = plt.subplots(
@@ -115,7 +116,7 @@ def prevalence_over_time(
         sims = np.array(
             [fit_at(fit, p).prevalence(times).get_column("expected_pct").to_numpy() for p in draws]
         )
-    a = (1 - fit.ci_level) / 2
+    a = (1 - fit.conf_level) / 2
     out = base.with_columns(
         pl.Series("lower_pct", np.quantile(sims, a, axis=0)),
         pl.Series("upper_pct", np.quantile(sims, 1 - a, axis=0)),
@@ -127,8 +128,6 @@ def _expected_pct_draws(fit, times: np.ndarray, draws: np.ndarray) -> np.ndarray
     """Expected percentages per draw without covariates: the number at risk cancels, so they
     are ``100 p0 P(t - t0) [E]`` with ``p0`` the observed distribution at the first time (the
     initial probabilities for a misclassification model), as in `PanelMarkovFit.prevalence`."""
-    import scipy.linalg
-
     k = fit.n_states
     t0 = float(fit._panel.time.min())
     if fit.hidden:
