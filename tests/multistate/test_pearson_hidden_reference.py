@@ -53,6 +53,8 @@ def test_misclassification_model_matches_msm(misc_panel, ref):
     pm = pearson_test(at_msm)
     np.testing.assert_allclose(pm.expected, np.asarray(r["expected"]), rtol=1e-11, atol=1e-11)
     assert pm.statistic == pytest.approx(r["stat"][0], rel=1e-12)
+    with pytest.raises(NotImplementedError, match="bootstrap p-value"):
+        pearson_test(misc_panel, boot=True, n_boot=2)
 
 
 def test_misclassification_filter_is_used(misc_panel, ref):

@@ -396,16 +396,22 @@ class PanelMarkovFit:
         t: float,
         covariates: Mapping[str, float] | None = None,
         ci: str = "none",
-        n_draws: int = 1000,
+        n_draws: int | None = None,
         seed: int | None = None,
     ) -> PMatrixResult:
         """Transition probability matrix P(t) = expm(Q t) (msm ``pmatrix.msm``).
 
         ``ci="delta"``: delta method on the logit scale of each entry, from the analytic
         derivative of P(t); ``ci="normal"``: msm's default CI method, percentiles of P(t) over
-        ``n_draws`` parameter vectors drawn from their asymptotic normal distribution
-        (Mandel, 2013).  Entries that are structurally 0 or 1 get degenerate limits.
+        ``n_draws`` (default 1000) parameter vectors drawn from their asymptotic normal
+        distribution (Mandel, 2013), seeded by ``seed`` (a TypeError with other ``ci``).
+        Entries that are structurally 0 or 1 get degenerate limits.
         """
+        if ci not in ("none", "delta", "normal"):
+            raise ValueError("ci must be 'none', 'delta' or 'normal'")
+        unused = [n for n, v in (("n_draws", n_draws), ("seed", seed)) if v is not None]
+        if ci != "normal" and unused:
+            raise TypeError(f"ci={ci!r} does not use {unused}")
         z = self._zvec(covariates)
         p, dpar = self._p_grad(t, z)
         if ci == "none":
@@ -424,6 +430,7 @@ class PanelMarkovFit:
             hi = np.where(inner, scipy.special.expit(scipy.special.logit(pc) + zc * lse), p)
             return PMatrixResult(float(t), p, lo, hi, "delta (logit scale)")
         if ci == "normal":
+            n_draws = 1000 if n_draws is None else n_draws
             rng = np.random.default_rng(seed)
             draws = rng.multivariate_normal(self.params, self._cov(), size=n_draws)
             spec = self._spec

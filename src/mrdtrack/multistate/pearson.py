@@ -386,6 +386,12 @@ def pearson_test(
     ``p_accurate``, ``p_boot`` and the observed/expected tables.
     """
     pdd = fit._panel
+    if boot and (fit.hidden or fit.pci is not None):
+        # msm's simfitted.msm draws misclassified observations and drops pci rows; our
+        # simulate_from_fit does neither yet
+        raise NotImplementedError(
+            "bootstrap p-value for misclassification or pci models is not implemented"
+        )
     if np.any(pdd.obstype == 2):
         raise ValueError("exact transition times (obstype 2) are not supported: panel data only")
     rng = np.random.default_rng(seed)

@@ -97,18 +97,23 @@ def prevalence_over_time(
     times: Sequence[float],
     *,
     ci: str = "normal",
-    n_draws: int = 500,
+    n_draws: int | None = None,
     seed: int | None = None,
     state_labels: Mapping[int, str] | None = None,
 ) -> PrevalenceResult:
     """Observed and expected prevalence at ``times`` with limits for the expected percentages
-    (R ``prevalence.msm(x, times, ci = "normal", B = n_draws)``); ``ci="none"`` for none."""
+    (R ``prevalence.msm(x, times, ci = "normal", B = n_draws)``, ``n_draws`` default 500);
+    ``ci="none"`` for none (then ``n_draws`` / ``seed`` are a TypeError)."""
+    if ci not in ("normal", "none"):
+        raise ValueError("ci must be 'normal' or 'none'")
+    unused = [n for n, v in (("n_draws", n_draws), ("seed", seed)) if v is not None]
+    if ci == "none" and unused:
+        raise TypeError(f"ci='none' does not use {unused}")
     base = fit.prevalence(times)
     labels = dict(state_labels or {})
     if ci == "none":
         return PrevalenceResult(base, "none", labels)
-    if ci != "normal":
-        raise ValueError("ci must be 'normal' or 'none'")
+    n_draws = 500 if n_draws is None else n_draws
     draws = parameter_draws(fit, n_draws, seed)
     if len(fit.covariate_names) == 0:
         sims = _expected_pct_draws(fit, np.asarray(times, dtype=float), draws)
