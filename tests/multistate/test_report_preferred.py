@@ -66,3 +66,10 @@ def test_untested_model_shows_constant_intensities():
     fit = _test("homog").fit_homogeneous
     q, model = preferred_intensities(fit, None, LABELS)
     assert model == "homogeneous" and q.height == 4
+
+
+def test_fit_coef_and_se_are_mappings():
+    fit = _test("homog").fit_homogeneous
+    assert list(fit.coef) == ["log q 1->2", "log q 1->3", "log q 2->1", "log q 2->3"]
+    np.testing.assert_allclose(list(fit.coef.values()), fit.params)
+    np.testing.assert_allclose(list(fit.se.values()), np.sqrt(np.diag(fit.covariance)))

@@ -51,10 +51,10 @@ class HomogeneityTest:
     def preferred(self) -> str:
         return "homogeneous" if self.homogeneous_adequate else "piecewise"
 
-    def reason(self, time_unit: str = "years") -> str:
+    def reason(self, unit: str = "years") -> str:
         cuts = ", ".join(f"{c:g}" for c in self.cuts)
         lr = (
-            f"likelihood-ratio test of intensities changing at time {cuts} ({time_unit}) against "
+            f"likelihood-ratio test of intensities changing at time {cuts} ({unit}) against "
             f"constant intensities: -2 log LR = {self.statistic:.2f} on {self.df} df, "
             f"p = {self.p_value:.3g} (AIC {self.aic_piecewise:.1f} vs {self.aic_homogeneous:.1f})"
         )

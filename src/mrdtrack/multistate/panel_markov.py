@@ -196,12 +196,25 @@ class PanelMarkovFit:
     pci: tuple[float, ...] | None = None
     misc_covariate_names: tuple[str, ...] = ()
     misc_covariate_means: np.ndarray | None = None
+    param_names: tuple[str, ...] = ()
     _spec: ModelSpec = field(repr=False, default=None)
     _panel: PanelData = field(repr=False, default=None)
     _seq: SeqData | None = field(repr=False, default=None)
     _pairs: PairData | None = field(repr=False, default=None)
     _call: dict | None = field(repr=False, default=None)
     n_estimated: int | None = None
+
+    @property
+    def coef(self) -> dict[str, float]:
+        """Working parameters by name (log intensities, covariate effects, misclassification
+        log-odds and their covariate effects), as msm's ``estimates``."""
+        return {n: float(v) for n, v in zip(self.param_names, self.params, strict=True)}
+
+    @property
+    def se(self) -> dict[str, float]:
+        """Standard errors of :attr:`coef` (NaN without a covariance matrix)."""
+        sd = np.sqrt(np.diag(self._cov()))
+        return {n: float(v) for n, v in zip(self.param_names, sd, strict=True)}
 
     @property
     def n_free(self) -> int:
@@ -1233,6 +1246,7 @@ def _assemble(setup: _Setup, objective: _Objective, opt: _Optimum, converged: bo
         misclassifications=tuple((int(a) + 1, int(b) + 1) for a, b in spec.misc),
         misc_covariate_names=tuple(setup.misc_covariates),
         misc_covariate_means=pdd.ecov_means if setup.misc_covariates else np.zeros(0),
+        param_names=tuple(setup.names[: setup.n_main]),
         initprobs=ip,
         exact_death_states=tuple(int(s) for s in setup.call["exact_death_states"]),
         converged=converged,

@@ -80,8 +80,9 @@ def _quantile7(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return np.quantile(np.asarray(x, dtype=float), probs, method="linear")
 
 
-def qcut(x: np.ndarray, n: int | None = None, qu: np.ndarray | None = None, eps: float = 1e-6):
-    """Quantile groups as msm's internal ``qcut``: (0-based codes, number of groups, cuts)."""
+def qcut(x: np.ndarray, n: int | None = None, qu: np.ndarray | None = None, nudge: float = 1e-6):
+    """Quantile groups as msm's internal ``qcut``: (0-based codes, number of groups, cuts);
+    a cut equal to the previous one is moved up by ``nudge`` (msm's 1e-6)."""
     x = np.asarray(x, dtype=float)
     if qu is None:
         qu = _quantile7(x, np.linspace(0.0, 1.0, n + 1))
@@ -96,7 +97,7 @@ def qcut(x: np.ndarray, n: int | None = None, qu: np.ndarray | None = None, eps:
         qu[qu == qu.max()] = max(qu.max(), x.max())
         qu[qu == qu.min()] = min(qu.min(), x.min())
     lag = np.r_[-np.inf, qu[:-1]]
-    qu = np.where(qu == lag, qu + eps, qu)
+    qu = np.where(qu == lag, qu + nudge, qu)
     ng = len(qu) - 1
     code = np.searchsorted(qu, x, side="right") - 1
     code = np.where(x == qu[-1], ng - 1, code)

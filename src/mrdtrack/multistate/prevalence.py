@@ -61,7 +61,7 @@ class PrevalenceResult:
             | (pl.col("observed_pct") > pl.col("upper_pct"))
         )
 
-    def plot(self, time_unit: str = "years"):
+    def plot(self, unit: str = "years"):
         """Observed (points) and expected (line, shaded limits) % per state against time, one
         panel per state (msm ``plot.prevalence.msm``)."""
         import matplotlib.pyplot as plt  # optional heavy dependency: only for the plot
@@ -84,7 +84,7 @@ class PrevalenceResult:
             ax.plot(t, d["expected_pct"].to_numpy(), color="0.2", label="expected")
             ax.plot(t, d["observed_pct"].to_numpy(), "o", color="C3", ms=4, label="observed")
             ax.set_title(self.state_labels.get(s, f"state {s}"), fontsize=10)
-            ax.set_xlabel(time_unit)
+            ax.set_xlabel(unit)
             ax.set_ylim(0, 100)
         axes[0][0].set_ylabel("prevalence (%)")
         axes[0][-1].legend(fontsize=8, frameon=False)
