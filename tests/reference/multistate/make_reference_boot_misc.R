@@ -82,7 +82,14 @@ Q3 <- rbind(c(0, 0.1, 0.01), c(0.1, 0, 0.1), c(0, 0, 0))
 ## boot.msm refits with the call of the fit: the default tolerance, as a user would
 fit0 <- msm(state ~ years, subject = id, data = sim, qmatrix = Q3)
 fit <- tighten(fit0)
-B <- 600
+## qratio.msm's delta and normal options (returned unnamed: estimate, se, L, U)
+qd <- unname(qratio.msm(fit, c(1, 2), c(2, 1), ci = "delta"))
+set.seed(3)
+qnorm4000 <- unname(qratio.msm(fit, c(1, 2), c(2, 1), ci = "normal", B = 4000))
+write_json(list(msm_version = as.character(packageVersion("msm")), qratio_delta = qd,
+                qratio_normal = qnorm4000, estimate = boot_stat(fit)), "msm_qratio_sim_homog.json")
+cat("done qratio\n")
+B <- 400
 set.seed(2026)
 t0 <- proc.time()[["elapsed"]]
 bs <- boot.msm(fit0, stat = boot_stat, B = B)
@@ -95,10 +102,5 @@ r <- list(msm_version = as.character(packageVersion("msm")), B = B, n_failed = s
           lower = apply(m, 2, quantile, 0.025, na.rm = TRUE),
           upper = apply(m, 2, quantile, 0.975, na.rm = TRUE),
           se = apply(m, 2, sd, na.rm = TRUE))
-qn <- qratio.msm(fit, c(1, 2), c(2, 1), ci = "delta")
-r$qratio_delta <- c(qn[["estimate"]], qn[["se"]], qn[["L"]], qn[["U"]])
-set.seed(3)
-qn <- qratio.msm(fit, c(1, 2), c(2, 1), ci = "normal", B = 4000)
-r$qratio_normal <- c(qn[["estimate"]], qn[["se"]], qn[["L"]], qn[["U"]])
 write_json(r, "msm_boot_sim_homog.json")
 cat("done boot\n")
