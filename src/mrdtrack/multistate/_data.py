@@ -27,6 +27,15 @@ class PanelData:
     source_row: np.ndarray  # 1-based row in the caller's data
     censor_sets: np.ndarray  # (n_codes, K) 0/1
     n_subjects: int
+    ex: np.ndarray | None = None  # (n, C_e) raw covariates on misclassification
+    ecov_means: np.ndarray | None = None  # (C_e,)
+
+    @property
+    def ez(self) -> np.ndarray:
+        """Centred misclassification covariates (n, C_e); (n, 0) without them."""
+        if self.ex is None:
+            return np.zeros((len(self.time), 0))
+        return self.ex - self.ecov_means[None, :]
 
     @property
     def z(self) -> np.ndarray:
@@ -49,6 +58,30 @@ def _fail(msg: str) -> None:
     raise ValueError(msg)
 
 
+def _code_states(raw_state: np.ndarray, state: str, n_states: int, censored_states):
+    """0-based states, censoring codes as -(1 + code index), and each code's set of states."""
+    if not np.issubdtype(raw_state.dtype, np.number) or np.any(raw_state != np.round(raw_state)):
+        _fail(f"column {state!r} must hold integer state numbers 1..{n_states} (msm convention).")
+    raw_state = raw_state.astype(np.int64)
+    codes = sorted(censored_states) if censored_states else []
+    st = raw_state - 1
+    cens_sets = np.zeros((len(codes), n_states))
+    for i, code in enumerate(codes):
+        allowed = np.asarray(censored_states[code], dtype=int)
+        if np.any((allowed < 1) | (allowed > n_states)):
+            _fail(f"censored_states[{code}] names a state outside 1..{n_states}.")
+        cens_sets[i, allowed - 1] = 1.0
+        st[raw_state == code] = -(1 + i)
+    bad = int(np.sum((st >= n_states) | ((st < 0) & ~np.isin(raw_state, codes))))
+    if bad:
+        _fail(
+            f"column {state!r}: {bad} row(s) hold a state outside 1..{n_states}"
+            + (f" and the censoring codes {codes}" if codes else "")
+            + "."
+        )
+    return st, cens_sets
+
+
 def prepare_panel(
     data,
     *,
@@ -63,12 +96,15 @@ def prepare_panel(
     obstrue: str | None,
     center: bool,
     imputed: str | None = None,
+    misc_covariates: Sequence[str] = (),
 ) -> PanelData:
     df = to_polars(data)
-    for col in [subject, time, state, *covariates, *(c for c in (obstype, obstrue) if c)]:
+    used = [subject, time, state, *covariates, *misc_covariates]
+    used += [c for c in (obstype, obstrue) if c]
+    for col in used:
         if col not in df.columns:
             _fail(f"column {col!r} not found; available columns: {sorted(df.columns)}")
-    for col in [subject, time, state, *covariates, *(c for c in (obstype, obstrue) if c)]:
+    for col in used:
         nnull = df.get_column(col).null_count()
         if col != subject and df.get_column(col).dtype.is_float():
             nnull += int(df.get_column(col).is_nan().sum())
@@ -93,26 +129,7 @@ def prepare_panel(
             f"column {time!r}: {dup} observation(s) repeat an earlier time of the same subject; "
             "each subject needs strictly increasing observation times."
         )
-    raw_state = df.get_column(state).to_numpy()
-    if not np.issubdtype(raw_state.dtype, np.number) or np.any(raw_state != np.round(raw_state)):
-        _fail(f"column {state!r} must hold integer state numbers 1..{n_states} (msm convention).")
-    raw_state = raw_state.astype(np.int64)
-    codes = sorted(censored_states) if censored_states else []
-    st = raw_state - 1
-    cens_sets = np.zeros((len(codes), n_states))
-    for i, code in enumerate(codes):
-        allowed = np.asarray(censored_states[code], dtype=int)
-        if np.any((allowed < 1) | (allowed > n_states)):
-            _fail(f"censored_states[{code}] names a state outside 1..{n_states}.")
-        cens_sets[i, allowed - 1] = 1.0
-        st[raw_state == code] = -(1 + i)
-    bad = int(np.sum((st >= n_states) | ((st < 0) & ~np.isin(raw_state, codes))))
-    if bad:
-        _fail(
-            f"column {state!r}: {bad} row(s) hold a state outside 1..{n_states}"
-            + (f" and the censoring codes {codes}" if codes else "")
-            + "."
-        )
+    st, cens_sets = _code_states(df.get_column(state).to_numpy(), state, n_states, censored_states)
     if obstype:
         ot = df.get_column(obstype).to_numpy().astype(np.int64)
         nbad = int(np.sum(~np.isin(ot, [OBS_SNAPSHOT, OBS_EXACT, OBS_DEATH])))
@@ -140,6 +157,13 @@ def prepare_panel(
         means = x[~last].mean(axis=0)
     else:
         means = np.zeros(x.shape[1])
+    ex = emeans = None
+    if misc_covariates:
+        ex = np.column_stack(
+            [df.get_column(c).cast(pl.Float64).to_numpy() for c in misc_covariates]
+        )
+        # centred as the intensity covariates (msm centres both over the same rows)
+        emeans = ex[~last].mean(axis=0) if center and np.any(~last) else np.zeros(ex.shape[1])
     source_row = df.get_column("__mt_row").to_numpy()
     if imputed:
         source_row = np.where(df.get_column(imputed).to_numpy(), 0, source_row)
@@ -154,6 +178,8 @@ def prepare_panel(
         source_row=source_row,
         censor_sets=cens_sets,
         n_subjects=int(subj_idx.max()) + 1 if len(subj_idx) else 0,
+        ex=ex,
+        ecov_means=emeans,
     )
 
 
@@ -265,6 +291,10 @@ def to_sequences(pd_: PanelData, n_states: int, hidden: bool) -> SeqData:
     death = np.full((n, jmax), -1, dtype=np.int64)
     dr = np.flatnonzero(pd_.obstype == OBS_DEATH)
     death[si[dr], pos[dr]] = st[dr]
+    ez = None
+    if pd_.ex is not None:
+        ez = np.zeros((n, jmax, pd_.ex.shape[1]))
+        ez[si, pos] = pd_.ez
     return SeqData(
         n_obs=counts,
         dt=dt,
@@ -275,6 +305,7 @@ def to_sequences(pd_: PanelData, n_states: int, hidden: bool) -> SeqData:
         z=zpat,
         death_state=death,
         hidden=hidden,
+        ez=ez,
     )
 
 

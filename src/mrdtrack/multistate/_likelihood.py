@@ -16,13 +16,22 @@ Both return ``-2 log L`` and its gradient in the working parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
 
+from ._kernels_ms import pair_terms
 from .expm import eigen_decompose, frechet_block, phi_from_exp, pmatrix_eigen
 
 OBS_SNAPSHOT, OBS_EXACT, OBS_DEATH = 1, 2, 3
+
+
+class Minus2LogLik(NamedTuple):
+    """-2 log L and its gradient in the working parameters (None when not asked for)."""
+
+    value: float
+    gradient: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -30,8 +39,10 @@ class ModelSpec:
     """Structure of a model; parameter vector layout follows msm's ``estimates``.
 
     ``[log q_t for t in trans] + [beta_{c,t} for c in covariates for t in trans]
-    + [log(e_rs / e_rr) for (r, s) in misc]``; transitions and misclassifications in row-major
-    order of the qmatrix / ematrix (0-based states here).
+    + [log(e_rs / e_rr) for (r, s) in misc] + [gamma_{m,c} for m in misc for c in misccovariates]``;
+    transitions and misclassifications in row-major order of the qmatrix / ematrix (0-based
+    states here).  The covariate effects on misclassification (msm ``misccovariates``) are
+    ordered by misclassification parameter, then covariate, as msm's ``hcov`` block.
     """
 
     n_states: int
@@ -39,6 +50,7 @@ class ModelSpec:
     n_cov: int
     misc: np.ndarray  # (M, 2) int
     initprobs: np.ndarray  # (K,)
+    n_ecov: int = 0  # covariates on the misclassification log-odds
 
     @property
     def n_trans(self) -> int:
@@ -46,7 +58,12 @@ class ModelSpec:
 
     @property
     def n_par(self) -> int:
-        return self.n_trans * (1 + self.n_cov) + len(self.misc)
+        return self.n_trans * (1 + self.n_cov) + len(self.misc) * (1 + self.n_ecov)
+
+    @property
+    def misc_start(self) -> int:
+        """Index of the first misclassification parameter."""
+        return self.n_trans * (1 + self.n_cov)
 
     def split(self, par: np.ndarray):
         t, c = self.n_trans, self.n_cov
@@ -70,12 +87,24 @@ class ModelSpec:
         return out
 
     def ematrix(self, eta: np.ndarray) -> np.ndarray:
-        """Misclassification matrix E[true, observed] (multinomial logit per row, msm)."""
+        """Misclassification matrix E[true, observed] (multinomial logit per row, msm), at the
+        covariate means (the misclassification-covariate effects in ``eta`` are not used)."""
         k = self.n_states
         ex = np.zeros((k, k))
-        ex[self.misc[:, 0], self.misc[:, 1]] = np.exp(eta)
+        ex[self.misc[:, 0], self.misc[:, 1]] = np.exp(eta[: len(self.misc)])
         ex[np.arange(k), np.arange(k)] = 1.0
         return ex / ex.sum(axis=1, keepdims=True)
+
+    def ematrices(self, eta: np.ndarray, ez: np.ndarray) -> np.ndarray:
+        """Misclassification matrices (n, K, K) at centred misclassification covariates ``ez``
+        (n, C_e): ``log(e_rs / e_rr) = eta_m + gamma_m . ez`` (msm ``misccovariates``)."""
+        k, m = self.n_states, len(self.misc)
+        gamma = eta[m:].reshape(m, self.n_ecov)
+        n = ez.shape[0]
+        ex = np.zeros((n, k, k))
+        ex[:, self.misc[:, 0], self.misc[:, 1]] = np.exp(eta[None, :m] + ez @ gamma.T)
+        ex[:, np.arange(k), np.arange(k)] = 1.0
+        return ex / ex.sum(axis=2, keepdims=True)
 
     def directions(self, q: np.ndarray) -> np.ndarray:
         """dQ / d log q_t for every transition: (n, T, K, K)."""
@@ -184,8 +213,6 @@ def pairs_minus2loglik(
         sub = np.flatnonzero(rec_ok)
         prow_all = None
         if len(sub) and use_numba and not np.iscomplexobj(lam) and rec_ok.all():
-            from ._kernels_ms import pair_terms
-
             lik[idx], dl, prow_all = pair_terms(
                 lam, v, vinv, pidx, r, w, dt, a, b, q_pat, bool(grad)
             )
@@ -224,16 +251,16 @@ def pairs_minus2loglik(
             dlik[idx[dth]] += np.where(hit, prow[:, a] * qt, 0.0)
 
     if np.any(lik <= 0) or not np.all(np.isfinite(lik)):
-        return np.inf, np.full(spec.n_par, np.nan)
+        return Minus2LogLik(np.inf, np.full(spec.n_par, np.nan))
     m2ll = -2.0 * np.sum(d.count * np.log(lik))
     if not grad:
-        return m2ll, None
+        return Minus2LogLik(m2ll, None)
     score = (d.count / lik)[:, None] * dlik  # (n, T)
     g_theta = score.sum(axis=0)
     zz = d.z[d.pattern]  # (n, C)
     g_beta = np.einsum("nc,nt->ct", zz, score).ravel()
-    g = np.concatenate([g_theta, g_beta, np.zeros(len(spec.misc))])
-    return m2ll, -2.0 * g
+    g = np.concatenate([g_theta, g_beta, np.zeros(spec.n_par - spec.misc_start)])
+    return Minus2LogLik(m2ll, -2.0 * g)
 
 
 def _prow(spec, qmat, eig, pidx, r, dt):
@@ -270,3 +297,4 @@ class SeqData:
     z: np.ndarray  # (n_patterns, C)
     death_state: np.ndarray  # (N, J) state index for exact-death observations, else -1
     hidden: bool  # misclassification model (else: censoring only, msm likcensor)
+    ez: np.ndarray | None = None  # (N, J, C_e) centred misclassification covariates

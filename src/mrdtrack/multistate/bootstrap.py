@@ -28,6 +28,9 @@ import polars as pl
 
 from mrdtrack.errors import ConvergenceError, EstimationError
 
+from .expm import pmatrix_by_pattern
+from .panel_markov import fit_panel_markov
+
 _SUBJ, _TIME, _STATE = "__subject", "__time", "__state"
 
 
@@ -46,6 +49,8 @@ def _panel_frame(fit) -> tuple[pl.DataFrame, dict]:
     cols = {_SUBJ: pdd.subject_index, _TIME: pdd.time, _STATE: raw}
     for j, name in enumerate(call["covariates"]):
         cols[name] = pdd.x[:, j]
+    for j, name in enumerate(call.get("misccovariates") or ()):
+        cols[name] = pdd.ex[:, j]
     if call.get("obstype"):
         cols[call["obstype"]] = np.where(pdd.obstype == 3, 1, pdd.obstype)
     if call.get("obstrue"):
@@ -55,9 +60,8 @@ def _panel_frame(fit) -> tuple[pl.DataFrame, dict]:
     return pl.DataFrame(cols), call
 
 
-def _refit(fit, frame: pl.DataFrame, call: dict):
-    from .panel_markov import fit_panel_markov
-
+def refit_like(fit, frame: pl.DataFrame, call: dict):
+    """Refit the model of ``fit`` to ``frame`` (from its estimates; no covariance needed)."""
     args = dict(call)
     qm = fit.qmatrix()
     args["qmatrix"] = np.where(np.asarray(call["qmatrix"]) > 0, np.abs(qm), 0.0)
@@ -116,7 +120,7 @@ def simulate_from_fit(fit, seed: int | None = None, times: np.ndarray | None = N
         if not len(sub):
             break
         rows = start[sub] + j
-        p = _pmats(rows - 1, t[rows] - t[rows - 1], pat[rows - 1], qpat)
+        p = pmatrix_by_pattern(qpat, t[rows] - t[rows - 1], pat[rows - 1])
         prow = p[np.arange(len(sub)), cur[sub], :]
         cum = np.cumsum(prow, axis=1)
         nxt = (u[rows, None] * cum[:, -1:] >= cum).sum(axis=1)
@@ -130,12 +134,6 @@ def simulate_from_fit(fit, seed: int | None = None, times: np.ndarray | None = N
     if call.get("obstype"):
         out = out.with_columns(pl.lit(1).alias(call["obstype"]))
     return out, call
-
-
-def _pmats(_rows, dt, pat, qpat):
-    from .pearson import _pmats as pm
-
-    return pm(None, dt, pat, qpat)
 
 
 def _resample(fit, rng) -> tuple[pl.DataFrame, dict]:
@@ -163,13 +161,14 @@ def _one_boot(fit, seed: int, kind: str, max_tries: int = 10):
     for _ in range(max_tries):
         frame, call = _resample(fit, rng)
         try:
-            return _refit(fit, frame, call)
+            return refit_like(fit, frame, call)
         except (ConvergenceError, EstimationError, ValueError, np.linalg.LinAlgError):
             continue
     return None
 
 
-def _run(func, seeds, client, *args):
+def run_tasks(func, seeds, client, *args):
+    """``func(*args, seed)`` for each seed: serially, or on a Dask ``client`` (same results)."""
     if client is None:
         return [func(*args, int(s)) for s in seeds]
     futures = client.map(
@@ -189,7 +188,7 @@ def bootstrap_fits(fit, n_boot: int = 1000, seed: int | None = None, client=None
     ``dask.distributed.Client`` for parallel refits (serial by default).
     """
     seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=n_boot)
-    fits = _run(_boot_task, seeds, client, fit, "resample")
+    fits = run_tasks(_boot_task, seeds, client, fit, "resample")
     return [f for f in fits if f is not None]
 
 
@@ -204,7 +203,7 @@ class BootstrapIntervals:
     upper: np.ndarray
     n_boot: int
     n_failed: int
-    ci_level: float
+    conf_level: float
 
     def table(self) -> pl.DataFrame:
         return pl.DataFrame(
@@ -219,7 +218,7 @@ class BootstrapIntervals:
 
     def summary(self) -> str:
         lines = [
-            f"Bootstrap {100 * self.ci_level:g}% percentile intervals ({self.n_boot} refits"
+            f"Bootstrap {100 * self.conf_level:g}% percentile intervals ({self.n_boot} refits"
             + (f", {self.n_failed} failed and redrawn" if self.n_failed else "")
             + ")"
         ]
@@ -258,7 +257,7 @@ def bootstrap_intervals(
     est = np.asarray(stat(fit), dtype=float)
     if labels is None:
         labels = [str(i + 1) for i in range(len(est))]
-    a = (1 - fit.ci_level) / 2
+    a = (1 - fit.conf_level) / 2
     return BootstrapIntervals(
         labels=tuple(labels),
         estimate=est,
@@ -267,36 +266,5 @@ def bootstrap_intervals(
         upper=np.quantile(vals, 1 - a, axis=0),
         n_boot=len(fits),
         n_failed=n_boot - len(fits),
-        ci_level=fit.ci_level,
+        conf_level=fit.conf_level,
     )
-
-
-# ---------------------------------------------------------------- Pearson parametric bootstrap
-def _pearson_task(fit, kwargs, imputed_times, seed):
-    from .pearson import pearson_statistic_only
-
-    rng = np.random.default_rng(seed)
-    for _ in range(10):
-        times = None
-        if imputed_times is not None:
-            times = imputed_times[:, rng.integers(imputed_times.shape[1])]
-        frame, call = simulate_from_fit(fit, seed=int(rng.integers(2**31)), times=times)
-        try:
-            refit = _refit(fit, frame, call)
-        except (ConvergenceError, EstimationError, ValueError, np.linalg.LinAlgError):
-            continue
-        try:
-            return pearson_statistic_only(refit, int(rng.integers(2**31)), **kwargs)
-        except (ValueError, IndexError):
-            continue
-    return np.nan
-
-
-def pearson_boot_statistics(fit, core, n_boot, seed, client, kwargs) -> np.ndarray:
-    """Pearson statistics of ``n_boot`` data sets simulated from the fit and refitted (msm's
-    ``pearson.boot.msm``); with exact-time deaths, each data set uses one set of imputed
-    visit times in place of the death times, as msm does."""
-    seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=n_boot)
-    imputed = core._imputed_times if hasattr(core, "_imputed_times") else None
-    out = np.array(_run(_pearson_task, seeds, client, fit, kwargs, imputed), dtype=float)
-    return out[np.isfinite(out)]

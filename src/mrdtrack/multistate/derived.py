@@ -7,6 +7,12 @@
 * :func:`intensity_ratio` — ratio of two intensities ``q_rs / q_uv`` (R ``msm::qratio.msm``),
   where a diagonal entry ``q_rr`` is minus the total exit rate; delta-method CI on the log scale.
 
+Both offer msm's ``ci`` options: ``"normal"`` (percentiles over parameter vectors drawn from
+the asymptotic normal distribution, msm ``normboot.msm``) and ``"bootstrap"`` (percentiles over
+refits to nonparametric bootstrap resamples, msm ``boot.msm``; R ``quantile`` type 7 at
+``(1 - conf_level) / 2`` and its complement; the SE of a ratio is the SD of the replicates, as
+msm).  Random numbers are numpy's: limits agree with msm's within Monte-Carlo error.
+
 References
 ----------
 Norris JR (1997). Markov Chains. Cambridge University Press.
@@ -25,6 +31,7 @@ import scipy.stats
 from mrdtrack.errors import EstimationError
 
 from ._data import reachable
+from .bootstrap import bootstrap_fits
 
 
 def parameter_draws(fit, n_draws: int, seed: int | None) -> np.ndarray:
@@ -37,6 +44,34 @@ def parameter_draws(fit, n_draws: int, seed: int | None) -> np.ndarray:
         )
     rng = np.random.default_rng(seed)
     return rng.multivariate_normal(fit.params, fit.covariance, size=n_draws, method="cholesky")
+
+
+def _check_options(ci: str, allowed: tuple[str, ...], n_draws, n_boot, boot_fits, client):
+    """Raise for an unknown ``ci`` or an option that this ``ci`` does not use (TypeError)."""
+    if ci not in allowed:
+        raise ValueError(f"ci must be one of {list(allowed)}, got {ci!r}")
+    unused = []
+    if n_draws is not None and ci != "normal":
+        unused.append("n_draws")
+    if ci != "bootstrap":
+        unused += [n for n, v in (("n_boot", n_boot), ("boot_fits", boot_fits), ("client", client))
+                   if v is not None]  # fmt: skip
+    if unused:
+        raise TypeError(f"ci={ci!r} does not use {unused}")
+
+
+def replicate_fits(fit, n_boot, seed, client, boot_fits) -> list:
+    """Bootstrap refits for ``ci="bootstrap"``: ``boot_fits`` if given (e.g. shared by several
+    quantities), else :func:`bootstrap_fits` with ``n_boot`` (default 1000, msm's ``B``)."""
+    if boot_fits is not None:
+        return list(boot_fits)
+    return bootstrap_fits(fit, n_boot=1000 if n_boot is None else n_boot, seed=seed, client=client)
+
+
+def percentile_limits(sims: np.ndarray, conf_level: float) -> tuple[np.ndarray, np.ndarray]:
+    """msm's percentile limits: R ``quantile`` type 7 at ``(1 - cl) / 2`` and ``(1 + cl) / 2``."""
+    a = (1 - conf_level) / 2
+    return np.quantile(sims, a, axis=0), np.quantile(sims, 1 - a, axis=0)
 
 
 def _qmatrix_at(fit, params: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -104,8 +139,11 @@ def first_passage_time(
     start: Sequence[float] | None = None,
     covariates: Mapping[str, float] | None = None,
     ci: str = "none",
-    n_draws: int = 1000,
+    n_draws: int | None = None,
+    n_boot: int | None = None,
     seed: int | None = None,
+    client=None,
+    boot_fits: Sequence | None = None,
 ) -> FirstPassageResult:
     """Expected first passage time into ``to_state`` (R ``msm::efpt.msm``).
 
@@ -116,16 +154,20 @@ def first_passage_time(
     start : optional initial state distribution; the result is then its weighted mean (msm
         ``start``), over the states with a finite time.
     covariates : covariate values (default: the covariate means, msm ``covariates = "mean"``).
-    ci : "none"; "normal" (msm's method: percentiles over ``n_draws`` parameter vectors drawn
-        from the asymptotic normal distribution of the estimates, seeded by ``seed``); or
+    ci : "none"; "normal" (msm: percentiles over ``n_draws`` (default 1000) parameter vectors
+        drawn from the asymptotic normal distribution of the estimates, seeded by ``seed``);
+        "bootstrap" (msm: percentiles over ``n_boot`` (default 1000) refits to bootstrap
+        resamples, or over ``boot_fits`` from :func:`bootstrap_fits`; ``client``: Dask); or
         "delta" (ours: delta method on the log scale with the analytic derivative
-        ``d m = (-Q_FF)^-1 dQ_FF m``).
+        ``d m = (-Q_FF)^-1 dQ_FF m``).  An option the chosen ``ci`` does not use is a
+        TypeError.
 
     Conventions shared with msm: target 0, infinite from other absorbing states and from states
     that can reach another absorbing state first (msm tests ``P(1) > 1e-16`` in the reduced
     model; we test reachability in the transition graph, the same set for any positive
     intensities).  Time unit: that of the fit.
     """
+    _check_options(ci, ("none", "normal", "bootstrap", "delta"), n_draws, n_boot, boot_fits, client)
     k = fit.n_states
     targets = np.atleast_1d(np.asarray(to_state, dtype=int))
     if np.any((targets < 1) | (targets > k)):
@@ -152,18 +194,31 @@ def first_passage_time(
     value = collapse(est)
     if ci == "none":
         return FirstPassageResult(tuple(int(t) for t in targets), value, None, None, "none", labels)
-    level = fit.ci_level
+    level = fit.conf_level
     if ci == "normal":
+        n_draws = 1000 if n_draws is None else n_draws
         draws = parameter_draws(fit, n_draws, seed)
         sims = np.array([collapse(_efpt_from_q(_qmatrix_at(fit, p, z), tmask)) for p in draws])
-        a = (1 - level) / 2
-        lo = np.quantile(sims, a, axis=0)
-        hi = np.quantile(sims, 1 - a, axis=0)
+        lo, hi = percentile_limits(sims, level)
         return FirstPassageResult(
             tuple(int(t) for t in targets), value, lo, hi, f"normal draws ({n_draws})", labels
         )
-    if ci != "delta":
-        raise ValueError("ci must be 'none', 'normal' or 'delta'")
+    if ci == "bootstrap":
+        fits = replicate_fits(fit, n_boot, seed, client, boot_fits)
+        sims = np.array([collapse(_efpt_from_q(f.qmatrix(covariates), tmask)) for f in fits])
+        lo, hi = percentile_limits(sims, level)
+        return FirstPassageResult(
+            tuple(int(t) for t in targets), value, lo, hi, f"bootstrap ({len(fits)})", labels
+        )
+    lo, hi = _efpt_delta_limits(fit, z, qm, est, tmask, w, value, level)
+    return FirstPassageResult(
+        tuple(int(t) for t in targets), value, lo, hi, "delta (log scale)", labels
+    )
+
+
+def _efpt_delta_limits(fit, z, qm, est, tmask, w, value, level):
+    """Delta-method limits of first passage times on the log scale, from the analytic
+    derivative ``d m = (-Q_FF)^-1 dQ_FF m``; ``w``: start distribution or None."""
     if fit.covariance is None:
         raise EstimationError(
             "no confidence limits: the Hessian was not positive definite (see the fit warning)"
@@ -177,7 +232,7 @@ def first_passage_time(
     dm_dlogq = np.stack(
         [np.linalg.solve(-qf, d[np.ix_(free, free)] @ m) for d in dirs], axis=1
     )  # (F, T)
-    dm = np.zeros((k, len(fit.params)))
+    dm = np.zeros((fit.n_states, len(fit.params)))
     dm[free] = dm_dlogq @ g
     if w is not None:
         keep = (w > 0) & np.isfinite(est)
@@ -188,9 +243,7 @@ def first_passage_time(
         lse = np.sqrt(var) / value
         lo = np.where(np.isfinite(value) & (value > 0), value * np.exp(-zc * lse), value)
         hi = np.where(np.isfinite(value) & (value > 0), value * np.exp(zc * lse), value)
-    return FirstPassageResult(
-        tuple(int(t) for t in targets), value, lo, hi, "delta (log scale)", labels
-    )
+    return lo, hi
 
 
 @dataclass(frozen=True)
@@ -229,14 +282,25 @@ def intensity_ratio(
     numerator: tuple[int, int],
     denominator: tuple[int, int],
     covariates: Mapping[str, float] | None = None,
+    *,
+    ci: str = "delta",
+    n_draws: int | None = None,
+    n_boot: int | None = None,
+    seed: int | None = None,
+    client=None,
+    boot_fits: Sequence | None = None,
 ) -> IntensityRatioResult:
     """Ratio ``q[numerator] / q[denominator]`` of two entries of Q (R ``msm::qratio.msm``).
 
-    A diagonal entry ``(r, r)`` stands for ``q_rr = -sum_s q_rs`` as in msm.  The standard error
-    is the delta method on the ratio; the CI is the delta method on ``log |ratio|``
-    (msm ``ci = "delta"``, its default).  States are 1-based; intensities at the covariate means
-    unless ``covariates`` is given.
+    A diagonal entry ``(r, r)`` stands for ``q_rr = -sum_s q_rs`` as in msm.  ``ci="delta"``
+    (msm's default): SE by the delta method on the ratio, CI by the delta method on
+    ``log |ratio|``; ``"normal"``: percentiles and SD over ``n_draws`` (default 1000) parameter
+    vectors from the asymptotic normal distribution; ``"bootstrap"``: percentiles and SD over
+    ``n_boot`` (default 1000) bootstrap refits or ``boot_fits``; ``"none"``: estimate only (SE
+    and limits NaN).  States are 1-based; intensities at the covariate means unless
+    ``covariates`` is given.
     """
+    _check_options(ci, ("delta", "normal", "bootstrap", "none"), n_draws, n_boot, boot_fits, client)
     k = fit.n_states
     for name, pair in (("numerator", numerator), ("denominator", denominator)):
         if len(pair) != 2 or not all(1 <= int(s) <= k for s in pair):
@@ -266,6 +330,24 @@ def intensity_ratio(
     if num == 0:
         return IntensityRatioResult(tuple(numerator), tuple(denominator), 0.0, 0.0, 0.0, 0.0)
     est = num / den
+    pair = ((int(numerator[0]), int(numerator[1])), (int(denominator[0]), int(denominator[1])))
+    if ci == "none":
+        return IntensityRatioResult(*pair, float(est), np.nan, np.nan, np.nan)
+    if ci in ("normal", "bootstrap"):
+        if ci == "normal":
+            draws = parameter_draws(fit, 1000 if n_draws is None else n_draws, seed)
+            qs = [_qmatrix_at(fit, p, z) for p in draws]
+        else:
+            qs = [
+                f.qmatrix(covariates) for f in replicate_fits(fit, n_boot, seed, client, boot_fits)
+            ]
+        a, b = pair[0][0] - 1, pair[0][1] - 1
+        c, d = pair[1][0] - 1, pair[1][1] - 1
+        sims = np.array([q[a, b] / q[c, d] for q in qs])
+        lo, hi = percentile_limits(sims, fit.conf_level)
+        return IntensityRatioResult(
+            *pair, float(est), float(sims.std(ddof=1)), float(lo), float(hi)
+        )
     dlog = dnum - dden  # d log|ratio| / d params
     cov = fit._cov()
     lse = float(np.sqrt(dlog @ cov @ dlog))
@@ -274,8 +356,7 @@ def intensity_ratio(
     lo = s * np.exp(np.log(abs(est)) - s * zc * lse)
     hi = s * np.exp(np.log(abs(est)) + s * zc * lse)
     return IntensityRatioResult(
-        (int(numerator[0]), int(numerator[1])),
-        (int(denominator[0]), int(denominator[1])),
+        *pair,
         float(est),
         float(abs(est) * lse),
         float(lo),

@@ -17,6 +17,8 @@ R equivalent: msm's ``MatrixExp`` and ``DPmat`` (Jackson, 2011).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.linalg
 
@@ -24,6 +26,15 @@ import scipy.linalg
 # 2003, "Nineteen dubious ways", method 14): the block-triangular route is used instead.  The
 # eigen route loses about cond(V) * 1e-16 in P(t), so 1e6 keeps P accurate to ~1e-10.
 COND_LIMIT = 1e6
+
+
+class Eigen(NamedTuple):
+    """Eigen-decompositions of a stack of generators: ``Q = V diag(lam) V^-1``."""
+
+    lam: np.ndarray  # (n, K) eigenvalues
+    v: np.ndarray  # (n, K, K)
+    vinv: np.ndarray  # (n, K, K)
+    ok: np.ndarray  # (n,) bool: well conditioned (else use the block-triangular exponential)
 
 
 def eigen_decompose(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -46,7 +57,7 @@ def eigen_decompose(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         vinv[ok] = np.linalg.inv(v[ok])
     if np.any(~ok):
         vinv[~ok] = np.nan
-    return lam, v, vinv, ok
+    return Eigen(lam, v, vinv, ok)
 
 
 def phi(lam: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -117,3 +128,22 @@ def frechet_block(q: np.ndarray, directions: np.ndarray, t: np.ndarray):
 def expm_frechet_reference(q: np.ndarray, direction: np.ndarray, t: float):
     """Single-matrix reference (scipy ``expm_frechet``), used by the tests."""
     return scipy.linalg.expm_frechet(q * t, direction * t)
+
+
+def pmatrix_by_pattern(qpat: np.ndarray, dt: np.ndarray, pat: np.ndarray) -> np.ndarray:
+    """P(dt) per record from the eigen-decomposition of each covariate pattern's generator
+    (scaling and squaring for ill-conditioned ones), once per distinct (dt, pattern)."""
+    key = np.column_stack([dt, pat])
+    uniq, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    up = uniq[:, 1].astype(int)
+    lam, v, vinv, ok = eigen_decompose(qpat)
+    pm = np.empty((len(uniq), *qpat.shape[1:]))
+    good = ok[up]
+    if np.any(good):
+        i = np.flatnonzero(good)
+        pm[i] = pmatrix_eigen(lam[up[i]], v[up[i]], vinv[up[i]], uniq[i, 0])
+    if not np.all(good):
+        i = np.flatnonzero(~good)
+        pm[i] = scipy.linalg.expm(qpat[up[i]] * uniq[i, 0][:, None, None])
+    return pm[inv]

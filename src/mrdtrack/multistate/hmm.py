@@ -9,14 +9,16 @@ parameter are carried together, so the gradient is analytic.  Conventions follow
 * censored states without misclassification (msm ``likcensor``): the likelihood conditions on
   the first observation (``alpha_1`` = indicator of the states it allows);
 * exact death at the j-th observation: ``alpha_j[k] = sum_i alpha_{j-1}[i] P[i, k] q_{k, d}``;
-* the covariates of an interval are those of its first observation.
+* the covariates of an interval are those of its first observation; covariates on the
+  misclassification probabilities (msm ``misccovariates``) are those of the observation they
+  classify.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._likelihood import OBS_DEATH, ModelSpec, SeqData, full_p_and_dp
+from ._likelihood import OBS_DEATH, Minus2LogLik, ModelSpec, SeqData, full_p_and_dp
 from .expm import eigen_decompose
 
 
@@ -45,25 +47,73 @@ def ematrix_derivs(spec: ModelSpec, emat: np.ndarray) -> np.ndarray:
     return out
 
 
+def _row_ematrix_derivs(spec: ModelSpec, emat: np.ndarray) -> np.ndarray:
+    """dE_n/d eta_m for per-row misclassification matrices ``emat`` (n, K, K): (n, M, K, K)."""
+    n, k, _ = emat.shape
+    out = np.zeros((n, len(spec.misc), k, k))
+    for i, (r, s) in enumerate(spec.misc):
+        out[:, i, r, :] = -emat[:, r, :] * emat[:, r, s][:, None]
+        out[:, i, r, s] += emat[:, r, s]
+    return out
+
+
+def _emitter(spec: ModelSpec, d: SeqData, eta: np.ndarray, grad: bool):
+    """``emit(sid, j)``: outcome probabilities of observation j of subjects ``sid`` given each
+    true state (n, K), and their derivatives in the misclassification block (n, M', K) or None.
+
+    Without misclassification covariates one E serves every observation; with them (msm
+    ``misccovariates``) E is evaluated at each observation's covariates, and the derivative in
+    ``gamma_{m,c}`` is ``ez_c`` times that in ``eta_m``.
+    """
+    k = spec.n_states
+    if not (d.hidden and spec.n_ecov and d.ez is not None):
+        emat = spec.ematrix(eta) if d.hidden else np.eye(k)
+        demat = ematrix_derivs(spec, emat) if (d.hidden and grad and len(spec.misc)) else None
+
+        def emit(sid, j):
+            return _emission(spec, emat, demat, d.emit_set[sid, j], d.obstrue[sid, j], d.hidden)
+
+        return emit
+
+    def emit_cov(sid, j):
+        sets, true = d.emit_set[sid, j], d.obstrue[sid, j]
+        ez = d.ez[sid, j]
+        en = spec.ematrices(eta, ez)
+        pout = np.einsum("no,nko->nk", sets, en)
+        dpout = None
+        if grad:
+            base = np.einsum("no,nmko->nmk", sets, _row_ematrix_derivs(spec, en))
+            cov = base[:, :, None, :] * ez[:, None, :, None]
+            n, m = base.shape[:2]
+            dpout = np.concatenate([base, cov.reshape(n, m * spec.n_ecov, k)], axis=1)
+        if np.any(true):
+            pout = np.where(true[:, None], sets, pout)
+            if dpout is not None:
+                dpout = np.where(true[:, None, None], 0.0, dpout)
+        return pout, dpout
+
+    return emit_cov
+
+
 def forward_minus2loglik(par: np.ndarray, spec: ModelSpec, d: SeqData, grad: bool = True):
     """-2 log L by the forward algorithm (hidden Markov / censored states), with gradient."""
     k, t, c = spec.n_states, spec.n_trans, spec.n_cov
     npar = spec.n_par
+    m0 = spec.misc_start
     _, _, eta = spec.split(par)
     q_pat = spec.intensities(par, d.z)
     qmat = spec.generators(q_pat)
     eig = eigen_decompose(qmat)
-    emat = spec.ematrix(eta) if d.hidden else np.eye(k)
-    demat = ematrix_derivs(spec, emat) if (d.hidden and grad and len(spec.misc)) else None
+    emit = _emitter(spec, d, eta, grad)
     nsub = len(d.n_obs)
     active = d.n_obs >= 2
     ids = np.flatnonzero(active)
-    pout0, dpout0 = _emission(spec, emat, demat, d.emit_set[ids, 0], d.obstrue[ids, 0], d.hidden)
+    pout0, dpout0 = emit(ids, 0)
     # censoring only (msm likcensor): the likelihood conditions on the first observation
     alpha = pout0 * spec.initprobs[None, :] if d.hidden else pout0
     dalpha = np.zeros((len(ids), npar, k))
     if grad and dpout0 is not None:
-        dalpha[:, npar - len(spec.misc) :, :] = dpout0 * spec.initprobs[None, None, :]
+        dalpha[:, m0:, :] = dpout0 * spec.initprobs[None, None, :]
     logscale = np.zeros(len(ids))
     a_idx, b_idx = spec.trans[:, 0], spec.trans[:, 1]
     jmax = int(d.n_obs.max()) if nsub else 0
@@ -77,7 +127,7 @@ def forward_minus2loglik(par: np.ndarray, spec: ModelSpec, d: SeqData, grad: boo
         dt = d.dt[sid, j]
         p, dp = full_p_and_dp(spec, q_pat, eig, pidx, dt)
         death = d.obstype[sid, j] == OBS_DEATH
-        pout, dpout = _emission(spec, emat, demat, d.emit_set[sid, j], d.obstrue[sid, j], d.hidden)
+        pout, dpout = emit(sid, j)
         # transition-and-emission matrix M[i, k]: P[i, k] pout[k], or P[i, k] q_{k, death}
         col = pout.copy()
         if np.any(death):
@@ -115,22 +165,22 @@ def forward_minus2loglik(par: np.ndarray, spec: ModelSpec, d: SeqData, grad: boo
                 dm = ap[:, None, :] * dpout
                 if np.any(death):
                     dm[death] = 0.0
-                dnew[:, npar - len(spec.misc) :, :] += dm
+                dnew[:, m0:, :] += dm
         scale = new.sum(axis=1)
         if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
-            return np.inf, np.full(npar, np.nan)
+            return Minus2LogLik(np.inf, np.full(npar, np.nan))
         alpha[li] = new / scale[:, None]
         if grad:
             dalpha[li] = dnew / scale[:, None, None]
         logscale[li] += np.log(scale)
     total = alpha.sum(axis=1)
     if np.any(total <= 0):
-        return np.inf, np.full(npar, np.nan)
+        return Minus2LogLik(np.inf, np.full(npar, np.nan))
     m2ll = -2.0 * np.sum(np.log(total) + logscale)
     if not grad:
-        return m2ll, None
+        return Minus2LogLik(m2ll, None)
     g = (dalpha.sum(axis=2) / total[:, None]).sum(axis=0)
-    return m2ll, -2.0 * g
+    return Minus2LogLik(m2ll, -2.0 * g)
 
 
 def viterbi_paths(par: np.ndarray, spec: ModelSpec, d: SeqData) -> np.ndarray:
@@ -140,11 +190,11 @@ def viterbi_paths(par: np.ndarray, spec: ModelSpec, d: SeqData) -> np.ndarray:
     q_pat = spec.intensities(par, d.z)
     qmat = spec.generators(q_pat)
     eig = eigen_decompose(qmat)
-    emat = spec.ematrix(eta) if d.hidden else np.eye(k)
+    emit = _emitter(spec, d, eta, grad=False)
     nsub, jmax = d.dt.shape
     ptr = np.zeros((nsub, jmax, k), dtype=np.int64)
     with np.errstate(divide="ignore"):
-        pout0, _ = _emission(spec, emat, None, d.emit_set[:, 0], d.obstrue[:, 0], d.hidden)
+        pout0, _ = emit(np.arange(nsub), 0)
         init = spec.initprobs[None, :] if d.hidden else np.ones((1, k))
         lv = np.log(pout0 * init)
         for j in range(1, jmax):
@@ -153,7 +203,7 @@ def viterbi_paths(par: np.ndarray, spec: ModelSpec, d: SeqData) -> np.ndarray:
                 break
             pidx = d.pattern[live, j - 1]
             p, _ = full_p_and_dp(spec, q_pat, eig, pidx, d.dt[live, j])
-            pout, _ = _emission(spec, emat, None, d.emit_set[live, j], d.obstrue[live, j], d.hidden)
+            pout, _ = emit(live, j)
             death = d.obstype[live, j] == OBS_DEATH
             if np.any(death):
                 # an exact death is observed without error: only the death state fits it

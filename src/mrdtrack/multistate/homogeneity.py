@@ -24,6 +24,7 @@ import polars as pl
 import scipy.stats
 
 from ._data import add_pci_rows
+from .panel_markov import fit_panel_markov
 
 
 @dataclass(frozen=True)
@@ -38,29 +39,29 @@ class HomogeneityTest:
     p_value: float
     aic_homogeneous: float
     aic_piecewise: float
-    level: float
+    alpha: float  # significance level of the test (not a confidence level)
     fit_homogeneous: object
     fit_piecewise: object
 
     @property
     def homogeneous_adequate(self) -> bool:
-        return bool(self.p_value >= self.level)
+        return bool(self.p_value >= self.alpha)
 
     @property
     def preferred(self) -> str:
         return "homogeneous" if self.homogeneous_adequate else "piecewise"
 
-    def reason(self, time_unit: str = "years") -> str:
+    def reason(self, unit: str = "years") -> str:
         cuts = ", ".join(f"{c:g}" for c in self.cuts)
         lr = (
-            f"likelihood-ratio test of intensities changing at time {cuts} ({time_unit}) against "
+            f"likelihood-ratio test of intensities changing at time {cuts} ({unit}) against "
             f"constant intensities: -2 log LR = {self.statistic:.2f} on {self.df} df, "
             f"p = {self.p_value:.3g} (AIC {self.aic_piecewise:.1f} vs {self.aic_homogeneous:.1f})"
         )
         if self.homogeneous_adequate:
             return (
                 f"Constant intensities are kept: {lr}; the data give no evidence "
-                f"(at the {self.level:g} level) that the intensities change over time."
+                f"(at the {self.alpha:g} level) that the intensities change over time."
             )
         return (
             f"Constant intensities are rejected: {lr}; the piecewise-constant model is preferred."
@@ -87,17 +88,15 @@ def time_homogeneity_test(
     data,
     *,
     cuts: Sequence[float],
-    level: float = 0.05,
+    alpha: float = 0.05,
     **fit_kwargs,
 ) -> HomogeneityTest:
     """Fit homogeneous and piecewise-constant (msm ``pci``) models and compare them.
 
     ``fit_kwargs`` are those of `fit_panel_markov` (``subject``, ``time``, ``state``,
     ``qmatrix``, ...).  Returns both fits, the LR statistic on ``(n_periods - 1) * n_transitions``
-    df (chi-squared reference), the AICs and the choice at ``level``.
+    df (chi-squared reference), the AICs and the choice at significance level ``alpha``.
     """
-    from .panel_markov import fit_panel_markov
-
     if fit_kwargs.get("ematrix") is not None:
         raise NotImplementedError("time_homogeneity_test with misclassification")
     alt = fit_panel_markov(data, pci=cuts, **fit_kwargs)
@@ -133,7 +132,7 @@ def time_homogeneity_test(
         p_value=p,
         aic_homogeneous=float(null.minus2loglik + 2 * len(null.params)),
         aic_piecewise=float(alt.minus2loglik + 2 * len(alt.params)),
-        level=level,
+        alpha=alpha,
         fit_homogeneous=null,
         fit_piecewise=alt,
     )

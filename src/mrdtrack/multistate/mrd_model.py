@@ -79,6 +79,57 @@ def _status_visits(cohort: Any, threshold: float) -> tuple[pl.DataFrame, str]:
     )  # pragma: no cover
 
 
+def _outcome_days(cohort: Any, death: str) -> pl.DataFrame:
+    """Progression / death / last-contact days with death handled as ``death`` says."""
+    out = cohort.outcomes.select("patient_id", "progression_day", "death_day", "last_contact_day")
+    if death == "as_progression":
+        out = out.with_columns(
+            pl.min_horizontal("progression_day", "death_day").alias("progression_day"),
+            pl.lit(None, dtype=pl.Int64).alias("death_day"),
+        )
+    elif death == "separate":
+        out = out.with_columns(
+            pl.when(pl.col("progression_day").is_not_null())
+            .then(None)
+            .otherwise(pl.col("death_day"))
+            .alias("death_day")
+        )
+    elif death == "censor":
+        out = out.with_columns(pl.lit(None, dtype=pl.Int64).alias("death_day"))
+    return out
+
+
+def _endpoint_rows(out: pl.DataFrame, mrd_rows: pl.DataFrame, with_mrd: pl.DataFrame):
+    """Rows for progression (state 3), death (4) and the last contact after the last
+    observation (censored in 1 or 2 if progression-free, else known to be in 3)."""
+    o = out.join(with_mrd, on="patient_id", how="inner")
+    last_mrd = mrd_rows.group_by("patient_id").agg(pl.col("day").max().alias("last_mrd"))
+    o = o.join(last_mrd, on="patient_id")
+    prog = o.filter(pl.col("progression_day").is_not_null()).select(
+        "patient_id",
+        pl.col("progression_day").alias("day"),
+        pl.lit(3).alias("state"),
+        pl.lit("progression").alias("source"),
+    )
+    dth = o.filter(pl.col("death_day").is_not_null()).select(
+        "patient_id",
+        pl.col("death_day").alias("day"),
+        pl.lit(4).alias("state"),
+        pl.lit("death").alias("source"),
+    )
+    # alive at last contact after the last observation: progression-free -> censored (1 or 2);
+    # after progression -> known to be in state 3
+    alive = o.filter(pl.col("death_day").is_null())
+    last_obs = pl.max_horizontal(pl.col("last_mrd"), pl.col("progression_day").fill_null(-1))
+    cens = alive.filter(pl.col("last_contact_day") > last_obs).select(
+        "patient_id",
+        pl.col("last_contact_day").alias("day"),
+        pl.when(pl.col("progression_day").is_null()).then(CENSOR_CODE).otherwise(3).alias("state"),
+        pl.lit("last_contact").alias("source"),
+    )
+    return prog, dth, cens
+
+
 def mrd_markov_data(
     cohort: Any,
     *,
@@ -114,21 +165,7 @@ def mrd_markov_data(
     visits, source = _status_visits(cohort, threshold)
     n_visits = visits.height
     evaluable = visits.filter(pl.col("status").is_in(["negative", "positive"]))
-    out = cohort.outcomes.select("patient_id", "progression_day", "death_day", "last_contact_day")
-    if death == "as_progression":
-        out = out.with_columns(
-            pl.min_horizontal("progression_day", "death_day").alias("progression_day"),
-            pl.lit(None, dtype=pl.Int64).alias("death_day"),
-        )
-    elif death == "separate":
-        out = out.with_columns(
-            pl.when(pl.col("progression_day").is_not_null())
-            .then(None)
-            .otherwise(pl.col("death_day"))
-            .alias("death_day")
-        )
-    elif death == "censor":
-        out = out.with_columns(pl.lit(None, dtype=pl.Int64).alias("death_day"))
+    out = _outcome_days(cohort, death)
     ev = evaluable.join(out, on="patient_id", how="inner")
     after_prog = ev.filter(
         pl.col("progression_day").is_not_null() & (pl.col("day") >= pl.col("progression_day"))
@@ -143,31 +180,7 @@ def mrd_markov_data(
         pl.lit("mrd").alias("source"),
     )
     with_mrd = mrd_rows.select("patient_id").unique()
-    o = out.join(with_mrd, on="patient_id", how="inner")
-    last_mrd = mrd_rows.group_by("patient_id").agg(pl.col("day").max().alias("last_mrd"))
-    o = o.join(last_mrd, on="patient_id")
-    prog = o.filter(pl.col("progression_day").is_not_null()).select(
-        "patient_id",
-        pl.col("progression_day").alias("day"),
-        pl.lit(3).alias("state"),
-        pl.lit("progression").alias("source"),
-    )
-    dth = o.filter(pl.col("death_day").is_not_null()).select(
-        "patient_id",
-        pl.col("death_day").alias("day"),
-        pl.lit(4).alias("state"),
-        pl.lit("death").alias("source"),
-    )
-    # alive at last contact after the last observation: progression-free -> censored (1 or 2);
-    # after progression -> known to be in state 3
-    alive = o.filter(pl.col("death_day").is_null())
-    last_obs = pl.max_horizontal(pl.col("last_mrd"), pl.col("progression_day").fill_null(-1))
-    cens = alive.filter(pl.col("last_contact_day") > last_obs).select(
-        "patient_id",
-        pl.col("last_contact_day").alias("day"),
-        pl.when(pl.col("progression_day").is_null()).then(CENSOR_CODE).otherwise(3).alias("state"),
-        pl.lit("last_contact").alias("source"),
-    )
+    prog, dth, cens = _endpoint_rows(out, mrd_rows, with_mrd)
     rows = pl.concat([mrd_rows, prog, dth, cens], how="vertical_relaxed")
     # a death on the day of progression: keep the death (entered through progression or not)
     rows = rows.sort("patient_id", "day", "state").unique(

@@ -18,9 +18,10 @@ References
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -191,14 +192,29 @@ class PanelMarkovFit:
     converged: bool
     n_iterations: int
     gradient: np.ndarray
-    ci_level: float = 0.95
+    conf_level: float = 0.95
     pci: tuple[float, ...] | None = None
+    misc_covariate_names: tuple[str, ...] = ()
+    misc_covariate_means: np.ndarray | None = None
+    param_names: tuple[str, ...] = ()
     _spec: ModelSpec = field(repr=False, default=None)
     _panel: PanelData = field(repr=False, default=None)
     _seq: SeqData | None = field(repr=False, default=None)
     _pairs: PairData | None = field(repr=False, default=None)
     _call: dict | None = field(repr=False, default=None)
     n_estimated: int | None = None
+
+    @property
+    def coef(self) -> dict[str, float]:
+        """Working parameters by name (log intensities, covariate effects, misclassification
+        log-odds and their covariate effects), as msm's ``estimates``."""
+        return {n: float(v) for n, v in zip(self.param_names, self.params, strict=True)}
+
+    @property
+    def se(self) -> dict[str, float]:
+        """Standard errors of :attr:`coef` (NaN without a covariance matrix)."""
+        sd = np.sqrt(np.diag(self._cov()))
+        return {n: float(v) for n, v in zip(self.param_names, sd, strict=True)}
 
     @property
     def n_free(self) -> int:
@@ -212,7 +228,7 @@ class PanelMarkovFit:
 
     @property
     def _z(self) -> float:
-        return float(scipy.stats.norm.ppf(0.5 + self.ci_level / 2))
+        return float(scipy.stats.norm.ppf(0.5 + self.conf_level / 2))
 
     def _zvec(self, covariates: Mapping[str, float] | None) -> np.ndarray:
         """Centred covariate vector; None = the covariate means (msm ``covariates = "mean"``)."""
@@ -300,19 +316,38 @@ class PanelMarkovFit:
             orient="row",
         )
 
-    def misclassification(self) -> pl.DataFrame:
+    def _ezvec(self, covariates: Mapping[str, float] | None) -> np.ndarray:
+        """Centred misclassification-covariate vector; None = their means."""
+        c = len(self.misc_covariate_names)
+        if covariates is None or c == 0:
+            return np.zeros(c)
+        missing = [n for n in self.misc_covariate_names if n not in covariates]
+        if missing:
+            raise ValueError(f"covariates needs a value for {missing}")
+        x = np.array([float(covariates[n]) for n in self.misc_covariate_names])
+        return x - self.misc_covariate_means
+
+    def misclassification(self, covariates: Mapping[str, float] | None = None) -> pl.DataFrame:
         """Misclassification probabilities P(observed s | true r), CIs on the logit scale.
 
         Delta method for ``logit(e_rs)`` from the multinomial-logit parameters, as msm
-        ``ematrix.msm`` (its ``p.se.msm``).
+        ``ematrix.msm`` (its ``p.se.msm``).  With ``misccovariates``, at the covariate means
+        (msm ``covariates = "mean"``) or at ``covariates`` (a dict of their values).
         """
         spec = self._spec
         if not self.hidden:
             raise ValueError("this model has no misclassification (fit with ematrix=...)")
         _, _, eta = spec.split(self.params)
-        e = spec.ematrix(eta)
-        m0 = len(self.params) - len(eta)
+        ez = self._ezvec(covariates)
+        e = spec.ematrices(eta, ez[None, :])[0] if spec.n_ecov else spec.ematrix(eta)
+        m0 = spec.misc_start
         cov = self._cov()[m0:, m0:]
+        nm, ne = len(spec.misc), spec.n_ecov
+        # d (eta_m + gamma_m . ez) / d (misclassification block)
+        jac = np.zeros((nm, nm * (1 + ne)))
+        jac[:, :nm] = np.eye(nm)
+        for i in range(nm):
+            jac[i, nm + i * ne : nm + (i + 1) * ne] = ez
         rows = []
         zc = self._z
         for (r, s), (r1, s1) in zip(spec.misc, self.misclassifications, strict=True):
@@ -320,7 +355,7 @@ class PanelMarkovFit:
             de = np.array(
                 [(e[r, s] * ((s == s2) - e[r, s2])) if r2 == r else 0.0 for r2, s2 in spec.misc]
             )
-            dl = de / (e[r, s] * (1 - e[r, s]))
+            dl = (de / (e[r, s] * (1 - e[r, s]))) @ jac
             lse = float(np.sqrt(dl @ cov @ dl))
             lo = scipy.special.expit(scipy.special.logit(e[r, s]) - zc * lse)
             hi = scipy.special.expit(scipy.special.logit(e[r, s]) + zc * lse)
@@ -329,10 +364,36 @@ class PanelMarkovFit:
             rows, schema=["true", "observed", "estimate", "lower", "upper"], orient="row"
         )
 
-    def ematrix(self) -> np.ndarray:
-        """The estimated misclassification matrix E[true, observed]."""
+    def misclassification_odds_ratios(self) -> pl.DataFrame:
+        """Odds ratios ``exp(gamma)`` of the misclassification covariates, per covariate and
+        misclassification ``true -> observed``, Wald CIs on the log scale (msm ``odds.msm``)."""
+        if not self.misc_covariate_names:
+            raise ValueError("this model has no misclassification covariates (misccovariates)")
+        spec = self._spec
+        nm, ne = len(spec.misc), spec.n_ecov
+        cov = self._cov()
+        zc = self._z
+        rows = []
+        for c, name in enumerate(self.misc_covariate_names):
+            for i, (r, s) in enumerate(self.misclassifications):
+                j = spec.misc_start + nm + i * ne + c
+                g, se = self.params[j], np.sqrt(cov[j, j])
+                rows.append((name, r, s, np.exp(g), np.exp(g - zc * se), np.exp(g + zc * se)))
+        return pl.DataFrame(
+            rows,
+            schema=["covariate", "true", "observed", "odds_ratio", "lower", "upper"],
+            orient="row",
+        )
+
+    def ematrix(self, covariates: Mapping[str, float] | None = None) -> np.ndarray:
+        """The estimated misclassification matrix E[true, observed] (at the covariate means
+        of ``misccovariates``, or at ``covariates``)."""
+        if not self.hidden:
+            return np.eye(self.n_states)
         _, _, eta = self._spec.split(self.params)
-        return self._spec.ematrix(eta) if self.hidden else np.eye(self.n_states)
+        if self._spec.n_ecov:
+            return self._spec.ematrices(eta, self._ezvec(covariates)[None, :])[0]
+        return self._spec.ematrix(eta)
 
     def _p_grad(self, t: float, z: np.ndarray):
         spec = self._spec
@@ -348,16 +409,22 @@ class PanelMarkovFit:
         t: float,
         covariates: Mapping[str, float] | None = None,
         ci: str = "none",
-        n_draws: int = 1000,
+        n_draws: int | None = None,
         seed: int | None = None,
     ) -> PMatrixResult:
         """Transition probability matrix P(t) = expm(Q t) (msm ``pmatrix.msm``).
 
         ``ci="delta"``: delta method on the logit scale of each entry, from the analytic
         derivative of P(t); ``ci="normal"``: msm's default CI method, percentiles of P(t) over
-        ``n_draws`` parameter vectors drawn from their asymptotic normal distribution
-        (Mandel, 2013).  Entries that are structurally 0 or 1 get degenerate limits.
+        ``n_draws`` (default 1000) parameter vectors drawn from their asymptotic normal
+        distribution (Mandel, 2013), seeded by ``seed`` (a TypeError with other ``ci``).
+        Entries that are structurally 0 or 1 get degenerate limits.
         """
+        if ci not in ("none", "delta", "normal"):
+            raise ValueError("ci must be 'none', 'delta' or 'normal'")
+        unused = [n for n, v in (("n_draws", n_draws), ("seed", seed)) if v is not None]
+        if ci != "normal" and unused:
+            raise TypeError(f"ci={ci!r} does not use {unused}")
         z = self._zvec(covariates)
         p, dpar = self._p_grad(t, z)
         if ci == "none":
@@ -376,12 +443,13 @@ class PanelMarkovFit:
             hi = np.where(inner, scipy.special.expit(scipy.special.logit(pc) + zc * lse), p)
             return PMatrixResult(float(t), p, lo, hi, "delta (logit scale)")
         if ci == "normal":
+            n_draws = 1000 if n_draws is None else n_draws
             rng = np.random.default_rng(seed)
             draws = rng.multivariate_normal(self.params, self._cov(), size=n_draws)
             spec = self._spec
             qd = np.stack([spec.intensities(d, z[None, :])[0] for d in draws])
             ps = scipy.linalg.expm(spec.generators(qd) * float(t))
-            a = (1 - self.ci_level) / 2
+            a = (1 - self.conf_level) / 2
             lo, hi = np.quantile(ps, [a, 1 - a], axis=0)
             return PMatrixResult(float(t), p, lo, hi, f"normal simulation, {n_draws} draws")
         raise ValueError("ci must be 'none', 'delta' or 'normal'")
@@ -598,7 +666,7 @@ class PanelMarkovFit:
             f"  -2 log-likelihood {self.minus2loglik:.6f}; converged {self.converged} "
             f"({self.n_iterations} iterations, max |gradient| {np.max(np.abs(self.gradient)):.2e})",
             f"  intensities at the covariate means (msm center = TRUE); "
-            f"{100 * self.ci_level:g}% CIs by the delta method on the log scale",
+            f"{100 * self.conf_level:g}% CIs by the delta method on the log scale",
         ]
         for row in self.table().iter_rows(named=True):
             cov = f" [{row['covariate']}]" if row["covariate"] else ""
@@ -619,12 +687,17 @@ def expand_at(pdd: PanelData, states, t0, start, end) -> np.ndarray:
     return out
 
 
-def _param_names(trans, covariates, misc) -> list[str]:
+def _param_names(trans, covariates, misc, misc_covariates=()) -> list[str]:
     """Readable names of the working parameters, in their order."""
     tr = [f"{a + 1}->{b + 1}" for a, b in trans]
     names = [f"log q {t}" for t in tr]
     names += [f"{c} effect on {t}" for c in covariates for t in tr]
     names += [f"misclassification {a + 1}->{b + 1}" for a, b in misc]
+    names += [
+        f"{c} effect on misclassification {a + 1}->{b + 1}"
+        for a, b in misc
+        for c in misc_covariates
+    ]
     return names
 
 
@@ -715,6 +788,7 @@ def fit_panel_markov(
     covariates: Sequence[str] | None = None,
     pci: Sequence[float] | None = None,
     ematrix=None,
+    misccovariates: Sequence[str] | None = None,
     obstype: str | None = None,
     obstrue: str | None = None,
     initprobs: Sequence[float] | None = None,
@@ -723,7 +797,7 @@ def fit_panel_markov(
     fixedpars: Sequence[int] | None = None,
     est_initprobs: bool = False,
     center: bool = True,
-    ci_level: float = 0.95,
+    conf_level: float = 0.95,
     max_iter: int = 1000,
     errors: str = "raise",
     _polish: bool = True,
@@ -755,6 +829,11 @@ def fit_panel_markov(
         effects appear as covariates ``timeperiod[c1,c2)`` etc., centred like the others).
     ematrix : K x K initial misclassification probabilities, zero where misclassification is
         impossible (msm ``ematrix``); parametrised by ``log(e_rs / e_rr)``.
+    misccovariates : columns with a linear effect on every misclassification log-odds
+        ``log(e_rs / e_rr)`` (msm ``misccovariates = ~ x``), at the covariates of the
+        observation being classified; centred like ``covariates`` when ``center=True``.  The
+        effects follow the misclassification parameters, ordered by parameter then covariate
+        (msm's ``hcov``); initial values 0.
     obstype : optional column of observation types 1 (snapshot), 2 (exact transition time),
         3 (exact death), as msm ``obstype``.
     obstrue : optional 0/1 column: the recorded state is the true state (msm ``obstrue``).
@@ -784,128 +863,177 @@ def fit_panel_markov(
 
     Notes
     -----
-    Conventions (centring, CI scales, initial probabilities, the msm 1.7 differences) are listed
-    in ``docs/methods/multistate.md``.
-
-    Examples
-    --------
-    The msm vignette model for the ``cav`` data (msm reports -2LL 3968.798 at its default
-    tolerance; this fit reaches 3968.7979):
-
-    >>> Q = [[0, .25, 0, .25], [.166, 0, .166, .166], [0, .25, 0, .25], [0, 0, 0, 0]]
-    >>> fit = fit_panel_markov(cav, subject="PTNUM", time="years", state="state",
-    ...                        qmatrix=Q, exact_death_states=(4,))  # doctest: +SKIP
-    >>> round(fit.minus2loglik, 4)  # doctest: +SKIP
-    3968.7979
+    Conventions (centring, CI scales, initial probabilities, the msm 1.7 differences) and a
+    worked example (the msm vignette's cav model) are in ``docs/methods/multistate.md``.
     """
-    import warnings
+    # the arguments of the model (everything but the data and the error handling)
+    options = {n: v for n, v in locals().items() if n not in ("data", "errors", "_polish")}
+    setup = _specify(data, **options)
+    objective = _objective(setup)
+    x0 = setup.pmap.free0 if setup.pmap is not None else setup.x0
+    opt = _optimise(objective.fun, x0, float(objective.n_intervals), max_iter, _polish)
+    converged = _check_convergence(opt, float(objective.n_intervals), errors)
+    covariance = _covariance(opt.hessian, setup, errors)
+    return _assemble(setup, objective, opt, converged, covariance, conf_level)
 
-    q0 = _matrix(qmatrix, "qmatrix")
+
+class _Setup(NamedTuple):
+    """The model specification step: data in the likelihood's layout and the parameters."""
+
+    spec: ModelSpec
+    panel: PanelData
+    x0: np.ndarray  # initial values of all working parameters (+ initial-probability log-odds)
+    names: list[str]
+    n_main: int  # parameters of the intensity/misclassification layout (before initprobs)
+    ip_free: np.ndarray  # states whose initial probability is estimated (est_initprobs)
+    pmap: _ParameterMap | None
+    covariates: list[str]
+    misc_covariates: list[str]
+    cuts: np.ndarray | None
+    call: dict
+
+
+class _Objective(NamedTuple):
+    """-2 log L and its gradient in the estimated parameters, with the data it runs on."""
+
+    fun: Callable
+    seq: SeqData | None
+    pairs: PairData | None
+    n_intervals: int
+
+
+class _Optimum(NamedTuple):
+    """The optimisation step's result (estimated parameters only)."""
+
+    x: np.ndarray
+    value: float
+    gradient: np.ndarray
+    hessian: np.ndarray
+    n_iter: int
+
+
+def _model_call(**options) -> dict:
+    """The fit's arguments, normalised, so that bootstrap refits use the same model."""
+    call = dict(options)
+    call["qmatrix"] = _matrix(options["qmatrix"], "qmatrix")
+    call["exact_death_states"] = tuple(options["exact_death_states"])
+    cens = options["censored_states"]
+    call["censored_states"] = dict(cens) if cens else None
+    call["covariates"] = tuple(options["covariates"] or [])
+    call["pci"] = None if options["pci"] is None else tuple(options["pci"])
+    call["misccovariates"] = tuple(options["misccovariates"] or ())
+    con = options["constraint"]
+    call["constraint"] = None if con is None else {k: tuple(v) for k, v in con.items()}
+    fx = options["fixedpars"]
+    call["fixedpars"] = None if fx is None else tuple(fx)
+    del call["data"], call["initial_values"]
+    return call
+
+
+def _ematrix_mask(ematrix, q0: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Checked initial misclassification matrix and the mask of its free entries."""
+    k = q0.shape[0]
+    if ematrix is None:
+        return None, np.zeros((k, k), dtype=bool)
+    e0 = _matrix(ematrix, "ematrix")
+    if e0.shape != q0.shape:
+        raise ValueError("ematrix must have the same shape as qmatrix")
+    if np.any(e0.sum(axis=1) - np.diag(e0) >= 1):
+        raise ValueError("each row of ematrix must have off-diagonal sum below 1")
+    return e0, (e0 > 0) & ~np.eye(k, dtype=bool)
+
+
+def _initial_probabilities(initprobs, k: int) -> np.ndarray:
+    if initprobs is None:
+        ip = np.zeros(k)
+        ip[0] = 1.0
+        return ip
+    ip = np.asarray(initprobs, dtype=float)
+    if ip.shape != (k,) or np.any(ip < 0) or ip.sum() <= 0:
+        raise ValueError(f"initprobs must be {k} non-negative numbers")
+    return ip / ip.sum()
+
+
+def _start_intensities(o: dict, q0, qmask, censored_states) -> np.ndarray:
+    """Initial intensities: the qmatrix entries, or msm's crude estimates (gen.inits)."""
+    if o["initial_values"] == "crude":
+        qi = crude_initial_values(
+            o["data"],
+            subject=o["subject"],
+            time=o["time"],
+            state=o["state"],
+            qmatrix=q0,
+            censored_states=censored_states,
+        )
+        return np.where(qi[qmask] > 0, qi[qmask], q0[qmask])
+    if o["initial_values"] == "qmatrix":
+        return q0[qmask]
+    raise ValueError("initial_values must be 'qmatrix' or 'crude'")
+
+
+def _specify(data, **o) -> _Setup:
+    """Step 1, the model: checks, pci rows, the panel data, ModelSpec and initial values."""
+    q0 = _matrix(o["qmatrix"], "qmatrix")
     k = q0.shape[0]
     qmask = (q0 > 0) & ~np.eye(k, dtype=bool)
     if not np.any(qmask):
         raise ValueError("qmatrix allows no transition")
-    covariates = list(covariates or [])
-    # the model specification, kept so that bootstrap refits use the same model
-    call = dict(
-        subject=subject,
-        time=time,
-        state=state,
-        qmatrix=q0,
-        exact_death_states=tuple(exact_death_states),
-        censored_states=dict(censored_states) if censored_states else None,
-        covariates=tuple(covariates),
-        pci=None if pci is None else tuple(pci),
-        ematrix=ematrix,
-        obstype=obstype,
-        obstrue=obstrue,
-        initprobs=initprobs,
-        center=center,
-        ci_level=ci_level,
-        max_iter=max_iter,
-        constraint=None if constraint is None else {k: tuple(v) for k, v in constraint.items()},
-        fixedpars=None if fixedpars is None else tuple(fixedpars),
-        est_initprobs=est_initprobs,
-    )
-    imputed = None
-    cuts = None
-    if pci is not None:
+    covariates = list(o["covariates"] or [])
+    call = _model_call(data=data, **o)
+    censored_states, imputed, cuts = o["censored_states"], None, None
+    if o["pci"] is not None:
         # with ematrix, the inserted "in a transient state" rows enter the forward algorithm
         # through the misclassification probabilities of the transient states, as in msm
         code = -(10**6)  # an internal censoring code: "in one of the transient states"
         transient = [i + 1 for i in range(k) if qmask[i].any()]
         data, names, cuts = add_pci_rows(
             data,
-            subject=subject,
-            time=time,
-            state=state,
+            subject=o["subject"],
+            time=o["time"],
+            state=o["state"],
             covariates=covariates,
-            cuts=pci,
+            cuts=o["pci"],
             code=code,
-            extra_columns=[c for c in (obstype, obstrue) if c],
+            extra_columns=[c for c in (o["obstype"], o["obstrue"]) if c],
         )
         censored_states = {**(censored_states or {}), code: transient}
         covariates = covariates + names
         imputed = PCI_FLAG
-    hidden = ematrix is not None
-    if hidden:
-        e0 = _matrix(ematrix, "ematrix")
-        if e0.shape != q0.shape:
-            raise ValueError("ematrix must have the same shape as qmatrix")
-        emask = (e0 > 0) & ~np.eye(k, dtype=bool)
-        if np.any(e0.sum(axis=1) - np.diag(e0) >= 1):
-            raise ValueError("each row of ematrix must have off-diagonal sum below 1")
-    else:
-        emask = np.zeros((k, k), dtype=bool)
+    hidden = o["ematrix"] is not None
+    mcov = list(o["misccovariates"] or [])
+    if mcov and not hidden:
+        raise ValueError("misccovariates needs a misclassification model (ematrix)")
+    e0, emask = _ematrix_mask(o["ematrix"], q0)
     pdd = prepare_panel(
         data,
-        subject=subject,
-        time=time,
-        state=state,
+        subject=o["subject"],
+        time=o["time"],
+        state=o["state"],
         n_states=k,
         covariates=covariates,
-        exact_death_states=exact_death_states,
+        exact_death_states=o["exact_death_states"],
         censored_states=censored_states,
-        obstype=obstype,
-        obstrue=obstrue,
-        center=center,
+        obstype=o["obstype"],
+        obstrue=o["obstrue"],
+        center=o["center"],
         imputed=imputed,
+        misc_covariates=mcov,
     )
     check_transitions(pdd, qmask, hidden or bool(censored_states))
-    if initprobs is None:
-        ip = np.zeros(k)
-        ip[0] = 1.0
-    else:
-        ip = np.asarray(initprobs, dtype=float)
-        if ip.shape != (k,) or np.any(ip < 0) or ip.sum() <= 0:
-            raise ValueError(f"initprobs must be {k} non-negative numbers")
-        ip = ip / ip.sum()
-    trans = np.argwhere(qmask)
-    misc = np.argwhere(emask)
-    spec = ModelSpec(k, trans, len(covariates), misc, ip)
-    if initial_values == "crude":
-        qi = crude_initial_values(
-            data,
-            subject=subject,
-            time=time,
-            state=state,
-            qmatrix=q0,
-            censored_states=censored_states,
-        )
-        start_q = np.where(qi[qmask] > 0, qi[qmask], q0[qmask])
-    elif initial_values == "qmatrix":
-        start_q = q0[qmask]
-    else:
-        raise ValueError("initial_values must be 'qmatrix' or 'crude'")
+    ip = _initial_probabilities(o["initprobs"], k)
+    trans, misc = np.argwhere(qmask), np.argwhere(emask)
+    spec = ModelSpec(k, trans, len(covariates), misc, ip, n_ecov=len(mcov))
+    start_q = _start_intensities({**o, "data": data}, q0, qmask, censored_states)
     x0 = [np.log(start_q), np.zeros(len(covariates) * len(trans))]
     if hidden:
         diag = 1.0 - (e0.sum(axis=1) - np.diag(e0))
         x0.append(np.log(e0[emask] / diag[misc[:, 0]]))
+        x0.append(np.zeros(len(misc) * len(mcov)))
     x0 = np.concatenate(x0)
-    names_all = _param_names(trans, covariates, misc)
+    names_all = _param_names(trans, covariates, misc, mcov)
     n_main = len(x0)
     ip_free = np.zeros(0, dtype=int)
-    if est_initprobs:
+    if o["est_initprobs"]:
         if not hidden:
             raise ValueError("est_initprobs needs a misclassification model (ematrix)")
         if ip[0] <= 0:
@@ -913,50 +1041,57 @@ def fit_panel_markov(
         ip_free = np.flatnonzero(ip > 0)[1:]  # zero initial probabilities stay 0 (msm)
         x0 = np.r_[x0, np.log(ip[ip_free] / ip[0])]
         names_all += [f"initial probability of state {s + 1} (log-odds vs 1)" for s in ip_free]
-
-    def ip_of(eta):
-        w = np.zeros(k)
-        w[0] = 1.0
-        w[ip_free] = np.exp(eta)
-        return w / w.sum()
-
     pmap = _ParameterMap.build(
         len(trans),
         covariates,
-        len(misc),
+        len(misc) * (1 + len(mcov)),
         x0,
-        constraint,
-        fixedpars,
+        o["constraint"],
+        o["fixedpars"],
         names_all,
         n_extra=len(ip_free),
     )
+    return _Setup(spec, pdd, x0, names_all, n_main, ip_free, pmap, covariates, mcov, cuts, call)
 
-    use_forward = hidden or bool(censored_states)
-    if use_forward:
+
+def _initprobs_from(eta: np.ndarray, k: int, ip_free: np.ndarray) -> np.ndarray:
+    """Initial probabilities from their log-odds against state 1 (msm est.initprobs)."""
+    w = np.zeros(k)
+    w[0] = 1.0
+    w[ip_free] = np.exp(eta)
+    return w / w.sum()
+
+
+def _objective(setup: _Setup) -> _Objective:
+    """Step 2, the objective: -2 log L and its gradient in the estimated parameters (pairs
+    likelihood, or the forward algorithm for misclassification / censoring), infeasible trial
+    points mapped to +inf, constraint/fixedpars applied."""
+    spec, pdd, n_main, ip_free = setup.spec, setup.panel, setup.n_main, setup.ip_free
+    k = spec.n_states
+    hidden = setup.call["ematrix"] is not None
+    if hidden or bool(setup.call["censored_states"]) or setup.cuts is not None:
         if np.any(pdd.obstype == 2):
             raise NotImplementedError(
                 "exact transition times (obstype 2) with misclassification or censoring"
             )
-        seq = to_sequences(pdd, k, hidden)
-        pairs = None
+        seq, pairs = to_sequences(pdd, k, hidden), None
         n_int = int(np.sum(np.maximum(seq.n_obs - 1, 0)))
 
-        def fun(p):
+        def raw(p):
             return forward_minus2loglik(p, spec, seq)
     else:
-        pairs = to_pairs(pdd)
-        seq = None
+        seq, pairs = None, to_pairs(pdd)
         n_int = int(pairs.count.sum())
 
-        def fun(p):
+        def raw(p):
             return pairs_minus2loglik(p, spec, pairs)
 
     if len(ip_free):
         # initial probabilities as parameters (msm est.initprobs): the forward algorithm at
         # initprobs = multinomial logit of the extra parameters; their gradient by central
         # differences (one pair of likelihood evaluations per extra parameter)
-        def fun(p):
-            sp = dataclasses.replace(spec, initprobs=ip_of(p[n_main:]))
+        def raw(p):
+            sp = dataclasses.replace(spec, initprobs=_initprobs_from(p[n_main:], k, ip_free))
             v, gm = forward_minus2loglik(p[:n_main], sp, seq)
             if not np.isfinite(v):
                 return v, np.full(len(p), np.nan)
@@ -964,8 +1099,12 @@ def fit_panel_markov(
             for j in range(len(ip_free)):
                 e = np.zeros(len(ip_free))
                 e[j] = 1e-6
-                up = dataclasses.replace(spec, initprobs=ip_of(p[n_main:] + e))
-                dn = dataclasses.replace(spec, initprobs=ip_of(p[n_main:] - e))
+                up = dataclasses.replace(
+                    spec, initprobs=_initprobs_from(p[n_main:] + e, k, ip_free)
+                )
+                dn = dataclasses.replace(
+                    spec, initprobs=_initprobs_from(p[n_main:] - e, k, ip_free)
+                )
                 ge[j] = (
                     forward_minus2loglik(p[:n_main], up, seq, grad=False)[0]
                     - forward_minus2loglik(p[:n_main], dn, seq, grad=False)[0]
@@ -982,20 +1121,23 @@ def fit_panel_markov(
             except (np.linalg.LinAlgError, ValueError, FloatingPointError):
                 return np.inf, np.full_like(p, np.nan)
 
-    raw, fun = fun, None
     fun = safe
+    pmap = setup.pmap
     if pmap is not None:
-        full_fun = fun
 
         def fun(p):
-            v, gfull = full_fun(pmap.full(p))
+            v, gfull = safe(pmap.full(p))
             return v, pmap.m.T @ gfull
-
-        x0 = pmap.free0
 
     if n_int == 0:
         raise EstimationError("no subject has two or more observations; nothing to estimate")
-    scale = float(n_int)  # -2 log L per interval: the same optimiser settings at any n
+    return _Objective(fun, seq, pairs, n_int)
+
+
+def _optimise(fun: Callable, x0: np.ndarray, scale: float, max_iter: int, polish: bool):
+    """Step 3, the optimiser: BFGS on ``-2 log L / n_intervals`` (the same settings at any n),
+    then Newton steps on the Hessian of the analytic gradient: BFGS's stopping rule leaves
+    ~1e-4 in the estimates, a few Newton steps reach the maximum to machine precision."""
 
     def scaled(p):
         v, g = fun(p)
@@ -1008,10 +1150,8 @@ def fit_panel_markov(
     )
     x = res.x
     n_iter = int(res.nit)
-    # Newton polish: BFGS's stopping rule leaves ~1e-4 in the estimates; a few Newton steps on
-    # the Hessian of the analytic gradient reach the maximum to machine precision.
     hess = _hessian(fun, x)
-    for _ in range(20 if _polish else 0):
+    for _ in range(20 if polish else 0):
         v, g = fun(x)
         try:
             step = np.linalg.solve(hess, g)
@@ -1032,73 +1172,92 @@ def fit_panel_markov(
         if abs(g @ step) < 1e-12:
             break
     v, g = fun(x)
-    hess = _hessian(fun, x)
-    gmax = float(np.max(np.abs(g / scale)))
-    converged = bool(np.isfinite(v) and gmax < 1e-5)
+    return _Optimum(x, float(v), g, _hessian(fun, x), n_iter)
+
+
+def _check_convergence(opt: _Optimum, scale: float, errors: str) -> bool:
+    """Converged when max |gradient of -2 log L / n| < 1e-5; else raise or warn."""
+    gmax = float(np.max(np.abs(opt.gradient / scale)))
+    converged = bool(np.isfinite(opt.value) and gmax < 1e-5)
     if not converged:
         msg = (
-            f"panel Markov fit did not converge after {n_iter} iterations: max |gradient of "
-            f"-2 log L / n| = {gmax:.3g}, -2 log L = {v:.6f}. Hint: try other initial values "
-            "(initial_values='crude'), or simplify the qmatrix."
+            f"panel Markov fit did not converge after {opt.n_iter} iterations: max |gradient of "
+            f"-2 log L / n| = {gmax:.3g}, -2 log L = {opt.value:.6f}. Hint: try other initial "
+            "values (initial_values='crude'), or simplify the qmatrix."
         )
         if errors == "raise":
             raise ConvergenceError(msg)
-        warnings.warn(msg, stacklevel=2)
-    covariance = None
+        warnings.warn(msg, stacklevel=3)
+    return converged
+
+
+def _covariance(hess: np.ndarray, setup: _Setup, errors: str) -> np.ndarray | None:
+    """Step 4, the covariance: inverse of the observed information ``hess / 2`` (mapped to all
+    parameters, fixed ones with zero variance); None, with an error or warning naming the flat
+    direction, when the Hessian is not positive definite (as msm, which then reports no SEs)."""
+    pmap = setup.pmap
     evals = np.linalg.eigvalsh(hess)
     if np.all(evals > 1e-10 * max(1.0, evals.max())):
         covariance = np.linalg.inv(hess / 2.0)
-        if pmap is not None:
-            covariance = pmap.m @ covariance @ pmap.m.T
-    else:
-        w, vec = np.linalg.eigh(hess)
-        flat = np.abs(vec[:, 0])
-        names = pmap.free_names if pmap is not None else names_all
-        worst = [names[i] for i in np.argsort(-flat)[:3] if flat[i] > 0.1]
-        msg = (
-            "the Hessian of -2 log L is not positive definite at the estimate (smallest "
-            f"eigenvalue {w[0]:.3g}, largest {w[-1]:.3g}): the likelihood is flat along a "
-            f"direction dominated by {worst}, so those parameters are not identifiable from "
-            "these data (an estimate drifting to +/- infinity). Hint: drop that transition "
-            "(qmatrix entry 0; CLI --drop FROM-TO) or covariate effect"
-        )
-        if errors == "raise":
-            raise EstimationError(msg + ", or refit with errors='warn' to inspect the estimates.")
-        warnings.warn(msg + ".", stacklevel=2)
-    n_est = None
-    if pmap is not None:
-        x, n_est = pmap.full(x), len(x)
-    if len(ip_free):
-        # the estimated initial probabilities leave the parameter vector (outputs use params
-        # of the intensity/misclassification layout); n_estimated counts them
+        return pmap.m @ covariance @ pmap.m.T if pmap is not None else covariance
+    w, vec = np.linalg.eigh(hess)
+    flat = np.abs(vec[:, 0])
+    names = pmap.free_names if pmap is not None else setup.names
+    worst = [names[i] for i in np.argsort(-flat)[:3] if flat[i] > 0.1]
+    msg = (
+        "the Hessian of -2 log L is not positive definite at the estimate (smallest "
+        f"eigenvalue {w[0]:.3g}, largest {w[-1]:.3g}): the likelihood is flat along a "
+        f"direction dominated by {worst}, so those parameters are not identifiable from "
+        "these data (an estimate drifting to +/- infinity). Hint: drop that transition "
+        "(qmatrix entry 0; CLI --drop FROM-TO) or covariate effect"
+    )
+    if errors == "raise":
+        raise EstimationError(msg + ", or refit with errors='warn' to inspect the estimates.")
+    warnings.warn(msg + ".", stacklevel=3)
+    return None
+
+
+def _assemble(setup: _Setup, objective: _Objective, opt: _Optimum, converged: bool,
+              covariance, conf_level: float) -> PanelMarkovFit:  # fmt: skip
+    """The fit object: full parameters (constraint/fixedpars expanded; estimated initial
+    probabilities moved into ``initprobs``; ``n_estimated`` counts every estimated one)."""
+    spec, pdd = setup.spec, setup.panel
+    x, n_est = opt.x, None
+    if setup.pmap is not None:
+        x, n_est = setup.pmap.full(x), len(x)
+    ip = spec.initprobs
+    if len(setup.ip_free):
         n_est = n_est if n_est is not None else len(x)
-        ip = ip_of(x[n_main:])
+        ip = _initprobs_from(x[setup.n_main :], spec.n_states, setup.ip_free)
         spec = dataclasses.replace(spec, initprobs=ip)
-        x = x[:n_main]
+        x = x[: setup.n_main]
         if covariance is not None:
-            covariance = covariance[:n_main, :n_main]
+            covariance = covariance[: setup.n_main, : setup.n_main]
     return PanelMarkovFit(
         params=x,
         covariance=covariance,
-        minus2loglik=float(v),
+        minus2loglik=opt.value,
         n_subjects=pdd.n_subjects,
         n_observations=len(pdd.time),
-        n_states=k,
-        transitions=tuple((int(a) + 1, int(b) + 1) for a, b in trans),
-        covariate_names=tuple(covariates),
+        n_states=spec.n_states,
+        transitions=tuple((int(a) + 1, int(b) + 1) for a, b in spec.trans),
+        covariate_names=tuple(setup.covariates),
         covariate_means=pdd.cov_means,
-        misclassifications=tuple((int(a) + 1, int(b) + 1) for a, b in misc),
+        misclassifications=tuple((int(a) + 1, int(b) + 1) for a, b in spec.misc),
+        misc_covariate_names=tuple(setup.misc_covariates),
+        misc_covariate_means=pdd.ecov_means if setup.misc_covariates else np.zeros(0),
+        param_names=tuple(setup.names[: setup.n_main]),
         initprobs=ip,
-        exact_death_states=tuple(int(s) for s in exact_death_states),
+        exact_death_states=tuple(int(s) for s in setup.call["exact_death_states"]),
         converged=converged,
-        n_iterations=n_iter,
-        gradient=g,
-        ci_level=ci_level,
+        n_iterations=opt.n_iter,
+        gradient=opt.gradient,
+        conf_level=conf_level,
         _spec=spec,
         _panel=pdd,
-        _seq=seq,
-        _pairs=pairs,
-        pci=None if cuts is None else tuple(float(c) for c in cuts),
-        _call=call,
+        _seq=objective.seq,
+        _pairs=objective.pairs,
+        pci=None if setup.cuts is None else tuple(float(c) for c in setup.cuts),
+        _call=setup.call,
         n_estimated=n_est,
     )

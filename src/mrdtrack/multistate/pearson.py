@@ -32,8 +32,17 @@ whose conventions we share, all of them:
   ``p = #{T_b > T} / B``), seeded, serial by default or on a Dask client.
 
 Random numbers come from numpy (seeded), not R's generator: the exact-time imputation and the
-bootstrap agree with msm in distribution, not digit for digit.  Not implemented (raise):
-misclassification models and models with ``pci``.
+bootstrap agree with msm in distribution, not digit for digit.
+
+Misclassification models (as msm): the expected counts of observed states are
+``p' P(dt) E`` with ``p`` the distribution of the true state at the start of the interval,
+filtered through the subject's earlier observed states from the initial probabilities (the
+first observed state is not conditioned on); E at the misclassification covariates of the
+observation ending the interval; the allowed transitions are those between observed states,
+``(E > 0)' P(1) (E > 0)``; no accurate p-value (msm computes none).  Models with ``pci``: the
+inserted cut-point observations are censored observations inside a series and are dropped with
+msm's warning, an interval's intensities are those of the period of the observation that ends
+it, and with no other covariates there is one covariate group (msm).
 
 References
 ----------
@@ -49,6 +58,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -56,8 +66,11 @@ import scipy.integrate
 import scipy.linalg
 import scipy.stats
 
+from mrdtrack.errors import ConvergenceError, EstimationError
+
 from ._likelihood import OBS_DEATH, full_p_and_dp
-from .expm import eigen_decompose, pmatrix_eigen
+from .bootstrap import refit_like, run_tasks, simulate_from_fit
+from .expm import eigen_decompose, pmatrix_by_pattern
 
 _SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 
@@ -67,8 +80,9 @@ def _quantile7(x: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return np.quantile(np.asarray(x, dtype=float), probs, method="linear")
 
 
-def qcut(x: np.ndarray, n: int | None = None, qu: np.ndarray | None = None, eps: float = 1e-6):
-    """Quantile groups as msm's internal ``qcut``: (0-based codes, number of groups, cuts)."""
+def qcut(x: np.ndarray, n: int | None = None, qu: np.ndarray | None = None, nudge: float = 1e-6):
+    """Quantile groups as msm's internal ``qcut``: (0-based codes, number of groups, cuts);
+    a cut equal to the previous one is moved up by ``nudge`` (msm's 1e-6)."""
     x = np.asarray(x, dtype=float)
     if qu is None:
         qu = _quantile7(x, np.linspace(0.0, 1.0, n + 1))
@@ -83,7 +97,7 @@ def qcut(x: np.ndarray, n: int | None = None, qu: np.ndarray | None = None, eps:
         qu[qu == qu.max()] = max(qu.max(), x.max())
         qu[qu == qu.min()] = min(qu.min(), x.min())
     lag = np.r_[-np.inf, qu[:-1]]
-    qu = np.where(qu == lag, qu + eps, qu)
+    qu = np.where(qu == lag, qu + nudge, qu)
     ng = len(qu) - 1
     code = np.searchsorted(qu, x, side="right") - 1
     code = np.where(x == qu[-1], ng - 1, code)
@@ -199,6 +213,7 @@ class _Prepared:
     first: np.ndarray
     cens_any: bool
     src: np.ndarray  # row of the fit's sorted panel data
+    ex: np.ndarray  # (n, C_e) raw misclassification covariates
 
 
 def _prepare(fit) -> _Prepared:
@@ -208,6 +223,7 @@ def _prepare(fit) -> _Prepared:
     si = pdd.subject_index
     t = pdd.time
     x = pdd.x
+    ex = pdd.ex if pdd.ex is not None else np.zeros((len(t), 0))
     src = np.arange(len(t))
     last = pdd.last
     codes = np.unique(st[st < 0])
@@ -225,24 +241,28 @@ def _prepare(fit) -> _Prepared:
             else "Omitting all censored states",
             stacklevel=3,
         )
-    st, si, t, x, src = st[keep], si[keep], t[keep], x[keep], src[keep]
+    st, si, t, x, src, ex = st[keep], si[keep], t[keep], x[keep], src[keep], ex[keep]
     counts = np.bincount(si, minlength=int(si.max()) + 1 if len(si) else 0)
     multi = counts[si] > 1
-    st, si, t, x, src = st[multi], si[multi], t[multi], x[multi], src[multi]
+    st, si, t, x, src, ex = st[multi], si[multi], t[multi], x[multi], src[multi], ex[multi]
     st = np.where(st < 0, k, st)
     first = np.ones(len(st), dtype=bool)
     first[1:] = si[1:] != si[:-1]
     prev = np.r_[-1, st[:-1]]
     interval = np.where(first, 0.0, t - np.r_[t[0] if len(t) else 0.0, t[:-1]])
-    return _Prepared(si, t, st, x, prev, interval, first, bool(np.any(st == k)), src)
+    return _Prepared(si, t, st, x, prev, interval, first, bool(np.any(st == k)), src, ex)
 
 
 def _allowed(fit, cens: bool) -> np.ndarray:
-    """Transitions r -> s seen as possible over one time unit (msm ``intervaltrans.msm``)."""
+    """Transitions r -> s seen as possible over one time unit (msm ``intervaltrans.msm``); in a
+    misclassification model between observed states, ``(E > 0)' P(1) (E > 0)``."""
     k = fit.n_states
     qm = fit.qmatrix()
     absorbing = np.all(qm == 0, axis=1)
     p1 = scipy.linalg.expm(qm)
+    if fit.hidden:
+        eb = (fit.ematrix() > 0).astype(float)
+        p1 = eb.T @ p1 @ eb
     at = np.argwhere(np.abs(p1) > _SQRT_EPS)
     at = at[~(absorbing[at[:, 0]] & absorbing[at[:, 1]])]
     if cens:
@@ -345,7 +365,7 @@ def pearson_test(
 
     Parameters
     ----------
-    fit : PanelMarkovFit (not a misclassification model; no ``pci``).
+    fit : PanelMarkovFit (with or without misclassification or ``pci``, as msm).
     timegroups, intervalgroups, covgroups : numbers of quantile groups (msm's arguments).
     transitions : optional grouping of the allowed transitions (one integer per transition, in
         msm's order; only transitions from the same state may share a group).
@@ -366,11 +386,13 @@ def pearson_test(
     PearsonResult with ``statistic``, ``df_lower``/``df_upper`` and their p-values,
     ``p_accurate``, ``p_boot`` and the observed/expected tables.
     """
-    if fit.hidden:
-        raise NotImplementedError("pearson_test for misclassification models is not implemented")
-    if fit.pci is not None:
-        raise NotImplementedError("pearson_test for models with pci is not implemented")
     pdd = fit._panel
+    if boot and (fit.hidden or fit.pci is not None):
+        # msm's simfitted.msm draws misclassified observations and drops pci rows; our
+        # simulate_from_fit does neither yet
+        raise NotImplementedError(
+            "bootstrap p-value for misclassification or pci models is not implemented"
+        )
     if np.any(pdd.obstype == 2):
         raise ValueError("exact transition times (obstype 2) are not supported: panel data only")
     rng = np.random.default_rng(seed)
@@ -388,8 +410,6 @@ def pearson_test(
     )
     if not boot:
         return core
-    from .bootstrap import pearson_boot_statistics
-
     stats = pearson_boot_statistics(
         fit,
         core,
@@ -431,50 +451,19 @@ def pearson_statistic_only(fit, seed: int, **kwargs) -> float:
     ).statistic
 
 
-def _pmats(fit, dt: np.ndarray, pat: np.ndarray, qpat: np.ndarray) -> np.ndarray:
-    """P(dt) per record from the eigen-decomposition of each covariate pattern's generator
-    (scaling and squaring for ill-conditioned ones), once per distinct (dt, pattern)."""
-    key = np.column_stack([dt, pat])
-    uniq, inv = np.unique(key, axis=0, return_inverse=True)
-    inv = inv.ravel()
-    up = uniq[:, 1].astype(int)
-    lam, v, vinv, ok = eigen_decompose(qpat)
-    pm = np.empty((len(uniq), *qpat.shape[1:]))
-    good = ok[up]
-    if np.any(good):
-        i = np.flatnonzero(good)
-        pm[i] = pmatrix_eigen(lam[up[i]], v[up[i]], vinv[up[i]], uniq[i, 0])
-    if not np.all(good):
-        i = np.flatnonzero(~good)
-        pm[i] = scipy.linalg.expm(qpat[up[i]] * uniq[i, 0][:, None, None])
-    return pm[inv]
+class _Transitions(NamedTuple):
+    """Allowed transitions (msm ``intervaltrans.msm``) and their grouping into table columns."""
+
+    allowed: np.ndarray  # (n_allowed, 2), 0-based; K = censored
+    use_code: np.ndarray  # column of each allowed transition
+    n_groups: int
+    labels: tuple[str, ...]
+    tfrom: np.ndarray  # origin of each column
+    tto: np.ndarray  # destination of each column's first transition
 
 
-def _statistic(
-    information,
-    fit,
-    timegroups,
-    intervalgroups,
-    covgroups,
-    transitions,
-    n_imp,
-    indep_cens,
-    accurate_p,
-    rng,
-) -> PearsonResult:
+def _transition_groups(fit, cens: bool, transitions) -> _Transitions:
     k = fit.n_states
-    d = _prepare(fit)
-    pdd = fit._panel
-    exact_death = bool(np.any(pdd.obstype == OBS_DEATH))
-    absorbing = np.all(fit.qmatrix() == 0, axis=1)
-    dstates = np.flatnonzero(absorbing) if exact_death else np.array([], dtype=int)
-    nd = np.flatnonzero(~absorbing) if exact_death else np.arange(k)
-    nnd = len(nd)
-    cens = d.cens_any
-    nstc = k + 1 if cens else k
-    maxint = float(d.interval.max())
-    maxtimes = np.where(np.isin(d.state, dstates), maxint + 1, d.interval)
-
     allowed = _allowed(fit, cens)
     n_allowed = len(allowed)
     use = np.arange(n_allowed) if transitions is None else np.asarray(transitions)
@@ -490,21 +479,56 @@ def _statistic(
         labs.append(",".join(f"{a + 1}-{b + 1 if b < k else 'cens'}" for a, b in members))
     tfrom = np.array([allowed[use_code == g][0, 0] for g in range(len(ugroups))])
     tto = np.array([allowed[use_code == g][0, 1] for g in range(len(ugroups))])
+    return _Transitions(allowed, use_code, len(ugroups), tuple(labs), tfrom, tto)
 
-    # covariate patterns (raw values) and their generators
-    ncov = d.x.shape[1]
-    if ncov:
+
+class _Layout(NamedTuple):
+    """The intervals of the test (one per observation after a subject's first), their cells
+    (time, interval and covariate groups) and the state sets the tables need."""
+
+    k: int
+    nd: np.ndarray  # transient states when deaths are exact, else all states
+    dstates: np.ndarray  # states entered at exact times
+    nstc: int  # observed outcomes: K states (+ censored)
+    cens: bool
+    exact_death: bool
+    mt: np.ndarray
+    mint: np.ndarray
+    mstate: np.ndarray
+    mprev: np.ndarray
+    mpat: np.ndarray
+    mmax: np.ndarray
+    tg: np.ndarray
+    intervalq: list
+    ig: np.ndarray
+    cg: np.ndarray
+    dims: tuple[int, int, int]
+    obtype: np.ndarray  # 0 observed, 1 exact death, 2 censored
+    valid: np.ndarray  # previous state is a table row (msm prevstate levels)
+    tr: _Transitions
+
+
+def _patterns(fit, d: _Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """Covariate pattern of each observation (raw values) and each pattern's generator."""
+    if d.x.shape[1]:
         upat, pat = np.unique(d.x, axis=0, return_inverse=True)
-        pat = pat.ravel()
         qpat = np.stack([fit.qmatrix(dict(zip(fit.covariate_names, u, strict=True))) for u in upat])
-    else:
-        pat = np.zeros(len(d.state), dtype=np.int64)
-        qpat = fit.qmatrix()[None]
-    rates = np.trace(qpat, axis1=1, axis2=2)[pat]
+        return pat.ravel(), qpat
+    return np.zeros(len(d.state), dtype=np.int64), fit.qmatrix()[None]
 
+
+def _layout(fit, d: _Prepared, pat, qpat, timegroups, intervalgroups, covgroups, transitions):
+    k = fit.n_states
+    exact_death = bool(np.any(fit._panel.obstype == OBS_DEATH))
+    absorbing = np.all(fit.qmatrix() == 0, axis=1)
+    dstates = np.flatnonzero(absorbing) if exact_death else np.array([], dtype=int)
+    nd = np.flatnonzero(~absorbing) if exact_death else np.arange(k)
+    cens = d.cens_any
+    maxtimes = np.where(np.isin(d.state, dstates), float(d.interval.max()) + 1, d.interval)
+    tr = _transition_groups(fit, cens, transitions)
+    rates = np.trace(qpat, axis1=1, axis2=2)[pat]
     m = ~d.first
-    mt, mint, mstate, mprev, mpat = d.time[m], d.interval[m], d.state[m], d.prev[m], pat[m]
-    mrates, mmax = rates[m], maxtimes[m]
+    mt, mint, mstate, mprev = d.time[m], d.interval[m], d.state[m], d.prev[m]
     ntr = len(mt)
     tg, n_tg, _ = qcut(mt, min(len(np.unique(mt)), timegroups))
     ndmask = np.isin(mstate, nd)
@@ -518,143 +542,185 @@ def _statistic(
         ig_raw[sel] = qcut(mint[sel], qu=q)[0]
     ig_levels = np.unique(ig_raw)
     ig = np.searchsorted(ig_levels, ig_raw)
-    n_ig = len(ig_levels)
-    if ncov:
+    # msm: one covariate group when the only covariates are pci's time periods
+    period_only = fit.pci is not None and all(
+        n.startswith("timeperiod[") for n in fit.covariate_names
+    )
+    if d.x.shape[1] and not period_only:
+        mrates = rates[m]
         cg, n_cg, _ = qcut(mrates, min(len(np.unique(mrates)), covgroups))
     else:
         cg, n_cg = np.zeros(ntr, dtype=np.int64), 1
-    dims = (n_tg, n_ig, n_cg)
     obtype = np.zeros(ntr, dtype=np.int64)
     if exact_death:
         obtype[np.isin(mstate, dstates)] = 1
     obtype[mstate == k] = 2
-    mcens = (obtype == 2).astype(np.int64)
-    death = np.flatnonzero(obtype == 1)
-    valid = (mprev >= 0) & (mprev < nnd)  # prevstate levels 1..n transient (msm)
+    valid = (mprev >= 0) & (mprev < len(nd))  # prevstate levels 1..n transient (msm)
+    return _Layout(
+        k, nd, dstates, k + 1 if cens else k, cens, exact_death,
+        mt, mint, mstate, mprev, pat[m], maxtimes[m],
+        tg, intervalq, ig, cg, (n_tg, len(ig_levels), n_cg), obtype, valid, tr,
+    )  # fmt: skip
 
-    pm = _pmats(fit, mint, mpat, qpat)
-    prob = np.zeros((ntr, k))
-    nondeath = np.flatnonzero((obtype != 1) & valid)
-    prob[nondeath] = pm[nondeath, mprev[nondeath], :]
 
-    def tables(igv, censv, prob_):
-        obs = np.zeros((nstc, nnd, *dims))
-        v = np.flatnonzero(valid)
-        np.add.at(obs, (mstate[v], mprev[v], tg[v], igv[v], cg[v]), 1.0)
-        expc = np.zeros((k, nnd, *dims, 2))
-        for j in range(k):
-            np.add.at(expc[j], (mprev[v], tg[v], igv[v], cg[v], censv[v]), prob_[v, j])
-        return obs, expc
+def _tables(lay: _Layout, igv, censv, prob):
+    """Observed counts (outcome, origin, cells) and expected ones split by censoring."""
+    k, nnd, dims = lay.k, len(lay.nd), lay.dims
+    obs = np.zeros((lay.nstc, nnd, *dims))
+    v = np.flatnonzero(lay.valid)
+    np.add.at(obs, (lay.mstate[v], lay.mprev[v], lay.tg[v], igv[v], lay.cg[v]), 1.0)
+    expc = np.zeros((k, nnd, *dims, 2))
+    for j in range(k):
+        np.add.at(expc[j], (lay.mprev[v], lay.tg[v], igv[v], lay.cg[v], censv[v]), prob[v, j])
+    return obs, expc
 
-    def aggregate(obs, exp_):
-        o = np.stack([obs[b, a] for a, b in allowed], axis=-1)
-        e = np.stack([exp_[b, a] for a, b in allowed], axis=-1)
-        o2 = np.zeros((*dims, len(ugroups)))
-        e2 = np.zeros((*dims, len(ugroups)))
-        for i in range(n_allowed):
-            o2[..., use_code[i]] += o[..., i]
-            e2[..., use_code[i]] += e[..., i]
-        return o2, e2
 
-    def finish(obs, expc, adjust):
-        exp_ = np.zeros((nstc, nnd, *dims))
-        exp_[:k] = expc[..., 0]
-        if exact_death:
-            for j in dstates:
-                exp_[j] = expc[j, ..., 0] + expc[j, ..., 1]
-        else:
-            exp_[k - 1] = expc[k - 1, ..., 0] + expc[k - 1, ..., 1]
-        if cens:
-            exp_[k] = expc[:nnd, ..., 1].sum(axis=0)
-        exp_[exp_ < _SQRT_EPS] = 0.0
-        if adjust:
-            exp_ = _adjust_cens(exp_, obs, k, nd, dstates, cens)
-        return aggregate(obs, exp_)
+def _aggregate(lay: _Layout, obs, exp_):
+    """Cells x transition columns (grouped transitions summed)."""
+    tr = lay.tr
+    o = np.stack([obs[b, a] for a, b in tr.allowed], axis=-1)
+    e = np.stack([exp_[b, a] for a, b in tr.allowed], axis=-1)
+    o2 = np.zeros((*lay.dims, tr.n_groups))
+    e2 = np.zeros((*lay.dims, tr.n_groups))
+    for i in range(len(tr.allowed)):
+        o2[..., tr.use_code[i]] += o[..., i]
+        e2[..., tr.use_code[i]] += e[..., i]
+    return o2, e2
 
-    imputed_times = None
-    if exact_death and len(death):
-        incl = np.isin(obtype, [0, 1, 2] if indep_cens else [0, 1])
-        emp = _empirical_dists(mint[incl], mstate[incl], tg[incl], n_tg, np.isin(mstate[incl], nd))
-        imp_t = np.zeros((len(death), n_imp))
-        imp_c = np.zeros((len(death), n_imp), dtype=bool)
-        imp_g = np.zeros((len(death), n_imp), dtype=np.int64)
-        for i, r in enumerate(death):
-            tt, cc = _sample_times(rng, mint[r], mmax[r], emp[tg[r]], n_imp)
-            imp_t[i], imp_c[i] = tt, cc
-            code = qcut(tt, qu=intervalq[tg[r]])[0]
-            imp_g[i] = code  # msm relabels by level position
-        pim = _pmats(fit, imp_t.ravel(), np.repeat(mpat[death], n_imp), qpat).reshape(
-            len(death), n_imp, k, k
-        )
-        stats = np.zeros(n_imp)
-        o_sum = np.zeros((*dims, len(ugroups)))
-        e_sum = np.zeros_like(o_sum)
-        d_sum = np.zeros_like(o_sum)
-        igv = ig.copy()
-        censv = mcens.copy()
-        prob_i = prob.copy()
-        dv = valid[death]
-        for rep in range(n_imp):
-            prob_i[death[dv]] = pim[dv, rep][np.arange(int(dv.sum())), mprev[death[dv]], :]
-            igv[death] = np.clip(imp_g[:, rep], 0, n_ig - 1)
-            censv[death] = imp_c[:, rep]
-            obs, expc = tables(igv, censv, prob_i)
-            o, e = finish(obs, expc, adjust=True)
-            dev = (o - e) ** 2 / (e + (e == 0))
-            o_sum += o
-            e_sum += e
-            d_sum += dev
-            stats[rep] = dev.sum()
-        otab, etab = o_sum / n_imp, e_sum / n_imp
-        imputed_times = np.repeat(pdd.time[:, None], n_imp, axis=1)
-        rows = d.src[m][death]
-        imputed_times[rows] = (mt[death] - mint[death])[:, None] + imp_t
-        etab[etab < _SQRT_EPS] = 0.0
-        stat = float(stats.mean())
+
+def _finish(lay: _Layout, obs, expc, adjust: bool):
+    """Expected counts per outcome (censored intervals as msm), adjusted for censoring."""
+    k, nnd = lay.k, len(lay.nd)
+    exp_ = np.zeros((lay.nstc, nnd, *lay.dims))
+    exp_[:k] = expc[..., 0]
+    if lay.exact_death:
+        for j in lay.dstates:
+            exp_[j] = expc[j, ..., 0] + expc[j, ..., 1]
     else:
-        obs, expc = tables(ig, mcens, prob)
-        otab, etab = finish(obs, expc, adjust=cens)
-        stat = float(((otab - etab) ** 2 / (etab + (etab == 0))).sum())
+        exp_[k - 1] = expc[k - 1, ..., 0] + expc[k - 1, ..., 1]
+    if lay.cens:
+        exp_[k] = expc[:nnd, ..., 1].sum(axis=0)
+    exp_[exp_ < _SQRT_EPS] = 0.0
+    if adjust:
+        exp_ = _adjust_cens(exp_, obs, k, lay.nd, lay.dstates, lay.cens)
+    return _aggregate(lay, obs, exp_)
 
-    # degrees of freedom (msm)
+
+def _imputed_tables(fit, d, lay: _Layout, qpat, prob, filt, n_imp, indep_cens, rng):
+    """Exact deaths: tables and statistic averaged over ``n_imp`` imputed next-visit times
+    (msm), and the imputed visit times (for the parametric bootstrap)."""
+    k, death, mint, tg = lay.k, np.flatnonzero(lay.obtype == 1), lay.mint, lay.tg
+    incl = np.isin(lay.obtype, [0, 1, 2] if indep_cens else [0, 1])
+    emp = _empirical_dists(
+        mint[incl], lay.mstate[incl], tg[incl], lay.dims[0], np.isin(lay.mstate[incl], lay.nd)
+    )
+    imp_t = np.zeros((len(death), n_imp))
+    imp_c = np.zeros((len(death), n_imp), dtype=bool)
+    imp_g = np.zeros((len(death), n_imp), dtype=np.int64)
+    for i, r in enumerate(death):
+        tt, cc = _sample_times(rng, mint[r], lay.mmax[r], emp[tg[r]], n_imp)
+        imp_t[i], imp_c[i] = tt, cc
+        imp_g[i] = qcut(tt, qu=lay.intervalq[tg[r]])[0]  # msm relabels by level position
+    pim = pmatrix_by_pattern(qpat, imp_t.ravel(), np.repeat(lay.mpat[death], n_imp)).reshape(
+        len(death), n_imp, k, k
+    )
+    stats = np.zeros(n_imp)
+    o_sum = np.zeros((*lay.dims, lay.tr.n_groups))
+    e_sum = np.zeros_like(o_sum)
+    igv = lay.ig.copy()
+    censv = (lay.obtype == 2).astype(np.int64)
+    prob_i = prob.copy()
+    dv = lay.valid[death]
+    for rep in range(n_imp):
+        if fit.hidden:
+            before, emats = filt
+            prob_i[death] = np.einsum("nk,nkl,nlo->no", before[death], pim[:, rep], emats[death])
+        else:
+            prob_i[death[dv]] = pim[dv, rep][np.arange(int(dv.sum())), lay.mprev[death[dv]], :]
+        igv[death] = np.clip(imp_g[:, rep], 0, lay.dims[1] - 1)
+        censv[death] = imp_c[:, rep]
+        o, e = _finish(lay, *_tables(lay, igv, censv, prob_i), adjust=True)
+        o_sum += o
+        e_sum += e
+        stats[rep] = ((o - e) ** 2 / (e + (e == 0))).sum()
+    otab, etab = o_sum / n_imp, e_sum / n_imp
+    imputed_times = np.repeat(fit._panel.time[:, None], n_imp, axis=1)
+    rows = d.src[~d.first][death]
+    imputed_times[rows] = (lay.mt[death] - mint[death])[:, None] + imp_t
+    etab[etab < _SQRT_EPS] = 0.0
+    return otab, etab, float(stats.mean()), imputed_times
+
+
+def _degrees_of_freedom(fit, lay: _Layout, otab, stat):
+    """msm's upper-bound df (cells x independent transitions, minus empty-origin cells) and
+    lower-bound df (minus the parameters; undefined with imputed visits), with p-values."""
+    k, tfrom, tto = lay.k, lay.tr.tfrom, lay.tr.tto
     to_real = tto < k
     n_indep = int(np.sum(to_real) - len(np.unique(tfrom[to_real])))
     ufrom, from_code = np.unique(tfrom, return_inverse=True)
     n_from = np.stack([otab[..., from_code == f].sum(axis=-1) for f in range(len(ufrom))])
     ndf = np.bincount(from_code) - 1
     n_zero = float(np.sum((n_from == 0) * ndf[:, None, None, None]))
-    df_upper = float(np.prod(dims) * n_indep - n_zero)
+    df_upper = float(np.prod(lay.dims) * n_indep - n_zero)
     df_lower = df_upper - fit.n_free
     p_upper = float(scipy.stats.chi2.sf(stat, df_upper))
-    if exact_death:
-        df_lower_out, p_lower = float("nan"), float("nan")
+    if lay.exact_death:
+        return df_upper, p_upper, float("nan"), float("nan"), ufrom
+    return df_upper, p_upper, df_lower, float(scipy.stats.chi2.sf(stat, df_lower)), ufrom
+
+
+def _statistic(
+    information,
+    fit,
+    timegroups,
+    intervalgroups,
+    covgroups,
+    transitions,
+    n_imp,
+    indep_cens,
+    accurate_p,
+    rng,
+) -> PearsonResult:
+    """The test: layout of intervals and cells, expected probabilities, tables (averaged over
+    imputations with exact deaths), degrees of freedom and p-values."""
+    d = _prepare(fit)
+    pat, qpat = _patterns(fit, d)
+    lay = _layout(fit, d, pat, qpat, timegroups, intervalgroups, covgroups, transitions)
+    pm = pmatrix_by_pattern(qpat, lay.mint, lay.mpat)
+    prob = np.zeros((len(lay.mt), lay.k))
+    filt = None
+    if fit.hidden:
+        filt = _true_state_filter(fit, d, ~d.first, pm, lay.nd)
+        nondeath = np.flatnonzero(lay.obtype != 1)
+        prob[nondeath] = np.einsum("nk,nkl,nlo->no", filt[0], pm, filt[1])[nondeath]
     else:
-        df_lower_out, p_lower = df_lower, float(scipy.stats.chi2.sf(stat, df_lower))
-    p_acc, lam = None, None
-    if accurate_p and not cens and not exact_death:
-        p_acc, lam = _accurate_p(
-            fit,
-            information,
-            stat,
-            etab,
-            dims,
-            tfrom,
-            tto,
-            ufrom,
-            mprev,
-            tg,
-            ig,
-            cg,
-            mint,
-            mpat,
-            pm,
-            valid,
+        nondeath = np.flatnonzero((lay.obtype != 1) & lay.valid)
+        prob[nondeath] = pm[nondeath, lay.mprev[nondeath], :]
+    imputed_times = None
+    if lay.exact_death and np.any(lay.obtype == 1):
+        otab, etab, stat, imputed_times = _imputed_tables(
+            fit, d, lay, qpat, prob, filt, n_imp, indep_cens, rng
         )
+    else:
+        censv = (lay.obtype == 2).astype(np.int64)
+        otab, etab = _finish(lay, *_tables(lay, lay.ig, censv, prob), adjust=lay.cens)
+        stat = float(((otab - etab) ** 2 / (etab + (etab == 0))).sum())
+    df_upper, p_upper, df_lower, p_lower, ufrom = _degrees_of_freedom(fit, lay, otab, stat)
+    p_acc, lam = None, None
+    # msm: only for models without censoring codes (pci inserts censored rows), exact times or
+    # misclassification
+    no_censoring = not lay.cens and len(fit._panel.censor_sets) == 0
+    if accurate_p and no_censoring and not lay.exact_death and not fit.hidden:
+        p_acc, lam = _accurate_p(
+            fit, information, stat, etab, lay.dims, lay.tr.tfrom, lay.tr.tto, ufrom,
+            lay.mprev, lay.tg, lay.ig, lay.cg, lay.mint, lay.mpat, pm, lay.valid,
+        )  # fmt: skip
+    n_tg, n_ig, n_cg = lay.dims
     cells = tuple((a, b, c) for c in range(n_cg) for b in range(n_ig) for a in range(n_tg))
     flat = lambda a: a.transpose(2, 1, 0, 3).reshape(-1, a.shape[-1])  # noqa: E731
     return PearsonResult(
         statistic=stat,
-        df_lower=df_lower_out,
+        df_lower=df_lower,
         p_lower=p_lower,
         df_upper=df_upper,
         p_upper=p_upper,
@@ -663,12 +729,44 @@ def _statistic(
         boot_statistics=None,
         observed=flat(otab),
         expected=flat(etab),
-        transitions=tuple(labs),
+        transitions=lay.tr.labels,
         cells=cells,
-        n_imputations=n_imp if exact_death else None,
+        n_imputations=n_imp if lay.exact_death else None,
         lam=lam,
         _imputed_times=imputed_times,
     )
+
+
+def _true_state_filter(fit, d: _Prepared, m: np.ndarray, pm: np.ndarray, nd: np.ndarray):
+    """Misclassification models, as msm ``pearson.msm``: the distribution of the true state at
+    the start of each interval given the subject's earlier observed states, and E per interval.
+
+    The first interval starts from the initial probabilities (the first observed state is not
+    conditioned on, as in msm); after an interval ending in observed transient state o the
+    distribution is ``p' (P(dt) * E[:, o]')`` normalised.  E is evaluated at the
+    misclassification covariates of the observation ending the interval.
+    """
+    idx = np.flatnonzero(m)
+    k = fit.n_states
+    spec = fit._spec
+    if spec.n_ecov:
+        _, _, eta = spec.split(fit.params)
+        emats = spec.ematrices(eta, d.ex[idx] - fit.misc_covariate_means[None, :])
+    else:
+        emats = np.broadcast_to(fit.ematrix(), (len(idx), k, k))
+    first_int = d.first[idx - 1]
+    state = d.state[idx]
+    observed_transient = np.isin(state, nd)
+    before = np.empty((len(idx), k))
+    cur = fit.initprobs
+    for i in range(len(idx)):
+        if first_int[i]:
+            cur = fit.initprobs
+        before[i] = cur
+        if observed_transient[i]:
+            v = cur @ (pm[i] * emats[i][:, state[i]][None, :])
+            cur = v / v.sum()
+    return before, emats
 
 
 def expected_information(fit) -> np.ndarray:
@@ -806,3 +904,32 @@ def _dp_rows_pattern(fit, prev, dt, pat):
     else:
         x = np.zeros((len(dt), 0))
     return _dp_rows(fit, prev, dt, x)[1]
+
+
+# ---------------------------------------------------------------- Pearson parametric bootstrap
+def _pearson_task(fit, kwargs, imputed_times, seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(10):
+        times = None
+        if imputed_times is not None:
+            times = imputed_times[:, rng.integers(imputed_times.shape[1])]
+        frame, call = simulate_from_fit(fit, seed=int(rng.integers(2**31)), times=times)
+        try:
+            refit = refit_like(fit, frame, call)
+        except (ConvergenceError, EstimationError, ValueError, np.linalg.LinAlgError):
+            continue
+        try:
+            return pearson_statistic_only(refit, int(rng.integers(2**31)), **kwargs)
+        except (ValueError, IndexError):
+            continue
+    return np.nan
+
+
+def pearson_boot_statistics(fit, core, n_boot, seed, client, kwargs) -> np.ndarray:
+    """Pearson statistics of ``n_boot`` data sets simulated from the fit and refitted (msm's
+    ``pearson.boot.msm``); with exact-time deaths, each data set uses one set of imputed
+    visit times in place of the death times, as msm does."""
+    seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=n_boot)
+    imputed = core._imputed_times if hasattr(core, "_imputed_times") else None
+    out = np.array(run_tasks(_pearson_task, seeds, client, fit, kwargs, imputed), dtype=float)
+    return out[np.isfinite(out)]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import scipy.linalg
 
 from .derived import parameter_draws
 
@@ -60,10 +61,10 @@ class PrevalenceResult:
             | (pl.col("observed_pct") > pl.col("upper_pct"))
         )
 
-    def plot(self, time_unit: str = "years"):
+    def plot(self, unit: str = "years"):
         """Observed (points) and expected (line, shaded limits) % per state against time, one
         panel per state (msm ``plot.prevalence.msm``)."""
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # optional heavy dependency: only for the plot
 
         states = sorted(self.frame["state"].unique().to_list())
         fig, axes = plt.subplots(
@@ -83,7 +84,7 @@ class PrevalenceResult:
             ax.plot(t, d["expected_pct"].to_numpy(), color="0.2", label="expected")
             ax.plot(t, d["observed_pct"].to_numpy(), "o", color="C3", ms=4, label="observed")
             ax.set_title(self.state_labels.get(s, f"state {s}"), fontsize=10)
-            ax.set_xlabel(time_unit)
+            ax.set_xlabel(unit)
             ax.set_ylim(0, 100)
         axes[0][0].set_ylabel("prevalence (%)")
         axes[0][-1].legend(fontsize=8, frameon=False)
@@ -96,18 +97,23 @@ def prevalence_over_time(
     times: Sequence[float],
     *,
     ci: str = "normal",
-    n_draws: int = 500,
+    n_draws: int | None = None,
     seed: int | None = None,
     state_labels: Mapping[int, str] | None = None,
 ) -> PrevalenceResult:
     """Observed and expected prevalence at ``times`` with limits for the expected percentages
-    (R ``prevalence.msm(x, times, ci = "normal", B = n_draws)``); ``ci="none"`` for none."""
+    (R ``prevalence.msm(x, times, ci = "normal", B = n_draws)``, ``n_draws`` default 500);
+    ``ci="none"`` for none (then ``n_draws`` / ``seed`` are a TypeError)."""
+    if ci not in ("normal", "none"):
+        raise ValueError("ci must be 'normal' or 'none'")
+    unused = [n for n, v in (("n_draws", n_draws), ("seed", seed)) if v is not None]
+    if ci == "none" and unused:
+        raise TypeError(f"ci='none' does not use {unused}")
     base = fit.prevalence(times)
     labels = dict(state_labels or {})
     if ci == "none":
         return PrevalenceResult(base, "none", labels)
-    if ci != "normal":
-        raise ValueError("ci must be 'normal' or 'none'")
+    n_draws = 500 if n_draws is None else n_draws
     draws = parameter_draws(fit, n_draws, seed)
     if len(fit.covariate_names) == 0:
         sims = _expected_pct_draws(fit, np.asarray(times, dtype=float), draws)
@@ -115,7 +121,7 @@ def prevalence_over_time(
         sims = np.array(
             [fit_at(fit, p).prevalence(times).get_column("expected_pct").to_numpy() for p in draws]
         )
-    a = (1 - fit.ci_level) / 2
+    a = (1 - fit.conf_level) / 2
     out = base.with_columns(
         pl.Series("lower_pct", np.quantile(sims, a, axis=0)),
         pl.Series("upper_pct", np.quantile(sims, 1 - a, axis=0)),
@@ -127,8 +133,6 @@ def _expected_pct_draws(fit, times: np.ndarray, draws: np.ndarray) -> np.ndarray
     """Expected percentages per draw without covariates: the number at risk cancels, so they
     are ``100 p0 P(t - t0) [E]`` with ``p0`` the observed distribution at the first time (the
     initial probabilities for a misclassification model), as in `PanelMarkovFit.prevalence`."""
-    import scipy.linalg
-
     k = fit.n_states
     t0 = float(fit._panel.time.min())
     if fit.hidden:

@@ -64,7 +64,7 @@ def _fit(ctx: Context, res: SectionResult):
         state="state",
         exact_death_states=md.exact_death_states,
         censored_states=md.censored_states,
-        ci_level=ctx.config.conf_level,
+        conf_level=ctx.config.conf_level,
     )
     dropped: list[str] = []
     for _ in range(qmatrix.size):
@@ -146,20 +146,6 @@ def compute(ctx: Context, res: SectionResult) -> None:
         )
     res.tables.append(
         Table.from_frame(
-            "ms_intensities",
-            "Multi-state model: transition intensities per year (delta-method CI, as msm)",
-            q,
-            {
-                "from_label": ("From", "text"),
-                "to_label": ("To", "text"),
-                "estimate": ("Intensity", "f4"),
-                "lower": ("Lower", "f4"),
-                "upper": ("Upper", "f4"),
-            },
-        )
-    )
-    res.tables.append(
-        Table.from_frame(
             "ms_sojourn",
             "Mean sojourn time in each transient state (years)",
             soj,
@@ -203,15 +189,94 @@ def compute(ctx: Context, res: SectionResult) -> None:
             "the panel data are explained without direct transitions of this kind (events after "
             "such a state can pass through an unobserved intermediate state)."
         )
+    checked = {}
     for name, check in (
         ("Goodness of fit", lambda: _goodness_of_fit(ctx, res, fit, labels, seed)),
         ("Time homogeneity", lambda: _homogeneity(ctx, res, panel, fit, kw, labels)),
     ):
         try:
-            check()
+            checked[name] = check()
         except (EstimationError, ConvergenceError, ValueError, np.linalg.LinAlgError) as e:
             res.notes.append(f"{name} of the multi-state model not assessed: {e}")
+    _intensity_table(res, fit, checked.get("Time homogeneity"), labels)
     _adequacy(res)
+
+
+def preferred_intensities(fit, homogeneity, labels: dict[int, str]) -> tuple[pl.DataFrame, str]:
+    """Intensities of the model the likelihood-ratio test prefers, and which model that is.
+
+    Constant intensities when they are adequate (or untested); otherwise the piecewise-constant
+    model's intensities in each period (other covariates, if any, at their means), because one
+    constant intensity per transition averages over periods with different rates.
+    """
+    if homogeneity is None or homogeneity.homogeneous_adequate:
+        q = fit.intensities().with_columns(pl.lit("whole follow-up").alias("period"))
+        model = "homogeneous"
+    else:
+        pw = homogeneity.fit_piecewise
+        periods = [n for n in pw.covariate_names if n.startswith("timeperiod[")]
+        base = {
+            n: float(m)
+            for n, m in zip(pw.covariate_names, pw.covariate_means, strict=True)
+            if n not in periods
+        }
+        edges = [0.0, *homogeneity.cuts]
+        frames = []
+        for i in range(len(periods) + 1):
+            covs = {**base, **{n: float(j == i - 1) for j, n in enumerate(periods)}}
+            span = (
+                f"before year {edges[1]:g}"
+                if i == 0
+                else f"from year {edges[i]:g}"
+                + (f" to year {edges[i + 1]:g}" if i + 1 < len(edges) else "")
+            )
+            frames.append(pw.intensities(covs).with_columns(pl.lit(span).alias("period")))
+        q = pl.concat(frames)
+        model = "piecewise"
+    q = q.with_columns(
+        pl.col("from").replace_strict(labels, return_dtype=pl.String).alias("from_label"),
+        pl.col("to").replace_strict(labels, return_dtype=pl.String).alias("to_label"),
+    )
+    return q, model
+
+
+def _intensity_table(res: SectionResult, fit, homogeneity, labels) -> None:
+    q, model = preferred_intensities(fit, homogeneity, labels)
+    res.values["multistate"]["intensities_model"] = model
+    res.values["multistate"]["preferred_intensities"] = q.select(
+        "period", "from", "to", "estimate", "lower", "upper"
+    ).to_dicts()
+    if model == "homogeneous":
+        title = "Multi-state model: transition intensities per year (delta-method CI, as msm)"
+    else:
+        title = (
+            "Multi-state model: transition intensities per year in each period, from the "
+            "piecewise-constant model preferred by the likelihood-ratio test (delta-method CI, "
+            "as msm)"
+        )
+        res.paragraphs.append(
+            "The intensities shown are those of the piecewise-constant model, one per period: "
+            f"the likelihood-ratio test rejects constant intensities ({_p(homogeneity.p_value)}),"
+            " so a single intensity per transition would average over periods with different "
+            "rates. Sojourn times, 1-year probabilities and expected times to "
+            f"{labels[max(labels)]} assume constant intensities and are averages over "
+            "follow-up."
+        )
+    res.tables.append(
+        Table.from_frame(
+            "ms_intensities",
+            title,
+            q,
+            {
+                "period": ("Period", "text"),
+                "from_label": ("From", "text"),
+                "to_label": ("To", "text"),
+                "estimate": ("Intensity", "f4"),
+                "lower": ("Lower", "f4"),
+                "upper": ("Upper", "f4"),
+            },
+        )
+    )
 
 
 def _goodness_of_fit(ctx, res, fit, labels, seed) -> None:
@@ -324,12 +389,12 @@ def _homogeneity(ctx, res, panel, fit, kw, labels) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             h = time_homogeneity_test(
-                panel, cuts=[CUT_YEARS], qmatrix=qm, level=LEVEL, errors="warn", **kw
+                panel, cuts=[CUT_YEARS], qmatrix=qm, alpha=LEVEL, errors="warn", **kw
             )
     except (EstimationError, ConvergenceError, ValueError) as e:
         res.values["multistate_homogeneity"] = {"status": f"not estimable: {e}"}
         res.notes.append(f"Time homogeneity not tested: {e}")
-        return
+        return None
     hr = None
     if not h.homogeneous_adequate:
         hr = h.fit_piecewise.hazard_ratios()
@@ -371,6 +436,8 @@ def _homogeneity(ctx, res, panel, fit, kw, labels) -> None:
                 },
             )
         )
+
+    return h
 
 
 def _adequacy(res: SectionResult) -> None:
