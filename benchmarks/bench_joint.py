@@ -44,7 +44,7 @@ def main() -> None:
         fit = fit_joint_model(data)
         t_fit = time.perf_counter() - t0
         t0 = time.perf_counter()
-        dynamic_prediction(fit, data, 1.0, [1.0], n_samples=200, seed=1)
+        dynamic_prediction(fit, data, 1.0, [1.0], n_draws=200, seed=1)
         t_pred = time.perf_counter() - t0
         row = (
             f"| {n} | {data.n_obs} | {int(data.censored.sum())} | {int(data.event.sum())} | "

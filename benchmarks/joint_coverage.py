@@ -47,7 +47,7 @@ def true_values(tr: JointTruth) -> dict[str, float]:
     }
 
 
-def one(rep: int, n: int, tr: JointTruth, n_samples: int) -> dict:
+def one(rep: int, n: int, tr: JointTruth, n_draws: int) -> dict:
     long, pat = simulate_joint(n, tr, seed=10_000 + rep)
     data = truth_data(long, pat)
     with warnings.catch_warnings():
@@ -67,7 +67,7 @@ def one(rep: int, n: int, tr: JointTruth, n_samples: int) -> dict:
             "estimate": row["estimate"],
             "covered": bool(row["lower"] <= truth <= row["upper"]),
         }
-    dp = dynamic_prediction(fit, data, 2.0, [1.0], n_samples=n_samples, seed=rep).table()
+    dp = dynamic_prediction(fit, data, 2.0, [1.0], n_draws=n_draws, seed=rep).table()
     p = pat.filter(pl.col("event_time") > 2.0)
     b = p.select("b0", "b1").to_numpy()
     H = tr.cumulative_hazard(np.full(len(b), 2.0), np.full(len(b), 3.0), p["trt"].to_numpy(), b)

@@ -42,20 +42,7 @@ BANNED = {
 
 # (public callable, parameter): renamed on another helper's branch of issue #17; empty this
 # after merging those branches
-ALLOWED_UNTIL_MERGED = {
-    # multistate helper (issue #17, item 4)
-    ("mrdtrack.multistate.panel_markov:fit_panel_markov", "ci_level"),
-    ("mrdtrack.multistate.homogeneity:time_homogeneity_test", "level"),
-    ("mrdtrack.multistate.homogeneity:HomogeneityTest.reason", "time_unit"),
-    ("mrdtrack.multistate.prevalence:PrevalenceResult.plot", "time_unit"),
-    # msm's qcut offset (not a convergence tolerance): the multistate owner renames or keeps it
-    ("mrdtrack.multistate.pearson:qcut", "eps"),
-    # joint / predict helper (issue #17, item 4)
-    ("mrdtrack.joint.predict:dynamic_prediction", "level"),
-    ("mrdtrack.joint.predict:dynamic_prediction", "n_samples"),
-    ("mrdtrack.joint.result:JointModelResult.table", "level"),
-    ("mrdtrack.joint.data:joint_data", "time_unit"),
-}
+ALLOWED_UNTIL_MERGED: set[tuple[str, str]] = set()
 
 
 def banned_spelling(name: str, default: Any) -> str | None:

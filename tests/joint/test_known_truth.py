@@ -59,7 +59,7 @@ def test_parameters_recovered_within_bonferroni_se(sim):
 
 def test_dynamic_predictions_recover_the_true_patient_probabilities(sim):
     _long, pat, data, fit = sim
-    dp = dynamic_prediction(fit, data, 2.0, [1.0], n_samples=100, seed=3)
+    dp = dynamic_prediction(fit, data, 2.0, [1.0], n_draws=100, seed=3)
     tab = dp.table()
     p = pat.filter(pl.col("event_time") > 2.0)
     assert tab["patient_id"].to_list() == p["id"].to_list()
@@ -78,20 +78,20 @@ def test_dynamic_predictions_recover_the_true_patient_probabilities(sim):
 
 def test_prediction_uses_only_data_up_to_the_landmark(sim):
     _long, _pat, data, fit = sim
-    a = dynamic_prediction(fit, data, 1.5, [1.0], n_samples=20, seed=1).table()
+    a = dynamic_prediction(fit, data, 1.5, [1.0], n_draws=20, seed=1).table()
     later = data.obs_time > 1.5
     shifted = data.value.copy()
     shifted[later] += 3.0  # change every later sample
     from dataclasses import replace
 
-    b = dynamic_prediction(fit, replace(data, value=shifted), 1.5, [1.0], n_samples=20, seed=1)
+    b = dynamic_prediction(fit, replace(data, value=shifted), 1.5, [1.0], n_draws=20, seed=1)
     assert a.equals(b.table())
 
 
 def test_seeded_and_reproducible(sim):
     *_, data, fit = sim
-    a = dynamic_prediction(fit, data, 2.0, [0.5, 1.0], n_samples=30, seed=5).table()
-    b = dynamic_prediction(fit, data, 2.0, [0.5, 1.0], n_samples=30, seed=5).table()
+    a = dynamic_prediction(fit, data, 2.0, [0.5, 1.0], n_draws=30, seed=5).table()
+    b = dynamic_prediction(fit, data, 2.0, [0.5, 1.0], n_draws=30, seed=5).table()
     assert a.equals(b)
 
 

@@ -152,7 +152,7 @@ def joint_data(
     time_interactions: tuple[str, ...] = (),
     surv_covariates: tuple[str, ...] = (),
     marker: str = "marker",
-    time_unit: str = "years",
+    unit: str = "years",
 ) -> JointData:
     """Build `JointData` from a long frame (one row per sample) and a per-patient frame.
 
@@ -216,7 +216,7 @@ def joint_data(
         surv_covariates=wx,
         surv_names=tuple(surv_covariates),
         marker=marker,
-        time_unit=time_unit,
+        time_unit=unit,
         notes={"samples_used": int(keep.sum()), "samples_after_event_dropped": int(after.sum())},
     )
 
@@ -291,7 +291,7 @@ def joint_data_from_cohort(
         time_interactions=time_interactions,
         surv_covariates=surv_covariates,
         marker="log10 MRD level",
-        time_unit=unit,
+        unit=unit,
     )
     notes.update(out.notes)
     object.__setattr__(out, "notes", notes)

@@ -48,7 +48,7 @@ def dynamic_prediction(
     landmark: float,
     horizons: float | list[float] | np.ndarray,
     *,
-    n_samples: int = 200,
+    n_draws: int = 200,
     seed: int = 0,
     conf_level: float = 0.95,
     lag: float = 0.0,
@@ -61,21 +61,21 @@ def dynamic_prediction(
     (a result known only after the landmark does not enter; the guarantee-time rule of
     `mrdtrack.predict.mrd_history`).
 
-    ``n_samples=0``: the first-order estimate only (``mean`` ... ``upper`` are NaN). Monte Carlo
+    ``n_draws=0``: the first-order estimate only (``mean`` ... ``upper`` are NaN). Monte Carlo
     intervals need the covariance of theta-hat: a fit that did not converge (no covariance)
-    raises ValueError unless ``n_samples=0``."""
+    raises ValueError unless ``n_draws=0``."""
     spec = fit.spec
     w = np.atleast_1d(np.asarray(horizons, dtype=float))
     if np.any(w <= 0):
         raise ValueError("horizons must be > 0")
     if not 0 < conf_level < 1:
         raise ValueError("conf_level must be in (0, 1)")
-    if n_samples < 0:
-        raise ValueError("n_samples must be >= 0")
-    if n_samples > 0 and not np.all(np.isfinite(fit.vcov)):
+    if n_draws < 0:
+        raise ValueError("n_draws must be >= 0")
+    if n_draws > 0 and not np.all(np.isfinite(fit.vcov)):
         raise ValueError(
             "dynamic prediction: the joint model did not converge (no covariance of the "
-            "estimates), so Monte Carlo intervals are not available; use n_samples=0 for the "
+            "estimates), so Monte Carlo intervals are not available; use n_draws=0 for the "
             "first-order estimate"
         )
     at_risk = np.nonzero(data.event_time > landmark)[0]
@@ -84,7 +84,7 @@ def dynamic_prediction(
         for k in ("patient_id", "landmark", "horizon", "prob", "mean", "median", "lower", "upper")
     }
     if len(at_risk) == 0:
-        return DynamicPrediction(pl.DataFrame(cols), n_samples, seed, conf_level, float("nan"))
+        return DynamicPrediction(pl.DataFrame(cols), n_draws, seed, conf_level, float("nan"))
     d = data.subset(at_risk).up_to(landmark - lag)
     n = d.n_patients
     t0 = np.full(n, float(landmark))
@@ -104,11 +104,11 @@ def dynamic_prediction(
         )
 
     first = surv(P_hat, b_hat)
-    if n_samples == 0:
+    if n_draws == 0:
         nan = np.full(first.shape, np.nan)
         draws, accept = (nan, nan, nan, nan), float("nan")
     else:
-        draws, accept = _monte_carlo(fit, spec, cond, b_hat, chol, surv, n_samples, seed)
+        draws, accept = _monte_carlo(fit, spec, cond, b_hat, chol, surv, n_draws, seed)
         a = (1 - conf_level) / 2
         draws = (draws.mean(0), *np.quantile(draws, [0.5, a, 1 - a], axis=0))
     mean, med, lo, hi = draws
@@ -125,10 +125,10 @@ def dynamic_prediction(
             "upper": hi.ravel(),
         }
     )
-    return DynamicPrediction(frame, n_samples, seed, conf_level, accept)
+    return DynamicPrediction(frame, n_draws, seed, conf_level, accept)
 
 
-def _monte_carlo(fit, spec, cond, b_hat, chol, surv, n_samples, seed):
+def _monte_carlo(fit, spec, cond, b_hat, chol, surv, n_draws, seed):
     """Steps 1-3 of the module docstring: ``(draws (M, n, H), acceptance rate)``."""
     n = b_hat.shape[0]
     rng = np.random.default_rng(seed)
@@ -137,7 +137,7 @@ def _monte_carlo(fit, spec, cond, b_hat, chol, surv, n_samples, seed):
     b_cur = b_hat.copy()
     draws = None
     accepted = 0
-    for m in range(n_samples):
+    for m in range(n_draws):
         theta_m = fit.theta + Lth @ rng.standard_normal(len(fit.theta))
         P_m = unpack(theta_m, spec)
         prop = _draw_t(rng, b_hat, chol, df)
@@ -151,6 +151,6 @@ def _monte_carlo(fit, spec, cond, b_hat, chol, surv, n_samples, seed):
         accepted += int(acc.sum())
         s_m = surv(P_m, b_cur)
         if draws is None:
-            draws = np.empty((n_samples, *s_m.shape))
+            draws = np.empty((n_draws, *s_m.shape))
         draws[m] = s_m
-    return draws, accepted / (n * n_samples)
+    return draws, accepted / (n * n_draws)

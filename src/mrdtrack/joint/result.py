@@ -176,7 +176,7 @@ class DynamicPrediction:
     """
 
     frame: pl.DataFrame
-    n_samples: int
+    n_draws: int
     seed: int
     conf_level: float
     acceptance: float
@@ -186,14 +186,14 @@ class DynamicPrediction:
 
     def summary(self) -> str:
         f = self.frame
-        if self.n_samples == 0:
+        if self.n_draws == 0:
             return (
                 f"dynamic predictions: {f['patient_id'].n_unique()} patients, {f.height} rows, "
                 "first-order estimates only (no Monte Carlo intervals)"
             )
         return (
             f"dynamic predictions: {f['patient_id'].n_unique()} patients, "
-            f"{f.height} rows, {self.n_samples} Monte Carlo samples (seed {self.seed}), "
+            f"{f.height} rows, {self.n_draws} Monte Carlo samples (seed {self.seed}), "
             f"{int(100 * self.conf_level)}% percentile intervals; "
             f"MH acceptance {self.acceptance:.2f}"
         )

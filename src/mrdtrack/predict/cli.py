@@ -343,14 +343,14 @@ def _joint_patient(cohort: Cohort, fit, opts: RunOptions, out: dict[str, Any]) -
         )
     data = level_data(cohort)
     row = [i for i, p in enumerate(data.patient_id) if str(p) == opts.patient]
-    n_samples = opts.n_boot
+    n_draws = opts.n_boot
     risk = joint_risk(
         fit,
         data.subset(row),
         opts.at,
         [opts.fit_args["window"]],
         lag=opts.fit_args["lag"],
-        n_samples=n_samples,
+        n_draws=n_draws,
         seed=opts.seed,
     )
     if risk.height == 0:
@@ -358,8 +358,8 @@ def _joint_patient(cohort: Cohort, fit, opts: RunOptions, out: dict[str, Any]) -
     r = risk.row(0, named=True)
     out["prediction"] = r
     interval = (
-        f"95% CI {r['risk_lower']:.1%} to {r['risk_upper']:.1%} (Monte Carlo, {n_samples} draws)"
-        if n_samples
+        f"95% CI {r['risk_lower']:.1%} to {r['risk_upper']:.1%} (Monte Carlo, {n_draws} draws)"
+        if n_draws
         else "no interval (--n-boot 0)"
     )
     _echo(

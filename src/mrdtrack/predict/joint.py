@@ -87,7 +87,7 @@ def joint_risk(
     horizons: Sequence[float | str] | np.ndarray,
     *,
     lag: int = 0,
-    n_samples: int = 0,
+    n_draws: int = 0,
     seed: int = 20211,
     conf_level: float = 0.95,
 ) -> pl.DataFrame:
@@ -95,7 +95,7 @@ def joint_risk(
     strings such as "24m").
 
     One row per patient at risk at ``landmark`` and horizon: ``patient_id, landmark, horizon``
-    (days) and ``risk`` (first-order estimate), and with ``n_samples`` > 0 the Monte Carlo
+    (days) and ``risk`` (first-order estimate), and with ``n_draws`` > 0 the Monte Carlo
     ``risk_lower, risk_upper`` (percentile interval of the risk; `dynamic_prediction`). Only
     samples known at the landmark (sample day + ``lag`` <= landmark) are used.
     """
@@ -106,7 +106,7 @@ def joint_risk(
         data,
         landmark / DAYS_PER_YEAR,
         u / DAYS_PER_YEAR,
-        n_samples=n_samples,
+        n_draws=n_draws,
         seed=seed,
         conf_level=conf_level,
         lag=lag / DAYS_PER_YEAR,
