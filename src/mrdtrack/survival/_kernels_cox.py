@@ -203,11 +203,12 @@ def death_terms(start, stop, event, X, w, strata, order_start, beta, efron):
     """Per distinct death time (stratum ascending, time descending) the pieces that residuals,
     the baseline hazard and the cox.zph test need, at ``beta``.
 
-    Returns a :class:`DeathTerms`. ``haz`` is the hazard increment of a subject at risk with risk score 1
-    (Breslow: w_event / denom; Efron: sum_k mean_w / denom_k); ``haz_dead`` the same for a
-    subject dying at that time (Efron weights (1 - k/d)); ``xhaz`` and ``xhaz_dead`` carry the
-    risk-set means; ``xbar`` is the mean of the Efron means, ``dinfo`` the information increment,
-    ``hvar`` the variance increment of the cumulative hazard (sum_k mean_w / denom_k^2).
+    Returns a :class:`DeathTerms`. ``haz`` is the hazard increment of a subject at risk with
+    risk score 1 (Breslow: w_event / denom; Efron: sum_k mean_w / denom_k); ``haz_dead`` the
+    same for a subject dying at that time (Efron weights (1 - k/d)); ``xhaz`` and
+    ``xhaz_dead`` carry the risk-set means; ``xbar`` is the mean of the Efron means, ``dinfo``
+    the information increment, ``hvar`` the variance increment of the cumulative hazard
+    (sum_k mean_w / denom_k^2).
     """
     n, p = X.shape
     eta = X @ beta
@@ -943,7 +944,9 @@ def batched_fit(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf, tole
     is centred at its column means as R does (this changes nothing but the round-off). A block
     whose information is singular is left NaN. Returns a :class:`BatchedCox`."""
     if X.shape[1] == 1:
-        return _batched_fit_1(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf, toler_chol)
+        return _batched_fit_1(
+            t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf, toler_chol
+        )
     nrep = bounds.shape[0] - 1
     p = X.shape[1]
     res = _new_batch(nrep, p)

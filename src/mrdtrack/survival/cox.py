@@ -21,6 +21,11 @@ import polars as pl
 from scipy import special
 
 from mrdtrack.errors import EstimationError
+from mrdtrack.survival._coxdata import (
+    CoxData,
+    _check_ties,
+    prepare_cox_data,
+)
 from mrdtrack.survival._kernels_cox import (
     DeathTerms,
     NewtonFit,
@@ -30,12 +35,6 @@ from mrdtrack.survival._kernels_cox import (
     newton_fit,
 )
 from mrdtrack.survival._kernels_cox import score_residuals as _score_residuals_kernel
-from mrdtrack.survival._coxdata import (
-    CoxData,
-    _check_ties,
-    cox_loglik_derivs,
-    prepare_cox_data,
-)
 
 __all__ = ["CoxFit", "CoxTest", "cox_ph", "cox_ph_batched", "fit_cox_data"]
 
@@ -261,9 +260,7 @@ def fit_cox_data(
     span = (
         np.zeros(p) if nr.converged else np.ascontiguousarray(cd.X.max(axis=0) - cd.X.min(axis=0))
     )
-    diverging = monotone_flags(
-        beta, nr.score, var, span, nr.converged, eps, _TOLER_INF, _SPAN_INF
-    )
+    diverging = monotone_flags(beta, nr.score, var, span, nr.converged, eps, _TOLER_INF, _SPAN_INF)
     monotone = {cd.names[k]: math.copysign(math.inf, beta[k]) for k in np.flatnonzero(diverging)}
     if monotone:
         warnings.warn(
