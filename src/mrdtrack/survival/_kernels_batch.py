@@ -29,11 +29,15 @@ import numpy as np
 from numba import njit, prange
 
 from mrdtrack.survival._kernels_cox import (
+    EPS,
+    ITER_MAX,
     NEWTON_CONTINUE,
     NEWTON_CONVERGED,
     NEWTON_EXHAUSTED,
     NEWTON_SINGULAR,
+    SPAN_INF,
     TOLER_CHOL,
+    TOLER_INF,
     monotone_flags,
     newton_start,
     newton_update,
@@ -185,7 +189,16 @@ def cox_two_group(m, n0, n1, d0, d1, mean, efron, eps, iter_max, ctl, work):
     ll0, u0, i0 = cox_terms(m, n0, n1, d0, d1, x0, x1, 0.0, efron)
     u[0] = u0
     imat[0, 0] = i0
-    code = newton_start(beta, ll0, u, imat, trial, state, iter_max, toler_chol)
+    # no death time with both groups at risk: the likelihood is flat in beta (its information
+    # is 0, or round-off), the coefficient is not identifiable (cox_ph raises): NaN
+    informative = False
+    for j in range(m):
+        if d0[j] + d1[j] > 0 and n0[j] > 0 and n1[j] > 0:
+            informative = True
+            break
+    code = NEWTON_SINGULAR
+    if informative:
+        code = newton_start(beta, ll0, u, imat, trial, state, iter_max, toler_chol)
     if code == NEWTON_SINGULAR:
         return TwoGroupCox(np.nan, np.nan, ll0, np.nan, 0, False, False)
     ll = ll0
@@ -205,7 +218,7 @@ def cox_two_group(m, n0, n1, d0, d1, mean, efron, eps, iter_max, ctl, work):
     converged = code == NEWTON_CONVERGED
     # the covariance is imat^-1; the covariate's range is x1 - x0 = 1
     step[0] = 1.0
-    mono = monotone_flags(beta, u, 1.0 / imat, step, converged, eps, toler_inf, span_inf)[0]
+    mono = monotone_flags(beta, u, 1.0 / imat, step, converged, ll, eps, toler_inf, span_inf)[0]
     return TwoGroupCox(
         beta[0], math.sqrt(1.0 / imat[0, 0]), ll0, ll, int(state[2]), converged, mono
     )
@@ -277,6 +290,47 @@ def logrank_two_group(m, n0, n1, d0, d1):
         return TwoGroupLogrank(obs1, exp0, exp1, var11, (oe / var11) * oe if var11 > 0 else 0.0, 1)
     # a group with expected 0 is dropped (R survdiff): no test
     return TwoGroupLogrank(obs1, exp0, exp1, var11, 0.0, 0)
+
+
+class TwoGroupTests(NamedTuple):
+    """Log-rank and Cox of one two-group data set (see :func:`two_group_tests`)."""
+
+    n_0: int
+    n_1: int
+    n_event_0: int
+    n_event_1: int
+    logrank: TwoGroupLogrank
+    cox: TwoGroupCox
+
+
+@njit(cache=True)
+def two_group_tests(tb, cb, m_rows, efron):
+    """R ``survdiff`` log-rank and R ``coxph`` (default control) on a 0/1 group indicator for
+    rows sorted by time ascending (``cb`` = 2 * group + event): the kernels
+    :func:`risk_table`, :func:`logrank_two_group` and :func:`cox_two_group` that
+    ``analyse_trials`` runs per replicate, for callers that analyse one data set at a time in
+    compiled code (the simulator's landmark comparisons). The Cox fit is NaN when there is no
+    event or only one group."""
+    ut = np.empty(m_rows)
+    cnt = np.zeros((6, m_rows), dtype=np.int64)
+    m = risk_table(tb, cb, m_rows, ut, cnt[0], cnt[1], cnt[2], cnt[3], cnt[4], cnt[5])
+    tot0 = cnt[0, 0] if m > 0 else 0
+    tot1 = cnt[1, 0] if m > 0 else 0
+    ev0 = 0
+    ev1 = 0
+    for j in range(m):
+        ev0 += cnt[2, j]
+        ev1 += cnt[3, j]
+    lr = logrank_two_group(m, cnt[0], cnt[1], cnt[2], cnt[3])
+    if ev0 + ev1 == 0 or tot0 == 0 or tot1 == 0:
+        fit = TwoGroupCox(np.nan, np.nan, np.nan, np.nan, 0, False, False)
+    else:
+        ctl = np.array([EPS, TOLER_INF, SPAN_INF, 0.0, TOLER_CHOL])
+        fit = cox_two_group(
+            m, cnt[0], cnt[1], cnt[2], cnt[3], tot1 / m_rows, efron, EPS, ITER_MAX, ctl,
+            cox_work(1),
+        )  # fmt: skip
+    return TwoGroupTests(tot0, tot1, ev0, ev1, lr, fit)
 
 
 @njit(cache=True)

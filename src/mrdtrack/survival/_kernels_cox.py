@@ -721,12 +721,14 @@ def newton_update(beta, trial, ll, u, imat, state, step, eps, iter_max, counting
 
 
 @njit(cache=True)
-def monotone_flags(beta, u, var, span, converged, eps, toler_inf, span_inf):
+def monotone_flags(beta, u, var, span, converged, loglik, eps, toler_inf, span_inf):
     """R's monotone-likelihood rule (coxph.fit): coefficients whose Newton step ``u' var`` is
     still large relative to the coefficient after the log likelihood converged (or a score that
     is not finite). Out of iterations (R only warns), a coefficient counts as diverging when its
-    hazard ratio over the covariate's observed range ``span`` exceeds exp(span_inf) and Newton
-    still moves it."""
+    hazard ratio over the covariate's observed range ``span`` exceeds exp(span_inf) and either
+    Newton still moves it or the log partial likelihood is 0 to rounding (every death certain
+    given its risk set: the supremum, where R's relative criterion divides by 0 and never
+    converges)."""
     p = beta.shape[0]
     out = np.zeros(p, dtype=np.bool_)
     for q in range(p):
@@ -738,7 +740,7 @@ def monotone_flags(beta, u, var, span, converged, eps, toler_inf, span_inf):
         if converged:
             out[q] = (not np.isfinite(u[q])) or (s > eps and s > toler_inf * b)
         else:
-            out[q] = s > toler_inf * b and b * span[q] > span_inf
+            out[q] = (s > toler_inf * b or loglik == 0.0) and b * span[q] > span_inf
     return out
 
 
@@ -857,7 +859,7 @@ def _store(res, r, beta, ll, u, imat, it, converged, span, eps, toler_inf, span_
         if not solve_pd(imat, col.copy(), col, toler_chol):
             return
         var[:, q] = col
-    mono = monotone_flags(beta, u, var, span, converged, eps, toler_inf, span_inf)
+    mono = monotone_flags(beta, u, var, span, converged, ll, eps, toler_inf, span_inf)
     for q in range(p):
         res.coef[r, q] = beta[q]
         res.se[r, q] = math.sqrt(var[q, q])

@@ -260,7 +260,9 @@ def fit_cox_data(
     span = (
         np.zeros(p) if nr.converged else np.ascontiguousarray(cd.X.max(axis=0) - cd.X.min(axis=0))
     )
-    diverging = monotone_flags(beta, nr.score, var, span, nr.converged, eps, _TOLER_INF, _SPAN_INF)
+    diverging = monotone_flags(
+        beta, nr.score, var, span, nr.converged, nr.loglik, eps, _TOLER_INF, _SPAN_INF
+    )
     monotone = {cd.names[k]: math.copysign(math.inf, beta[k]) for k in np.flatnonzero(diverging)}
     if monotone:
         warnings.warn(
@@ -985,3 +987,32 @@ def cox_ph_batched(
         monotone=res.monotone.astype(bool),
         ties=ties,
     )
+
+
+def breslow_cumhaz(
+    start: np.ndarray, stop: np.ndarray, event: np.ndarray, lp: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Breslow cumulative baseline hazard at x = 0 for ``(start, stop]`` rows with linear
+    predictor ``lp``: H0(t) = sum over event times u <= t of d(u) / sum_{start_i < u <= stop_i}
+    exp(lp_i) (Breslow 1972; R ``basehaz(fit, centered = FALSE)`` for a Breslow fit).
+
+    The death-time kernel behind :meth:`CoxFit.baseline_survival` (Breslow increments), for
+    models fitted elsewhere (the landmark supermodel). Returns the distinct event times
+    (ascending) and H0 at each.
+    """
+    stop = np.asarray(stop, dtype=np.float64)
+    order = np.argsort(-stop, kind="stable")
+    n = order.shape[0]
+    entry = np.ascontiguousarray(np.asarray(start, dtype=np.float64)[order])
+    dt = death_terms(
+        entry,
+        np.ascontiguousarray(stop[order]),
+        np.ascontiguousarray(np.asarray(event, dtype=np.float64)[order]),
+        np.ascontiguousarray(np.asarray(lp, dtype=np.float64)[order]).reshape(n, 1),
+        np.ones(n),
+        np.zeros(n, dtype=np.int64),
+        np.argsort(-entry, kind="stable").astype(np.int64),
+        np.ones(1),
+        False,
+    )
+    return dt.time[::-1].copy(), np.cumsum(dt.haz[::-1])
