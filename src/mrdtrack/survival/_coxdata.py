@@ -18,6 +18,13 @@ import polars as pl
 
 from mrdtrack._frames import to_polars
 from mrdtrack.errors import EstimationError
+from mrdtrack.survival._kernels_cox import (
+    counting_order_desc,
+    gather_rows,
+    gather_rows_centred,
+    loglik_derivs,
+    union_sorted_unique,
+)
 
 __all__ = ["CoxData", "cox_loglik_derivs", "prepare_cox_data"]
 
@@ -130,8 +137,6 @@ def cox_loglik_derivs(
     -------
     (loglik, score (p,), information (p, p))
     """
-    from mrdtrack.survival._kernels_cox import loglik_derivs
-
     efron = _check_ties(ties) == "efron"
     b = np.ascontiguousarray(beta, dtype=np.float64).reshape(-1)
     if b.shape[0] != cd.p:
@@ -384,7 +389,8 @@ def prepare_cox_data(
     # sort by stratum, then stop time descending (the kernels add all rows of a time together,
     # so the order within a tied time does not matter); entry times likewise, for the sweep
     counting = start is not None
-    order = np.lexsort((-stop, codes)) if strata_cols else np.argsort(-stop)
+    n_codes = int(codes.max()) + 1 if strata_cols else 1
+    order = _order_desc(stop, codes, n_codes)
 
     # centre as R coxph: weighted column means, except columns with all values in {-1, 0, 1}
     # (R's nocenter default), which are left alone
@@ -395,56 +401,36 @@ def prepare_cox_data(
         if bool(np.all(np.abs(c) <= 1.0)) and bool(np.all((c == 0) | (np.abs(c) == 1))):
             means[k] = 0.0
 
-    # one gather of every column in sorted order (polars gathers columns in parallel and
-    # writes the row-major design directly)
-    frame = {f"x{k}": c for k, c in enumerate(cols)}
-    frame["stop"] = stop
-    frame["event"] = ev
-    if counting:
-        frame["start"] = entry
-    if strata_cols:
-        frame["strata"] = codes
-    if weights is not None:
-        frame["w"] = w
-    if cl is not None:
-        frame["cluster"] = cl
-    g = pl.DataFrame(frame)[order]
-    xcols = [f"x{k}" for k in range(p)]
-    Xc = np.require(g.select(xcols).to_numpy(order="c"), np.float64, ["C", "W"])
-    Xc -= means
-    stop_sorted = g.get_column("stop").to_numpy()
-    entry_sorted = g.get_column("start").to_numpy() if counting else entry
-    s_sorted = g.get_column("strata").to_numpy() if strata_cols else codes
+    # the row-major design in sorted order, centred, in one compiled gather
+    raw = np.empty((n, p))
+    for k, c in enumerate(cols):
+        raw[:, k] = c
+    Xc = gather_rows_centred(raw, order, means)
+    del raw, cols
+    stop_sorted = stop[order]
+    entry_sorted = entry[order] if counting else entry
+    s_sorted = codes[order] if strata_cols else codes
     if not counting:
         order_start = np.arange(n, dtype=np.int64)  # nobody enters late: never used to remove
-    elif strata_cols:
-        order_start = np.lexsort((-entry_sorted, s_sorted)).astype(np.int64)
     else:
-        order_start = np.argsort(-entry_sorted).astype(np.int64)
+        order_start = _order_desc(entry_sorted, s_sorted, n_codes)
     if timefix:
         stop_sorted, entry_sorted = _timefix(
             stop_sorted, entry_sorted, order_start, counting, bool(strata_cols)
         )
     _check_collinear(Xc, names)
-    w_sorted = g.get_column("w").to_numpy() if weights is not None else w
-    ev_sorted = np.ascontiguousarray(g.get_column("event").to_numpy(), dtype=np.float64)
-    cl_sorted = (
-        None
-        if cl is None
-        else np.ascontiguousarray(g.get_column("cluster").to_numpy(), dtype=np.int64)
-    )
+    w_sorted = w[order] if weights is not None else w
+    ev_sorted = np.ascontiguousarray(ev[order], dtype=np.float64)
+    cl_sorted = None if cl is None else np.ascontiguousarray(cl[order], dtype=np.int64)
     entry_arrays = None
     if counting:
         # the design in entry order too, so the likelihood sweep removes rows sequentially
-        xs = np.require(g.select(xcols)[order_start].to_numpy(order="c"), np.float64, ["C", "W"])
-        xs -= means
         entry_arrays = (
             np.ascontiguousarray(entry_sorted[order_start]),
             np.ascontiguousarray(s_sorted[order_start]),
-            xs,
+            gather_rows(Xc, order_start),
             np.ascontiguousarray(w_sorted[order_start]),
         )
-    del g, frame  # the gathered copies are no longer needed: keep the peak memory down
     return CoxData(
         start=np.ascontiguousarray(entry_sorted, dtype=np.float64),
         stop=np.ascontiguousarray(stop_sorted, dtype=np.float64),
@@ -464,6 +450,23 @@ def prepare_cox_data(
     )
 
 
+def _order_desc(values: np.ndarray, codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Rows by code ascending then value descending: a counting sort for whole-number values
+    in a small range (study days), else a comparison sort."""
+    n = values.shape[0]
+    order = counting_order_desc(
+        np.ascontiguousarray(values, dtype=np.float64),
+        np.ascontiguousarray(codes, dtype=np.int64),
+        n_codes,
+        max(4 * n, 1 << 20),
+    )
+    if order.shape[0] == n:
+        return order
+    if n_codes > 1:
+        return np.lexsort((-values, codes)).astype(np.int64)
+    return np.argsort(-values).astype(np.int64)
+
+
 def _timefix(
     stop_s: np.ndarray,
     entry_s: np.ndarray,
@@ -474,8 +477,6 @@ def _timefix(
     """R ``aeqSurv``: merge time values closer than sqrt(eps) (absolute or relative to the mean
     absolute distinct time) into the smallest one. The map is monotone, so the sort order of
     the rows is unchanged."""
-    from mrdtrack.survival._kernels_cox import union_sorted_unique
-
     # integer-valued times (study days) below 1/tol can never be that close: nothing to do
     finite_entry = entry_s[np.isfinite(entry_s)] if counting else entry_s[:0]
     big = 1.0 / _TIMEFIX_TOL

@@ -31,6 +31,16 @@ def _advance_stratum(order_start, strata, j, s):
     return j
 
 
+@njit(cache=True, inline="always")
+def _risk_of(X, w, k, beta, p):
+    """w_k exp(x_k' beta) and x_k' beta for one row (formed in the sweep: the design is read
+    once per evaluation and no n-long temporaries are allocated)."""
+    eta = 0.0
+    for q in range(p):
+        eta += X[k, q] * beta[q]
+    return w[k] * math.exp(eta), eta
+
+
 @njit(cache=True)
 def loglik_derivs(
     start, stop, event, X, w, strata, s_start, s_strata, Xs, ws, beta, efron, want_imat, counting
@@ -40,12 +50,10 @@ def loglik_derivs(
     ``s_start``, ``s_strata``, ``Xs``, ``ws`` are the entry times, strata, covariates and
     weights in entry order (stratum ascending, entry descending): copies, so that removing rows
     from the risk set reads memory sequentially. Unused (pass the row-order arrays) when
-    ``counting`` is False.
+    ``counting`` is False. Each row's risk score w exp(x' beta) is formed when the sweep
+    reaches it.
     """
     n, p = X.shape
-    eta = X @ beta
-    risk = w * np.exp(eta)
-    risk_s = ws * np.exp(Xs @ beta) if counting else risk
     loglik = 0.0
     u = np.zeros(p)
     imat = np.zeros((p, p))
@@ -75,7 +83,7 @@ def loglik_derivs(
         wdead = 0.0
         k = i
         while k < n and strata[k] == s and stop[k] == t:
-            r = risk[k]
+            r, eta = _risk_of(X, w, k, beta, p)
             denom += r
             nrisk += 1
             for q in range(p):
@@ -88,14 +96,14 @@ def loglik_derivs(
             if event[k] > 0:
                 ndead += 1
                 wdead += w[k]
-                loglik += w[k] * eta[k]
+                loglik += w[k] * eta
                 for q in range(p):
                     u[q] += w[k] * X[k, q]
             k += 1
         # drop the rows that entered at or after t: they are not at risk at t (start < t needed)
         if counting:
             while j < n and s_strata[j] == s and s_start[j] >= t:
-                r = risk_s[j]
+                r, _ = _risk_of(Xs, ws, j, beta, p)
                 denom -= r
                 nrisk -= 1
                 for q in range(p):
@@ -121,7 +129,7 @@ def loglik_derivs(
                 cmat2[:, :] = 0.0
                 for kk in range(i, k):
                     if event[kk] > 0:
-                        r = risk[kk]
+                        r, _ = _risk_of(X, w, kk, beta, p)
                         denom2 += r
                         for q in range(p):
                             rx = r * X[kk, q]
@@ -1010,3 +1018,65 @@ def union_sorted_unique(a, b):
             out[m] = v
             m += 1
     return out[:m]
+
+
+@njit(cache=True)
+def counting_order_desc(values, codes, n_codes, max_range):
+    """Stable row order by ``codes`` ascending then ``values`` descending, by a counting sort,
+    when every value is a whole number and n_codes * (max - min + 1) <= ``max_range`` (study
+    days: O(n) instead of a comparison sort). Returns an empty array when not applicable (the
+    caller then sorts by comparison). Rows tied on both keys keep their input order."""
+    n = values.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    lo = values[0]
+    hi = values[0]
+    for i in range(n):
+        v = values[i]
+        if v != math.floor(v) or abs(v) >= 4503599627370496.0:
+            return np.empty(0, dtype=np.int64)
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    span = int(hi - lo) + 1
+    nkey = n_codes * span
+    if nkey > max_range:
+        return np.empty(0, dtype=np.int64)
+    count = np.zeros(nkey + 1, dtype=np.int64)
+    for i in range(n):
+        count[codes[i] * span + int(hi - values[i]) + 1] += 1
+    for k in range(nkey):
+        count[k + 1] += count[k]
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        key = codes[i] * span + int(hi - values[i])
+        order[count[key]] = i
+        count[key] += 1
+    return order
+
+
+@njit(cache=True)
+def gather_rows_centred(X, order, means):
+    """``X[order] - means`` for a C-contiguous (n, p) design, in one pass."""
+    n = order.shape[0]
+    p = X.shape[1]
+    out = np.empty((n, p))
+    for i in range(n):
+        r = order[i]
+        for q in range(p):
+            out[i, q] = X[r, q] - means[q]
+    return out
+
+
+@njit(cache=True)
+def gather_rows(X, order):
+    """``X[order]`` for a C-contiguous (n, p) array, in one pass."""
+    n = order.shape[0]
+    p = X.shape[1]
+    out = np.empty((n, p))
+    for i in range(n):
+        r = order[i]
+        for q in range(p):
+            out[i, q] = X[r, q]
+    return out
