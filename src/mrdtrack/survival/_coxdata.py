@@ -111,6 +111,19 @@ class CoxData:
             np.ascontiguousarray(self.weights[o]),
         )
 
+    def sweep_args(self) -> tuple:
+        """The row arrays the sweep kernels take first (``loglik_derivs``, ``newton_fit``):
+        start, stop, event, X, weights, strata, then the entry-order copies (entry_view)."""
+        return (
+            self.start,
+            self.stop,
+            self.event,
+            self.X,
+            self.weights,
+            self.strata,
+            *self.entry_view,
+        )
+
     @property
     def n(self) -> int:
         return int(self.stop.shape[0])
@@ -141,23 +154,7 @@ def cox_loglik_derivs(
     b = np.ascontiguousarray(beta, dtype=np.float64).reshape(-1)
     if b.shape[0] != cd.p:
         raise ValueError(f"beta has length {b.shape[0]}, the design has {cd.p} columns")
-    s_start, s_strata, s_x, s_w = cd.entry_view
-    ll, u, imat = loglik_derivs(
-        cd.start,
-        cd.stop,
-        cd.event,
-        cd.X,
-        cd.weights,
-        cd.strata,
-        s_start,
-        s_strata,
-        s_x,
-        s_w,
-        b,
-        efron,
-        information,
-        cd.counting,
-    )
+    ll, u, imat = loglik_derivs(*cd.sweep_args(), b, efron, information, cd.counting)
     return float(ll), u, imat
 
 
@@ -263,6 +260,83 @@ def _expand(
     return cols, names, terms
 
 
+def _times_events_weights(
+    df: pl.DataFrame, time: str, event: str, start: str | None, weights: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Validated stop, entry (-inf without ``start``), event and weight columns."""
+    n = df.height
+    stop = _numeric(_need(df, time, "time"), "time")
+    bad = int(np.sum(stop < 0))
+    if bad:
+        raise ValueError(f"time column {time!r} has {bad} negative value(s)")
+    if start is not None:
+        entry = _numeric(_need(df, start, "start"), "start")
+        bad = int(np.sum(entry < 0))
+        if bad:
+            raise ValueError(f"start column {start!r} has {bad} negative value(s)")
+        bad = int(np.sum(stop <= entry))
+        if bad:
+            raise ValueError(
+                f"{bad} row(s) have stop ({time!r}) <= start ({start!r}); intervals must be "
+                "(start, stop] with start < stop"
+            )
+    else:
+        entry = np.full(n, -np.inf)
+
+    ev_col = _need(df, event, "event")
+    ev = _numeric(ev_col, "event")
+    bad = int(np.sum((ev != 0) & (ev != 1)))
+    if bad:
+        raise ValueError(f"event column {event!r} has {bad} value(s) outside {{0, 1}}")
+    if not np.any(ev == 1):
+        raise EstimationError(f"event column {event!r} has no events: a Cox model needs events")
+
+    if weights is not None:
+        w = _numeric(_need(df, weights, "weights"), "weights")
+        bad = int(np.sum(w <= 0))
+        if bad:
+            raise ValueError(f"weights column {weights!r} has {bad} value(s) <= 0")
+    else:
+        w = np.ones(n)
+
+    return stop, entry, ev, w
+
+
+def _strata_codes(df: pl.DataFrame, strata_cols: list[str]) -> tuple[np.ndarray, tuple]:
+    """Stratum codes 0..S-1 of the (crossed) strata columns and their labels."""
+    n = df.height
+    if strata_cols:
+        codes = np.zeros(n, dtype=np.int64)
+        labels: list[tuple] = []
+        parts = []
+        for name in strata_cols:
+            c, lev = _codes(_need(df, name, "strata"))
+            parts.append((c, lev))
+        # crossed strata: code the observed combinations in sorted order
+        combo = np.stack([c for c, _ in parts], axis=1)
+        uniq, inv = np.unique(combo, axis=0, return_inverse=True)
+        codes = inv.astype(np.int64).reshape(-1)
+        for row in uniq:
+            labels.append(tuple(parts[k][1][row[k]] for k in range(len(parts))))
+        strata_levels = tuple(lab[0] if len(lab) == 1 else lab for lab in labels)
+    else:
+        codes = np.zeros(n, dtype=np.int64)
+        strata_levels = ()
+
+    return codes, strata_levels
+
+
+def _centring(cols: list[np.ndarray], w: np.ndarray) -> np.ndarray:
+    """R coxph's centring: weighted column means, except 0 for columns with all values in
+    {-1, 0, 1} (R's nocenter default)."""
+    sw = w.sum()
+    means = np.array([float(w @ c) / sw for c in cols])
+    for k, c in enumerate(cols):
+        if bool(np.all(np.abs(c) <= 1.0)) and bool(np.all((c == 0) | (np.abs(c) == 1))):
+            means[k] = 0.0
+    return means
+
+
 def prepare_cox_data(
     data: Any,
     time: str,
@@ -321,58 +395,9 @@ def prepare_cox_data(
     if n == 0:
         raise ValueError("the data have no rows")
 
-    stop = _numeric(_need(df, time, "time"), "time")
-    bad = int(np.sum(stop < 0))
-    if bad:
-        raise ValueError(f"time column {time!r} has {bad} negative value(s)")
-    if start is not None:
-        entry = _numeric(_need(df, start, "start"), "start")
-        bad = int(np.sum(entry < 0))
-        if bad:
-            raise ValueError(f"start column {start!r} has {bad} negative value(s)")
-        bad = int(np.sum(stop <= entry))
-        if bad:
-            raise ValueError(
-                f"{bad} row(s) have stop ({time!r}) <= start ({start!r}); intervals must be "
-                "(start, stop] with start < stop"
-            )
-    else:
-        entry = np.full(n, -np.inf)
-
-    ev_col = _need(df, event, "event")
-    ev = _numeric(ev_col, "event")
-    bad = int(np.sum((ev != 0) & (ev != 1)))
-    if bad:
-        raise ValueError(f"event column {event!r} has {bad} value(s) outside {{0, 1}}")
-    if not np.any(ev == 1):
-        raise EstimationError(f"event column {event!r} has no events: a Cox model needs events")
-
-    if weights is not None:
-        w = _numeric(_need(df, weights, "weights"), "weights")
-        bad = int(np.sum(w <= 0))
-        if bad:
-            raise ValueError(f"weights column {weights!r} has {bad} value(s) <= 0")
-    else:
-        w = np.ones(n)
-
+    stop, entry, ev, w = _times_events_weights(df, time, event, start, weights)
     strata_cols = _as_list(strata)
-    if strata_cols:
-        codes = np.zeros(n, dtype=np.int64)
-        labels: list[tuple] = []
-        parts = []
-        for name in strata_cols:
-            c, lev = _codes(_need(df, name, "strata"))
-            parts.append((c, lev))
-        # crossed strata: code the observed combinations in sorted order
-        combo = np.stack([c for c, _ in parts], axis=1)
-        uniq, inv = np.unique(combo, axis=0, return_inverse=True)
-        codes = inv.astype(np.int64).reshape(-1)
-        for row in uniq:
-            labels.append(tuple(parts[k][1][row[k]] for k in range(len(parts))))
-        strata_levels = tuple(lab[0] if len(lab) == 1 else lab for lab in labels)
-    else:
-        codes = np.zeros(n, dtype=np.int64)
-        strata_levels = ()
+    codes, strata_levels = _strata_codes(df, strata_cols)
 
     cl = None
     if cluster is not None:
@@ -392,14 +417,8 @@ def prepare_cox_data(
     n_codes = int(codes.max()) + 1 if strata_cols else 1
     order = _order_desc(stop, codes, n_codes)
 
-    # centre as R coxph: weighted column means, except columns with all values in {-1, 0, 1}
-    # (R's nocenter default), which are left alone
     p = len(cols)
-    sw = w.sum()
-    means = np.array([float(w @ c) / sw for c in cols])
-    for k, c in enumerate(cols):
-        if bool(np.all(np.abs(c) <= 1.0)) and bool(np.all((c == 0) | (np.abs(c) == 1))):
-            means[k] = 0.0
+    means = _centring(cols, w)
 
     # the row-major design in sorted order, centred, in one compiled gather
     raw = np.empty((n, p))

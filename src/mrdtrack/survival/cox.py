@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 from scipy import special
 
+from mrdtrack._frames import to_polars
 from mrdtrack.errors import EstimationError
 from mrdtrack.survival._coxdata import (
     CoxData,
@@ -30,6 +31,7 @@ from mrdtrack.survival._kernels_cox import (
     DeathTerms,
     NewtonFit,
     batched_fit,
+    concordance_counts,
     death_terms,
     monotone_flags,
     newton_fit,
@@ -163,18 +165,8 @@ def _newton(cd: CoxData, ties: str, eps: float, iter_max: int, init: np.ndarray)
     Out of iterations: the last good beta and its information, as R does (and its iteration
     count: coxfit6 reports iter.max + 1, agfit4 iter.max).
     """
-    s_start, s_strata, s_x, s_w = cd.entry_view
     nr = newton_fit(
-        cd.start,
-        cd.stop,
-        cd.event,
-        cd.X,
-        cd.weights,
-        cd.strata,
-        s_start,
-        s_strata,
-        s_x,
-        s_w,
+        *cd.sweep_args(),
         np.ascontiguousarray(init, dtype=np.float64),
         ties == "efron",
         cd.counting,
@@ -636,8 +628,6 @@ class CoxFit:
         within strata; a censored row at an event time counts as surviving longer; deaths at the
         same time are tied in y and not used). The standard error is R's infinitesimal
         jackknife, summed within cluster for a clustered fit."""
-        from mrdtrack.survival._kernels_cox import concordance_counts
-
         cd = self.data
         eta = cd.X @ self.coef_array
         # ranks of the score within stratum, on disjoint ranges so strata never mix
@@ -912,8 +902,6 @@ def cox_ph_batched(
     """
     efron = _check_ties(ties) == "efron"
     if data is not None:
-        from mrdtrack._frames import to_polars
-
         df = to_polars(data)
         xs = [x] if isinstance(x, str) else list(x)
         names = tuple(xs)
