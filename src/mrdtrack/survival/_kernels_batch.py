@@ -38,7 +38,7 @@ from mrdtrack.survival._kernels_cox import (
     SPAN_INF,
     TOLER_CHOL,
     TOLER_INF,
-    monotone_flags,
+    monotone_rule,
     newton_start,
     newton_update,
 )
@@ -216,9 +216,10 @@ def cox_two_group(m, n0, n1, d0, d1, mean, efron, eps, iter_max, ctl, work):
         u[0] = u1
         imat[0, 0] = i1
     converged = code == NEWTON_CONVERGED
-    # the covariance is imat^-1; the covariate's range is x1 - x0 = 1
-    step[0] = 1.0
-    mono = monotone_flags(beta, u, 1.0 / imat, step, converged, ll, eps, toler_inf, span_inf)[0]
+    # the covariance is 1 / imat; the covariate's range is x1 - x0 = 1
+    mono = monotone_rule(
+        beta[0], u[0] / imat[0, 0], u[0], 1.0, converged, ll, eps, toler_inf, span_inf
+    )
     return TwoGroupCox(
         beta[0], math.sqrt(1.0 / imat[0, 0]), ll0, ll, int(state[2]), converged, mono
     )

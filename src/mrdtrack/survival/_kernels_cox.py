@@ -728,27 +728,34 @@ def newton_update(beta, trial, ll, u, imat, state, step, eps, iter_max, counting
     return NEWTON_CONTINUE
 
 
+@njit(cache=True, inline="always")
+def monotone_rule(beta_q, step_q, u_q, span_q, converged, loglik, eps, toler_inf, span_inf):
+    """R's monotone-likelihood rule (coxph.fit) for one coefficient with Newton step
+    ``step_q`` = (u' var)_q: after the log likelihood converged, a step still larger than both
+    ``eps`` and ``toler_inf |beta|`` (or a score that is not finite). Out of iterations (R only
+    warns), the coefficient counts as diverging when its hazard ratio over the covariate's
+    observed range ``span_q`` exceeds exp(span_inf) and either Newton still moves it or the log
+    partial likelihood is 0 to rounding (every death certain given its risk set: the supremum,
+    where R's relative criterion divides by 0 and never converges)."""
+    s = abs(step_q)
+    b = abs(beta_q)
+    if converged:
+        return (not np.isfinite(u_q)) or (s > eps and s > toler_inf * b)
+    return (s > toler_inf * b or loglik == 0.0) and b * span_q > span_inf
+
+
 @njit(cache=True)
 def monotone_flags(beta, u, var, span, converged, loglik, eps, toler_inf, span_inf):
-    """R's monotone-likelihood rule (coxph.fit): coefficients whose Newton step ``u' var`` is
-    still large relative to the coefficient after the log likelihood converged (or a score that
-    is not finite). Out of iterations (R only warns), a coefficient counts as diverging when its
-    hazard ratio over the covariate's observed range ``span`` exceeds exp(span_inf) and either
-    Newton still moves it or the log partial likelihood is 0 to rounding (every death certain
-    given its risk set: the supremum, where R's relative criterion divides by 0 and never
-    converges)."""
+    """:func:`monotone_rule` for every coefficient (Newton step u' var)."""
     p = beta.shape[0]
     out = np.zeros(p, dtype=np.bool_)
     for q in range(p):
         s = 0.0
         for m in range(p):
             s += u[m] * var[m, q]
-        s = abs(s)
-        b = abs(beta[q])
-        if converged:
-            out[q] = (not np.isfinite(u[q])) or (s > eps and s > toler_inf * b)
-        else:
-            out[q] = (s > toler_inf * b or loglik == 0.0) and b * span[q] > span_inf
+        out[q] = monotone_rule(
+            beta[q], s, u[q], span[q], converged, loglik, eps, toler_inf, span_inf
+        )
     return out
 
 
