@@ -27,6 +27,7 @@ ORDER = [
     "survival_batch",
     "survival_firth",
     "survival_cox",
+    "survival_cox_counting",
     "multistate",
     "mrd",
     "simulate",
@@ -56,6 +57,7 @@ SURVIVAL = [
 ]
 OTHERS = [
     ("survival_cox", ["bench_cox.py"]),
+    ("survival_cox_counting", ["bench_cox.py", "--counting"]),
     ("multistate", ["bench_msm.py"]),
     ("mrd", ["bench_mrd.py", "2000", "20000"]),
     ("simulate", ["bench_simulate.py"]),

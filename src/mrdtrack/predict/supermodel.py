@@ -43,6 +43,7 @@ from mrdtrack.cohort import Cohort
 from mrdtrack.errors import EstimationError
 from mrdtrack.mrd._days import as_study_day
 from mrdtrack.predict.stack import MRD_FEATURES, landmark_stack, mrd_history
+from mrdtrack.survival.cox import breslow_cumhaz
 
 LANDMARK_TERMS = ("lm1", "lm2")
 
@@ -380,30 +381,6 @@ def fit_stacked(
         dropped_terms=dropped,
         lag=int(lag),
     )
-
-
-def breslow_cumhaz(
-    start: np.ndarray, stop: np.ndarray, event: np.ndarray, lp: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Breslow cumulative baseline hazard at x = 0 for ``(start, stop]`` data.
-
-    ``H0(t) = sum_{event times u <= t} d(u) / sum_{i: start_i < u <= stop_i} exp(lp_i)``
-    (Breslow 1972; R ``basehaz(fit, centered = FALSE)`` for a Breslow fit). Returns the distinct
-    event times and ``H0`` at each.
-    """
-    r = np.exp(lp)
-    times = np.unique(stop[event > 0])
-    order_stop = np.argsort(stop, kind="stable")
-    order_start = np.argsort(start, kind="stable")
-    cum_stop = np.concatenate([[0.0], np.cumsum(r[order_stop])])
-    cum_start = np.concatenate([[0.0], np.cumsum(r[order_start])])
-    total = cum_stop[-1]
-    # at risk at u: stop >= u minus start >= u
-    n_stop_lt = np.searchsorted(stop[order_stop], times, side="left")
-    n_start_lt = np.searchsorted(start[order_start], times, side="left")
-    at_risk = (total - cum_stop[n_stop_lt]) - (total - cum_start[n_start_lt])
-    d = np.bincount(np.searchsorted(times, stop[event > 0]), minlength=times.size)
-    return times, np.cumsum(d / at_risk)
 
 
 def _independent_terms(frame: pl.DataFrame, names: list[str]) -> tuple[list[str], list[str]]:

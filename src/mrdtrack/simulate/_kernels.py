@@ -2,167 +2,57 @@
 
 For each replicate row: the log-rank test (Mantel-Haenszel variance with the ``(n - d)/(n - 1)``
 tie correction, as R ``survival::survdiff``) and the Cox hazard ratio of group 1 vs group 0 for a
-single binary covariate with Efron's tie handling (R ``coxph`` default), fitted by Newton-Raphson
-from beta = 0 with step halving when the log partial likelihood would decrease (as R).
-When all events fall in one group the partial likelihood is monotone and the
-hazard ratio is reported as ``inf`` (or 0), as R does with a warning; Firth's correction
-(`mrdtrack.survival`) is the estimator to use then.
+single binary covariate with Efron's tie handling (R ``coxph`` default). Both come from
+`mrdtrack.survival.batch.two_group_tests`, the compiled kernels of
+`mrdtrack.survival.analyse_trials`: Newton-Raphson from beta = 0 with R coxph.fit's convergence
+rule (|1 - loglik_old / loglik_new| <= 1e-9, at most 20 iterations), step-halving and
+monotone-likelihood rule. A monotone likelihood (e.g. all events in one group) is reported as a
+hazard ratio of ``inf`` (or 0) with no standard error, where R warns and prints a large
+coefficient; Firth's correction (`mrdtrack.survival`) is the estimator to use then.
 
-A loop over sorted event times is the honest algorithm, hence numba; ``landmark_tests_reference``
-is the plain-numpy version used in tests. Compilation is lazy and cached.
+``landmark_tests_reference`` is the plain-numpy version used in tests. Compilation is lazy and
+cached.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - numba is a hard dependency; keep the module importable
-
-    def njit(*args, **kwargs):
-        def wrap(f):
-            return f
-
-        return wrap if not args or not callable(args[0]) else args[0]
+from mrdtrack.survival.batch import two_group_tests
 
 
 @njit(cache=True, error_model="numpy")
 def _one(time, event, group, out):
-    m = time.size
+    """Log-rank and Cox of one trial (rows with ``group`` -1 left out) into ``out`` (`FIELDS`)."""
     idx = np.argsort(time, kind="mergesort")
-    t = time[idx]
-    e = event[idx]
-    g = group[idx]
-    n_tot = 0
-    n1_tot = 0
-    d0_tot = 0
-    d1_tot = 0
-    for i in range(m):
-        if g[i] >= 0:
-            n_tot += 1
-            if g[i] == 1:
-                n1_tot += 1
-                d1_tot += e[i]
-            else:
-                d0_tot += e[i]
-    out[0] = n_tot - n1_tot
-    out[1] = n1_tot
-    out[2] = d0_tot
-    out[3] = d1_tot
-    # log-rank
-    n = n_tot
-    n1 = n1_tot
-    o1 = 0.0
-    e1 = 0.0
-    var = 0.0
-    i = 0
-    while i < m:
-        j = i
-        d = 0
-        d1 = 0
-        c = 0
-        c1 = 0
-        while j < m and t[j] == t[i]:
-            if g[j] >= 0:
-                c += 1
-                if g[j] == 1:
-                    c1 += 1
-                    d1 += e[j]
-                d += e[j]
-            j += 1
-        if d > 0 and n > 0:
-            e1 += d * n1 / n
-            o1 += d1
-            if n > 1:
-                var += d * (n1 / n) * (1.0 - n1 / n) * (n - d) / (n - 1.0)
-        n -= c
-        n1 -= c1
-        i = j
+    tb = np.empty(time.size)
+    cb = np.empty(time.size, dtype=np.int64)
+    m = 0
+    for i in idx:
+        if group[i] >= 0:
+            tb[m] = time[i]
+            cb[m] = 2 * group[i] + (1 if event[i] > 0 else 0)
+            m += 1
+    res = two_group_tests(tb, cb, m, True)
+    out[0] = res.n_0
+    out[1] = res.n_1
+    out[2] = res.n_event_0
+    out[3] = res.n_event_1
     # a zero variance (every event with one group alone at risk) gives 0, as survdiff's
     # generalised inverse; no event at all gives nan
-    if var > 0:
-        out[4] = (o1 - e1) ** 2 / var
-    elif d0_tot + d1_tot > 0:
-        out[4] = 0.0
+    out[4] = res.logrank.chisq if res.n_event_0 + res.n_event_1 > 0 else np.nan
+    out[5] = res.logrank.observed_1
+    out[6] = res.logrank.expected_1
+    fit = res.cox
+    if fit.monotone:
+        out[7] = np.inf if fit.coef > 0 else 0.0
+        out[8] = np.nan
     else:
-        out[4] = np.nan
-    out[5] = o1
-    out[6] = e1
-    # Cox, Efron ties, one binary covariate
-    if d0_tot + d1_tot == 0 or n1_tot == 0 or n1_tot == n_tot:
-        out[7] = np.nan
-        return
-    if d1_tot == 0:
-        out[7] = 0.0
-        return
-    if d0_tot == 0:
-        out[7] = np.inf
-        return
-    beta = 0.0
-    ll, u, info = _efron(t, e, g, m, n_tot, n1_tot, beta)
-    for _it in range(100):
-        if not info > 0:
-            break
-        step = u / info
-        if abs(step) < 1e-9 * (1.0 + abs(beta)):
-            beta += step  # converged: the last Newton step is below rounding of the likelihood
-            break
-        new_beta = beta + step
-        new_ll, new_u, new_info = _efron(t, e, g, m, n_tot, n1_tot, new_beta)
-        halvings = 0
-        # step halving, as R coxph.fit: the Efron log partial likelihood must not decrease
-        while not new_ll >= ll - 1e-10 * abs(ll) and halvings < 30:
-            step /= 2.0
-            new_beta = beta + step
-            new_ll, new_u, new_info = _efron(t, e, g, m, n_tot, n1_tot, new_beta)
-            halvings += 1
-        beta, ll, u, info = new_beta, new_ll, new_u, new_info
-    out[7] = np.exp(beta)
-    out[8] = 1.0 / np.sqrt(info) if info > 0 else np.nan
-
-
-@njit(cache=True, error_model="numpy")
-def _efron(t, e, g, m, n_tot, n1_tot, beta):
-    """Efron log partial likelihood, score and information at ``beta`` (sorted data)."""
-    r = np.exp(beta)
-    s0 = (n_tot - n1_tot) + n1_tot * r
-    s1 = n1_tot * r
-    ll = 0.0
-    u = 0.0
-    info = 0.0
-    i = 0
-    while i < m:
-        j = i
-        d = 0
-        d1 = 0
-        c0 = 0
-        c1 = 0
-        while j < m and t[j] == t[i]:
-            if g[j] >= 0:
-                if g[j] == 1:
-                    c1 += 1
-                    d1 += e[j]
-                else:
-                    c0 += 1
-                d += e[j]
-            j += 1
-        if d > 0:
-            big_d0 = (d - d1) + d1 * r
-            big_d1 = d1 * r
-            u += d1
-            ll += d1 * beta
-            for k in range(d):
-                f = k / d
-                a = s0 - f * big_d0
-                b = s1 - f * big_d1
-                ll -= np.log(a)
-                u -= b / a
-                info += b / a - (b / a) ** 2
-        s0 -= c0 + c1 * r
-        s1 -= c1 * r
-        i = j
-    return ll, u, info
+        out[7] = np.exp(fit.coef)
+        out[8] = fit.se
 
 
 @njit(cache=True, error_model="numpy")
@@ -216,46 +106,58 @@ def landmark_tests_reference(time, event, group) -> np.ndarray:
             var += d * (n1 / n) * (1 - n1 / n) * (n - d) / (n - 1)
     chisq = (o1 - e1) ** 2 / var if var > 0 else (0.0 if e.sum() > 0 else np.nan)
     out[4:7] = [chisq, o1, e1]
-    if out[2] == 0 and out[3] > 0:
-        out[7] = np.inf
+    both_at_risk = [((t >= s) & (g == 0)).any() and ((t >= s) & (g == 1)).any() for s in times]
+    if not any(both_at_risk):  # no event, one group, or a flat likelihood: not estimable
         return out
-    if out[3] == 0 or out[2] + out[3] == 0:
-        out[7] = 0.0 if out[3] == 0 and out[2] > 0 else np.nan
-        return out
+    x = g - g.mean()  # centred as R coxph
 
-    def score_info(beta):
-        w = np.exp(beta * g)
+    def loglik_score_info(beta):
+        w = np.exp(beta * x)
         u = info = ll = 0.0
         for s in times:
             risk = t >= s
             tied = (t == s) & (e == 1)
             d = tied.sum()
-            u += g[tied].sum()
-            s0, s1 = w[risk].sum(), (w * g)[risk].sum()
-            d0, d1 = w[tied].sum(), (w * g)[tied].sum()
-            ll += beta * g[tied].sum()
+            u += x[tied].sum()
+            ll += beta * x[tied].sum()
+            s0, s1, s2 = w[risk].sum(), (w * x)[risk].sum(), (w * x * x)[risk].sum()
+            d0, d1, d2 = w[tied].sum(), (w * x)[tied].sum(), (w * x * x)[tied].sum()
             for k in range(d):
-                a, b = s0 - k / d * d0, s1 - k / d * d1
+                a, b, c = s0 - k / d * d0, s1 - k / d * d1, s2 - k / d * d2
                 ll -= np.log(a)
                 u -= b / a
-                info += b / a - (b / a) ** 2
+                info += c / a - (b / a) ** 2
         return ll, u, info
 
+    # R coxph.fit: Newton from 0, converged when |1 - ll_best / ll_new| <= 1e-9 (20 iterations),
+    # a step that lowers the log likelihood is pulled back by halving
+    eps, toler_inf = 1e-9, math.sqrt(1e-9)
     beta = 0.0
-    ll, u, info = score_info(beta)
-    for _ in range(100):
-        step = u / info
-        if abs(step) < 1e-9 * (1 + abs(beta)):
-            beta += step
+    best, u, info = loglik_score_info(beta)
+    new, halving, converged = beta + u / info, 0, False
+    for _ in range(20):
+        ll, u_new, info_new = loglik_score_info(new)
+        if abs(1 - best / ll) <= eps:
+            beta, u, info, converged = new, u_new, info_new, True
             break
-        new = score_info(beta + step)
-        while not new[0] >= ll - 1e-10 * abs(ll):
-            step /= 2
-            new = score_info(beta + step)
-        beta += step
-        ll, u, info = new
+        if ll < best:
+            halving += 1
+            new = (new + halving * beta) / (halving + 1)
+        else:
+            halving, best, beta, u, info = 0, ll, new, u_new, info_new
+            new = beta + u / info
+    if not converged:
+        ll, u, info = loglik_score_info(beta)
+    step = abs(u / info)
+    if converged:
+        monotone = step > eps and step > toler_inf * abs(beta)
+    else:
+        monotone = (step > toler_inf * abs(beta) or ll == 0.0) and abs(beta) > 20
+    if monotone:
+        out[7] = np.inf if beta > 0 else 0.0
+        return out
     out[7] = np.exp(beta)
-    out[8] = 1 / np.sqrt(score_info(beta)[2])
+    out[8] = 1 / np.sqrt(info)
     return out
 
 

@@ -28,6 +28,13 @@ from mrdtrack.survival._checks import (
     require_columns,
 )
 from mrdtrack.survival._design import design_matrix, is_categorical
+from mrdtrack.survival._kernels_cox import (
+    counting_order_desc,
+    gather_rows,
+    gather_rows_centred,
+    loglik_derivs,
+    union_sorted_unique,
+)
 
 __all__ = ["CoxData", "cox_loglik_derivs", "prepare_cox_data"]
 
@@ -113,6 +120,19 @@ class CoxData:
             np.ascontiguousarray(self.weights[o]),
         )
 
+    def sweep_args(self) -> tuple:
+        """The row arrays the sweep kernels take first (``loglik_derivs``, ``newton_fit``):
+        start, stop, event, X, weights, strata, then the entry-order copies (entry_view)."""
+        return (
+            self.start,
+            self.stop,
+            self.event,
+            self.X,
+            self.weights,
+            self.strata,
+            *self.entry_view,
+        )
+
     @property
     def n(self) -> int:
         return int(self.stop.shape[0])
@@ -139,29 +159,11 @@ def cox_loglik_derivs(
     -------
     (loglik, score (p,), information (p, p))
     """
-    from mrdtrack.survival._kernels_cox import loglik_derivs
-
     efron = check_ties(ties) == "efron"
     b = np.ascontiguousarray(beta, dtype=np.float64).reshape(-1)
     if b.shape[0] != cd.p:
         raise ValueError(f"beta has length {b.shape[0]}, the design has {cd.p} columns")
-    s_start, s_strata, s_x, s_w = cd.entry_view
-    ll, u, imat = loglik_derivs(
-        cd.start,
-        cd.stop,
-        cd.event,
-        cd.X,
-        cd.weights,
-        cd.strata,
-        s_start,
-        s_strata,
-        s_x,
-        s_w,
-        b,
-        efron,
-        information,
-        cd.counting,
-    )
+    ll, u, imat = loglik_derivs(*cd.sweep_args(), b, efron, information, cd.counting)
     return float(ll), u, imat
 
 
@@ -178,6 +180,41 @@ def _codes(col: pl.Series) -> tuple[np.ndarray, tuple]:
     s = col.cast(pl.String) if is_categorical(col) else col
     levels, inv = np.unique(s.to_numpy(), return_inverse=True)
     return inv.astype(np.int64).reshape(-1), tuple(levels.tolist())
+
+
+def _strata_codes(df: pl.DataFrame, strata_cols: list[str]) -> tuple[np.ndarray, tuple]:
+    """Stratum codes 0..S-1 of the (crossed) strata columns and their labels."""
+    n = df.height
+    if strata_cols:
+        codes = np.zeros(n, dtype=np.int64)
+        labels: list[tuple] = []
+        parts = []
+        for name in strata_cols:
+            c, lev = _codes(column(df, name, "strata"))
+            parts.append((c, lev))
+        # crossed strata: code the observed combinations in sorted order
+        combo = np.stack([c for c, _ in parts], axis=1)
+        uniq, inv = np.unique(combo, axis=0, return_inverse=True)
+        codes = inv.astype(np.int64).reshape(-1)
+        for row in uniq:
+            labels.append(tuple(parts[k][1][row[k]] for k in range(len(parts))))
+        strata_levels = tuple(lab[0] if len(lab) == 1 else lab for lab in labels)
+    else:
+        codes = np.zeros(n, dtype=np.int64)
+        strata_levels = ()
+
+    return codes, strata_levels
+
+
+def _centring(cols: list[np.ndarray], w: np.ndarray) -> np.ndarray:
+    """R coxph's centring: weighted column means, except 0 for columns with all values in
+    {-1, 0, 1} (R's nocenter default)."""
+    sw = w.sum()
+    means = np.array([float(w @ c) / sw for c in cols])
+    for k, c in enumerate(cols):
+        if bool(np.all(np.abs(c) <= 1.0)) and bool(np.all((c == 0) | (np.abs(c) == 1))):
+            means[k] = 0.0
+    return means
 
 
 def prepare_cox_data(
@@ -263,23 +300,7 @@ def prepare_cox_data(
 
     w = check_weights(df, weights, positive=True) if weights is not None else np.ones(n)
 
-    if strata_cols:
-        codes = np.zeros(n, dtype=np.int64)
-        labels: list[tuple] = []
-        parts = []
-        for name in strata_cols:
-            c, lev = _codes(column(df, name, "strata"))
-            parts.append((c, lev))
-        # crossed strata: code the observed combinations in sorted order
-        combo = np.stack([c for c, _ in parts], axis=1)
-        uniq, inv = np.unique(combo, axis=0, return_inverse=True)
-        codes = inv.astype(np.int64).reshape(-1)
-        for row in uniq:
-            labels.append(tuple(parts[k][1][row[k]] for k in range(len(parts))))
-        strata_levels = tuple(lab[0] if len(lab) == 1 else lab for lab in labels)
-    else:
-        codes = np.zeros(n, dtype=np.int64)
-        strata_levels = ()
+    codes, strata_levels = _strata_codes(df, strata_cols)
 
     cl = None
     if cluster is not None:
@@ -297,67 +318,42 @@ def prepare_cox_data(
     # sort by stratum, then stop time descending (the kernels add all rows of a time together,
     # so the order within a tied time does not matter); entry times likewise, for the sweep
     counting = start is not None
-    order = np.lexsort((-stop, codes)) if strata_cols else np.argsort(-stop)
+    n_codes = int(codes.max()) + 1 if strata_cols else 1
+    order = _order_desc(stop, codes, n_codes)
 
-    # centre as R coxph: weighted column means, except columns with all values in {-1, 0, 1}
-    # (R's nocenter default), which are left alone
     p = len(cols)
-    sw = w.sum()
-    means = np.array([float(w @ c) / sw for c in cols])
-    for k, c in enumerate(cols):
-        if bool(np.all(np.abs(c) <= 1.0)) and bool(np.all((c == 0) | (np.abs(c) == 1))):
-            means[k] = 0.0
+    means = _centring(cols, w)
 
-    # one gather of every column in sorted order (polars gathers columns in parallel and
-    # writes the row-major design directly)
-    frame = {f"x{k}": c for k, c in enumerate(cols)}
-    frame["stop"] = stop
-    frame["event"] = ev
-    if counting:
-        frame["start"] = entry
-    if strata_cols:
-        frame["strata"] = codes
-    if weights is not None:
-        frame["w"] = w
-    if cl is not None:
-        frame["cluster"] = cl
-    g = pl.DataFrame(frame)[order]
-    xcols = [f"x{k}" for k in range(p)]
-    Xc = np.require(g.select(xcols).to_numpy(order="c"), np.float64, ["C", "W"])
-    Xc -= means
-    stop_sorted = g.get_column("stop").to_numpy()
-    entry_sorted = g.get_column("start").to_numpy() if counting else entry
-    s_sorted = g.get_column("strata").to_numpy() if strata_cols else codes
+    # the row-major design in sorted order, centred, in one compiled gather
+    raw = np.empty((n, p))
+    for k, c in enumerate(cols):
+        raw[:, k] = c
+    Xc = gather_rows_centred(raw, order, means)
+    del raw, cols
+    stop_sorted = stop[order]
+    entry_sorted = entry[order] if counting else entry
+    s_sorted = codes[order] if strata_cols else codes
     if not counting:
         order_start = np.arange(n, dtype=np.int64)  # nobody enters late: never used to remove
-    elif strata_cols:
-        order_start = np.lexsort((-entry_sorted, s_sorted)).astype(np.int64)
     else:
-        order_start = np.argsort(-entry_sorted).astype(np.int64)
+        order_start = _order_desc(entry_sorted, s_sorted, n_codes)
     if timefix:
         stop_sorted, entry_sorted = _timefix(
             stop_sorted, entry_sorted, order_start, counting, bool(strata_cols)
         )
     _check_collinear(Xc, names)
-    w_sorted = g.get_column("w").to_numpy() if weights is not None else w
-    ev_sorted = np.ascontiguousarray(g.get_column("event").to_numpy(), dtype=np.float64)
-    cl_sorted = (
-        None
-        if cl is None
-        else np.ascontiguousarray(g.get_column("cluster").to_numpy(), dtype=np.int64)
-    )
+    w_sorted = w[order] if weights is not None else w
+    ev_sorted = np.ascontiguousarray(ev[order], dtype=np.float64)
+    cl_sorted = None if cl is None else np.ascontiguousarray(cl[order], dtype=np.int64)
     entry_arrays = None
     if counting:
         # the design in entry order too, so the likelihood sweep removes rows sequentially
-        xs = np.require(g.select(xcols)[order_start].to_numpy(order="c"), np.float64, ["C", "W"])
-        xs -= means
         entry_arrays = (
             np.ascontiguousarray(entry_sorted[order_start]),
             np.ascontiguousarray(s_sorted[order_start]),
-            xs,
+            gather_rows(Xc, order_start),
             np.ascontiguousarray(w_sorted[order_start]),
         )
-    del g, frame  # the gathered copies are no longer needed: keep the peak memory down
     return CoxData(
         start=np.ascontiguousarray(entry_sorted, dtype=np.float64),
         stop=np.ascontiguousarray(stop_sorted, dtype=np.float64),
@@ -377,6 +373,23 @@ def prepare_cox_data(
     )
 
 
+def _order_desc(values: np.ndarray, codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Rows by code ascending then value descending: a counting sort for whole-number values
+    in a small range (study days), else a comparison sort."""
+    n = values.shape[0]
+    order = counting_order_desc(
+        np.ascontiguousarray(values, dtype=np.float64),
+        np.ascontiguousarray(codes, dtype=np.int64),
+        n_codes,
+        max(4 * n, 1 << 20),
+    )
+    if order.shape[0] == n:
+        return order
+    if n_codes > 1:
+        return np.lexsort((-values, codes)).astype(np.int64)
+    return np.argsort(-values).astype(np.int64)
+
+
 def _timefix(
     stop_s: np.ndarray,
     entry_s: np.ndarray,
@@ -387,8 +400,6 @@ def _timefix(
     """R ``aeqSurv``: merge time values closer than sqrt(eps) (absolute or relative to the mean
     absolute distinct time) into the smallest one. The map is monotone, so the sort order of
     the rows is unchanged."""
-    from mrdtrack.survival._kernels_cox import union_sorted_unique
-
     # integer-valued times (study days) below 1/tol can never be that close: nothing to do
     finite_entry = entry_s[np.isfinite(entry_s)] if counting else entry_s[:0]
     big = 1.0 / _TIMEFIX_TOL

@@ -9,9 +9,10 @@ of deaths. Everything else runs on those few counts:
 * the log-rank statistic of R ``survdiff`` (rho = 0) for two groups;
 * Newton-Raphson for the Cox model on the arm indicator, centred at its replicate mean as R:
   with a binary covariate every risk-set sum is ``n0 r0 + n1 r1``, so an iteration costs two
-  ``exp`` and one pass over the distinct times. Efron (1977) or Breslow ties, R's step-halving,
-  convergence rule ``|1 - loglik_old / loglik_new| <= eps`` and monotone-likelihood rule, as
-  ``_kernels_cox._batched_fit_1`` and ``cox.fit_cox_data``.
+  ``exp`` and one pass over the distinct times. Efron (1977) or Breslow ties; the iterations
+  follow the one Newton rule of every Cox fitter, ``_kernels_cox.newton_update`` (R's
+  step-halving, convergence rule ``|1 - loglik_old / loglik_new| <= eps``) and
+  ``_kernels_cox.monotone_flags`` (R's monotone-likelihood rule).
 
 The reference implementations are the one-data-set functions ``kaplan_meier``,
 ``logrank_test`` and ``cox_ph`` (the tests compare against them replicate by replicate). The
@@ -22,9 +23,27 @@ imports this module only when called.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
+
+from mrdtrack.survival._control import (
+    COX_MAX_ITER,
+    COX_TOL,
+    COX_TOLER_CHOL,
+    COX_TOLER_INF,
+    SPAN_INF,
+)
+from mrdtrack.survival._kernels_cox import (
+    NEWTON_CONTINUE,
+    NEWTON_CONVERGED,
+    NEWTON_EXHAUSTED,
+    NEWTON_SINGULAR,
+    monotone_rule,
+    newton_start,
+    newton_update,
+)
 
 # per-replicate float outputs (columns of the ``out`` matrix)
 COLS = (
@@ -127,6 +146,196 @@ def cox_terms(m, n0, n1, d0, d1, x0, x1, beta, efron):
     return loglik, u, imat
 
 
+class TwoGroupCox(NamedTuple):
+    """Cox model on a two-group indicator (see :func:`cox_two_group`)."""
+
+    coef: float
+    se: float
+    loglik0: float
+    loglik: float
+    iterations: int
+    converged: bool
+    monotone: bool
+
+
+class TwoGroupLogrank(NamedTuple):
+    """Two-group log-rank (R ``survdiff``, rho = 0): see :func:`logrank_two_group`."""
+
+    observed_1: float
+    expected_0: float
+    expected_1: float
+    variance: float
+    chisq: float
+    df: int  # 0 when a group has expected 0 (R drops it: no test)
+
+
+@njit(cache=True)
+def cox_work(p):
+    """Work arrays of :func:`cox_two_group` (beta, trial, step, score, state (4,), info),
+    allocated once per chunk of replicates."""
+    return np.zeros(p), np.zeros(p), np.zeros(p), np.zeros(p), np.zeros(4), np.zeros((p, p))
+
+
+@njit(cache=True)
+def cox_two_group(m, n0, n1, d0, d1, mean, efron, eps, iter_max, ctl, work):
+    """Cox model on a 0/1 group indicator, centred at ``mean`` (its mean, as R), from the
+    per-time counts (n at risk and deaths per group at the ``m`` distinct times): Newton-Raphson
+    by the shared rule :func:`~mrdtrack.survival._kernels_cox.newton_update` (R coxph.fit's
+    convergence, step-halving and monotone-likelihood rules) over :func:`cox_terms`.
+    ``ctl`` = (eps unused here, toler_inf, span_inf, quantile tol, toler_chol)."""
+    toler_inf, span_inf, toler_chol = ctl[1], ctl[2], ctl[4]
+    beta, trial, step, u, state, imat = work
+    x0 = 0.0 - mean
+    x1 = 1.0 - mean
+    beta[0] = 0.0
+    ll0, u0, i0 = cox_terms(m, n0, n1, d0, d1, x0, x1, 0.0, efron)
+    u[0] = u0
+    imat[0, 0] = i0
+    # no death time with both groups at risk: the likelihood is flat in beta (its information
+    # is 0, or round-off), the coefficient is not identifiable (cox_ph raises): NaN
+    informative = False
+    for j in range(m):
+        if d0[j] + d1[j] > 0 and n0[j] > 0 and n1[j] > 0:
+            informative = True
+            break
+    code = NEWTON_SINGULAR
+    if informative:
+        code = newton_start(beta, ll0, u, imat, trial, state, iter_max, toler_chol)
+    if code == NEWTON_SINGULAR:
+        return TwoGroupCox(np.nan, np.nan, ll0, np.nan, 0, False, False)
+    ll = ll0
+    while code == NEWTON_CONTINUE:
+        ll, u1, i1 = cox_terms(m, n0, n1, d0, d1, x0, x1, trial[0], efron)
+        u[0] = u1
+        imat[0, 0] = i1
+        code = newton_update(
+            beta, trial, ll, u, imat, state, step, eps, iter_max, False, toler_chol
+        )
+    if code == NEWTON_SINGULAR:
+        return TwoGroupCox(np.nan, np.nan, ll0, np.nan, int(state[2]), False, False)
+    if code == NEWTON_EXHAUSTED:
+        ll, u1, i1 = cox_terms(m, n0, n1, d0, d1, x0, x1, beta[0], efron)
+        u[0] = u1
+        imat[0, 0] = i1
+    converged = code == NEWTON_CONVERGED
+    # the covariance is 1 / imat; the covariate's range is x1 - x0 = 1
+    mono = monotone_rule(
+        beta[0], u[0] / imat[0, 0], u[0], 1.0, converged, ll, eps, toler_inf, span_inf
+    )
+    return TwoGroupCox(
+        beta[0], math.sqrt(1.0 / imat[0, 0]), ll0, ll, int(state[2]), converged, mono
+    )
+
+
+@njit(cache=True)
+def risk_table(tb, cb, m_rows, ut, n0, n1, d0, d1, rows0, rows1):
+    """Reduce rows sorted by time (ascending; ``cb`` = 2 * group + event) to the distinct times
+    ``ut``: at risk (time >= t; tied censorings stay at risk), deaths and rows per group.
+    Returns the number of distinct times."""
+    rem0 = 0
+    rem1 = 0
+    for k in range(m_rows):
+        if cb[k] >= 2:
+            rem1 += 1
+        else:
+            rem0 += 1
+    m = 0
+    k = 0
+    while k < m_rows:
+        t = tb[k]
+        a0 = 0
+        a1 = 0
+        e0 = 0
+        e1 = 0
+        while k < m_rows and tb[k] == t:
+            c = cb[k]
+            if c >= 2:
+                a1 += 1
+                e1 += c - 2
+            else:
+                a0 += 1
+                e0 += c
+            k += 1
+        ut[m] = t
+        n0[m] = rem0
+        n1[m] = rem1
+        d0[m] = e0
+        d1[m] = e1
+        rows0[m] = a0  # rows of each group at t: the group's own curve has a point there
+        rows1[m] = a1
+        rem0 -= a0
+        rem1 -= a1
+        m += 1
+    return m
+
+
+@njit(cache=True)
+def logrank_two_group(m, n0, n1, d0, d1):
+    """The log-rank test of R ``survdiff`` (rho = 0) for two groups from the per-time counts,
+    accumulated from the last time backwards."""
+    obs1 = 0.0
+    exp0 = 0.0
+    exp1 = 0.0
+    var11 = 0.0
+    for jj in range(m - 1, -1, -1):
+        d = float(d0[jj] + d1[jj])
+        if d > 0:
+            nr = float(n0[jj] + n1[jj])
+            exp0 += d * n0[jj] / nr
+            exp1 += d * n1[jj] / nr
+            if nr > 1:
+                tmp = d * n1[jj] * (nr - d) / (nr * (nr - 1))
+                var11 += tmp
+                var11 -= tmp * n1[jj] / nr
+        obs1 += d1[jj]
+    if exp0 > 0 and exp1 > 0:
+        oe = obs1 - exp1
+        return TwoGroupLogrank(obs1, exp0, exp1, var11, (oe / var11) * oe if var11 > 0 else 0.0, 1)
+    # a group with expected 0 is dropped (R survdiff): no test
+    return TwoGroupLogrank(obs1, exp0, exp1, var11, 0.0, 0)
+
+
+class TwoGroupTests(NamedTuple):
+    """Log-rank and Cox of one two-group data set (see :func:`two_group_tests`)."""
+
+    n_0: int
+    n_1: int
+    n_event_0: int
+    n_event_1: int
+    logrank: TwoGroupLogrank
+    cox: TwoGroupCox
+
+
+@njit(cache=True)
+def two_group_tests(tb, cb, m_rows, efron):
+    """R ``survdiff`` log-rank and R ``coxph`` (default control) on a 0/1 group indicator for
+    rows sorted by time ascending (``cb`` = 2 * group + event): the kernels
+    :func:`risk_table`, :func:`logrank_two_group` and :func:`cox_two_group` that
+    ``analyse_trials`` runs per replicate, for callers that analyse one data set at a time in
+    compiled code (the simulator's landmark comparisons). The Cox fit is NaN when there is no
+    event or only one group."""
+    ut = np.empty(m_rows)
+    cnt = np.zeros((6, m_rows), dtype=np.int64)
+    m = risk_table(tb, cb, m_rows, ut, cnt[0], cnt[1], cnt[2], cnt[3], cnt[4], cnt[5])
+    tot0 = cnt[0, 0] if m > 0 else 0
+    tot1 = cnt[1, 0] if m > 0 else 0
+    ev0 = 0
+    ev1 = 0
+    for j in range(m):
+        ev0 += cnt[2, j]
+        ev1 += cnt[3, j]
+    lr = logrank_two_group(m, cnt[0], cnt[1], cnt[2], cnt[3])
+    if ev0 + ev1 == 0 or tot0 == 0 or tot1 == 0:
+        fit = TwoGroupCox(np.nan, np.nan, np.nan, np.nan, 0, False, False)
+    else:
+        ctl = np.array([COX_TOL, COX_TOLER_INF, SPAN_INF, 0.0, COX_TOLER_CHOL])
+        fit = cox_two_group(
+            m, cnt[0], cnt[1], cnt[2], cnt[3], tot1 / m_rows, efron, COX_TOL, COX_MAX_ITER, ctl,
+            cox_work(1),
+        )  # fmt: skip
+    return TwoGroupTests(tot0, tot1, ev0, ev1, lr, fit)
+
+
 @njit(cache=True)
 def km_median_update(state, j, t, n, d, p, tol):
     """Feed one distinct time of a Kaplan-Meier curve into R's median search.
@@ -160,11 +369,11 @@ def km_median_finish(state, p, tol):
 
 @njit(cache=True)
 def one_trial(
-    idx, lo, hi, time, event, arm, times, efron, whole, iter_max, ctl, out, surv_at, fw, iw
+    idx, lo, hi, time, event, arm, times, efron, whole, iter_max, ctl, out, surv_at, fw, iw, cw
 ):
-    """All analyses of rows idx[lo:hi]; ctl = (eps, toler_inf, span_inf, quantile tol);
-    fw, iw: float and integer work rows (reused across replicates)."""
-    eps, toler_inf, span_inf, tol = ctl[0], ctl[1], ctl[2], ctl[3]
+    """All analyses of rows idx[lo:hi]; ctl = (eps, toler_inf, span_inf, quantile tol,
+    toler_chol); fw, iw, cw: float, integer and Cox work arrays (reused across replicates)."""
+    eps, tol = ctl[0], ctl[3]
     tb, ut, sv, sv0, sv1 = fw[0], fw[1], fw[2], fw[3], fw[4]
     cb, n0, n1, d0, d1, rows0, rows1 = iw[0], iw[1], iw[2], iw[3], iw[4], iw[5], iw[6]
     m_rows = hi - lo
@@ -187,49 +396,14 @@ def one_trial(
         for k in range(m_rows):
             tb[k] = fw[5][order[k]]
             cb[k] = kb[order[k]]
-    # totals per arm; the risk set at t is every row with time >= t
-    tot0 = 0
-    tot1 = 0
+    m = risk_table(tb, cb, m_rows, ut, n0, n1, d0, d1, rows0, rows1)
+    tot0 = n0[0] if m > 0 else 0
+    tot1 = n1[0] if m > 0 else 0
     ev0 = 0
     ev1 = 0
-    for k in range(m_rows):
-        c = cb[k]
-        if c >= 2:
-            tot1 += 1
-            ev1 += c - 2
-        else:
-            tot0 += 1
-            ev0 += c
-    # distinct times: n at risk and deaths per arm
-    rem0 = tot0
-    rem1 = tot1
-    m = 0
-    k = 0
-    while k < m_rows:
-        t = tb[k]
-        a0 = 0
-        a1 = 0
-        e0 = 0
-        e1 = 0
-        while k < m_rows and tb[k] == t:
-            c = cb[k]
-            if c >= 2:
-                a1 += 1
-                e1 += c - 2
-            else:
-                a0 += 1
-                e0 += c
-            k += 1
-        ut[m] = t
-        n0[m] = rem0
-        n1[m] = rem1
-        d0[m] = e0
-        d1[m] = e1
-        rows0[m] = a0  # rows of each arm at t: the arm's own curve has a point there
-        rows1[m] = a1
-        rem0 -= a0
-        rem1 -= a1
-        m += 1
+    for j in range(m):
+        ev0 += d0[j]
+        ev1 += d1[j]
     out[i_n] = m_rows
     out[i_ne] = ev0 + ev1
     out[i_n0] = tot0
@@ -276,33 +450,13 @@ def one_trial(
             else:
                 surv_at[g, q] = sv[j] if g == 0 else (sv0[j] if g == 1 else sv1[j])
 
-    # ---- log-rank (R survdiff, rho = 0), accumulated from the last time backwards
-    obs1 = 0.0
-    exp0 = 0.0
-    exp1 = 0.0
-    var11 = 0.0
-    for jj in range(m - 1, -1, -1):
-        d = float(d0[jj] + d1[jj])
-        if d > 0:
-            nr = float(n0[jj] + n1[jj])
-            exp0 += d * n0[jj] / nr
-            exp1 += d * n1[jj] / nr
-            if nr > 1:
-                tmp = d * n1[jj] * (nr - d) / (nr * (nr - 1))
-                var11 += tmp
-                var11 -= tmp * n1[jj] / nr
-        obs1 += d1[jj]
-    out[i_o1] = obs1
-    out[i_e1] = exp1
-    out[i_v] = var11
-    if exp0 > 0 and exp1 > 0:
-        oe = obs1 - exp1
-        out[i_chi] = (oe / var11) * oe if var11 > 0 else 0.0
-        out[i_df] = 1.0
-    else:
-        # a group with expected 0 is dropped (R survdiff): no test
-        out[i_chi] = 0.0
-        out[i_df] = 0.0
+    # ---- log-rank (R survdiff, rho = 0)
+    lr = logrank_two_group(m, n0, n1, d0, d1)
+    out[i_o1] = lr.observed_1
+    out[i_e1] = lr.expected_1
+    out[i_v] = lr.variance
+    out[i_chi] = lr.chisq
+    out[i_df] = lr.df
 
     # ---- Cox model on the arm indicator, centred at its mean (R coxph)
     out[i_coef] = np.nan
@@ -314,52 +468,16 @@ def one_trial(
     out[i_mono] = 0.0
     if ev0 + ev1 == 0:
         return
-    mean = tot1 / m_rows
-    x0 = 0.0 - mean
-    x1 = 1.0 - mean
-    beta = 0.0
-    ll0, u, imat = cox_terms(m, n0, n1, d0, d1, x0, x1, beta, efron)
-    out[i_ll0] = ll0
-    if not imat > 0.0:
+    fit = cox_two_group(m, n0, n1, d0, d1, tot1 / m_rows, efron, eps, iter_max, ctl, cw)
+    out[i_ll0] = fit.loglik0
+    if np.isnan(fit.loglik):
         return
-    best = ll0
-    newbeta = beta + u / imat
-    halving = 0
-    done = False
-    it = 1
-    ll = ll0
-    while it <= iter_max:
-        ll, u, imat = cox_terms(m, n0, n1, d0, d1, x0, x1, newbeta, efron)
-        finite = np.isfinite(ll) and np.isfinite(u) and np.isfinite(imat)
-        if finite and abs(1.0 - best / ll) <= eps:
-            beta = newbeta
-            done = True
-            break
-        if (not finite) or ll < best:
-            halving += 1
-            newbeta = (newbeta + halving * beta) / (halving + 1.0)
-        else:
-            halving = 0
-            best = ll
-            beta = newbeta
-            newbeta = newbeta + u / imat
-        it += 1
-    if not done:
-        ll, u, imat = cox_terms(m, n0, n1, d0, d1, x0, x1, beta, efron)
-        it = iter_max + 1  # as R coxfit6 reports a fit that ran out of iterations
-    stp = abs(u / imat)
-    mono = False
-    if done and (not np.isfinite(u) or (stp > eps and stp > toler_inf * abs(beta))):
-        mono = True
-    # out of iterations: diverging when |beta| times the covariate's range (1) is large
-    if not done and stp > toler_inf * abs(beta) and abs(beta) * (x1 - x0) > span_inf:
-        mono = True
-    out[i_coef] = beta
-    out[i_se] = math.sqrt(1.0 / imat)
-    out[i_ll] = ll
-    out[i_it] = it
-    out[i_conv] = 1.0 if done else 0.0
-    out[i_mono] = 1.0 if mono else 0.0
+    out[i_coef] = fit.coef
+    out[i_se] = fit.se
+    out[i_ll] = fit.loglik
+    out[i_it] = fit.iterations
+    out[i_conv] = 1.0 if fit.converged else 0.0
+    out[i_mono] = 1.0 if fit.monotone else 0.0
 
 
 @njit(cache=True)
@@ -371,12 +489,15 @@ def run_chunk(
         maxrows = max(maxrows, bounds[r + 1] - bounds[r])
     fw = np.empty((8, maxrows))
     iw = np.empty((8, maxrows), dtype=np.int64)
+    cw = cox_work(1)
     for r in range(c0, c1):
         b0 = bounds[r]
         b1 = bounds[r + 1]
         o = out[r]
         sa = surv_at[r]
-        one_trial(idx, b0, b1, time, event, arm, times, efron, whole, iter_max, ctl, o, sa, fw, iw)
+        one_trial(
+            idx, b0, b1, time, event, arm, times, efron, whole, iter_max, ctl, o, sa, fw, iw, cw
+        )
 
 
 @njit(cache=True, parallel=True)
@@ -492,7 +613,7 @@ def analyse(
         bool(efron),
         bool(whole),
         int(iter_max),
-        np.array([eps, toler_inf, span_inf, tol], dtype=np.float64),
+        np.array([eps, toler_inf, span_inf, tol, COX_TOLER_CHOL], dtype=np.float64),
     )
     if parallel:
         from numba import get_num_threads

@@ -17,6 +17,7 @@ The kernels are compiled on first call and cached on disk (``cache=True``), neve
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -30,6 +31,16 @@ def _advance_stratum(order_start, strata, j, s):
     return j
 
 
+@njit(cache=True, inline="always")
+def _risk_of(X, w, k, beta, p):
+    """w_k exp(x_k' beta) and x_k' beta for one row (formed in the sweep: the design is read
+    once per evaluation and no n-long temporaries are allocated)."""
+    eta = 0.0
+    for q in range(p):
+        eta += X[k, q] * beta[q]
+    return w[k] * math.exp(eta), eta
+
+
 @njit(cache=True)
 def loglik_derivs(
     start, stop, event, X, w, strata, s_start, s_strata, Xs, ws, beta, efron, want_imat, counting
@@ -39,12 +50,10 @@ def loglik_derivs(
     ``s_start``, ``s_strata``, ``Xs``, ``ws`` are the entry times, strata, covariates and
     weights in entry order (stratum ascending, entry descending): copies, so that removing rows
     from the risk set reads memory sequentially. Unused (pass the row-order arrays) when
-    ``counting`` is False.
+    ``counting`` is False. Each row's risk score w exp(x' beta) is formed when the sweep
+    reaches it.
     """
     n, p = X.shape
-    eta = X @ beta
-    risk = w * np.exp(eta)
-    risk_s = ws * np.exp(Xs @ beta) if counting else risk
     loglik = 0.0
     u = np.zeros(p)
     imat = np.zeros((p, p))
@@ -74,7 +83,7 @@ def loglik_derivs(
         wdead = 0.0
         k = i
         while k < n and strata[k] == s and stop[k] == t:
-            r = risk[k]
+            r, eta = _risk_of(X, w, k, beta, p)
             denom += r
             nrisk += 1
             for q in range(p):
@@ -87,14 +96,14 @@ def loglik_derivs(
             if event[k] > 0:
                 ndead += 1
                 wdead += w[k]
-                loglik += w[k] * eta[k]
+                loglik += w[k] * eta
                 for q in range(p):
                     u[q] += w[k] * X[k, q]
             k += 1
         # drop the rows that entered at or after t: they are not at risk at t (start < t needed)
         if counting:
             while j < n and s_strata[j] == s and s_start[j] >= t:
-                r = risk_s[j]
+                r, _ = _risk_of(Xs, ws, j, beta, p)
                 denom -= r
                 nrisk -= 1
                 for q in range(p):
@@ -120,7 +129,7 @@ def loglik_derivs(
                 cmat2[:, :] = 0.0
                 for kk in range(i, k):
                     if event[kk] > 0:
-                        r = risk[kk]
+                        r, _ = _risk_of(X, w, kk, beta, p)
                         denom2 += r
                         for q in range(p):
                             rx = r * X[kk, q]
@@ -178,18 +187,36 @@ def reference_loglik_derivs(start, stop, event, X, w, strata, beta, efron):
     return loglik, u, imat
 
 
+class DeathTerms(NamedTuple):
+    """Per distinct death time (stratum ascending, time descending): see :func:`death_terms`."""
+
+    time: np.ndarray
+    stratum: np.ndarray
+    n_risk: np.ndarray  # rows at risk
+    w_risk: np.ndarray  # weight at risk
+    n_event: np.ndarray  # dying rows
+    w_event: np.ndarray  # dying weight
+    haz: np.ndarray  # hazard increment of a subject at risk with risk score 1
+    haz_dead: np.ndarray  # the same for a subject dying at that time (Efron shares)
+    xhaz: np.ndarray  # (m, p) haz times the risk-set means
+    xhaz_dead: np.ndarray  # (m, p) haz_dead times the risk-set means
+    xbar: np.ndarray  # (m, p) mean of the Efron means
+    wx_dead: np.ndarray  # (m, p) weighted covariate sums of the deaths
+    dinfo: np.ndarray  # (m, p, p) information increment
+    hvar: np.ndarray  # variance increment of the cumulative hazard
+
+
 @njit(cache=True)
 def death_terms(start, stop, event, X, w, strata, order_start, beta, efron):
     """Per distinct death time (stratum ascending, time descending) the pieces that residuals,
     the baseline hazard and the cox.zph test need, at ``beta``.
 
-    Returns (time, stratum, n_risk (rows), w_risk (weighted), n_event (rows), w_event
-    (weighted), haz, haz_dead, xhaz (m, p), xhaz_dead (m, p), xbar (m, p), wx_dead (m, p),
-    dinfo (m, p, p), hvar). ``haz`` is the hazard increment of a subject at risk with risk score 1
-    (Breslow: w_event / denom; Efron: sum_k mean_w / denom_k); ``haz_dead`` the same for a
-    subject dying at that time (Efron weights (1 - k/d)); ``xhaz`` and ``xhaz_dead`` carry the
-    risk-set means; ``xbar`` is the mean of the Efron means, ``dinfo`` the information increment,
-    ``hvar`` the variance increment of the cumulative hazard (sum_k mean_w / denom_k^2).
+    Returns a :class:`DeathTerms`. ``haz`` is the hazard increment of a subject at risk with
+    risk score 1 (Breslow: w_event / denom; Efron: sum_k mean_w / denom_k); ``haz_dead`` the
+    same for a subject dying at that time (Efron weights (1 - k/d)); ``xhaz`` and
+    ``xhaz_dead`` carry the risk-set means; ``xbar`` is the mean of the Efron means, ``dinfo``
+    the information increment, ``hvar`` the variance increment of the cumulative hazard
+    (sum_k mean_w / denom_k^2).
     """
     n, p = X.shape
     eta = X @ beta
@@ -312,7 +339,7 @@ def death_terms(start, stop, event, X, w, strata, order_start, beta, efron):
             hvar[m] = hv
             m += 1
         i = k
-    return (
+    return DeathTerms(
         t_out[:m],
         s_out[:m],
         nr_out[:m],
@@ -534,6 +561,236 @@ def concordance_counts(start, stop, event, w, strata, order_start, rank, rank_lo
     return counts, infl
 
 
+# ---- Newton-Raphson with R's step-halving: the one rule of every Cox fitter -----------------
+#
+# Reverse communication: the caller evaluates the log partial likelihood with its own kernel
+# (rows, one scalar covariate, or two-group counts) and hands the result to `newton_update`,
+# which decides where to evaluate next. The rule (R coxph.fit: coxfit6 / agfit4) therefore
+# exists once, and each evaluator stays specialised.
+
+NEWTON_CONTINUE = 0  # evaluate at ``trial`` and call newton_update again
+NEWTON_CONVERGED = 1  # ``beta`` (= the last trial) is the estimate
+NEWTON_EXHAUSTED = 2  # out of iterations: ``beta`` is the last good iterate, evaluate there
+NEWTON_SINGULAR = 3  # the information is not positive definite (R cholesky2's pivot test)
+
+
+class NewtonFit(NamedTuple):
+    """Result of :func:`newton_fit` (arrays of length p, p x p)."""
+
+    beta: np.ndarray
+    loglik0: float
+    loglik: float
+    score0: np.ndarray
+    info0: np.ndarray
+    score: np.ndarray
+    info: np.ndarray
+    sctest: float  # score test at the start: U0' I0^-1 U0
+    iterations: int  # as R: iter.max + 1 (coxfit6) or iter.max (agfit4) when out of iterations
+    converged: bool
+    status: int  # 0, or NEWTON_SINGULAR with ``iterations`` 0: singular at the start
+
+
+class BatchedCox(NamedTuple):
+    """Result of :func:`batched_fit`: one row per replicate."""
+
+    coef: np.ndarray  # (nrep, p)
+    se: np.ndarray  # (nrep, p)
+    loglik0: np.ndarray
+    loglik: np.ndarray
+    n_events: np.ndarray
+    iterations: np.ndarray
+    converged: np.ndarray
+    monotone: np.ndarray  # (nrep, p)
+
+
+@njit(cache=True)
+def solve_pd(a, b, out, toler_chol):
+    """``out = a^-1 b`` for a symmetric positive-definite ``a``; False when ``a`` is not.
+
+    Cholesky decomposition of ``a`` scaled to unit diagonal with R ``cholesky2``'s pivot test
+    (a pivot below ``toler_chol`` means not identifiable): R's coxfit6/agfit4 rescale the
+    covariates before fitting, so the test does not depend on a covariate's units; the
+    unit-diagonal scaling gives the same invariance.
+    """
+    p = a.shape[0]
+    if p == 1:
+        d = a[0, 0]
+        if not (d > 0.0 and d < np.inf):
+            return False
+        out[0] = b[0] / d
+        return True
+    sc = np.empty(p)
+    for i in range(p):
+        d = a[i, i]
+        if not (d > 0.0 and d < np.inf):
+            return False
+        sc[i] = math.sqrt(d)
+    low = np.zeros((p, p))
+    for j in range(p):
+        piv = a[j, j] / (sc[j] * sc[j])
+        for k in range(j):
+            piv -= low[j, k] * low[j, k]
+        if not piv >= toler_chol:
+            return False
+        ljj = math.sqrt(piv)
+        low[j, j] = ljj
+        for i in range(j + 1, p):
+            v = a[i, j] / (sc[i] * sc[j])
+            if not np.isfinite(v):
+                return False
+            for k in range(j):
+                v -= low[i, k] * low[j, k]
+            low[i, j] = v / ljj
+    for i in range(p):  # forward: low y = b / sc
+        v = b[i] / sc[i]
+        for k in range(i):
+            v -= low[i, k] * out[k]
+        out[i] = v / low[i, i]
+    for i in range(p - 1, -1, -1):  # backward: low' z = y
+        v = out[i]
+        for k in range(i + 1, p):
+            v -= low[k, i] * out[k]
+        out[i] = v / low[i, i]
+    for i in range(p):
+        out[i] /= sc[i]
+    return True
+
+
+@njit(cache=True)
+def newton_start(beta, ll, u, imat, trial, state, iter_max, toler_chol):
+    """Start Newton-Raphson at ``beta`` from the evaluation (ll, u, imat) there: set ``trial``
+    to the first Newton point and ``state`` = [best loglik, halvings, iterations, score test].
+    Returns NEWTON_CONTINUE, NEWTON_CONVERGED (iter_max 0) or NEWTON_SINGULAR."""
+    if not solve_pd(imat, u, trial, toler_chol):
+        return NEWTON_SINGULAR
+    sct = 0.0
+    for q in range(beta.shape[0]):
+        sct += u[q] * trial[q]
+        trial[q] += beta[q]
+    state[0] = ll
+    state[1] = 0.0
+    state[2] = 0.0
+    state[3] = sct
+    return NEWTON_CONVERGED if iter_max == 0 else NEWTON_CONTINUE
+
+
+@njit(cache=True)
+def newton_update(beta, trial, ll, u, imat, state, step, eps, iter_max, counting, toler_chol):
+    """One step of R ``coxfit6`` / ``agfit4`` given the evaluation (ll, u, imat) at ``trial``.
+
+    Converged when |1 - loglik_best / loglik_trial| <= eps (for (start, stop] data, R agfit4 also
+    requires that the last step was not a halving): ``beta`` becomes ``trial``. A trial that
+    lowers the log likelihood (or is not finite) is pulled back towards the last good beta,
+    trial = (trial + h beta) / (h + 1) for h = 1, 2, ... consecutive halvings; otherwise it is
+    accepted and the next trial is a Newton step from it. After ``iter_max`` evaluations:
+    NEWTON_EXHAUSTED, ``state[2]`` set to the iteration count R reports (iter.max + 1 for
+    right-censored data, iter.max for (start, stop] data).
+    """
+    p = beta.shape[0]
+    it = state[2] + 1.0
+    state[2] = it
+    finite = np.isfinite(ll)
+    for q in range(p):
+        if not np.isfinite(u[q]):
+            finite = False
+        for m in range(p):
+            if not np.isfinite(imat[q, m]):
+                finite = False
+    best = state[0]
+    halving = state[1]
+    if finite and abs(1.0 - best / ll) <= eps and (halving == 0.0 or not counting):
+        for q in range(p):
+            beta[q] = trial[q]
+        return NEWTON_CONVERGED
+    if (not finite) or ll < best:
+        halving += 1.0
+        state[1] = halving
+        for q in range(p):
+            trial[q] = (trial[q] + halving * beta[q]) / (halving + 1.0)
+    else:
+        state[0] = ll
+        state[1] = 0.0
+        if not solve_pd(imat, u, step, toler_chol):
+            return NEWTON_SINGULAR
+        for q in range(p):
+            beta[q] = trial[q]
+            trial[q] += step[q]
+    if it >= iter_max:
+        state[2] = iter_max + (0 if counting else 1)
+        return NEWTON_EXHAUSTED
+    return NEWTON_CONTINUE
+
+
+@njit(cache=True, inline="always")
+def monotone_rule(beta_q, step_q, u_q, span_q, converged, loglik, eps, toler_inf, span_inf):
+    """R's monotone-likelihood rule (coxph.fit) for one coefficient with Newton step
+    ``step_q`` = (u' var)_q: after the log likelihood converged, a step still larger than both
+    ``eps`` and ``toler_inf |beta|`` (or a score that is not finite). Out of iterations (R only
+    warns), the coefficient counts as diverging when its hazard ratio over the covariate's
+    observed range ``span_q`` exceeds exp(span_inf) and either Newton still moves it or the log
+    partial likelihood is 0 to rounding (every death certain given its risk set: the supremum,
+    where R's relative criterion divides by 0 and never converges)."""
+    s = abs(step_q)
+    b = abs(beta_q)
+    if converged:
+        return (not np.isfinite(u_q)) or (s > eps and s > toler_inf * b)
+    return (s > toler_inf * b or loglik == 0.0) and b * span_q > span_inf
+
+
+@njit(cache=True)
+def monotone_flags(beta, u, var, span, converged, loglik, eps, toler_inf, span_inf):
+    """:func:`monotone_rule` for every coefficient (Newton step u' var)."""
+    p = beta.shape[0]
+    out = np.zeros(p, dtype=np.bool_)
+    for q in range(p):
+        s = 0.0
+        for m in range(p):
+            s += u[m] * var[m, q]
+        out[q] = monotone_rule(
+            beta[q], s, u[q], span[q], converged, loglik, eps, toler_inf, span_inf
+        )
+    return out
+
+
+@njit(cache=True)
+def newton_fit(
+    start, stop, event, X, w, strata, s_start, s_strata, Xs, ws, beta0, efron, counting, eps,
+    iter_max, toler_chol,
+):  # fmt: skip
+    """Maximum partial likelihood by :func:`newton_update` over :func:`loglik_derivs` (the
+    arguments of which are the first ten): the fitter of ``cox_ph`` and of each replicate of
+    ``cox_ph_batched``."""
+    p = X.shape[1]
+    beta = beta0.copy()
+    trial = np.empty(p)
+    step = np.empty(p)
+    state = np.zeros(4)
+    ll0, u0, i0 = loglik_derivs(
+        start, stop, event, X, w, strata, s_start, s_strata, Xs, ws, beta, efron, True, counting
+    )
+    code = newton_start(beta, ll0, u0, i0, trial, state, iter_max, toler_chol)
+    if code == NEWTON_SINGULAR:
+        return NewtonFit(beta, ll0, ll0, u0, i0, u0, i0, np.nan, 0, False, NEWTON_SINGULAR)
+    ll, u, imat = ll0, u0, i0
+    while code == NEWTON_CONTINUE:
+        ll, u, imat = loglik_derivs(
+            start, stop, event, X, w, strata, s_start, s_strata, Xs, ws, trial, efron, True,
+            counting,
+        )  # fmt: skip
+        code = newton_update(
+            beta, trial, ll, u, imat, state, step, eps, iter_max, counting, toler_chol
+        )
+    if code == NEWTON_EXHAUSTED:
+        ll, u, imat = loglik_derivs(
+            start, stop, event, X, w, strata, s_start, s_strata, Xs, ws, beta, efron, True,
+            counting,
+        )  # fmt: skip
+    status = NEWTON_SINGULAR if code == NEWTON_SINGULAR else 0
+    return NewtonFit(
+        beta, ll0, ll, u0, i0, u, imat, state[3], int(state[2]), code == NEWTON_CONVERGED, status
+    )
+
+
 @njit(cache=True)
 def _derivs_1(tt, ee, xx, lo, hi, beta, efron):
     """One-covariate right-censored log likelihood, score and information for rows lo..hi-1
@@ -585,19 +842,56 @@ def _derivs_1(tt, ee, xx, lo, hi, beta, efron):
 
 
 @njit(cache=True)
-def _batched_fit_1(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf):
+def _new_batch(nrep, p):
+    return BatchedCox(
+        np.full((nrep, p), np.nan),
+        np.full((nrep, p), np.nan),
+        np.full(nrep, np.nan),
+        np.full(nrep, np.nan),
+        np.zeros(nrep, dtype=np.int64),
+        np.zeros(nrep, dtype=np.int64),
+        np.zeros(nrep, dtype=np.int64),
+        np.zeros((nrep, p), dtype=np.int64),
+    )
+
+
+@njit(cache=True)
+def _store(res, r, beta, ll, u, imat, it, converged, span, eps, toler_inf, span_inf, toler_chol):
+    """Write replicate r of a batch from the final evaluation (coef, se, monotone flags)."""
+    p = beta.shape[0]
+    var = np.empty((p, p))
+    col = np.zeros(p)
+    for q in range(p):  # var = imat^-1, column by column (imat was accepted by solve_pd)
+        col[:] = 0.0
+        col[q] = 1.0
+        if not solve_pd(imat, col.copy(), col, toler_chol):
+            return
+        var[:, q] = col
+    mono = monotone_flags(beta, u, var, span, converged, ll, eps, toler_inf, span_inf)
+    for q in range(p):
+        res.coef[r, q] = beta[q]
+        res.se[r, q] = math.sqrt(var[q, q])
+        res.monotone[r, q] = 1 if mono[q] else 0
+    res.loglik[r] = ll
+    res.iterations[r] = it
+    res.converged[r] = 1 if converged else 0
+
+
+@njit(cache=True)
+def _batched_fit_1(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf, toler_chol):
+    """:func:`batched_fit` for one covariate: the scalar evaluator :func:`_derivs_1`."""
     nrep = bounds.shape[0] - 1
-    coef = np.full((nrep, 1), np.nan)
-    se = np.full((nrep, 1), np.nan)
-    ll0_out = np.full(nrep, np.nan)
-    ll_out = np.full(nrep, np.nan)
-    nev = np.zeros(nrep, dtype=np.int64)
-    iters = np.zeros(nrep, dtype=np.int64)
-    conv = np.zeros(nrep, dtype=np.int64)
-    mono = np.zeros((nrep, 1), dtype=np.int64)
+    res = _new_batch(nrep, 1)
     xx = np.empty(t.shape[0])
     ts = np.empty(t.shape[0])
     es = np.empty(t.shape[0])
+    beta = np.zeros(1)
+    trial = np.empty(1)
+    step = np.empty(1)
+    state = np.zeros(4)
+    u = np.empty(1)
+    imat = np.empty((1, 1))
+    span = np.empty(1)
     for r in range(nrep):
         lo = bounds[r]
         hi = bounds[r + 1]
@@ -616,75 +910,56 @@ def _batched_fit_1(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf):
             ts[lo + k] = t[lo + idx[k]]
             es[lo + k] = e[lo + idx[k]]
             xx[lo + k] = X[lo + idx[k], 0] - mean
-        nev[r] = ne
+        res.n_events[r] = ne
         if ne == 0:
             continue
-        beta = 0.0
-        ll0, u, imat = _derivs_1(ts, es, xx, lo, hi, beta, efron)
-        ll0_out[r] = ll0
-        if not imat > 0.0:
+        beta[0] = 0.0
+        ll0, u0, i0 = _derivs_1(ts, es, xx, lo, hi, 0.0, efron)
+        u[0] = u0
+        imat[0, 0] = i0
+        res.loglik0[r] = ll0
+        code = newton_start(beta, ll0, u, imat, trial, state, iter_max, toler_chol)
+        if code == NEWTON_SINGULAR:
             continue
-        best = ll0
-        newbeta = beta + u / imat
-        halving = 0
-        done = False
-        it = 1
-        while it <= iter_max:
-            ll, u, imat = _derivs_1(ts, es, xx, lo, hi, newbeta, efron)
-            finite = np.isfinite(ll) and np.isfinite(u) and np.isfinite(imat)
-            if finite and abs(1.0 - best / ll) <= eps:
-                beta = newbeta
-                done = True
-                break
-            if (not finite) or ll < best:
-                halving += 1
-                newbeta = (newbeta + halving * beta) / (halving + 1.0)
-            else:
-                halving = 0
-                best = ll
-                beta = newbeta
-                newbeta = newbeta + u / imat
-            it += 1
-        if not done:
-            ll, u, imat = _derivs_1(ts, es, xx, lo, hi, beta, efron)
-            it = iter_max + 1  # as R coxfit6 reports a fit that ran out of iterations
-        coef[r, 0] = beta
-        se[r, 0] = math.sqrt(1.0 / imat)
-        stp = abs(u / imat)
-        if done and stp > eps and stp > toler_inf * abs(beta):
-            mono[r, 0] = 1
-        if not done and stp > toler_inf * abs(beta):
-            lo_x = xx[lo]
-            hi_x = xx[lo]
-            for i in range(lo, hi):
-                lo_x = min(lo_x, xx[i])
-                hi_x = max(hi_x, xx[i])
-            if abs(beta) * (hi_x - lo_x) > span_inf:
-                mono[r, 0] = 1
-        ll_out[r] = ll
-        iters[r] = it
-        conv[r] = 1 if done else 0
-    return coef, se, ll0_out, ll_out, nev, iters, conv, mono
+        ll = ll0
+        while code == NEWTON_CONTINUE:
+            ll, u1, i1 = _derivs_1(ts, es, xx, lo, hi, trial[0], efron)
+            u[0] = u1
+            imat[0, 0] = i1
+            code = newton_update(
+                beta, trial, ll, u, imat, state, step, eps, iter_max, False, toler_chol
+            )
+        if code == NEWTON_SINGULAR:
+            continue
+        if code == NEWTON_EXHAUSTED:
+            ll, u1, i1 = _derivs_1(ts, es, xx, lo, hi, beta[0], efron)
+            u[0] = u1
+            imat[0, 0] = i1
+        converged = code == NEWTON_CONVERGED
+        span[0] = 0.0
+        if not converged:
+            span[0] = xx[lo:hi].max() - xx[lo:hi].min()
+        _store(
+            res, r, beta, ll, u, imat, int(state[2]), converged, span, eps, toler_inf,
+            span_inf, toler_chol,
+        )  # fmt: skip
+    return res
 
 
 @njit(cache=True)
-def batched_fit(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf):
-    """Newton-Raphson Cox fits of the row blocks [bounds[r], bounds[r + 1]) (any row order
-    within a block), with R's step-halving and convergence rule, one after the other in compiled
-    code. Each block is centred at its column means as R does (this changes nothing but the
-    round-off). Returns coef, se, loglik0, loglik, n_events, iterations, converged, monotone."""
+def batched_fit(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf, toler_chol):
+    """Cox fits of the row blocks [bounds[r], bounds[r + 1]) (any row order within a block),
+    one after the other in compiled code, each by :func:`newton_fit` (the fitter of a single
+    ``cox_ph``; :func:`_batched_fit_1` with the scalar evaluator for one covariate). Each block
+    is centred at its column means as R does (this changes nothing but the round-off). A block
+    whose information is singular is left NaN. Returns a :class:`BatchedCox`."""
     if X.shape[1] == 1:
-        return _batched_fit_1(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf)
+        return _batched_fit_1(
+            t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf, toler_chol
+        )
     nrep = bounds.shape[0] - 1
     p = X.shape[1]
-    coef = np.full((nrep, p), np.nan)
-    se = np.full((nrep, p), np.nan)
-    ll0_out = np.full(nrep, np.nan)
-    ll_out = np.full(nrep, np.nan)
-    nev = np.zeros(nrep, dtype=np.int64)
-    iters = np.zeros(nrep, dtype=np.int64)
-    conv = np.zeros(nrep, dtype=np.int64)
-    mono = np.zeros((nrep, p), dtype=np.int64)
+    res = _new_batch(nrep, p)
     for r in range(nrep):
         lo = bounds[r]
         hi = bounds[r + 1]
@@ -704,64 +979,25 @@ def batched_fit(t, e, X, bounds, efron, eps, iter_max, toler_inf, span_inf):
         for i in range(m):
             if ee[i] > 0:
                 ne += 1
-        nev[r] = ne
+        res.n_events[r] = ne
         if ne == 0:
             continue
-        beta = np.zeros(p)
-        ll0, u, imat = loglik_derivs(
-            st, tt, ee, xx, ww, ss, st, ss, xx, ww, beta, efron, True, False
-        )
-        ll0_out[r] = ll0
-        if not np.all(np.isfinite(imat)) or np.linalg.det(imat) <= 0.0:
+        fit = newton_fit(
+            st, tt, ee, xx, ww, ss, st, ss, xx, ww, np.zeros(p), efron, False, eps, iter_max,
+            toler_chol,
+        )  # fmt: skip
+        res.loglik0[r] = fit.loglik0
+        if fit.status != 0:
             continue
-        step = np.linalg.solve(imat, u)
-        best = ll0
-        newbeta = beta + step
-        halving = 0
-        done = False
-        it = 1
-        while it <= iter_max:
-            ll, u, imat = loglik_derivs(
-                st, tt, ee, xx, ww, ss, st, ss, xx, ww, newbeta, efron, True, False
-            )
-            finite = np.isfinite(ll)
+        span = np.zeros(p)
+        if not fit.converged:
             for q in range(p):
-                if not np.isfinite(u[q]):
-                    finite = False
-            if finite and abs(1.0 - best / ll) <= eps:
-                beta = newbeta
-                done = True
-                break
-            if (not finite) or ll < best:
-                halving += 1
-                newbeta = (newbeta + halving * beta) / (halving + 1.0)
-            else:
-                halving = 0
-                best = ll
-                step = np.linalg.solve(imat, u)
-                beta = newbeta
-                newbeta = newbeta + step
-            it += 1
-        if not done:
-            ll, u, imat = loglik_derivs(
-                st, tt, ee, xx, ww, ss, st, ss, xx, ww, beta, efron, True, False
-            )
-            it = iter_max + 1  # as R coxfit6 reports a fit that ran out of iterations
-        var = np.linalg.inv(imat)
-        stp = u @ var
-        for q in range(p):
-            coef[r, q] = beta[q]
-            se[r, q] = np.sqrt(var[q, q])
-            a = abs(stp[q])
-            if done and a > eps and a > toler_inf * abs(beta[q]):
-                mono[r, q] = 1
-            span = xx[:, q].max() - xx[:, q].min()
-            if not done and a > toler_inf * abs(beta[q]) and abs(beta[q]) * span > span_inf:
-                mono[r, q] = 1
-        ll_out[r] = ll
-        iters[r] = it
-        conv[r] = 1 if done else 0
-    return coef, se, ll0_out, ll_out, nev, iters, conv, mono
+                span[q] = xx[:, q].max() - xx[:, q].min()
+        _store(
+            res, r, fit.beta, fit.loglik, fit.score, fit.info, fit.iterations, fit.converged,
+            span, eps, toler_inf, span_inf, toler_chol,
+        )  # fmt: skip
+    return res
 
 
 @njit(cache=True)
@@ -782,3 +1018,65 @@ def union_sorted_unique(a, b):
             out[m] = v
             m += 1
     return out[:m]
+
+
+@njit(cache=True)
+def counting_order_desc(values, codes, n_codes, max_range):
+    """Stable row order by ``codes`` ascending then ``values`` descending, by a counting sort,
+    when every value is a whole number and n_codes * (max - min + 1) <= ``max_range`` (study
+    days: O(n) instead of a comparison sort). Returns an empty array when not applicable (the
+    caller then sorts by comparison). Rows tied on both keys keep their input order."""
+    n = values.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    lo = values[0]
+    hi = values[0]
+    for i in range(n):
+        v = values[i]
+        if v != math.floor(v) or abs(v) >= 4503599627370496.0:
+            return np.empty(0, dtype=np.int64)
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    span = int(hi - lo) + 1
+    nkey = n_codes * span
+    if nkey > max_range:
+        return np.empty(0, dtype=np.int64)
+    count = np.zeros(nkey + 1, dtype=np.int64)
+    for i in range(n):
+        count[codes[i] * span + int(hi - values[i]) + 1] += 1
+    for k in range(nkey):
+        count[k + 1] += count[k]
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        key = codes[i] * span + int(hi - values[i])
+        order[count[key]] = i
+        count[key] += 1
+    return order
+
+
+@njit(cache=True)
+def gather_rows_centred(X, order, means):
+    """``X[order] - means`` for a C-contiguous (n, p) design, in one pass."""
+    n = order.shape[0]
+    p = X.shape[1]
+    out = np.empty((n, p))
+    for i in range(n):
+        r = order[i]
+        for q in range(p):
+            out[i, q] = X[r, q] - means[q]
+    return out
+
+
+@njit(cache=True)
+def gather_rows(X, order):
+    """``X[order]`` for a C-contiguous (n, p) array, in one pass."""
+    n = order.shape[0]
+    p = X.shape[1]
+    out = np.empty((n, p))
+    for i in range(n):
+        r = order[i]
+        for q in range(p):
+            out[i, q] = X[r, q]
+    return out

@@ -17,9 +17,14 @@ import numpy as np
 import polars as pl
 from scipy.special import erfc
 
+from mrdtrack.survival import _kernels_batch
 from mrdtrack.survival._control import COX_MAX_ITER, COX_TOL, COX_TOLER_INF, SPAN_INF
+from mrdtrack.survival._kernels_batch import TwoGroupTests, two_group_tests
+from mrdtrack.survival.km import QUANTILE_TOL
 
-__all__ = ["TrialAnalyses", "analyse_trials"]
+# ``two_group_tests`` (numba) is public for compiled callers that analyse one two-group data
+# set at a time (the simulator's landmark comparisons): the kernels analyse_trials runs
+__all__ = ["TrialAnalyses", "TwoGroupTests", "analyse_trials", "two_group_tests"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,8 @@ class TrialAnalyses:
         R ``survdiff`` statistic; df 0, chisq 0 and p NaN when an arm has expected 0.
     coef, se, hazard_ratio, lrt, lrt_p : ndarray
         Cox model on the indicator of ``groups[1]`` (model-based SE; likelihood-ratio test,
-        1 df). NaN when the replicate has no events or only one arm. For a ``monotone``
+        1 df). NaN when the replicate has no events, only one arm, or no death time with both
+        arms at risk (a flat likelihood: :func:`cox_ph` reports it singular). For a ``monotone``
         replicate, ``coef`` is +/-inf and ``se`` NaN, as :func:`cox_ph` reports it.
     loglik_null, loglik, iterations, converged, monotone : ndarray
     ties : str
@@ -210,9 +216,6 @@ def analyse_trials(
     -------
     TrialAnalyses
     """
-    from mrdtrack.survival import _kernels_batch
-    from mrdtrack.survival.km import QUANTILE_TOL
-
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     t = np.asarray(time, dtype=np.float64).reshape(-1)
@@ -224,10 +227,8 @@ def analyse_trials(
         raise ValueError("time, event, group and replicate must have the same length")
     if n == 0:
         raise ValueError("no rows: the data are empty")
-    from mrdtrack.survival._kernels_batch import scan_rows
-
     # one compiled pass: bad times and events, and whether times are whole numbers
-    n_nonfinite, n_negative, n_bad_event, whole = scan_rows(t, e)
+    n_nonfinite, n_negative, n_bad_event, whole = _kernels_batch.scan_rows(t, e)
     problems = []
     if n_nonfinite:
         problems.append(f"time: {n_nonfinite} row(s) not finite")

@@ -40,7 +40,17 @@ from mrdtrack.survival._control import (
     chisq_test,
     tests_table,
 )
-from mrdtrack.survival._coxdata import CoxData, cox_loglik_derivs, prepare_cox_data
+from mrdtrack.survival._coxdata import CoxData, prepare_cox_data
+from mrdtrack.survival._kernels_cox import (
+    DeathTerms,
+    NewtonFit,
+    batched_fit,
+    concordance_counts,
+    death_terms,
+    monotone_flags,
+    newton_fit,
+)
+from mrdtrack.survival._kernels_cox import score_residuals as _score_residuals_kernel
 from mrdtrack.survival.firth import FirthCoxFit, fit_firth
 
 __all__ = ["CoxFit", "CoxTest", "cox_ph", "cox_ph_batched", "fit_cox_data"]
@@ -107,22 +117,15 @@ class PHTest:
         return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class _Newton:
-    beta: np.ndarray
-    loglik0: float
-    loglik: float
-    score0: np.ndarray
-    info0: np.ndarray
-    u: np.ndarray
-    info: np.ndarray
-    sctest: float
-    iterations: int
-    converged: bool
-
-
 def _chi2_sf(x: Any, df: Any) -> Any:
     return special.chdtrc(df, x)
+
+
+def _singular(what: str) -> EstimationError:
+    return EstimationError(
+        f"the {what} is singular or not finite: a covariate is not identifiable "
+        "(constant within every stratum, collinear, or with no events in one of its groups)"
+    )
 
 
 def _solve_pd(a: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
@@ -144,57 +147,41 @@ def _solve_pd(a: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
         if np.any(np.diag(c) ** 2 < COX_TOLER_CHOL):
             raise np.linalg.LinAlgError("rank deficient")
     except np.linalg.LinAlgError as exc:
-        raise EstimationError(
-            f"the {what} is singular or not finite: a covariate is not identifiable "
-            "(constant within every stratum, collinear, or with no events in one of its groups)"
-        ) from exc
+        raise _singular(what) from exc
     dd = d if np.ndim(b) == 1 else d[:, None]
     y = np.linalg.solve(c, b / dd)
     return np.linalg.solve(c.T, y) / dd
 
 
-def _newton(cd: CoxData, ties: str, eps: float, iter_max: int, init: np.ndarray) -> _Newton:
-    """Newton-Raphson with step-halving exactly as R ``coxfit6`` / ``agfit4``.
+def _newton(cd: CoxData, ties: str, tol: float, max_iter: int, init: np.ndarray) -> NewtonFit:
+    """Newton-Raphson with step-halving exactly as R ``coxfit6`` / ``agfit4``: the compiled
+    :func:`~mrdtrack.survival._kernels_cox.newton_fit`, the same routine every replicate of
+    :func:`cox_ph_batched` runs (the rule is :func:`~mrdtrack.survival._kernels_cox.newton_update`).
 
-    Start at ``init`` (0). Converged when |1 - loglik_best / loglik_new| <= eps (relative change
+    Start at ``init`` (0). Converged when |1 - loglik_best / loglik_new| <= tol (relative change
     of the log partial likelihood; for (start, stop] data R ``agfit4`` also requires that the
     last step was not a halving). A step that lowers the log likelihood is pulled back towards
     the last good beta: new = (new + h * old) / (h + 1), h = 1, 2, ... consecutive halvings.
+    Out of iterations: the last good beta and its information, as R does (and its iteration
+    count: coxfit6 reports iter.max + 1, agfit4 iter.max).
     """
-    beta = np.array(init, dtype=np.float64)
-    ll0, u0, i0 = cox_loglik_derivs(cd, beta, ties)
-    step = _solve_pd(i0, u0, "information matrix at the initial values")
-    sctest = float(u0 @ step)
-    if iter_max == 0:
-        return _Newton(beta, ll0, ll0, u0, i0, u0, i0, sctest, 0, True)
-    best = ll0
-    newbeta = beta + step
-    halving = 0
-    for it in range(1, iter_max + 1):
-        ll, u, info = cox_loglik_derivs(cd, newbeta, ties)
-        finite = np.isfinite(ll) and np.all(np.isfinite(u)) and np.all(np.isfinite(info))
-        if finite and abs(1.0 - best / ll) <= eps and (halving == 0 or not cd.counting):
-            return _Newton(newbeta, ll0, ll, u0, i0, u, info, sctest, it, True)
-        if not finite or ll < best:
-            halving += 1
-            newbeta = (newbeta + halving * beta) / (halving + 1.0)
-        else:
-            halving = 0
-            best = ll
-            step = _solve_pd(info, u, "information matrix")
-            beta = newbeta
-            newbeta = newbeta + step
-    # out of iterations: report the last good beta and its information, as R does (and its
-    # iteration count: coxfit6 reports iter.max + 1, agfit4 iter.max)
-    ll, u, info = cox_loglik_derivs(cd, beta, ties)
-    return _Newton(
-        beta, ll0, ll, u0, i0, u, info, sctest, iter_max + (0 if cd.counting else 1), False
+    nr = newton_fit(
+        *cd.sweep_args(),
+        np.ascontiguousarray(init, dtype=np.float64),
+        ties == "efron",
+        cd.counting,
+        float(tol),
+        int(max_iter),
+        COX_TOLER_CHOL,
     )
+    if nr.status != 0:
+        raise _singular(
+            "information matrix" + (" at the initial values" if nr.iterations == 0 else "")
+        )
+    return nr
 
 
-def _death_terms(cd: CoxData, beta: np.ndarray, ties: str) -> tuple:
-    from mrdtrack.survival._kernels_cox import death_terms
-
+def _death_terms(cd: CoxData, beta: np.ndarray, ties: str) -> DeathTerms:
     return death_terms(
         cd.start,
         cd.stop,
@@ -211,24 +198,22 @@ def _death_terms(cd: CoxData, beta: np.ndarray, ties: str) -> tuple:
 def score_residuals(cd: CoxData, beta: np.ndarray, ties: str) -> np.ndarray:
     """Unweighted score residuals (n, p) in the sorted row order of ``cd``, as R
     ``residuals(fit, type="score")`` (Efron shares for tied deaths; Therneau & Grambsch 2000)."""
-    from mrdtrack.survival._kernels_cox import score_residuals as _kernel
-
     dt = _death_terms(cd, beta, ties)
     eta = cd.X @ beta
-    return _kernel(
+    return _score_residuals_kernel(
         cd.start,
         cd.stop,
         cd.event,
         cd.X,
         cd.strata,
         eta,
-        dt[0],
-        dt[1],
-        dt[6],
-        dt[7],
-        dt[8],
-        dt[9],
-        dt[10],
+        dt.time,
+        dt.stratum,
+        dt.haz,
+        dt.haz_dead,
+        dt.xhaz,
+        dt.xhaz_dead,
+        dt.xbar,
     )
 
 
@@ -261,14 +246,12 @@ def fit_cox_data(
 
     # R's monotone-likelihood rule (coxph.fit): the loglik converged while a Newton step of the
     # coefficient is still large relative to the coefficient
-    step = np.abs(nr.u @ var)
-    if nr.converged:
-        diverging = (~np.isfinite(nr.u)) | ((step > tol) & (step > COX_TOLER_INF * np.abs(beta)))
-    else:
-        # out of iterations: R only warns; we call a coefficient diverging when its hazard ratio
-        # over the covariate's observed range exceeds exp(20) and Newton still moves it
-        span = cd.X.max(axis=0) - cd.X.min(axis=0)
-        diverging = (step > COX_TOLER_INF * np.abs(beta)) & (np.abs(beta) * span > SPAN_INF)
+    span = (
+        np.zeros(p) if nr.converged else np.ascontiguousarray(cd.X.max(axis=0) - cd.X.min(axis=0))
+    )
+    diverging = monotone_flags(
+        beta, nr.score, var, span, nr.converged, nr.loglik, tol, COX_TOLER_INF, SPAN_INF
+    )
     monotone = {cd.names[k]: math.copysign(math.inf, beta[k]) for k in np.flatnonzero(diverging)}
     if monotone:
         warnings.warn(
@@ -652,8 +635,6 @@ class CoxFit:
         within strata; a censored row at an event time counts as surviving longer; deaths at the
         same time are tied in y and not used). The standard error is R's infinitesimal
         jackknife, summed within cluster for a clustered fit."""
-        from mrdtrack.survival._kernels_cox import concordance_counts
-
         cd = self.data
         eta = cd.X @ self.coef_array
         # ranks of the score within stratum, on disjoint ranges so strata never mix
@@ -728,15 +709,15 @@ class CoxFit:
             raise ValueError("transform must be 'km', 'identity', 'rank' or 'log'")
         center = float(np.mean(gfun(cd.stop[cd.event > 0])))
         dt = _death_terms(cd, beta, ties)
-        gt = gfun(dt[0]) - center
-        dinfo = dt[12]
+        gt = gfun(dt.time) - center
+        dinfo = dt.dinfo
         p = cd.p
         imat = np.zeros((2 * p, 2 * p))
         imat[:p, :p] = dinfo.sum(axis=0)
         imat[:p, p:] = np.einsum("m,mij->ij", gt, dinfo)
         imat[p:, :p] = imat[:p, p:].T
         imat[p:, p:] = np.einsum("m,mij->ij", gt**2, dinfo)
-        u2 = gt @ (dt[11] - dt[5][:, None] * dt[10])
+        u2 = gt @ (dt.wx_dead - dt.w_event[:, None] * dt.xbar)
         terms = list(cd.terms.items())
         chisq, df = [], []
         for _, cols in terms:
@@ -774,7 +755,7 @@ class CoxFit:
         ``std.err``; includes the variance of beta)."""
         cd = self.data
         dt = _death_terms(cd, self.coef_array, self.ties)
-        t_d, s_d, w_ev, haz, xhaz = dt[0], dt[1], dt[5], dt[6], dt[8]
+        t_d, s_d, w_ev, haz, xhaz = dt.time, dt.stratum, dt.w_event, dt.haz, dt.xhaz
         # R survfit.coxph uses fit$var, the robust variance for a robust fit
         var = self.robust_var if self.robust_var is not None else self.var
         frames = []
@@ -787,7 +768,7 @@ class CoxFit:
             td = t_d[m][::-1]
             hz = haz[m][::-1]
             xh = xhaz[m][::-1]
-            vinc = dt[13][m][::-1]
+            vinc = dt.hvar[m][::-1]
             cum = np.concatenate([[0.0], np.cumsum(hz)])
             cvar = np.concatenate([[0.0], np.cumsum(vinc)])
             cx = np.vstack([np.zeros((1, cd.p)), np.cumsum(xh, axis=0)])
@@ -975,7 +956,6 @@ def cox_ph_batched(
         (df = p) and its p-value per replicate; ``monotone`` flags diverging coefficients by
         R's rule (their coef is the last iterate, not an estimate).
     """
-    from mrdtrack.survival._kernels_cox import batched_fit
 
     efron = check_ties(ties) == "efron"
     t, e, xm, rep, names = _batched_inputs(time, event, x, replicate, data, names)
@@ -1006,21 +986,50 @@ def cox_ph_batched(
         max_iter,
         COX_TOLER_INF,
         SPAN_INF,
+        COX_TOLER_CHOL,
     )
-    coef, se, ll0, ll1, nev, iters, conv, mono = res
-    lrt = 2.0 * (ll1 - ll0)
+    lrt = 2.0 * (res.loglik - res.loglik0)
     return CoxBatch(
         replicates=reps,
         names=tuple(names),
-        coef=coef,
-        se=se,
-        loglik_null=ll0,
-        loglik=ll1,
+        coef=res.coef,
+        se=res.se,
+        loglik_null=res.loglik0,
+        loglik=res.loglik,
         lrt=lrt,
         p_value=_chi2_sf(lrt, p),
-        n_events=nev,
-        iterations=iters,
-        converged=conv.astype(bool),
-        monotone=mono.astype(bool),
+        n_events=res.n_events,
+        iterations=res.iterations,
+        converged=res.converged.astype(bool),
+        monotone=res.monotone.astype(bool),
         ties=ties,
     )
+
+
+def breslow_cumhaz(
+    start: np.ndarray, stop: np.ndarray, event: np.ndarray, lp: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Breslow cumulative baseline hazard at x = 0 for ``(start, stop]`` rows with linear
+    predictor ``lp``: H0(t) = sum over event times u <= t of d(u) / sum_{start_i < u <= stop_i}
+    exp(lp_i) (Breslow 1972; R ``basehaz(fit, centered = FALSE)`` for a Breslow fit).
+
+    The death-time kernel behind :meth:`CoxFit.baseline_survival` (Breslow increments), for
+    models fitted elsewhere (the landmark supermodel). Returns the distinct event times
+    (ascending) and H0 at each.
+    """
+    stop = np.asarray(stop, dtype=np.float64)
+    order = np.argsort(-stop, kind="stable")
+    n = order.shape[0]
+    entry = np.ascontiguousarray(np.asarray(start, dtype=np.float64)[order])
+    dt = death_terms(
+        entry,
+        np.ascontiguousarray(stop[order]),
+        np.ascontiguousarray(np.asarray(event, dtype=np.float64)[order]),
+        np.ascontiguousarray(np.asarray(lp, dtype=np.float64)[order]).reshape(n, 1),
+        np.ones(n),
+        np.zeros(n, dtype=np.int64),
+        np.argsort(-entry, kind="stable").astype(np.int64),
+        np.ones(1),
+        False,
+    )
+    return dt.time[::-1].copy(), np.cumsum(dt.haz[::-1])
