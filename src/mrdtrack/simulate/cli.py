@@ -22,13 +22,14 @@ app = typer.Typer(
 )
 
 
-def _load(fn: Any, path: Path | None, option: str) -> Any:
+def _load(fn: Any, path: Any, option: str) -> Any:
     """Read a TOML input with ``fn``; a missing, unreadable or invalid file exits 2."""
     import tomllib
 
     from mrdtrack.errors import MrdtrackError
 
-    chk.check_input_file(path, option, "TOML file")
+    if isinstance(path, Path):
+        chk.check_input_file(path, option, "TOML file")
     try:
         return fn(path)
     except tomllib.TOMLDecodeError as exc:
@@ -64,48 +65,57 @@ def demo(
     typer.echo(d.summary())
 
 
+TargetsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--targets",
+        help="Targets TOML (schema /2), or a shipped name: founding_study, "
+        "uams_loss_of_negativity, myeloma_xi (default: founding_study).",
+    ),
+]
+
+
+def _targets(targets: str | None):
+    """Load targets (a file or a shipped name); any problem exits 2 with one line."""
+    from mrdtrack.simulate.targets import SHIPPED, load_study_targets
+
+    if targets is not None and targets not in SHIPPED:
+        chk.check_input_file(Path(targets), "--targets", "TOML file")
+    return _load(load_study_targets, targets, "--targets")
+
+
 @app.command()
 def calibrate(
-    targets: Annotated[
-        Path | None, typer.Option("--targets", help="Targets TOML (default: founding study).")
-    ] = None,
+    targets: TargetsOpt = None,
     params: ParamsOpt = None,
     replicates: Annotated[
-        int, typer.Option("--replicates", "-n", help="Replicate trials in the report.")
-    ] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the report's trials.")] = 1,
-    fit: Annotated[
-        bool, typer.Option("--fit", help="Re-estimate the rates first (simulated moments).")
-    ] = False,
-    fit_replicates: Annotated[int, typer.Option("--fit-replicates")] = 1000,
-    write_params: Annotated[
-        Path | None, typer.Option("--write-params", help="Save fitted parameters here.")
-    ] = None,
+        int, typer.Option("--replicates", "-n", help="Simulated trials of the check.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the check's trials.")] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
 ) -> None:
-    """Print the calibration table: every published figure against its simulated distribution."""
-    from mrdtrack.simulate.calibrate import calibrate as fit_moments
-    from mrdtrack.simulate.calibrate import calibration_report, default_params_for, load_targets
+    """Goodness-of-fit check: every published figure against the model's predictive
+    distribution, and the global Mahalanobis test (exit 4 when the model is rejected)."""
+    from mrdtrack.simulate.calibrate import default_params_for
+    from mrdtrack.simulate.figures import check_design
+    from mrdtrack.simulate.gof import goodness_of_fit
     from mrdtrack.simulate.params import load_params
 
-    chk.check_int(replicates, "--replicates", 1)
-    chk.check_int(fit_replicates, "--fit-replicates", 1)
+    chk.check_int(replicates, "--replicates", 20)
     chk.check_int(seed, "--seed", 0)
-    chk.check_out_file(write_params, "--write-params")
-    t = _load(load_targets, targets, "--targets")
-    p = _load(load_params, params, "--params") if params else default_params_for(t)
-    if fit:
-        res = fit_moments(p, t, n_replicates=fit_replicates)
-        typer.echo(res.summary(), err=True)
-        p = res.params
-        if write_params:
-            Path(write_params).write_text(p.to_toml(), encoding="utf-8")
-    rep = calibration_report(p, t, n_replicates=replicates, seed=seed)
+    t = _targets(targets)
+    p = (
+        _load(load_params, params, "--params")
+        if params
+        else _load(default_params_for, t, "--targets")
+    )
+    _load(lambda _: check_design(p, t), t, "--targets")
+    rep = goodness_of_fit(t, p, n_replicates=replicates, seed=seed)
     if as_json:
         typer.echo(json.dumps(rep.table().to_dicts(), indent=1))
     else:
         typer.echo(rep.summary())
-    if not rep.all_inside:
+    if rep.rejected:
         raise typer.Exit(4)
 
 
