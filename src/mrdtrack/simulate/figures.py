@@ -34,7 +34,7 @@ A published bound ``p_max`` ("P < 0.0001") is the indicator "simulated p below t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import chi2, norm
@@ -74,6 +74,7 @@ class Study:
     negative: np.ndarray  # (R, n, A) re-read at each assessment's LOD
     positive: np.ndarray
     nominal_day: np.ndarray  # (A,)
+    cache: dict = field(default_factory=dict, compare=False, repr=False)  # classes by landmark
 
     @property
     def n_replicates(self) -> int:
@@ -168,8 +169,12 @@ def simulate_study(
 
 
 def _classes(st: Study, until: float = np.inf) -> np.ndarray:
+    if until in st.cache:
+        return st.cache[until]
     res = np.where(st.negative, NEGATIVE, np.where(st.positive, POSITIVE, 0)).astype(np.int8)
-    return C.classify(st.visit_day, res, np.zeros(res.shape), until=until, threshold=1.0)
+    cls = C.classify(st.visit_day, res, np.zeros(res.shape), until=until, threshold=1.0)
+    st.cache[float(until)] = cls
+    return cls
 
 
 def components(fig: Figure) -> list[tuple[str, float]]:
