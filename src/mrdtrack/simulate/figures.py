@@ -42,10 +42,11 @@ from scipy.stats import chi2, norm
 from mrdtrack.errors import MrdtrackError
 from mrdtrack.simulate import _classify as C
 from mrdtrack.simulate._kernels import landmark_tests
-from mrdtrack.simulate.model import NEGATIVE, POSITIVE, simulate_trials
+from mrdtrack.simulate.model import simulate_trials
 from mrdtrack.simulate.params import SimulationParams
 from mrdtrack.simulate.summaries import DAYS_PER_MONTH, km_at, km_median, pfs_arrays
 from mrdtrack.simulate.targets import Figure, StudyTargets
+from mrdtrack.simulate.trials import NEGATIVE, POSITIVE
 
 LOG_HR_CLIP = 5.0
 LOG10_P_CLIP = -12.0

@@ -33,7 +33,6 @@ import numpy as np
 import polars as pl
 
 from mrdtrack.simulate.figures import (
-    arm_params,
     components,
     figure_statistics,
     observed_components,
@@ -245,8 +244,3 @@ def _figure_rows(targets, sims, obs) -> pl.DataFrame:
         "status": pl.String,
     }
     return pl.DataFrame([{k: r.get(k) for k in schema} for r in rows], schema=schema)
-
-
-def arms_of(params: SimulationParams, targets: StudyTargets) -> list[str]:
-    """Names of the simulated arms (for reports)."""
-    return [a for a, _ in arm_params(params, targets)]

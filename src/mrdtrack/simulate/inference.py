@@ -337,6 +337,7 @@ class Posterior:
     seconds: float
     identifiability: Identifiability
     model: Model
+    cpu_seconds: float = float("nan")
     method: str = "Bayesian synthetic likelihood (Price et al. 2018), random-walk Metropolis"
 
     def quantiles(self) -> np.ndarray:
@@ -362,7 +363,8 @@ class Posterior:
     def summary(self) -> str:
         lines = [
             f"Calibration: {self.method}",
-            f"  {self.n_evaluations} likelihood evaluations in {self.seconds:.0f} s; "
+            f"  {self.n_evaluations} likelihood evaluations in {self.seconds:.0f} s "
+            f"({self.cpu_seconds:.0f} s CPU); "
             f"{len(self.chain_medians)} chains, acceptance "
             + ", ".join(f"{a:.2f}" for a in self.acceptance),
             f"  {'parameter':48s} {'median':>10s} {'95% interval':>23s} {'R-hat':>6s}  status",
@@ -391,8 +393,21 @@ class Posterior:
         return out
 
     def median_params(self) -> SimulationParams:
+        """The parameter file's values with the free ones at their posterior medians (the
+        not-informed ones at their prior medians); name and description say so."""
         x = np.array([to_free(n, v) for n, v in zip(self.names, self.quantiles()[0], strict=True)])
-        return self.model.at(x)
+        p = self.model.at(x)
+        shared = [n for n in self.names if ":" not in n]
+        return p.replace(
+            version=f"{p.version}-bsl",
+            description=(
+                f"Posterior medians of {len(shared)} parameters calibrated to the targets "
+                f"'{self.model.targets.name}' by {self.method} (mrdtrack simulate calibrate "
+                f"--fit; {self.n_evaluations} evaluations); parameters the figures do not "
+                f"inform at their prior medians; every other value from '{p.name}' version "
+                f"{p.version}."
+            ),
+        )
 
     def to_csv(self) -> str:
         head = ",".join(self.names)
@@ -454,7 +469,7 @@ def calibrate(
         ``.table()`` (median, 95% interval, informed, R-hat, spread across chains),
         ``.summary()``, ``.params_draws()``, ``.median_params()``.
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     say = progress or (lambda _: None)
     for v, nm, lo in ((n_sim, "n_sim", 10), (n_chains, "n_chains", 1), (n_draws, "n_draws", 1)):
         if int(v) < lo:
@@ -508,6 +523,7 @@ def calibrate(
         acceptance=np.array(acc),
         n_evaluations=like.n_eval,
         seconds=time.perf_counter() - t0,
+        cpu_seconds=time.process_time() - c0,
         identifiability=ident,
         model=model,
     )
