@@ -66,3 +66,12 @@ def test_mahalanobis_reference_is_exact_and_handles_dependence():
     d = m.distance(x[2000:])
     assert abs(np.mean(d) - 2) < 0.15  # chi-square(2) for normal data
     assert np.isinf(m.distance(np.array([0, 0, 0, 1.0]))[0])  # outside the model's support
+
+
+def test_accepts_the_shipped_calibration():
+    from mrdtrack.simulate.calibrate import load_params_resource
+
+    p = load_params_resource("founding_study_calibrated.toml")
+    assert p.version == "2-bsl"
+    res = goodness_of_fit(T, p, n_replicates=2000, seed=11)
+    assert not res.rejected, res.summary()

@@ -396,6 +396,7 @@ class Posterior:
         """The parameter file's values with the free ones at their posterior medians (the
         not-informed ones at their prior medians); name and description say so."""
         x = np.array([to_free(n, v) for n, v in zip(self.names, self.quantiles()[0], strict=True)])
+        x = np.where(self.informed, x, self.model.centre)  # exact prior medians
         p = self.model.at(x)
         shared = [n for n in self.names if ":" not in n]
         return p.replace(
