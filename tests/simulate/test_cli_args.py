@@ -76,3 +76,31 @@ def test_misspelt_name_suggests_the_nearest(files):
     assert "did you mean 'enrolled'" in r.output
     r = CliRunner().invoke(app, ["calibrate", "--fit", "--free", "progression__negatve"])
     assert "progression__negatve" in r.output
+
+
+def test_calibrate_check_runs_and_prints_json():
+    import json
+
+    r = CliRunner().invoke(app, ["calibrate", "-n", "400"])
+    assert r.exit_code == 0, r.output
+    assert "not rejected" in r.output and "inputs (not tested): 15" in r.output
+    r = CliRunner().invoke(app, ["calibrate", "-n", "100", "--json"])
+    assert r.exit_code in (0, 4)
+    rows = json.loads(r.output)
+    assert {row["status"] for row in rows if row["role"] == "design"} == {"input"}
+
+
+def test_calibrate_fit_writes_parameters_and_posterior(tmp_path):
+    args = ["calibrate", "--fit", "--free", "safety__serious_fraction", "--n-sim", "20"]
+    args += ["--max-evaluations", "30", "--chains", "1", "--draws", "20", "-n", "100"]
+    args += [
+        "--write-params",
+        str(tmp_path / "p.toml"),
+        "--write-posterior",
+        str(tmp_path / "d.csv"),
+    ]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code in (0, 4), r.output
+    assert "Bayesian synthetic likelihood" in r.output
+    assert (tmp_path / "p.toml").read_text().startswith('schema = "mrdtrack.simulate.params/1"')
+    assert (tmp_path / "d.csv").read_text().splitlines()[0] == "safety__serious_fraction"

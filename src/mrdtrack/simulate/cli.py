@@ -104,7 +104,10 @@ def _fail_usage(fn: Any, *args: Any, **kwargs: Any) -> Any:
 @app.command()
 def calibrate(
     targets: TargetsOpt = None,
-    params: ParamsOpt = None,
+    params: Annotated[
+        Path | None,
+        typer.Option("--params", help="Parameter TOML (default: the file the targets name)."),
+    ] = None,
     fit: Annotated[
         bool, typer.Option("--fit", help="Infer the free parameters (synthetic likelihood).")
     ] = False,
