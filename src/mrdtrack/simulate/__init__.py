@@ -7,7 +7,7 @@ Public names (imported lazily, so ``import mrdtrack`` stays light):
 - `virtual_trials`, `analyse_landmark` — simulate-and-analyse without keeping the trials, and
   the fused classes + PFS + landmark Cox/log-rank pass;
 - `load_params`, `loads_params`, `SimulationParams` — the versioned parameter TOML;
-- `trial_summaries` — the published figures computed on every replicate;
+- `trial_summaries` — the founding study's fixed summary set on every replicate;
 - `load_study_targets`, `StudyTargets` — a study's published figures with their roles (schema /2);
 - `calibrate`, `Posterior` — Bayesian synthetic likelihood calibration (a distribution);
 - `goodness_of_fit`, `CheckResult` — the check that can reject a model;
