@@ -31,6 +31,7 @@ ORDER = [
     "multistate",
     "mrd",
     "simulate",
+    "calibrate",
     "io",
 ]
 
@@ -61,6 +62,7 @@ OTHERS = [
     ("multistate", ["bench_msm.py"]),
     ("mrd", ["bench_mrd.py", "2000", "20000"]),
     ("simulate", ["bench_simulate.py"]),
+    ("calibrate", ["bench_calibrate.py"]),
     ("io", ["bench_io.py"]),
 ]
 

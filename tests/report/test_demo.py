@@ -10,16 +10,49 @@ simulator.
 from __future__ import annotations
 
 import json
-import tomllib
-from importlib import resources
 
 import pytest
+
+from mrdtrack.simulate.targets import load_study_targets
 
 
 @pytest.fixture(scope="module")
 def published():
-    path = resources.files("mrdtrack") / "data" / "targets" / "founding_study.toml"
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+    """The founding study's published figures (targets schema /2), in the layout used below."""
+    v = {f.name: f for f in load_study_targets().figures}
+    return {
+        "cohort": {
+            "enrolled": v["enrolled"].value,
+            "evaluable_pfs": v["evaluable_pfs"].value,
+            "on_maintenance_at_cutoff": v["on_maintenance_at_cutoff"].value,
+            "baseline_mrd_assessed": v["baseline_mrd_assessed"].value,
+        },
+        "followup": {"median_months": v["median_followup"].value},
+        "pfs": {"five_year": v["pfs_5y"].value},
+        "mrd_baseline": {
+            "negative": v["baseline_mrd_negative"].value,
+            "positive": v["baseline_mrd_positive"].value,
+        },
+        "mrd_classes_whole_followup": {
+            k: v[k].value
+            for k in ("sustained_negative", "positive_to_negative", "negative_to_positive")
+        },
+        "landmark_2y": {
+            "lost_vs_persistent_p": v["landmark_lost_vs_persistent"].spec["p"],
+            "lost_vs_sustained_p_max": v["landmark_lost_vs_sustained"].spec["p_max"],
+        },
+        "safety": {
+            "on_study_deaths": v["on_study_deaths"].value,
+            "deaths_related": v["deaths_related"].value,
+            "serious_ae_fraction": v["serious_ae"].value,
+            "grade3plus_lymphocyte_count_decreased": v[
+                "grade3plus_lymphocyte_count_decreased"
+            ].value,
+            "grade3plus_neutrophil_count_decreased": v[
+                "grade3plus_neutrophil_count_decreased"
+            ].value,
+        },
+    }
 
 
 @pytest.fixture(scope="module")

@@ -76,3 +76,36 @@ def test_cli_design_runs_and_resumes(tmp_path):
     r2 = CliRunner().invoke(app, args)
     assert "chunks computed 0, reused from disk 4" in r2.output
     assert (tmp_path / "o" / "table.csv").exists() and (tmp_path / "o" / "figure.svg").exists()
+
+
+def test_design_under_uncertainty_reports_fixed_and_propagated(tmp_path):
+    from mrdtrack.simulate.design import load_posterior
+
+    post = tmp_path / "post.csv"
+    post.write_text(
+        "progression__lost_late,progression__persistent_positive\n0.5,0.1\n1.4,0.17\n3.0,0.3\n",
+        encoding="utf-8",
+    )
+    draws = load_posterior(post, P)
+    assert [d.progression.lost_late for d in draws] == [0.5, 1.4, 3.0]
+    f = tmp_path / "s.toml"
+    f.write_text(
+        'study = "landmark_precision"\nreplicates = 30\nchunk_size = 10\n'
+        "[landmark_precision]\nn_patients = [108]\nextra_followup_months = [0]\n",
+        encoding="utf-8",
+    )
+    args = ["design", "--scenario", str(f), "--out", str(tmp_path / "o"), "--workers", "0"]
+    r = CliRunner().invoke(app, [*args, "--posterior", str(post), "--draws", "3"])
+    assert r.exit_code == 0, r.output
+    assert "3 posterior draws" in r.output
+    import polars as pl
+
+    tab = pl.read_csv(tmp_path / "o" / "table.csv")
+    row = tab.filter(pl.col("result") == "median_hr").row(0, named=True)
+    assert row["fixed_lower"] <= row["fixed"] <= row["fixed_upper"]
+    # the per-draw values differ (lost_late from 0.5 to 3 / year)
+    assert (row["propagated_upper"] - row["propagated_lower"]) > 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("observation:progression__negative\n0.1\n", encoding="utf-8")
+    r = CliRunner().invoke(app, [*args, "--posterior", str(bad)])
+    assert r.exit_code == 2 and "arm-specific" in r.output

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mrdtrack.mrd.status import call_status
 from mrdtrack.schema import DAYS_PER_YEAR
 
 from .panel_markov import PanelMarkovFit, fit_panel_markov
@@ -53,30 +54,9 @@ class MrdMarkovData:
 
 
 def _status_visits(cohort: Any, threshold: float) -> tuple[pl.DataFrame, str]:
-    """Per-visit MRD calls: from mrdtrack.mrd.status when present, else the result column."""
-    try:
-        from mrdtrack.mrd.status import call_status
-    except ImportError:  # pragma: no cover - the mrd package ships with mrdtrack
-        call_status = None
-    if call_status is not None:
-        visits = call_status(cohort, threshold).visits  # the Cohort: its disease preset applies
-        return visits.select("patient_id", "day", "status"), "mrdtrack.mrd.status.call_status"
-    m = cohort.mrd  # pragma: no cover
-    visits = (  # pragma: no cover
-        m.filter(pl.col("result").is_in(["negative", "positive"]))
-        .group_by("patient_id", "day")
-        .agg(
-            pl.when((pl.col("result") == "positive").any())
-            .then(pl.lit("positive"))
-            .otherwise(pl.lit("negative"))
-            .first()
-            .alias("status")
-        )
-    )
-    return (
-        visits,
-        "result column (positive if any assay of the day is positive)",
-    )  # pragma: no cover
+    """Per-visit MRD calls from `mrdtrack.mrd.status.call_status` (the Cohort's disease preset)."""
+    visits = call_status(cohort, threshold).visits
+    return visits.select("patient_id", "day", "status"), "mrdtrack.mrd.status.call_status"
 
 
 def _outcome_days(cohort: Any, death: str) -> pl.DataFrame:

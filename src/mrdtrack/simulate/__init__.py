@@ -7,8 +7,10 @@ Public names (imported lazily, so ``import mrdtrack`` stays light):
 - `virtual_trials`, `analyse_landmark` — simulate-and-analyse without keeping the trials, and
   the fused classes + PFS + landmark Cox/log-rank pass;
 - `load_params`, `loads_params`, `SimulationParams` — the versioned parameter TOML;
-- `trial_summaries` — the published figures computed on every replicate;
-- `load_targets`, `calibrate`, `calibration_report` — simulation-based calibration;
+- `trial_summaries` — the founding study's fixed summary set on every replicate;
+- `load_study_targets`, `StudyTargets` — a study's published figures with their roles (schema /2);
+- `calibrate`, `Posterior` — Bayesian synthetic likelihood calibration (a distribution);
+- `goodness_of_fit`, `CheckResult` — the check that can reject a model;
 - `build_demo`, `write_demo`, `DEMO_SEED`, `demo_params` — the embedded demo study;
 - `load_scenario`, `run_design`, `run_sweep` — design studies and resumable sweeps.
 """
@@ -27,11 +29,14 @@ _NAMES = {
     "loads_params": "params",
     "SimulationParams": "params",
     "trial_summaries": "summaries",
+    "load_study_targets": "targets",
+    "StudyTargets": "targets",
     "load_targets": "calibrate",
-    "calibrate": "calibrate",
+    "calibrate": "inference",
+    "Posterior": "inference",
+    "goodness_of_fit": "gof",
+    "CheckResult": "gof",
     "calibration_report": "calibrate",
-    "CalibrationReport": "calibrate",
-    "CalibrationFit": "calibrate",
     "build_demo": "demo",
     "write_demo": "demo",
     "DEMO_SEED": "demo",
@@ -39,6 +44,7 @@ _NAMES = {
     "load_scenario": "design",
     "run_design": "design",
     "DesignResult": "design",
+    "run_design_uncertain": "design",
     "run_sweep": "sweep",
 }
 

@@ -25,10 +25,20 @@ Compilation is lazy (first call) and cached on disk.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 
 from mrdtrack.simulate._kernels import _analyse_rows
+from mrdtrack.simulate.stages import (
+    Accrual,
+    BaselineMrd,
+    Covariates,
+    FollowUp,
+    SeriousEvent,
+    Treatment,
+)
+from mrdtrack.simulate.trials import NEGATIVE, NO_SAMPLE, NOT_EVALUABLE, POSITIVE
 
 try:
     from numba import njit
@@ -48,6 +58,7 @@ _SEED_SALT = np.uint64(0x6A09E667F3BCC909)
 _VISIT_OFFSET = np.uint64(1 << 40)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _TWO53 = 1.0 / 9007199254740992.0
+_YPD = 365.25  # days per year
 
 
 @njit(cache=True, inline="always")
@@ -156,7 +167,7 @@ def _count_le(cum, u):
     return min(k, cum.size - 1)
 
 
-# indices of the scalar parameters in the ``pf`` vector built by `model._fast_inputs`
+# the scalar parameters, in the order `model._fast_params` fills them
 PF_NAMES = (
     "enrolment_days", "cutoff_calendar_day", "max_followup_days",
     "age_mean", "age_sd", "age_min", "age_max", "male", "prior_transplant", "high_risk",
@@ -165,7 +176,7 @@ PF_NAMES = (
     "neg_to_pos_early", "neg_to_pos_late", "neg_to_pos_high_risk_log_rr", "pos_to_neg_early",
     "pos_to_neg_late", "change_day",
     "p_negative", "p_persistent", "p_lost_early", "p_lost_late", "lost_change_days",
-    "p_high_risk_log_hr", "p_age_log_hr_per_10y",
+    "high_risk_log_hr", "age_log_hr_per_10y",
     "death_rate", "death_age_log_hr",
     "cycle_days", "early_discontinuation", "early_window_days", "discontinuation_per_year",
     "max_days", "loss_per_year", "early_withdrawal_followup_days",
@@ -173,79 +184,294 @@ PF_NAMES = (
     "low_sensitivity", "lod", "low_lod",
     "serious_fraction", "n_serious_terms",
 )  # fmt: skip
+# The model's scalar parameters as one flat named tuple of floats (``q`` in the stages).
+FastParams = namedtuple("FastParams", PF_NAMES)
+
+
+@njit(cache=True, inline="always")
+def _patient_uniform(src, r, i, c):
+    """Patient-level column ``c`` of patient ``i`` of row ``r``: from the given block
+    ``u_in[r, i, c]`` or the counter draw ``base + c``. ``src`` is the patient's uniform source
+    ``(use_in, u_in, key, base, vbase, k1)``."""
+    use_in, u_in, key, base, _vbase, _k1 = src
+    if use_in:
+        return u_in[r, i, c]
+    return _uniform(key, base + np.uint64(c))
+
+
+@njit(cache=True, inline="always")
+def _visit_uniform(src, r, i, c):
+    """Visit column ``c``: ``u_in[r, i, k1 + c]`` or the counter draw ``vbase + c``."""
+    use_in, u_in, key, _base, vbase, k1 = src
+    if use_in:
+        return u_in[r, i, k1 + c]
+    return _uniform(key, vbase + np.uint64(c))
+
+
+# --- the model's stages for one patient (`mrdtrack.simulate.stages`; the numpy reference's
+# functions of the same names in `mrdtrack.simulate.model`) --------------------------------
+
+
+@njit(cache=True, error_model="numpy")
+def accrual(q, u_enrol):
+    """Stage ``accrual`` ("accrual, cutoff"): enrolment day, cutoff study day, horizon."""
+    enrol = np.floor(u_enrol * q.enrolment_days)
+    cutoff = np.floor(q.cutoff_calendar_day - enrol)
+    horizon = min(float(cutoff), q.max_followup_days)
+    return Accrual(enrol, cutoff, horizon)
+
+
+@njit(cache=True, error_model="numpy")
+def covariates(q, u_age, u_sex, u_asct, u_risk, u_iss, u_induction, iss_cum, ind_cum):
+    """Stage ``covariates`` ("covariates"): age, sex, prior ASCT, high risk, ISS, induction."""
+    age = min(max(q.age_mean + q.age_sd * ndtri(u_age), q.age_min), q.age_max)
+    age = np.rint(age)
+    return Covariates(
+        age,
+        u_sex < q.male,
+        u_asct < q.prior_transplant,
+        u_risk < q.high_risk,
+        _count_le(iss_cum, u_iss),
+        _count_le(ind_cum, u_induction),
+    )
+
+
+@njit(cache=True, error_model="numpy")
+def baseline_mrd(q, asct, risk, u_negative, u_response, rn_cum, rp_cum):
+    """Stage ``baseline_mrd`` ("true MRD state at day 0"), and the response given it."""
+    logit = (
+        q.negative_logit
+        + q.negative_logit_transplant * (1.0 if asct else 0.0)
+        + q.negative_logit_high_risk * (1.0 if risk else 0.0)
+    )
+    neg0 = u_negative < 1.0 / (1.0 + math.exp(-logit))
+    return BaselineMrd(neg0, _count_le(rn_cum if neg0 else rp_cum, u_response))
+
+
+@njit(cache=True, error_model="numpy")
+def mrd_path(q, neg0, risk, u, c_jump, jumps):
+    """Stage ``mrd_path`` ("MRD dynamics"): the jump times, written into ``jumps``, from the
+    uniforms ``u[c_jump:]``."""
+    rr = math.exp(q.neg_to_pos_high_risk_log_rr * (1.0 if risk else 0.0)) / _YPD
+    r_np_e, r_np_l = q.neg_to_pos_early * rr, q.neg_to_pos_late * rr
+    r_pn_e, r_pn_l = q.pos_to_neg_early / _YPD, q.pos_to_neg_late / _YPD
+    t = 0.0
+    sneg = neg0
+    for j in range(jumps.size):
+        if t == np.inf:  # the last jump never happens: neither do the later ones
+            jumps[j] = np.inf
+            continue
+        e = -math.log1p(-u[c_jump + j])
+        if sneg:
+            t = _exp_piecewise(t, e, r_np_e, r_np_l, q.change_day)
+        else:
+            t = _exp_piecewise(t, e, r_pn_e, r_pn_l, q.change_day)
+        jumps[j] = t
+        sneg = not sneg
+
+
+@njit(cache=True, error_model="numpy")
+def progression(q, neg0, risk, age, jumps, u_prog, s0, s1, rt):
+    """Stage ``progression`` ("progression"): the day of progression over the MRD segments
+    (``s0``, ``s1``, ``rt``: scratch of ``2 (max_transitions + 1)`` segments)."""
+    max_tr = jumps.size
+    nseg = 2 * (max_tr + 1)
+    mult = math.exp(q.high_risk_log_hr * (1.0 if risk else 0.0)
+                    + q.age_log_hr_per_10y * (age - q.age_mean) / 10.0) / _YPD  # fmt: skip
+    start = 0.0
+    sneg = neg0
+    ever = neg0
+    used = 0
+    for j in range(max_tr + 1):
+        if start == np.inf:  # segments from here on are empty (no hazard)
+            break
+        used += 2
+        end = jumps[j] if j < max_tr else np.inf
+        lost = (not sneg) and ever
+        mid = min(start + q.lost_change_days, end) if lost else end
+        ra = q.p_negative if sneg else (q.p_lost_early if lost else q.p_persistent)
+        rb = q.p_lost_late if lost else ra
+        s0[2 * j], s1[2 * j], rt[2 * j] = start, mid, ra * mult
+        s0[2 * j + 1], s1[2 * j + 1], rt[2 * j + 1] = mid, end, rb * mult
+        start = end
+        sneg = not sneg
+        ever = ever or sneg
+    e_prog = -math.log1p(-u_prog)
+    cum = 0.0
+    for m in range(used):
+        sh = rt[m] * (s1[m] - s0[m]) if s1[m] > s0[m] else 0.0
+        prev = cum
+        cum += sh
+        if not (cum < e_prog):
+            # hazard before the segment: cum - sh as the reference (bit for bit), or the
+            # running sum when the segment is endless (cum - sh = inf - inf)
+            before = prev if sh == np.inf else cum - sh
+            return s0[m] + (e_prog - before) / rt[m]
+    if used == nseg:  # all jumps happened: the numpy reference's last segment
+        m = nseg - 1
+        sh = rt[m] * (s1[m] - s0[m]) if s1[m] > s0[m] else 0.0
+        return s0[m] + (e_prog - (cum - sh)) / rt[m]
+    return np.inf  # no event in the used segments: empty ones follow
+
+
+@njit(cache=True, error_model="numpy")
+def follow_up(q, acc, age, t_prog, u_death, u_ltfu, u_early, u_early_day):
+    """Stage ``follow_up`` ("death, other causes", "loss to follow-up", the cutoff)."""
+    t_death = -math.log1p(-u_death) / (
+        q.death_rate / _YPD * math.exp(q.death_age_log_hr * (age - q.age_mean))
+    )
+    t_ltfu = -math.log1p(-u_ltfu) / (q.loss_per_year / _YPD) if q.loss_per_year > 0 else np.inf
+    early = u_early < q.early_discontinuation
+    t_early = 1.0 + np.floor(u_early_day * (q.early_window_days - 1))
+    prog_d = max(np.ceil(t_prog), 1.0)
+    death_d = max(np.ceil(t_death), 1.0)
+    ltfu_d = max(np.ceil(t_ltfu), 1.0)
+    fu_end = min(acc.horizon, ltfu_d)
+    if early:
+        fu_end = min(fu_end, t_early + q.early_withdrawal_followup_days)
+    fu_end = min(fu_end, death_d)
+    return FollowUp(
+        prog_d, prog_d <= fu_end, death_d, death_d <= fu_end, ltfu_d, fu_end, early, t_early
+    )
+
+
+@njit(cache=True, error_model="numpy")
+def treatment(q, acc, f, u_disc):
+    """Stage ``treatment`` ("treatment"): end day (-1 ongoing), reason, cycles, duration."""
+    if f.early:
+        t_disc = f.early_day
+    else:
+        t_disc = q.early_window_days + -math.log1p(-u_disc) / (q.discontinuation_per_year / _YPD)
+    fu_end = f.last_contact_day
+    tx_end = min(t_disc, f.progression_day if f.progression_observed else np.inf)
+    tx_end = min(tx_end, f.death_day if f.death_observed else np.inf)
+    tx_end = min(min(tx_end, q.max_days), f.ltfu_day)
+    ongoing = (tx_end > fu_end) and (fu_end >= acc.cutoff)
+    if ongoing:
+        reason = 0
+    elif f.early:
+        reason = 1
+    elif f.progression_observed and tx_end == f.progression_day:
+        reason = 2
+    elif f.death_observed and tx_end == f.death_day:
+        reason = 3
+    elif tx_end == q.max_days:
+        reason = 4
+    elif tx_end == f.ltfu_day:
+        reason = 5
+    else:
+        reason = 6
+    tx_end = min(np.ceil(tx_end), fu_end)
+    tx_dur = fu_end if ongoing else tx_end
+    cycles = min(np.floor(tx_dur / q.cycle_days), np.floor(q.max_days / q.cycle_days))
+    return Treatment(-1.0 if ongoing else tx_end, reason, cycles, tx_dur)
+
+
+@njit(cache=True, error_model="numpy")
+def assessments(q, neg0, jumps, f, u_day, u_missing, src, r, i, day_o, res_o, sens_o, cf_o):
+    """Stage ``assessments`` ("MRD assessments") of patient ``i`` of row ``r``, written into
+    ``day_o[r, i]``, ``res_o[r, i]``, ``sens_o[r, i]``, ``cf_o[r, i]``; visit draws from
+    ``src`` (`_visit_uniform`), made only when needed."""
+    nv = day_o.shape[2]
+    bday = q.day_min + np.floor(u_day * (q.day_max - q.day_min + 1))
+    stop = min(f.last_contact_day, f.progression_day - 1 if f.progression_observed else np.inf)
+    for v in range(nv):
+        if v > 0:
+            wj = _visit_uniform(src, r, i, v)
+            jit = np.floor(wj * (q.window_before_days + q.window_days + 1)) - q.window_before_days
+        else:
+            jit = 0.0
+        vd = bday + q.interval_days * v + jit
+        day_o[r, i, v] = int(vd)
+        sens_o[r, i, v] = q.lod  # not taken or not evaluable: never used
+        cf_o[r, i, v] = np.nan
+        happens = vd <= stop
+        if happens:
+            if v == 0:
+                happens = u_missing >= q.missing
+            else:
+                happens = not (_visit_uniform(src, r, i, nv + v) < q.missed)
+        if not happens:
+            res_o[r, i, v] = NO_SAMPLE
+            continue
+        sens = q.lod
+        if v > 0:
+            if _visit_uniform(src, r, i, 2 * nv + v) < q.inadequate:
+                res_o[r, i, v] = NOT_EVALUABLE
+                continue
+            if _visit_uniform(src, r, i, 3 * nv + v) < q.low_sensitivity:
+                sens = q.low_lod
+        sens_o[r, i, v] = sens
+        nj = 0
+        for j in range(jumps.size):
+            if jumps[j] <= vd:
+                nj += 1
+        tneg = neg0 if nj % 2 == 0 else not neg0
+        res = NEGATIVE
+        if not tneg:
+            wc = _visit_uniform(src, r, i, 4 * nv + v)
+            cf = min(10.0 ** (q.clonal_log10_mean + q.clonal_log10_sd * ndtri(wc)), 0.5)
+            if cf >= sens:
+                res = POSITIVE
+                cf_o[r, i, v] = np.rint(cf * 1e8) / 1e8
+        res_o[r, i, v] = res
+
+
+@njit(cache=True, error_model="numpy")
+def adverse_events(duration, ae_any, ae_g3, ae_g4, src, r, i, c_ae, grade_o, onset_o, rel_o):
+    """Stage ``adverse_events`` ("adverse events") of patient ``i`` of row ``r``, written into
+    ``grade_o[r, i]``, ``onset_o[r, i]``, ``rel_o[r, i]``; the term columns of ``src``
+    (`_patient_uniform`) start at ``c_ae`` (four blocks of ``T``)."""
+    n_terms = ae_any.size
+    span = max(duration - 1, 1.0)
+    for m in range(n_terms):
+        ua = _patient_uniform(src, r, i, c_ae + m)
+        g = 0
+        if ua < ae_g3[m] or ua < ae_any[m]:
+            ug = _patient_uniform(src, r, i, c_ae + n_terms + m)
+            g = (4 if ug < ae_g4[m] else 3) if ua < ae_g3[m] else (1 if ug < 0.5 else 2)
+        grade_o[r, i, m] = g
+        if g > 0:
+            uo = _patient_uniform(src, r, i, c_ae + 2 * n_terms + m)
+            onset_o[r, i, m] = int(1 + np.floor(uo * span))
+            ur = _patient_uniform(src, r, i, c_ae + 3 * n_terms + m)
+            rel_o[r, i, m] = ur < 0.8
+        else:
+            onset_o[r, i, m] = 0
+            rel_o[r, i, m] = False
+
+
+@njit(cache=True, error_model="numpy")
+def serious_event(q, duration, src, r, i, c_sae):
+    """Stage ``serious_event`` ("adverse events"): columns ``c_sae`` (happens), ``+1`` (term),
+    ``+2`` (onset), the last two drawn only for an event."""
+    if not _patient_uniform(src, r, i, c_sae) < q.serious_fraction:
+        return SeriousEvent(False, 0, 0)
+    span = max(duration - 1, 1.0)
+    term = int(np.floor(_patient_uniform(src, r, i, c_sae + 1) * q.n_serious_terms))
+    onset = int(1 + np.floor(_patient_uniform(src, r, i, c_sae + 2) * span))
+    return SeriousEvent(True, term, onset)
 
 
 @njit(cache=True, error_model="numpy")
 def _simulate_rows(
-    r0, r1, seed, reps, u_in, use_in, pf, max_tr, nv, iss_cum, ind_cum, rn_cum, rp_cum,
+    r0, r1, seed, reps, u_in, use_in, q, max_tr, nv, iss_cum, ind_cum, rn_cum, rp_cum,
     ae_any, ae_g3, ae_g4, k1, kv,
     enrol_o, cutoff_o, age_o, male_o, asct_o, risk_o, iss_o, ind_o, resp_o, neg0_o,
     prog_o, death_o, lc_o, txend_o, reason_o, cycles_o,
     vday_o, res_o, sens_o, cf_o, grade_o, onset_o, rel_o, sae_o, saet_o, saeon_o,
 ):  # fmt: skip
-    """Simulate replicate rows ``r0 .. r1 - 1`` into the output arrays (``u_in`` used when
-    ``use_in``)."""
-    # the scalar parameters, in `PF_NAMES` order
-    enrolment_days = pf[0]
-    cutoff_cal = pf[1]
-    max_fu = pf[2]
-    age_mean = pf[3]
-    age_sd = pf[4]
-    age_min = pf[5]
-    age_max = pf[6]
-    p_male = pf[7]
-    p_asct = pf[8]
-    p_risk = pf[9]
-    day_min = pf[10]
-    day_max = pf[11]
-    p_missing = pf[12]
-    neg_logit = pf[13]
-    neg_logit_tx = pf[14]
-    neg_logit_risk = pf[15]
-    cf_mean = pf[16]
-    cf_sd = pf[17]
-    np_e = pf[18]
-    np_l = pf[19]
-    np_lrr = pf[20]
-    pn_e = pf[21]
-    pn_l = pf[22]
-    change_day = pf[23]
-    h_neg = pf[24]
-    h_per = pf[25]
-    h_le = pf[26]
-    h_ll = pf[27]
-    lost_change = pf[28]
-    hr_risk = pf[29]
-    hr_age = pf[30]
-    death_rate = pf[31]
-    death_age = pf[32]
-    cycle_days = pf[33]
-    p_early = pf[34]
-    early_window = pf[35]
-    disc_rate = pf[36]
-    max_days = pf[37]
-    loss_rate = pf[38]
-    early_fu = pf[39]
-    interval = pf[40]
-    window = pf[41]
-    window_before = pf[42]
-    p_missed = pf[43]
-    p_inad = pf[44]
-    p_lows = pf[45]
-    lod = pf[46]
-    low_lod = pf[47]
-    p_sae = pf[48]
-    n_sae_terms = pf[49]
-    n_terms = ae_any.size
-    ypd = 365.25
+    """Simulate replicate rows ``r0 .. r1 - 1`` into the output arrays, patient by patient, stage
+    by stage (``u_in`` used when ``use_in``; else the counter streams of ``seed``)."""
+    # columns of the patient-level block (`model._layout`): 9 single draws, the jumps, 6 more,
+    # then the AE terms (4 blocks of T) and the serious event, induction and response
     c_jump = 9
     c_prog = c_jump + max_tr
     c_ae = c_prog + 6
-    c_tail = c_ae + 4 * n_terms
+    c_tail = c_ae + 4 * ae_any.size
     nseg = 2 * (max_tr + 1)
     n = enrol_o.shape[1]
-    u = np.empty(k1)
-    w = np.empty(kv)
+    u = np.empty(c_ae)
     jumps = np.empty(max_tr)
     s0 = np.empty(nseg)
     s1 = np.empty(nseg)
@@ -253,233 +479,59 @@ def _simulate_rows(
     for r in range(r0, r1):
         key = stream_key(seed, np.uint64(reps[r]))
         for i in range(n):
+            src = (use_in, u_in, key, np.uint64(i * k1), _VISIT_OFFSET + np.uint64(i * kv), k1)
             # the draws every patient needs; adverse-event, serious-event and visit draws are
-            # made on demand below (most are not needed)
-            base = np.uint64(i * k1)
-            vbase = _VISIT_OFFSET + np.uint64(i * kv)
-            if use_in:
-                for c in range(c_ae):
-                    u[c] = u_in[r, i, c]
-                for c in range(kv):
-                    w[c] = u_in[r, i, k1 + c]
-            else:
-                for c in range(c_ae):
-                    u[c] = _uniform(key, base + np.uint64(c))
-            # accrual, cutoff, covariates
-            enrol = np.floor(u[0] * enrolment_days)
-            cutoff = np.floor(cutoff_cal - enrol)
-            horizon = min(float(cutoff), max_fu)
-            age = min(max(age_mean + age_sd * ndtri(u[1]), age_min), age_max)
-            age = np.rint(age)
-            male = u[2] < p_male
-            asct = u[3] < p_asct
-            risk = u[4] < p_risk
-            riskf = 1.0 if risk else 0.0
-            iss = _count_le(iss_cum, u[5])
-            bday = day_min + np.floor(u[6] * (day_max - day_min + 1))
-            bmiss = u[7]
-            logit = neg_logit + neg_logit_tx * (1.0 if asct else 0.0) + neg_logit_risk * riskf
-            neg0 = u[8] < 1.0 / (1.0 + math.exp(-logit))
-            rr = math.exp(np_lrr * riskf) / ypd
-            r_np_e, r_np_l = np_e * rr, np_l * rr
-            r_pn_e, r_pn_l = pn_e / ypd, pn_l / ypd
-            t = 0.0
-            sneg = neg0
-            for j in range(max_tr):
-                if t == np.inf:  # the last jump never happens: neither do the later ones
-                    jumps[j] = np.inf
-                    continue
-                e = -math.log1p(-u[c_jump + j])
-                if sneg:
-                    t = _exp_piecewise(t, e, r_np_e, r_np_l, change_day)
-                else:
-                    t = _exp_piecewise(t, e, r_pn_e, r_pn_l, change_day)
-                jumps[j] = t
-                sneg = not sneg
-            # progression over MRD segments
-            mult = math.exp(hr_risk * riskf + hr_age * (age - age_mean) / 10.0) / ypd
-            start = 0.0
-            sneg = neg0
-            ever = neg0
-            used = 0
-            for j in range(max_tr + 1):
-                if start == np.inf:  # segments from here on are empty (no hazard)
-                    break
-                used += 2
-                end = jumps[j] if j < max_tr else np.inf
-                lost = (not sneg) and ever
-                mid = min(start + lost_change, end) if lost else end
-                ra = h_neg if sneg else (h_le if lost else h_per)
-                rb = h_ll if lost else ra
-                s0[2 * j], s1[2 * j], rt[2 * j] = start, mid, ra * mult
-                s0[2 * j + 1], s1[2 * j + 1], rt[2 * j + 1] = mid, end, rb * mult
-                start = end
-                sneg = not sneg
-                ever = ever or sneg
-            e_prog = -math.log1p(-u[c_prog])
-            cum = 0.0
-            t_prog = np.inf  # no event in the used segments: empty ones follow (or none)
-            for m in range(used):
-                sh = rt[m] * (s1[m] - s0[m]) if s1[m] > s0[m] else 0.0
-                prev = cum
-                cum += sh
-                if not (cum < e_prog):
-                    # hazard before the segment: cum - sh as the reference (bit for bit), or
-                    # the running sum when the segment is endless (cum - sh = inf - inf)
-                    before = prev if sh == np.inf else cum - sh
-                    t_prog = s0[m] + (e_prog - before) / rt[m]
-                    break
-            else:
-                if used == nseg:  # all jumps happened: the numpy reference's last segment
-                    m = nseg - 1
-                    sh = rt[m] * (s1[m] - s0[m]) if s1[m] > s0[m] else 0.0
-                    t_prog = s0[m] + (e_prog - (cum - sh)) / rt[m]
-            # death, loss to follow-up, treatment
-            t_death = -math.log1p(-u[c_prog + 1]) / (
-                death_rate / ypd * math.exp(death_age * (age - age_mean))
-            )
-            t_ltfu = -math.log1p(-u[c_prog + 5]) / (loss_rate / ypd) if loss_rate > 0 else np.inf
-            early = u[c_prog + 2] < p_early
-            t_early = 1.0 + np.floor(u[c_prog + 3] * (early_window - 1))
-            if early:
-                t_disc = t_early
-            else:
-                t_disc = early_window + -math.log1p(-u[c_prog + 4]) / (disc_rate / ypd)
-            prog_d = max(np.ceil(t_prog), 1.0)
-            death_d = max(np.ceil(t_death), 1.0)
-            ltfu_d = max(np.ceil(t_ltfu), 1.0)
-            fu_end = min(horizon, ltfu_d)
-            if early:
-                fu_end = min(fu_end, t_early + early_fu)
-            fu_end = min(fu_end, death_d)
-            prog_obs = prog_d <= fu_end
-            death_obs = death_d <= fu_end
-            tx_end = min(t_disc, prog_d if prog_obs else np.inf)
-            tx_end = min(tx_end, death_d if death_obs else np.inf)
-            tx_end = min(min(tx_end, max_days), ltfu_d)
-            ongoing = (tx_end > fu_end) and (fu_end >= cutoff)
-            if ongoing:
-                reason = 0
-            elif early:
-                reason = 1
-            elif prog_obs and tx_end == prog_d:
-                reason = 2
-            elif death_obs and tx_end == death_d:
-                reason = 3
-            elif tx_end == max_days:
-                reason = 4
-            elif tx_end == ltfu_d:
-                reason = 5
-            else:
-                reason = 6
-            tx_end = min(np.ceil(tx_end), fu_end)
-            tx_dur = fu_end if ongoing else tx_end
-            cycles = min(np.floor(tx_dur / cycle_days), np.floor(max_days / cycle_days))
-            # assessments (visit draws: jitter, missed, inadequate, low sensitivity, clonal)
-            stop = min(fu_end, prog_d - 1 if prog_obs else np.inf)
-            for v in range(nv):
-                # column c of the visit block: w[c] (given block) or drawn on demand
-                if v > 0:
-                    wj = w[v] if use_in else _uniform(key, vbase + np.uint64(v))
-                    jit = np.floor(wj * (window_before + window + 1)) - window_before
-                else:
-                    jit = 0.0
-                vd = bday + interval * v + jit
-                vday_o[r, i, v] = int(vd)
-                sens_o[r, i, v] = lod  # not taken or not evaluable: never used
-                cf_o[r, i, v] = np.nan
-                happens = vd <= stop
-                if happens:
-                    if v == 0:
-                        happens = bmiss >= p_missing
-                    else:
-                        c = nv + v
-                        wm = w[c] if use_in else _uniform(key, vbase + np.uint64(c))
-                        happens = not (wm < p_missed)
-                if not happens:
-                    res_o[r, i, v] = 0
-                    continue
-                sens = lod
-                if v > 0:
-                    c = 2 * nv + v
-                    if (w[c] if use_in else _uniform(key, vbase + np.uint64(c))) < p_inad:
-                        res_o[r, i, v] = 3
-                        continue
-                    c = 3 * nv + v
-                    if (w[c] if use_in else _uniform(key, vbase + np.uint64(c))) < p_lows:
-                        sens = low_lod
-                sens_o[r, i, v] = sens
-                nj = 0
-                for j in range(max_tr):
-                    if jumps[j] <= vd:
-                        nj += 1
-                tneg = neg0 if nj % 2 == 0 else not neg0
-                res = 1
-                if not tneg:
-                    c = 4 * nv + v
-                    wc = w[c] if use_in else _uniform(key, vbase + np.uint64(c))
-                    cf = min(10.0 ** (cf_mean + cf_sd * ndtri(wc)), 0.5)
-                    if cf >= sens:
-                        res = 2
-                        cf_o[r, i, v] = np.rint(cf * 1e8) / 1e8
-                res_o[r, i, v] = res
-            # adverse events
-            span = max(tx_dur - 1, 1.0)
-            for m in range(n_terms):
-                ua = _draw(use_in, u_in, r, i, c_ae + m, key, base)
-                g = 0
-                if ua < ae_g3[m] or ua < ae_any[m]:
-                    ug = _draw(use_in, u_in, r, i, c_ae + n_terms + m, key, base)
-                    g = (4 if ug < ae_g4[m] else 3) if ua < ae_g3[m] else (1 if ug < 0.5 else 2)
-                grade_o[r, i, m] = g
-                if g > 0:
-                    uo = _draw(use_in, u_in, r, i, c_ae + 2 * n_terms + m, key, base)
-                    onset_o[r, i, m] = int(1 + np.floor(uo * span))
-                    ur = _draw(use_in, u_in, r, i, c_ae + 3 * n_terms + m, key, base)
-                    rel_o[r, i, m] = ur < 0.8
-                else:
-                    onset_o[r, i, m] = 0
-                    rel_o[r, i, m] = False
-            sae = _draw(use_in, u_in, r, i, c_tail, key, base) < p_sae
-            sae_o[r, i] = sae
-            if sae:
-                us = _draw(use_in, u_in, r, i, c_tail + 1, key, base)
-                saet_o[r, i] = int(np.floor(us * n_sae_terms))
-                us = _draw(use_in, u_in, r, i, c_tail + 2, key, base)
-                saeon_o[r, i] = int(1 + np.floor(us * span))
-            else:
-                saet_o[r, i] = 0
-                saeon_o[r, i] = 0
-            ind_o[r, i] = _count_le(ind_cum, _draw(use_in, u_in, r, i, c_tail + 3, key, base))
-            rc = rn_cum if neg0 else rp_cum
-            resp_o[r, i] = _count_le(rc, _draw(use_in, u_in, r, i, c_tail + 4, key, base))
-            enrol_o[r, i] = int(enrol)
-            cutoff_o[r, i] = int(cutoff)
-            age_o[r, i] = age
-            male_o[r, i] = male
-            asct_o[r, i] = asct
-            risk_o[r, i] = risk
-            iss_o[r, i] = iss
+            # made on demand in their stages (most are not needed)
+            for c in range(c_ae):
+                u[c] = _patient_uniform(src, r, i, c)
+            acc = accrual(q, u[0])
+            u_ind = _patient_uniform(src, r, i, c_tail + 3)
+            cov = covariates(q, u[1], u[2], u[3], u[4], u[5], u_ind, iss_cum, ind_cum)
+            u_resp = _patient_uniform(src, r, i, c_tail + 4)
+            base = baseline_mrd(q, cov.prior_transplant, cov.high_risk, u[8], u_resp, rn_cum,
+                                rp_cum)  # fmt: skip
+            neg0 = base.negative
+            mrd_path(q, neg0, cov.high_risk, u, c_jump, jumps)
+            t_prog = progression(q, neg0, cov.high_risk, cov.age, jumps, u[c_prog], s0, s1, rt)
+            f = follow_up(q, acc, cov.age, t_prog, u[c_prog + 1], u[c_prog + 5], u[c_prog + 2],
+                          u[c_prog + 3])  # fmt: skip
+            tx = treatment(q, acc, f, u[c_prog + 4])
+            assessments(q, neg0, jumps, f, u[6], u[7], src, r, i, vday_o, res_o, sens_o, cf_o)
+            adverse_events(tx.duration, ae_any, ae_g3, ae_g4, src, r, i, c_ae, grade_o, onset_o,
+                           rel_o)  # fmt: skip
+            sae = serious_event(q, tx.duration, src, r, i, c_tail)
+            enrol_o[r, i] = int(acc.enrol)
+            cutoff_o[r, i] = int(acc.cutoff)
+            age_o[r, i] = cov.age
+            male_o[r, i] = cov.male
+            asct_o[r, i] = cov.prior_transplant
+            risk_o[r, i] = cov.high_risk
+            iss_o[r, i] = cov.iss
+            ind_o[r, i] = cov.induction
+            resp_o[r, i] = base.response
             neg0_o[r, i] = neg0
-            prog_o[r, i] = int(prog_d) if prog_obs else -1
-            death_o[r, i] = int(death_d) if death_obs else -1
-            lc_o[r, i] = int(fu_end)
-            txend_o[r, i] = -1 if ongoing else int(tx_end)
-            reason_o[r, i] = reason
-            cycles_o[r, i] = int(cycles)
+            prog_o[r, i] = int(f.progression_day) if f.progression_observed else -1
+            death_o[r, i] = int(f.death_day) if f.death_observed else -1
+            lc_o[r, i] = int(f.last_contact_day)
+            txend_o[r, i] = int(tx.end_day)
+            reason_o[r, i] = tx.reason
+            cycles_o[r, i] = int(tx.cycles)
+            sae_o[r, i] = sae.happened
+            saet_o[r, i] = sae.term
+            saeon_o[r, i] = sae.onset
 
 
 @njit(cache=True)
-def simulate_kernel(seed, reps, u_in, use_in, pf, max_tr, nv, iss_cum, ind_cum, rn_cum, rp_cum,
+def simulate_kernel(seed, reps, u_in, use_in, q, max_tr, nv, iss_cum, ind_cum, rn_cum, rp_cum,
                     ae_any, ae_g3, ae_g4, k1, kv, *out):  # fmt: skip
     """All replicate rows on one thread."""
-    _simulate_rows(0, reps.size, seed, reps, u_in, use_in, pf, max_tr, nv, iss_cum, ind_cum,
+    _simulate_rows(0, reps.size, seed, reps, u_in, use_in, q, max_tr, nv, iss_cum, ind_cum,
                    rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv, *out)  # fmt: skip
 
 
 @njit(cache=True)
 def simulate_analyse_kernel(
-    seed, reps, pf, max_tr, nv, iss_cum, ind_cum, rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv,
+    seed, reps, q, max_tr, nv, iss_cum, ind_cum, rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv,
     scratch, min_cycles, landmark, threshold, need,
     cls_o, lcls_o, time_o, event_o, per_o, sus_o,
 ):  # fmt: skip
@@ -490,7 +542,7 @@ def simulate_analyse_kernel(
     """
     u_in = np.zeros((1, 1, 1))
     for r in range(reps.size):
-        _simulate_rows(0, 1, seed, reps[r : r + 1], u_in, False, pf, max_tr, nv, iss_cum,
+        _simulate_rows(0, 1, seed, reps[r : r + 1], u_in, False, q, max_tr, nv, iss_cum,
                        ind_cum, rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv, *scratch)  # fmt: skip
         _analyse_rows(
             0, 1, scratch[16], scratch[17], scratch[18], scratch[10], scratch[11], scratch[12],

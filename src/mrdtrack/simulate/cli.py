@@ -1,18 +1,27 @@
 """``mrdtrack simulate …``: calibrate, design, demo (typer sub-application ``app``).
 
-Exit codes: 0 ok; 2 usage; 4 a published figure outside its simulated 95% interval.
+Exit codes: 0 ok; 2 usage (every bad argument: one line, no traceback); 4 the goodness-of-fit
+check rejects the model.
+
+Commands import the simulator's modules inside the function (an optional heavy dependency in the
+sense of the project's import rule): the ``mrdtrack`` command imports every sub-application at
+start-up, and numba, scipy.stats and the kernels would add about two seconds to every command.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from mrdtrack import _cli_common as chk
+from mrdtrack.errors import MrdtrackError
 
 app = typer.Typer(
     name="simulate",
@@ -22,13 +31,10 @@ app = typer.Typer(
 )
 
 
-def _load(fn: Any, path: Path | None, option: str) -> Any:
+def _load(fn: Any, path: Any, option: str) -> Any:
     """Read a TOML input with ``fn``; a missing, unreadable or invalid file exits 2."""
-    import tomllib
-
-    from mrdtrack.errors import MrdtrackError
-
-    chk.check_input_file(path, option, "TOML file")
+    if isinstance(path, Path):
+        chk.check_input_file(path, option, "TOML file")
     try:
         return fn(path)
     except tomllib.TOMLDecodeError as exc:
@@ -64,48 +70,126 @@ def demo(
     typer.echo(d.summary())
 
 
+TargetsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--targets",
+        help="Targets TOML (schema /2), or a shipped name: founding_study, "
+        "uams_loss_of_negativity, myeloma_xi (default: founding_study).",
+    ),
+]
+
+
+def _targets(targets: str | None):
+    """Load targets (a file or a shipped name); any problem exits 2 with one line."""
+    from mrdtrack.simulate.targets import SHIPPED, load_study_targets
+
+    if targets is not None and targets not in SHIPPED:
+        if not Path(targets).exists():
+            near = difflib.get_close_matches(targets, SHIPPED, n=1, cutoff=0.6)
+            hint = f" (did you mean the shipped {near[0]!r}?)" if near else ""
+            chk.usage(f"--targets: TOML file not found: {Path(targets).name}{hint}")
+        chk.check_input_file(Path(targets), "--targets", "TOML file")
+    return _load(load_study_targets, targets, "--targets")
+
+
+def _fail_usage(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn``; a problem with the user's inputs (`MrdtrackError`) exits 2 with one line."""
+    try:
+        return fn(*args, **kwargs)
+    except MrdtrackError as exc:
+        chk.usage(str(exc).splitlines()[0])
+
+
 @app.command()
 def calibrate(
-    targets: Annotated[
-        Path | None, typer.Option("--targets", help="Targets TOML (default: founding study).")
+    targets: TargetsOpt = None,
+    params: Annotated[
+        Path | None,
+        typer.Option("--params", help="Parameter TOML (default: the file the targets name)."),
     ] = None,
-    params: ParamsOpt = None,
-    replicates: Annotated[
-        int, typer.Option("--replicates", "-n", help="Replicate trials in the report.")
-    ] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the report's trials.")] = 1,
     fit: Annotated[
-        bool, typer.Option("--fit", help="Re-estimate the rates first (simulated moments).")
+        bool, typer.Option("--fit", help="Infer the free parameters (synthetic likelihood).")
     ] = False,
-    fit_replicates: Annotated[int, typer.Option("--fit-replicates")] = 1000,
-    write_params: Annotated[
-        Path | None, typer.Option("--write-params", help="Save fitted parameters here.")
+    free: Annotated[
+        str | None,
+        typer.Option("--free", help="Comma-separated free parameters (default: the targets')."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fit.")] = 20210601,
+    max_evaluations: Annotated[
+        int, typer.Option("--max-evaluations", help="Budget of likelihood evaluations.")
+    ] = 2400,
+    n_sim: Annotated[
+        int, typer.Option("--n-sim", help="Simulated trials per likelihood evaluation.")
+    ] = 200,
+    chains: Annotated[int, typer.Option("--chains", help="Metropolis chains.")] = 2,
+    draws: Annotated[int, typer.Option("--draws", help="Posterior draws kept.")] = 1000,
+    replicates: Annotated[
+        int, typer.Option("--replicates", "-n", help="Simulated trials of the check.")
+    ] = 2000,
+    check_seed: Annotated[int, typer.Option("--check-seed", help="Seed of the check.")] = 7,
+    write_params: Annotated[
+        Path | None,
+        typer.Option("--write-params", help="Save the posterior-median parameters (TOML)."),
+    ] = None,
+    write_posterior: Annotated[
+        Path | None,
+        typer.Option("--write-posterior", help="Save the posterior draws (CSV, natural scale)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the check table as JSON.")] = False,
 ) -> None:
-    """Print the calibration table: every published figure against its simulated distribution."""
-    from mrdtrack.simulate.calibrate import calibrate as fit_moments
-    from mrdtrack.simulate.calibrate import calibration_report, default_params_for, load_targets
+    """Calibrate to a study's figures (--fit) and check the model: every published figure
+    against its predictive distribution and the global Mahalanobis test (exit 4: rejected)."""
+    from mrdtrack.simulate.calibrate import default_params_for
+    from mrdtrack.simulate.figures import check_design
+    from mrdtrack.simulate.gof import goodness_of_fit
+    from mrdtrack.simulate.inference import calibrate as infer
     from mrdtrack.simulate.params import load_params
 
-    chk.check_int(replicates, "--replicates", 1)
-    chk.check_int(fit_replicates, "--fit-replicates", 1)
-    chk.check_int(seed, "--seed", 0)
+    for value, option, low in (
+        (replicates, "--replicates", 20),
+        (seed, "--seed", 0),
+        (check_seed, "--check-seed", 0),
+        (max_evaluations, "--max-evaluations", 1),
+        (n_sim, "--n-sim", 10),
+        (chains, "--chains", 1),
+        (draws, "--draws", 1),
+    ):
+        chk.check_int(value, option, low)
     chk.check_out_file(write_params, "--write-params")
-    t = _load(load_targets, targets, "--targets")
-    p = _load(load_params, params, "--params") if params else default_params_for(t)
+    chk.check_out_file(write_posterior, "--write-posterior")
+    if (write_params or write_posterior or free) and not fit:
+        chk.usage("--free, --write-params and --write-posterior need --fit")
+    t = _targets(targets)
+    p = _load(load_params, params, "--params") if params else _fail_usage(default_params_for, t)
+    _fail_usage(check_design, p, t)
+    model: Any = p
     if fit:
-        res = fit_moments(p, t, n_replicates=fit_replicates)
-        typer.echo(res.summary(), err=True)
-        p = res.params
+        names = None if free is None else tuple(x.strip() for x in free.split(",") if x.strip())
+        post = _fail_usage(
+            infer,
+            p,
+            t,
+            free=names,
+            n_sim=n_sim,
+            n_chains=chains,
+            max_evaluations=max_evaluations,
+            n_draws=draws,
+            seed=seed,
+            progress=(lambda m: typer.echo(m, err=True)) if sys.stderr.isatty() else None,
+        )
+        typer.echo(post.summary())
         if write_params:
-            Path(write_params).write_text(p.to_toml(), encoding="utf-8")
-    rep = calibration_report(p, t, n_replicates=replicates, seed=seed)
+            Path(write_params).write_text(post.median_params().to_toml(), encoding="utf-8")
+        if write_posterior:
+            Path(write_posterior).write_text(post.to_csv(), encoding="utf-8")
+        model = post.params_draws(min(draws, 200), seed=seed)
+    rep = goodness_of_fit(t, model, n_replicates=replicates, seed=check_seed)
     if as_json:
         typer.echo(json.dumps(rep.table().to_dicts(), indent=1))
     else:
         typer.echo(rep.summary())
-    if not rep.all_inside:
+    if rep.rejected:
         raise typer.Exit(chk.EXIT_ESTIMATION)
 
 
@@ -124,14 +208,28 @@ def design(
         int | None,
         typer.Option("--workers", help="Local worker processes (default: all cores; 0 = serial)."),
     ] = None,
+    posterior: Annotated[
+        Path | None,
+        typer.Option(
+            "--posterior",
+            help="Posterior draws (CSV of calibrate --write-posterior): also run the design at "
+            "each draw and report propagated intervals.",
+        ),
+    ] = None,
+    draws: Annotated[
+        int, typer.Option("--draws", help="Posterior draws used (evenly spaced rows).")
+    ] = 20,
 ) -> None:
-    """Run a design sweep (schedule lead time, early-intervention power, landmark precision)."""
+    """Run a design sweep (schedule lead time, early-intervention power, landmark precision),
+    at fixed parameters or also under calibration uncertainty (--posterior)."""
     import os
 
     from mrdtrack.simulate.design import load_scenario, run_design
 
     chk.check_out_dir(out, "--out")
     chk.check_int(workers, "--workers", 0)
+    chk.check_int(draws, "--draws", 2)
+    chk.check_input_file(posterior, "--posterior", "CSV file")
     if scheduler is not None and scheduler != "local" and not scheduler.startswith("tcp://"):
         chk.usage(f"--scheduler must be 'local' or tcp://HOST:PORT, got {scheduler!r}")
     if not scenario.exists():
@@ -150,5 +248,15 @@ def design(
     chk.check_int(sc.replicates, f"{scenario.name}: replicates", 1)
     chk.check_int(sc.chunk_size, f"{scenario.name}: chunk_size", 1)
     n_workers = (os.cpu_count() or 1) if workers is None else workers
-    res = run_design(sc, out, scheduler=scheduler, workers=n_workers, progress=sys.stderr.isatty())
-    typer.echo(res.summary())
+    if posterior is None:
+        res = run_design(
+            sc, out, scheduler=scheduler, workers=n_workers, progress=sys.stderr.isatty()
+        )
+        typer.echo(res.summary())
+        return
+    from mrdtrack.simulate.design import load_posterior, run_design_uncertain
+
+    every = _fail_usage(load_posterior, posterior, sc.params)
+    picked = [every[int(i)] for i in np.linspace(0, len(every) - 1, min(draws, len(every)))]
+    unc = run_design_uncertain(sc, out, picked, workers=n_workers, scheduler=scheduler)
+    typer.echo(unc.summary())

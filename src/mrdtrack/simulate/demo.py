@@ -35,11 +35,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from mrdtrack.io import read_study, write_adam
 from mrdtrack.simulate import _classify as C
 from mrdtrack.simulate._kernels import landmark_tests
-from mrdtrack.simulate.model import Trials, simulate_trials
+from mrdtrack.simulate.model import simulate_trials
 from mrdtrack.simulate.params import SimulationParams
 from mrdtrack.simulate.summaries import km_at, km_median, landmark_groups, pfs_arrays
+from mrdtrack.simulate.trials import Trials, trial_tables
 
 DEMO_SEED = 20210601
 DEMO_STUDY_ID = "MRDTRACK-DEMO"
@@ -254,8 +256,6 @@ def build_demo(
             sel[a], rest[b] = rest[b], sel[a]
             cur = loss
     chosen = _take_patients(pool, np.sort(sel))
-    from mrdtrack.simulate._tables import trial_tables
-
     frames = trial_tables(chosen, 0)
     out_counts = {k: int(v) for k, v in zip(keys, lab[sel].sum(0), strict=True)}
     return DemoStudy(
@@ -297,17 +297,13 @@ def write_demo(
     return demo
 
 
-def write_demo_adam(demo: DemoStudy, out: Path, csv_dir: Path) -> bool:
+def write_demo_adam(demo: DemoStudy, out: Path, csv_dir: Path) -> None:
     """Write the ADaM ``.xpt`` version with `mrdtrack.io.write_adam`, from the CSV folder read
     back by `mrdtrack.io.read_study` (so the files pass the real reader first).
 
     Calendar dates are synthetic: day 0 of each patient is the first enrolment date of the
     founding study (1 September 2015) plus the simulated enrolment day.
     """
-    try:
-        from mrdtrack.io import read_study, write_adam
-    except ImportError:
-        return False
     cohort = read_study(csv_dir)
     order = np.argsort(demo.trials.enrol_day[0], kind="stable")
     first = _dt.date(2015, 9, 1)
@@ -325,4 +321,3 @@ def write_demo_adam(demo: DemoStudy, out: Path, csv_dir: Path) -> bool:
         study_id=DEMO_STUDY_ID,
         timestamp=_dt.datetime(2021, 6, 1),
     )
-    return True

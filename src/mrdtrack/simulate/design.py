@@ -27,6 +27,7 @@ differences between points are not sampling noise of different patients):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from dataclasses import dataclass
@@ -297,6 +298,18 @@ def _landmark_table(res: pl.DataFrame) -> pl.DataFrame:
 
 # ---- running a design study -----------------------------------------------------------------
 
+#: design-point columns of each study's table (the rest are results)
+KEYS = {
+    "schedule": ("interval_months",),
+    "early_intervention": ("n_randomised",),
+    "landmark_precision": ("n_patients", "extra_followup_months"),
+}
+_TABLES = {
+    "schedule": lambda r: _schedule_table(r),
+    "early_intervention": lambda r: _early_table(r),
+    "landmark_precision": lambda r: _landmark_table(r),
+}
+
 
 @dataclass(frozen=True)
 class DesignResult:
@@ -382,11 +395,7 @@ def run_design(
         on_chunk=on_chunk,
     )
     res = run.results
-    table = {
-        "schedule": _schedule_table,
-        "early_intervention": _early_table,
-        "landmark_precision": _landmark_table,
-    }[sc.study](res)
+    table = _TABLES[sc.study](res)
     folder = Path(out)
     table.write_csv(folder / "table.csv")
     _figure(sc.study, table, folder / "figure.svg")
@@ -430,3 +439,142 @@ def _figure(study: str, table: pl.DataFrame, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, metadata={"Date": None})
     plt.close(fig)
+
+
+# ---- design under calibration uncertainty ---------------------------------------------------
+
+
+def load_posterior(path: str | Path, base: SimulationParams) -> list[SimulationParams]:
+    """Parameter sets from a posterior CSV (``mrdtrack simulate calibrate --fit
+    --write-posterior``): one row per draw, columns ``section__key`` (natural scale)."""
+    path = Path(path)
+    try:
+        df = pl.read_csv(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise MrdtrackError(f"{path.name}: not a posterior CSV ({exc})") from None
+    arm_cols = [c for c in df.columns if ":" in c]
+    if arm_cols:
+        raise MrdtrackError(
+            f"{path.name}: arm-specific parameters {arm_cols} cannot drive a single-arm design"
+        )
+    if df.height == 0:
+        raise MrdtrackError(f"{path.name}: no draws")
+    out = []
+    for row in df.iter_rows(named=True):
+        try:
+            changes = {
+                k: (round(v) if isinstance(_get(base, k), int) else float(v))
+                for k, v in row.items()
+            }
+            out.append(base.replace(**changes))
+        except (AttributeError, TypeError, ValueError):
+            raise MrdtrackError(
+                f"{path.name}: columns must be parameter names section__key"
+            ) from None
+    return out
+
+
+def _get(p: SimulationParams, key: str):
+    section, _, leaf = key.partition("__")
+    return getattr(getattr(p, section), leaf)
+
+
+@dataclass(frozen=True)
+class UncertainDesign:
+    """A design study at fixed parameters and propagated over the calibrated distribution.
+
+    ``table()``: per design point and result, the fixed-parameter value with its Monte Carlo
+    95% interval (bootstrap of replicates) and the propagated value (all draws pooled: each
+    replicate simulated with its own parameter draw, e.g. power averaged over the posterior)
+    with the 2.5% / 97.5% quantiles of the per-draw values (which include the Monte Carlo noise
+    of ``replicates_per_draw`` replicates)."""
+
+    study: str
+    fixed: DesignResult
+    per_draw: list[pl.DataFrame]
+    table_: pl.DataFrame
+    n_draws: int
+    replicates_per_draw: int
+
+    def table(self) -> pl.DataFrame:
+        return self.table_
+
+    def summary(self) -> str:
+        with pl.Config(tbl_rows=80, tbl_cols=20, tbl_width_chars=200):
+            return (
+                f"design study {self.study}: fixed parameters ({self.fixed.replicates.height} "
+                f"replicate rows) and {self.n_draws} posterior draws x "
+                f"{self.replicates_per_draw} replicates\n{self.table_}"
+            )
+
+
+def _bootstrap(study: str, res: pl.DataFrame, n_boot: int, seed: int) -> list[pl.DataFrame]:
+    """Tables of ``n_boot`` resamples of the replicates (the same replicates at every point)."""
+    ids = np.unique(res["replicate"].to_numpy())
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_boot):
+        pick = pl.DataFrame({"replicate": rng.choice(ids, ids.size)})
+        out.append(_TABLES[study](pick.join(res, on="replicate", how="inner")))
+    return out
+
+
+def _long(table: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
+    vals = [c for c in table.columns if c not in (*keys, "trials") and table[c].dtype.is_numeric()]
+    return table.select(*keys, *[pl.col(c).cast(pl.Float64) for c in vals]).unpivot(
+        index=list(keys), variable_name="result", value_name="value"
+    )
+
+
+def run_design_uncertain(
+    sc: Scenario,
+    out: str | Path,
+    draws: list[SimulationParams],
+    *,
+    n_boot: int = 200,
+    workers: int = 0,
+    scheduler: str | None = None,
+    progress: bool = False,
+) -> UncertainDesign:
+    """Run a design study at ``sc.params`` and at each of ``draws`` (resumable sub-folders
+    ``OUT/fixed`` and ``OUT/draws/NNN``; ``sc.replicates // len(draws)`` replicates per draw,
+    at least ``sc.chunk_size``); write ``OUT/table.csv``."""
+    out = Path(out)
+    if not draws:
+        raise MrdtrackError("no posterior draws")
+    keys = KEYS[sc.study]
+    fixed = run_design(sc, out / "fixed", workers=workers, scheduler=scheduler, progress=progress)
+    boot = pl.concat([_long(b, keys) for b in _bootstrap(sc.study, fixed.replicates, n_boot, 1)])
+    r_draw = max(sc.chunk_size, sc.replicates // len(draws))
+    per, pooled = [], []
+    for k, p in enumerate(draws):
+        sc_k = dataclasses.replace(sc, params=p, replicates=r_draw)
+        res = run_design(sc_k, out / "draws" / f"{k:03d}", workers=workers, scheduler=scheduler)
+        per.append(res.table())
+        pooled.append(res.replicates.with_columns(pl.col("replicate") + k * r_draw))
+    pooled_tab = _TABLES[sc.study](pl.concat(pooled))
+    across = pl.concat([_long(t, keys) for t in per])
+    q = [pl.col("value").quantile(a, "nearest").alias(n) for a, n in ((0.025, "l"), (0.975, "u"))]
+    tab = (
+        _long(fixed.table(), keys)
+        .rename({"value": "fixed"})
+        .join(
+            boot.group_by(*keys, "result").agg(*q).rename({"l": "fixed_lower", "u": "fixed_upper"}),
+            on=[*keys, "result"],
+            how="left",
+        )
+        .join(
+            _long(pooled_tab, keys).rename({"value": "propagated"}),
+            on=[*keys, "result"],
+            how="left",
+        )
+        .join(
+            across.group_by(*keys, "result")
+            .agg(*q)
+            .rename({"l": "propagated_lower", "u": "propagated_upper"}),
+            on=[*keys, "result"],
+            how="left",
+        )
+    )
+    tab.write_csv(out / "table.csv")
+    return UncertainDesign(sc.study, fixed, per, tab, len(draws), r_draw)

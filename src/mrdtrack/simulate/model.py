@@ -45,17 +45,24 @@ The model (rates per year, times in study days; day 0 = start of maintenance)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import polars as pl
 from scipy.special import ndtri
 
+from mrdtrack.simulate import _kernels_model as fast
 from mrdtrack.simulate.params import SimulationParams
+from mrdtrack.simulate.stages import (
+    Accrual,
+    AdverseEvents,
+    Assessments,
+    BaselineMrd,
+    Covariates,
+    FollowUp,
+    SeriousEvent,
+    Treatment,
+)
+from mrdtrack.simulate.trials import NEGATIVE, NO_SAMPLE, NOT_EVALUABLE, POSITIVE, Trials
 
 DAYS_PER_YEAR = 365.25
-NO_SAMPLE, NEGATIVE, POSITIVE, NOT_EVALUABLE = 0, 1, 2, 3
-RESULT_LABELS = ("", "negative", "positive", "not_evaluable")
 
 
 class _Columns:
@@ -108,90 +115,6 @@ def replicate_uniforms(p: SimulationParams, seed: int, replicates: np.ndarray) -
     return out
 
 
-@dataclass(frozen=True)
-class Trials:
-    """Simulated trials as arrays: patients ``(R, n)``, visits ``(R, n, V)``, AEs ``(R, n, T)``.
-
-    Times are study days (float for continuous quantities before rounding, int64 after).
-    ``progression_day``, ``death_day`` and ``treatment_end_day`` are ``-1`` when absent.
-    """
-
-    params: SimulationParams
-    seed: int
-    replicates: np.ndarray
-    enrol_day: np.ndarray
-    cutoff_day: np.ndarray
-    age: np.ndarray
-    male: np.ndarray
-    prior_transplant: np.ndarray
-    high_risk: np.ndarray
-    iss: np.ndarray
-    induction: np.ndarray
-    baseline_response: np.ndarray
-    baseline_state_negative: np.ndarray
-    progression_day: np.ndarray
-    death_day: np.ndarray
-    last_contact_day: np.ndarray
-    treatment_end_day: np.ndarray
-    treatment_end_reason: np.ndarray
-    cycles_completed: np.ndarray
-    visit_day: np.ndarray
-    visit_result: np.ndarray
-    visit_sensitivity: np.ndarray
-    visit_clonal_fraction: np.ndarray
-    ae_grade: np.ndarray
-    ae_onset: np.ndarray
-    ae_related: np.ndarray
-    sae: np.ndarray
-    sae_term: np.ndarray
-    sae_onset: np.ndarray
-
-    @property
-    def n_replicates(self) -> int:
-        return self.enrol_day.shape[0]
-
-    def subset(self, rows: np.ndarray) -> Trials:
-        """Trials restricted to replicate rows ``rows`` (an index array)."""
-        kw = {
-            k: (v[rows] if isinstance(v, np.ndarray) else v)
-            for k, v in self.__dict__.items()
-            if k not in ("params", "seed")
-        }
-        return Trials(params=self.params, seed=self.seed, **kw)
-
-    def to_cohort(self, r: int = 0, *, name: str | None = None, validate: bool = True):
-        """Replicate row ``r`` as a `Cohort` (validated by `Cohort.from_frames` when available)."""
-        from mrdtrack.simulate._tables import trial_tables
-
-        frames = trial_tables(self, r)
-        return _make_cohort(
-            frames, name or f"{self.params.name} replicate {self.replicates[r]}", validate
-        )
-
-
-def _make_cohort(frames: dict[str, pl.DataFrame], name: str, validate: bool):
-    from mrdtrack.cohort import Cohort
-
-    if validate:
-        try:
-            return Cohort.from_frames(
-                frames["patients"],
-                frames["mrd"],
-                frames["outcomes"],
-                frames["adverse_events"],
-                name=name,
-            )
-        except ImportError:
-            pass  # the validating readers are not installed in this build
-    return Cohort(
-        patients=frames["patients"],
-        mrd=frames["mrd"],
-        outcomes=frames["outcomes"],
-        adverse_events=frames["adverse_events"],
-        name=name,
-    )
-
-
 def _exp_piecewise(t0, e, rate_before, rate_after, change):
     """Time of the first event after ``t0`` for a unit-exponential ``e`` and a hazard that is
     ``rate_before`` before ``change`` and ``rate_after`` from it (exact inversion)."""
@@ -200,6 +123,278 @@ def _exp_piecewise(t0, e, rate_before, rate_after, change):
         t_early = t0 + e / rate_before
         t_late = np.maximum(t0, change) + (e - h_before) / rate_after
     return np.where(e < h_before, t_early, t_late)
+
+
+def accrual(p: SimulationParams, u_enrol: np.ndarray) -> Accrual:
+    """Stage ``accrual`` (docs/methods/simulate.md, "accrual, cutoff"): enrolment uniform over
+    the enrolment window, a common calendar cutoff (as a study day of each patient), follow-up
+    capped at the protocol's maximum."""
+    tr = p.trial
+    enrol = np.floor(u_enrol * tr.enrolment_days)
+    cutoff = np.floor(tr.cutoff_calendar_day - enrol).astype(np.int64)
+    horizon = np.minimum(cutoff, tr.max_followup_days).astype(float)
+    return Accrual(enrol, cutoff, horizon)
+
+
+def covariates(p: SimulationParams, u_age, u_sex, u_asct, u_risk, u_iss, u_induction) -> Covariates:
+    """Stage ``covariates`` ("covariates"): age normal clipped to [min, max] and rounded; sex,
+    prior ASCT, high-risk cytogenetics Bernoulli; ISS and induction categorical."""
+    cv = p.covariates
+    age = np.clip(cv.age_mean + cv.age_sd * ndtri(u_age), cv.age_min, cv.age_max)
+    age = np.round(age, 0)
+    male = u_sex < cv.male
+    asct = u_asct < cv.prior_transplant
+    risk = u_risk < cv.high_risk_cytogenetics
+    iss_cum = np.cumsum(cv.iss)
+    iss = np.searchsorted(iss_cum / iss_cum[-1], u_iss, side="right").clip(0, 2)
+    ind_cum = np.cumsum(cv.induction_probs)
+    induction = np.searchsorted(ind_cum / ind_cum[-1], u_induction, side="right")
+    induction = induction.clip(0, len(cv.induction) - 1)
+    return Covariates(age, male, asct, risk, iss, induction)
+
+
+def baseline_mrd(p: SimulationParams, asct, risk, u_negative, u_response) -> BaselineMrd:
+    """Stage ``baseline_mrd`` ("true MRD state at day 0"): negative with logistic probability
+    (intercept + prior ASCT + high risk); the baseline response is drawn given that state."""
+    bm, cv = p.baseline_mrd, p.covariates
+    logit = (
+        bm.negative_logit + bm.negative_logit_transplant * asct + bm.negative_logit_high_risk * risk
+    )
+    neg0 = u_negative < 1.0 / (1.0 + np.exp(-logit))
+    rn = np.cumsum(cv.response_probs_if_negative)
+    rp = np.cumsum(cv.response_probs_if_positive)
+    response = np.where(
+        neg0,
+        np.searchsorted(rn / rn[-1], u_response, side="right"),
+        np.searchsorted(rp / rp[-1], u_response, side="right"),
+    ).clip(0, len(cv.responses) - 1)
+    return BaselineMrd(neg0, response)
+
+
+def mrd_path(p: SimulationParams, neg0, risk, u_jump) -> np.ndarray:
+    """Stage ``mrd_path`` ("MRD dynamics"): jump times ``(R, n, max_transitions)`` of the
+    two-state Markov process from the state at day 0; piecewise-constant intensities (early /
+    late, change at ``change_day``; MRD- -> MRD+ times exp(log RR x high risk)), exact
+    inversion; ``inf`` once a jump never happens."""
+    dyn = p.mrd_dynamics
+    rr_np = np.exp(dyn.neg_to_pos_high_risk_log_rr * risk) / DAYS_PER_YEAR
+    r_np_e, r_np_l = dyn.neg_to_pos_early * rr_np, dyn.neg_to_pos_late * rr_np
+    r_pn_e, r_pn_l = dyn.pos_to_neg_early / DAYS_PER_YEAR, dyn.pos_to_neg_late / DAYS_PER_YEAR
+    jumps = np.empty((*neg0.shape, dyn.max_transitions))
+    t = np.zeros(neg0.shape)
+    state_neg = neg0.copy()
+    e_jump = -np.log1p(-u_jump)
+    for j in range(dyn.max_transitions):  # a few jumps, each vectorised over all patients
+        t_np = _exp_piecewise(t, e_jump[..., j], r_np_e, r_np_l, dyn.change_day)
+        t_pn = _exp_piecewise(t, e_jump[..., j], r_pn_e, r_pn_l, dyn.change_day)
+        t = np.where(state_neg, t_np, t_pn)
+        jumps[..., j] = t
+        state_neg = ~state_neg
+    return jumps
+
+
+def progression(p: SimulationParams, neg0, risk, age, jumps, u_prog) -> np.ndarray:
+    """Stage ``progression`` ("progression"): the (continuous) day of progression under a
+    piecewise-constant hazard over the MRD path's segments — negative, persistent positive,
+    lost (early for ``lost_change_days`` after the loss, then late) — times the risk and age
+    multiplier; exact inversion of the cumulative hazard (``inf``: never)."""
+    pr, cv, dyn = p.progression, p.covariates, p.mrd_dynamics
+    mult = (
+        np.exp(pr.high_risk_log_hr * risk + pr.age_log_hr_per_10y * (age - cv.age_mean) / 10.0)
+        / DAYS_PER_YEAR
+    )
+    seg_start, seg_end, seg_rate = [], [], []
+    start_t = np.zeros(neg0.shape)
+    state_neg = neg0.copy()
+    ever_neg = neg0.copy()
+    for j in range(dyn.max_transitions + 1):  # a lost segment splits in two
+        end_t = jumps[..., j] if j < dyn.max_transitions else np.full(neg0.shape, np.inf)
+        lost = ~state_neg & ever_neg
+        mid = np.where(lost, np.minimum(start_t + pr.lost_change_days, end_t), end_t)
+        rate_a = np.where(
+            state_neg, pr.negative, np.where(lost, pr.lost_early, pr.persistent_positive)
+        )
+        rate_b = np.where(lost, pr.lost_late, rate_a)
+        seg_start += [start_t, mid]
+        seg_end += [mid, end_t]
+        seg_rate += [rate_a * mult, rate_b * mult]
+        start_t = end_t
+        state_neg = ~state_neg
+        ever_neg = ever_neg | state_neg
+    s0, s1, rt = np.stack(seg_start, -1), np.stack(seg_end, -1), np.stack(seg_rate, -1)
+    with np.errstate(invalid="ignore"):
+        seg_h = np.where(s1 > s0, rt * (s1 - s0), 0.0)
+    cum = np.cumsum(seg_h, axis=-1)
+    e_prog = -np.log1p(-u_prog)
+    k = np.minimum((cum < e_prog[..., None]).sum(-1), s0.shape[-1] - 1)
+    # hazard accumulated before each segment: cum - seg_h, except for an endless segment (a
+    # state kept for ever when a rate is 0), whose cum - seg_h is inf - inf: the running sum
+    cum_prev = np.concatenate([np.zeros_like(cum[..., :1]), cum[..., :-1]], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        before_all = np.where(np.isinf(seg_h), cum_prev, cum - seg_h)
+        before = np.take_along_axis(before_all, k[..., None], -1)[..., 0]
+        rate_k = np.take_along_axis(rt, k[..., None], -1)[..., 0]
+        return np.take_along_axis(s0, k[..., None], -1)[..., 0] + (e_prog - before) / rate_k
+
+
+def follow_up(
+    p: SimulationParams, acc: Accrual, age, t_prog, u_death, u_ltfu, u_early, u_early_day
+) -> FollowUp:
+    """Stage ``follow_up`` ("death, other causes", "loss to follow-up", the cutoff): exponential
+    death (age gradient) and loss to follow-up; early withdrawal (leaves the study
+    ``early_withdrawal_followup_days`` after stopping); follow-up ends at the horizon, loss,
+    withdrawal or death; progression and death are observed when within it."""
+    cv, tx, fu = p.covariates, p.treatment, p.followup
+    d_rate = p.death.rate_at_mean_age / DAYS_PER_YEAR
+    t_death = -np.log1p(-u_death) / (
+        d_rate * np.exp(p.death.age_log_hr_per_year * (age - cv.age_mean))
+    )
+    if fu.loss_per_year > 0:
+        t_ltfu = -np.log1p(-u_ltfu) / (fu.loss_per_year / DAYS_PER_YEAR)
+    else:
+        t_ltfu = np.full(age.shape, np.inf)
+    early = u_early < tx.early_discontinuation
+    t_early = 1.0 + np.floor(u_early_day * (tx.early_window_days - 1))
+    prog_d = np.maximum(np.ceil(t_prog), 1.0)
+    death_d = np.maximum(np.ceil(t_death), 1.0)
+    ltfu_d = np.maximum(np.ceil(t_ltfu), 1.0)
+    fu_end = np.minimum(acc.horizon, ltfu_d)
+    fu_end = np.where(
+        early, np.minimum(fu_end, t_early + fu.early_withdrawal_followup_days), fu_end
+    )
+    fu_end = np.minimum(fu_end, death_d)
+    prog_obs = prog_d <= fu_end
+    death_obs = death_d <= fu_end
+    return FollowUp(prog_d, prog_obs, death_d, death_obs, ltfu_d, fu_end, early, t_early)
+
+
+def treatment(p: SimulationParams, acc: Accrual, f: FollowUp, u_disc) -> Treatment:
+    """Stage ``treatment`` ("treatment"): stop at early withdrawal, else at an exponential rate
+    after the early window, at observed progression or death, the protocol maximum or loss to
+    follow-up, whichever first; on maintenance at the cutoff if treatment outlasts a follow-up
+    that ended at the cutoff. Reason codes: `mrdtrack.simulate.trials.TREATMENT_END_REASONS`."""
+    tx = p.treatment
+    t_disc = np.where(
+        f.early,
+        f.early_day,
+        tx.early_window_days + -np.log1p(-u_disc) / (tx.discontinuation_per_year / DAYS_PER_YEAR),
+    )
+    fu_end = f.last_contact_day
+    tx_end = np.minimum.reduce(
+        [
+            t_disc,
+            np.where(f.progression_observed, f.progression_day, np.inf),
+            np.where(f.death_observed, f.death_day, np.inf),
+            np.full_like(t_disc, tx.max_days),
+            f.ltfu_day,
+        ]
+    )
+    # on maintenance at the cutoff: treatment outlasts a follow-up that ended at the cutoff
+    ongoing = (tx_end > fu_end) & (fu_end >= acc.cutoff)
+    reason = np.select(
+        [
+            ongoing,
+            f.early,
+            f.progression_observed & (tx_end == f.progression_day),
+            f.death_observed & (tx_end == f.death_day),
+            tx_end == tx.max_days,
+            tx_end == f.ltfu_day,
+        ],
+        [0, 1, 2, 3, 4, 5],
+        6,
+    )
+    tx_end = np.minimum(np.ceil(tx_end), fu_end)
+    tx_end_d = np.where(ongoing, -1, tx_end).astype(np.int64)
+    tx_dur = np.where(ongoing, fu_end, tx_end)
+    cycles = np.minimum(np.floor(tx_dur / tx.cycle_days), np.floor(tx.max_days / tx.cycle_days))
+    return Treatment(tx_end_d, reason, cycles, tx_dur)
+
+
+def assessments(
+    p: SimulationParams, neg0, jumps, f: FollowUp, u_day, u_missing, u_jitter, u_missed,
+    u_inadequate, u_low_sensitivity, u_clonal,
+) -> Assessments:  # fmt: skip
+    """Stage ``assessments`` ("MRD assessments"): baseline on day U{day_min..day_max} (missing
+    with its probability), then on the anniversaries of the baseline sample within the window,
+    while progression-free and followed; follow-up visits missed, inadequate (not evaluable)
+    or at the low sensitivity; a true positive is detected when its log-normal clonal fraction
+    (capped at 0.5) reaches the sample's sensitivity, else it reads negative."""
+    bm, asm = p.baseline_mrd, p.assessment
+    nv = asm.n_followup_visits + 1
+    bday = bm.day_min + np.floor(u_day * (bm.day_max - bm.day_min + 1))
+    k_idx = np.arange(nv)
+    vday = (
+        bday[..., None]
+        + asm.interval_days * k_idx
+        + np.where(
+            k_idx > 0,
+            np.floor(u_jitter * (asm.window_before_days + asm.window_days + 1))
+            - asm.window_before_days,
+            0.0,
+        )
+    )
+    stop = np.minimum(
+        f.last_contact_day, np.where(f.progression_observed, f.progression_day - 1, np.inf)
+    )
+    happens = vday <= stop[..., None]
+    happens[..., 0] &= u_missing >= bm.missing
+    follow = k_idx > 0
+    happens &= ~(follow & (u_missed < asm.missed))
+    inadequate = follow & (u_inadequate < asm.inadequate)
+    # the sensitivity of a sample that was not taken or not evaluable is never used: set to the
+    # assay's LOD (so the fast engine need not draw it)
+    sens = np.where(
+        happens & ~inadequate & follow & (u_low_sensitivity < asm.low_sensitivity),
+        asm.low_lod,
+        asm.lod,
+    )
+    n_jumps = (jumps[..., None, :] <= vday[..., None]).sum(-1)
+    true_neg = np.where(n_jumps % 2 == 0, neg0[..., None], ~neg0[..., None])
+    log_cf = bm.clonal_log10_mean + bm.clonal_log10_sd * ndtri(u_clonal)
+    cf = np.minimum(10.0**log_cf, 0.5)  # a marrow is never all clonal cells: cap the tail
+    detected = ~true_neg & (cf >= sens)
+    result = np.where(
+        ~happens,
+        NO_SAMPLE,
+        np.where(inadequate, NOT_EVALUABLE, np.where(detected, POSITIVE, NEGATIVE)),
+    ).astype(np.int8)
+    cf_rep = np.where(result == POSITIVE, np.round(cf, 8), np.nan)
+    return Assessments(vday, result, sens, cf_rep)
+
+
+def adverse_events(
+    p: SimulationParams, duration, u_any, u_grade, u_onset, u_related
+) -> AdverseEvents:
+    """Stage ``adverse_events`` ("adverse events"): per patient and CTCAE term, any grade and
+    grade >= 3 with their probabilities (grade 4 given >= 3; grades 1/2 even); onset uniform
+    over the time on treatment, related with probability 0.8. Onset and relatedness exist only
+    for an event that happened (grade > 0)."""
+    terms = p.safety.terms
+    if not terms:
+        shape = (*duration.shape, 0)
+        return AdverseEvents(np.zeros(shape, int), np.zeros(shape), np.zeros(shape, bool))
+    any_p = np.array([t_.any_grade for t_ in terms])
+    g3_p = np.array([t_.grade3plus for t_ in terms])
+    g4_p = np.array([t_.grade4_given_3plus for t_ in terms])
+    grade = np.where(
+        u_any < g3_p,
+        np.where(u_grade < g4_p, 4, 3),
+        np.where(u_any < any_p, np.where(u_grade < 0.5, 1, 2), 0),
+    )
+    onset = np.where(grade > 0, 1 + np.floor(u_onset * np.maximum(duration - 1, 1)[..., None]), 0)
+    related = (grade > 0) & (u_related < 0.8)
+    return AdverseEvents(grade, onset, related)
+
+
+def serious_event(p: SimulationParams, duration, u_happens, u_term, u_onset) -> SeriousEvent:
+    """Stage ``serious_event`` ("adverse events"): one serious (grade 3) event in
+    ``serious_fraction`` of the patients, its term uniform over the serious terms and its onset
+    uniform over the time on treatment (term and onset 0 when none)."""
+    sf = p.safety
+    sae = u_happens < sf.serious_fraction
+    sae_term = np.where(sae, np.floor(u_term * len(sf.serious_terms)), 0).astype(np.int64)
+    sae_onset = np.where(sae, 1 + np.floor(u_onset * np.maximum(duration - 1, 1)), 0)
+    return SeriousEvent(sae, sae_term, sae_onset)
 
 
 def simulate_trials(
@@ -254,248 +449,69 @@ def simulate_trials(
     if engine != "reference":
         raise ValueError(f"engine must be 'reference' or 'fast', not {engine!r}")
     u = replicate_uniforms(p, seed, replicates) if uniforms is None else uniforms
-    cols = _layout(p).slots
-    # column-major copy: each named draw becomes a contiguous (R, n) array (cache-friendly)
-    ut = np.ascontiguousarray(np.moveaxis(u, -1, 0))
-
-    def U(name):  # a column (or columns) of the uniform block
-        s = cols[name]
-        return ut[s.start] if s.stop - s.start == 1 else np.moveaxis(ut[s], 0, -1)
-
-    def expo(name):
-        return -np.log1p(-U(name))
-
-    tr, cv, bm, dyn, pr = p.trial, p.covariates, p.baseline_mrd, p.mrd_dynamics, p.progression
-    tx, fu, asm, sf = p.treatment, p.followup, p.assessment, p.safety
-
-    # accrual, cutoff, covariates
-    enrol = np.floor(U("enrol") * tr.enrolment_days)
-    cutoff = np.floor(tr.cutoff_calendar_day - enrol).astype(np.int64)
-    horizon = np.minimum(cutoff, tr.max_followup_days).astype(float)
-    age = np.clip(cv.age_mean + cv.age_sd * ndtri(U("age")), cv.age_min, cv.age_max)
-    age = np.round(age, 0)
-    male = U("sex") < cv.male
-    asct = U("asct") < cv.prior_transplant
-    risk = U("risk") < cv.high_risk_cytogenetics
-    iss_cum = np.cumsum(cv.iss)
-    iss = np.searchsorted(iss_cum / iss_cum[-1], U("iss"), side="right").clip(0, 2)
-    ind_cum = np.cumsum(cv.induction_probs)
-    induction = np.searchsorted(ind_cum / ind_cum[-1], U("induction"), side="right")
-    induction = induction.clip(0, len(cv.induction) - 1)
-
-    # true MRD state at day 0 and its continuous-time dynamics
-    logit = (
-        bm.negative_logit + bm.negative_logit_transplant * asct + bm.negative_logit_high_risk * risk
-    )
-    neg0 = U("bneg") < 1.0 / (1.0 + np.exp(-logit))
-    rr_np = np.exp(dyn.neg_to_pos_high_risk_log_rr * risk) / DAYS_PER_YEAR
-    r_np_e, r_np_l = dyn.neg_to_pos_early * rr_np, dyn.neg_to_pos_late * rr_np
-    rn = np.cumsum(cv.response_probs_if_negative)
-    rp = np.cumsum(cv.response_probs_if_positive)
-    response = np.where(
-        neg0,
-        np.searchsorted(rn / rn[-1], U("response"), side="right"),
-        np.searchsorted(rp / rp[-1], U("response"), side="right"),
-    ).clip(0, len(cv.responses) - 1)
-    r_pn_e, r_pn_l = dyn.pos_to_neg_early / DAYS_PER_YEAR, dyn.pos_to_neg_late / DAYS_PER_YEAR
-    jumps = np.empty((*enrol.shape, dyn.max_transitions))
-    t = np.zeros_like(enrol)
-    state_neg = neg0.copy()
-    e_jump = -np.log1p(-U("mrd_jump"))
-    for j in range(dyn.max_transitions):  # a few jumps, each vectorised over all patients
-        t_np = _exp_piecewise(t, e_jump[..., j], r_np_e, r_np_l, dyn.change_day)
-        t_pn = _exp_piecewise(t, e_jump[..., j], r_pn_e, r_pn_l, dyn.change_day)
-        t = np.where(state_neg, t_np, t_pn)
-        jumps[..., j] = t
-        state_neg = ~state_neg
-
-    # progression: piecewise-constant hazard over MRD segments (a lost segment splits in two)
-    mult = (
-        np.exp(pr.high_risk_log_hr * risk + pr.age_log_hr_per_10y * (age - cv.age_mean) / 10.0)
-        / DAYS_PER_YEAR
-    )
-    seg_start, seg_end, seg_rate = [], [], []
-    start_t = np.zeros_like(enrol)
-    state_neg = neg0.copy()
-    ever_neg = neg0.copy()
-    for j in range(dyn.max_transitions + 1):
-        end_t = jumps[..., j] if j < dyn.max_transitions else np.full_like(enrol, np.inf)
-        lost = ~state_neg & ever_neg
-        mid = np.where(lost, np.minimum(start_t + pr.lost_change_days, end_t), end_t)
-        rate_a = np.where(
-            state_neg, pr.negative, np.where(lost, pr.lost_early, pr.persistent_positive)
-        )
-        rate_b = np.where(lost, pr.lost_late, rate_a)
-        seg_start += [start_t, mid]
-        seg_end += [mid, end_t]
-        seg_rate += [rate_a * mult, rate_b * mult]
-        start_t = end_t
-        state_neg = ~state_neg
-        ever_neg = ever_neg | state_neg
-    s0, s1, rt = np.stack(seg_start, -1), np.stack(seg_end, -1), np.stack(seg_rate, -1)
-    with np.errstate(invalid="ignore"):
-        seg_h = np.where(s1 > s0, rt * (s1 - s0), 0.0)
-    cum = np.cumsum(seg_h, axis=-1)
-    e_prog = expo("prog")
-    k = np.minimum((cum < e_prog[..., None]).sum(-1), s0.shape[-1] - 1)
-    # hazard accumulated before each segment: cum - seg_h, except for an endless segment (a
-    # state kept for ever when a rate is 0), whose cum - seg_h is inf - inf: the running sum
-    cum_prev = np.concatenate([np.zeros_like(cum[..., :1]), cum[..., :-1]], axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        before_all = np.where(np.isinf(seg_h), cum_prev, cum - seg_h)
-        before = np.take_along_axis(before_all, k[..., None], -1)[..., 0]
-        rate_k = np.take_along_axis(rt, k[..., None], -1)[..., 0]
-        t_prog = np.take_along_axis(s0, k[..., None], -1)[..., 0] + (e_prog - before) / rate_k
-
-    # death from other causes, loss to follow-up, treatment stops
-    d_rate = p.death.rate_at_mean_age / DAYS_PER_YEAR
-    t_death = expo("death") / (d_rate * np.exp(p.death.age_log_hr_per_year * (age - cv.age_mean)))
-    if fu.loss_per_year > 0:
-        t_ltfu = expo("ltfu") / (fu.loss_per_year / DAYS_PER_YEAR)
-    else:
-        t_ltfu = np.full_like(enrol, np.inf)
-    early = U("early") < tx.early_discontinuation
-    t_early = 1.0 + np.floor(U("early_t") * (tx.early_window_days - 1))
-    t_disc = np.where(
-        early,
-        t_early,
-        tx.early_window_days + expo("disc") / (tx.discontinuation_per_year / DAYS_PER_YEAR),
-    )
-    prog_d = np.maximum(np.ceil(t_prog), 1.0)
-    death_d = np.maximum(np.ceil(t_death), 1.0)
-    ltfu_d = np.maximum(np.ceil(t_ltfu), 1.0)
-    fu_end = np.minimum(horizon, ltfu_d)
-    fu_end = np.where(
-        early, np.minimum(fu_end, t_early + fu.early_withdrawal_followup_days), fu_end
-    )
-    fu_end = np.minimum(fu_end, death_d)
-    prog_obs = prog_d <= fu_end
-    death_obs = death_d <= fu_end
-    tx_end = np.minimum.reduce(
-        [
-            t_disc,
-            np.where(prog_obs, prog_d, np.inf),
-            np.where(death_obs, death_d, np.inf),
-            np.full_like(t_disc, tx.max_days),
-            ltfu_d,
-        ]
-    )
-    # on maintenance at the cutoff: treatment outlasts a follow-up that ended at the cutoff
-    ongoing = (tx_end > fu_end) & (fu_end >= cutoff)
-    reason = np.select(
-        [
-            ongoing,
-            early,
-            prog_obs & (tx_end == prog_d),
-            death_obs & (tx_end == death_d),
-            tx_end == tx.max_days,
-            tx_end == ltfu_d,
-        ],
-        [0, 1, 2, 3, 4, 5],
-        6,
-    )
-    tx_end = np.minimum(np.ceil(tx_end), fu_end)
-    tx_end_d = np.where(ongoing, -1, tx_end).astype(np.int64)
-    tx_dur = np.where(ongoing, fu_end, tx_end)
-    cycles = np.minimum(np.floor(tx_dur / tx.cycle_days), np.floor(tx.max_days / tx.cycle_days))
-
-    # MRD assessment schedule and assay
-    nv = asm.n_followup_visits + 1
-    bday = bm.day_min + np.floor(U("bday") * (bm.day_max - bm.day_min + 1))
-    k_idx = np.arange(nv)
-    vday = (
-        bday[..., None]
-        + asm.interval_days * k_idx
-        + np.where(
-            k_idx > 0,
-            np.floor(U("v_jitter") * (asm.window_before_days + asm.window_days + 1))
-            - asm.window_before_days,
-            0.0,
-        )
-    )
-    stop = np.minimum(fu_end, np.where(prog_obs, prog_d - 1, np.inf))
-    happens = vday <= stop[..., None]
-    happens[..., 0] &= U("bmiss") >= bm.missing
-    follow = k_idx > 0
-    happens &= ~(follow & (U("v_miss") < asm.missed))
-    inadequate = follow & (U("v_inad") < asm.inadequate)
-    # the sensitivity of a sample that was not taken or not evaluable is never used: set to the
-    # assay's LOD (so the fast engine need not draw it)
-    sens = np.where(
-        happens & ~inadequate & follow & (U("v_lowsens") < asm.low_sensitivity),
-        asm.low_lod,
-        asm.lod,
-    )
-    n_jumps = (jumps[..., None, :] <= vday[..., None]).sum(-1)
-    true_neg = np.where(n_jumps % 2 == 0, neg0[..., None], ~neg0[..., None])
-    log_cf = bm.clonal_log10_mean + bm.clonal_log10_sd * ndtri(U("v_clonal"))
-    cf = np.minimum(10.0**log_cf, 0.5)  # a marrow is never all clonal cells: cap the tail
-    detected = ~true_neg & (cf >= sens)
-    result = np.where(
-        ~happens,
-        NO_SAMPLE,
-        np.where(inadequate, NOT_EVALUABLE, np.where(detected, POSITIVE, NEGATIVE)),
-    ).astype(np.int8)
-    cf_rep = np.where(result == POSITIVE, np.round(cf, 8), np.nan)
-
-    # adverse events
-    terms = sf.terms
-    if terms:
-        any_p = np.array([t_.any_grade for t_ in terms])
-        g3_p = np.array([t_.grade3plus for t_ in terms])
-        g4_p = np.array([t_.grade4_given_3plus for t_ in terms])
-        ua, ug = U("ae_any"), U("ae_grade")
-        grade = np.where(
-            ua < g3_p, np.where(ug < g4_p, 4, 3), np.where(ua < any_p, np.where(ug < 0.5, 1, 2), 0)
-        )
-        # onset and relatedness exist only for an event that happened (grade > 0)
-        onset = np.where(
-            grade > 0, 1 + np.floor(U("ae_onset") * np.maximum(tx_dur - 1, 1)[..., None]), 0
-        )
-        related = (grade > 0) & (U("ae_related") < 0.8)
-    else:
-        shape = (*enrol.shape, 0)
-        grade, onset, related = np.zeros(shape, int), np.zeros(shape), np.zeros(shape, bool)
-    sae = U("sae") < sf.serious_fraction
-    sae_term = np.where(sae, np.floor(U("sae_term") * len(sf.serious_terms)), 0).astype(np.int64)
-    sae_onset = np.where(sae, 1 + np.floor(U("sae_onset") * np.maximum(tx_dur - 1, 1)), 0)
-
+    U = _uniform_columns(p, u)
+    acc = accrual(p, U("enrol"))
+    cov = covariates(p, U("age"), U("sex"), U("asct"), U("risk"), U("iss"), U("induction"))
+    base = baseline_mrd(p, cov.prior_transplant, cov.high_risk, U("bneg"), U("response"))
+    jumps = mrd_path(p, base.negative, cov.high_risk, U("mrd_jump"))
+    t_prog = progression(p, base.negative, cov.high_risk, cov.age, jumps, U("prog"))
+    fol = follow_up(p, acc, cov.age, t_prog, U("death"), U("ltfu"), U("early"), U("early_t"))
+    tx = treatment(p, acc, fol, U("disc"))
+    vis = assessments(
+        p, base.negative, jumps, fol, U("bday"), U("bmiss"), U("v_jitter"), U("v_miss"),
+        U("v_inad"), U("v_lowsens"), U("v_clonal"),
+    )  # fmt: skip
+    ae = adverse_events(p, tx.duration, U("ae_any"), U("ae_grade"), U("ae_onset"), U("ae_related"))
+    sae = serious_event(p, tx.duration, U("sae"), U("sae_term"), U("sae_onset"))
     i64 = np.int64
     return Trials(
         params=p,
         seed=int(seed),
         replicates=replicates,
-        enrol_day=enrol.astype(i64),
-        cutoff_day=cutoff,
-        age=age,
-        male=male,
-        prior_transplant=asct,
-        high_risk=risk,
-        iss=iss.astype(np.int8),
-        induction=induction.astype(np.int8),
-        baseline_response=response.astype(np.int8),
-        baseline_state_negative=neg0,
-        progression_day=np.where(prog_obs, prog_d, -1).astype(i64),
-        death_day=np.where(death_obs, death_d, -1).astype(i64),
-        last_contact_day=fu_end.astype(i64),
-        treatment_end_day=tx_end_d,
-        treatment_end_reason=reason.astype(np.int8),
-        cycles_completed=cycles.astype(i64),
-        visit_day=vday.astype(i64),
-        visit_result=result,
-        visit_sensitivity=sens,
-        visit_clonal_fraction=cf_rep,
-        ae_grade=grade.astype(np.int8),
-        ae_onset=onset.astype(i64),
-        ae_related=related,
-        sae=sae,
-        sae_term=sae_term,
-        sae_onset=sae_onset.astype(i64),
+        enrol_day=acc.enrol.astype(i64),
+        cutoff_day=acc.cutoff,
+        age=cov.age,
+        male=cov.male,
+        prior_transplant=cov.prior_transplant,
+        high_risk=cov.high_risk,
+        iss=cov.iss.astype(np.int8),
+        induction=cov.induction.astype(np.int8),
+        baseline_response=base.response.astype(np.int8),
+        baseline_state_negative=base.negative,
+        progression_day=np.where(fol.progression_observed, fol.progression_day, -1).astype(i64),
+        death_day=np.where(fol.death_observed, fol.death_day, -1).astype(i64),
+        last_contact_day=fol.last_contact_day.astype(i64),
+        treatment_end_day=tx.end_day,
+        treatment_end_reason=tx.reason.astype(np.int8),
+        cycles_completed=tx.cycles.astype(i64),
+        visit_day=vis.day.astype(i64),
+        visit_result=vis.result,
+        visit_sensitivity=vis.sensitivity,
+        visit_clonal_fraction=vis.clonal_fraction,
+        ae_grade=ae.grade.astype(np.int8),
+        ae_onset=ae.onset.astype(i64),
+        ae_related=ae.related,
+        sae=sae.happened,
+        sae_term=sae.term,
+        sae_onset=sae.onset.astype(i64),
     )
 
 
+def _uniform_columns(p: SimulationParams, u: np.ndarray):
+    """``U(name)``: the named column(s) of the uniform block ``(R, n, K)`` as ``(R, n)`` (or
+    ``(R, n, k)``) arrays, from a column-major copy (each draw contiguous, cache-friendly)."""
+    cols = _layout(p).slots
+    ut = np.ascontiguousarray(np.moveaxis(u, -1, 0))
+
+    def U(name: str) -> np.ndarray:
+        s = cols[name]
+        return ut[s.start] if s.stop - s.start == 1 else np.moveaxis(ut[s], 0, -1)
+
+    return U
+
+
 def _fast_inputs(p: SimulationParams) -> tuple:
-    """The scalar parameter tuple (`_kernels_model.PF_NAMES` order) and the probability arrays."""
+    """The scalar parameters (`_kernels_model.FastParams`) and the probability arrays."""
     tr, cv, bm, dyn, pr = p.trial, p.covariates, p.baseline_mrd, p.mrd_dynamics, p.progression
     tx, fu, asm, sf = p.treatment, p.followup, p.assessment, p.safety
     pf = (
@@ -530,13 +546,11 @@ def _fast_inputs(p: SimulationParams) -> tuple:
         np.array([t.grade3plus for t in terms], dtype=float),
         np.array([t.grade4_given_3plus for t in terms], dtype=float),
     )
-    return np.array(pf, dtype=np.float64), arrays  # an array: numba dispatches it fast
+    return fast.FastParams(*(float(x) for x in pf)), arrays
 
 
 def _simulate_fast(p: SimulationParams, seed: int, replicates: np.ndarray, uniforms) -> Trials:
     """`simulate_trials` with ``engine="fast"`` (numba kernel; see `_kernels_model`)."""
-    from mrdtrack.simulate import _kernels_model as K
-
     lay = _layout(p)
     k1, kv = lay.n_patient_level, lay.n - lay.n_patient_level
     r, n = len(replicates), p.trial.n_patients
@@ -581,7 +595,7 @@ def _simulate_fast(p: SimulationParams, seed: int, replicates: np.ndarray, unifo
         "sae_term": z(i64),
         "sae_onset": z(i64),
     }
-    K.simulate_kernel(
+    fast.simulate_kernel(
         np.uint64(int(seed) % 2**64), replicates, u_in, use_in, pf,
         p.mrd_dynamics.max_transitions, nv, iss_c, ind_c, rn_c, rp_c, a_any, a_g3, a_g4, k1, kv,
         *out.values(),
@@ -607,8 +621,6 @@ def virtual_trials(
     per-trial arrays, and without simulating adverse events (never analysed). Returns that
     function's dictionary (classes, PFS, both landmark tests).
     """
-    from mrdtrack.simulate import _kernels_model as K
-
     p = params
     lay = _layout(p)
     k1, kv = lay.n_patient_level, lay.n - lay.n_patient_level
@@ -645,7 +657,7 @@ def virtual_trials(
         "lost_vs_persistent": np.full((r, 9), np.nan),
         "lost_vs_sustained": np.full((r, 9), np.nan),
     }
-    K.simulate_analyse_kernel(
+    fast.simulate_analyse_kernel(
         np.uint64(int(seed) % 2**64), reps, pf, p.mrd_dynamics.max_transitions, nv, *arrays,
         k1, kv, scratch, int(min_cycles), float(landmark_day), float(threshold), 365.0,
         *out.values(),

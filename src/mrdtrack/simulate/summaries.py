@@ -1,7 +1,9 @@
-"""The published summary figures of a study, computed on many simulated trials at once.
+"""The founding study's summary figures, computed on many simulated trials at once.
 
-Each statistic is named like its key in the targets TOML (``section.key``, e.g.
-``pfs.five_year``) so a calibration compares like with like. Conventions (as the founding
+The batched survival helpers (`km_at`, `km_median`, `pfs_arrays`, `landmark_groups`) serve the
+calibration (`mrdtrack.simulate.figures`, which computes any targets file's figures) and the
+design studies; `trial_summaries` is the founding study's fixed set (keys ``section.key`` of
+the version-1 targets layout), used to compare the two engines. Conventions (as the founding
 study and R ``survival``):
 
 - PFS population: patients evaluable for PFS (at least ``min_cycles`` cycles); event =

@@ -218,13 +218,12 @@ def cox_two_group(m, n0, n1, d0, d1, mean, efron, eps, iter_max, ctl, work):
         u[0] = u1
         imat[0, 0] = i1
     converged = code == NEWTON_CONVERGED
-    # the covariance is 1 / imat; the covariate's range is x1 - x0 = 1
-    mono = monotone_rule(
-        beta[0], u[0] / imat[0, 0], u[0], 1.0, converged, ll, eps, toler_inf, span_inf
-    )
-    return TwoGroupCox(
-        beta[0], math.sqrt(1.0 / imat[0, 0]), ll0, ll, int(state[2]), converged, mono
-    )
+    # the covariance is 1 / imat; the covariate's range is x1 - x0 = 1. Far out on a monotone
+    # likelihood the information underflows to 0: the Newton step is then infinite
+    var = 1.0 / imat[0, 0] if imat[0, 0] > 0.0 else np.inf
+    step_ = u[0] * var if u[0] != 0.0 else 0.0
+    mono = monotone_rule(beta[0], step_, u[0], 1.0, converged, ll, eps, toler_inf, span_inf)
+    return TwoGroupCox(beta[0], math.sqrt(var), ll0, ll, int(state[2]), converged, mono)
 
 
 @njit(cache=True)

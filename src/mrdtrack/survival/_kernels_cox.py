@@ -698,7 +698,8 @@ def newton_update(beta, trial, ll, u, imat, state, step, eps, iter_max, counting
                 finite = False
     best = state[0]
     halving = state[1]
-    if finite and abs(1.0 - best / ll) <= eps and (halving == 0.0 or not counting):
+    # R's relative criterion; at loglik exactly 0 it divides by 0 (NaN in R: not converged)
+    if finite and ll != 0.0 and abs(1.0 - best / ll) <= eps and (halving == 0.0 or not counting):
         for q in range(p):
             beta[q] = trial[q]
         return NEWTON_CONVERGED

@@ -1,11 +1,87 @@
-"""One simulated replicate as the four study tables of `mrdtrack.schema` (vectorised)."""
+"""Simulated trials as arrays (`Trials`) and one replicate as the four study tables.
+
+The result codes of a simulated MRD sample and the `Trials` container are shared by the
+generative model (`mrdtrack.simulate.model`), the analyses and the tables; the tables of a
+replicate (`trial_tables`) follow `mrdtrack.schema` and become a validated `Cohort` through
+`Cohort.from_frames` only (`Trials.to_cohort`).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from mrdtrack.simulate.model import NO_SAMPLE, NOT_EVALUABLE, POSITIVE, RESULT_LABELS, Trials
+from mrdtrack.cohort import Cohort
+from mrdtrack.simulate.params import SimulationParams
+
+NO_SAMPLE, NEGATIVE, POSITIVE, NOT_EVALUABLE = 0, 1, 2, 3
+RESULT_LABELS = ("", "negative", "positive", "not_evaluable")
+
+
+@dataclass(frozen=True)
+class Trials:
+    """Simulated trials as arrays: patients ``(R, n)``, visits ``(R, n, V)``, AEs ``(R, n, T)``.
+
+    Times are study days (float for continuous quantities before rounding, int64 after).
+    ``progression_day``, ``death_day`` and ``treatment_end_day`` are ``-1`` when absent.
+    """
+
+    params: SimulationParams
+    seed: int
+    replicates: np.ndarray
+    enrol_day: np.ndarray
+    cutoff_day: np.ndarray
+    age: np.ndarray
+    male: np.ndarray
+    prior_transplant: np.ndarray
+    high_risk: np.ndarray
+    iss: np.ndarray
+    induction: np.ndarray
+    baseline_response: np.ndarray
+    baseline_state_negative: np.ndarray
+    progression_day: np.ndarray
+    death_day: np.ndarray
+    last_contact_day: np.ndarray
+    treatment_end_day: np.ndarray
+    treatment_end_reason: np.ndarray
+    cycles_completed: np.ndarray
+    visit_day: np.ndarray
+    visit_result: np.ndarray
+    visit_sensitivity: np.ndarray
+    visit_clonal_fraction: np.ndarray
+    ae_grade: np.ndarray
+    ae_onset: np.ndarray
+    ae_related: np.ndarray
+    sae: np.ndarray
+    sae_term: np.ndarray
+    sae_onset: np.ndarray
+
+    @property
+    def n_replicates(self) -> int:
+        return self.enrol_day.shape[0]
+
+    def subset(self, rows: np.ndarray) -> Trials:
+        """Trials restricted to replicate rows ``rows`` (an index array)."""
+        kw = {
+            k: (v[rows] if isinstance(v, np.ndarray) else v)
+            for k, v in self.__dict__.items()
+            if k not in ("params", "seed")
+        }
+        return Trials(params=self.params, seed=self.seed, **kw)
+
+    def to_cohort(self, r: int = 0, *, name: str | None = None) -> Cohort:
+        """Replicate row ``r`` as a `Cohort`, validated by `Cohort.from_frames`."""
+        frames = trial_tables(self, r)
+        return Cohort.from_frames(
+            frames["patients"],
+            frames["mrd"],
+            frames["outcomes"],
+            frames["adverse_events"],
+            name=name or f"{self.params.name} replicate {self.replicates[r]}",
+        )
+
 
 ISS_LABELS = ("I", "II", "III")
 TREATMENT_END_REASONS = (
