@@ -28,8 +28,9 @@ import math
 from collections import namedtuple
 
 import numpy as np
+from numba import njit
 
-from mrdtrack.simulate._kernels import _analyse_rows
+from mrdtrack.simulate._kernels import analyse_rows
 from mrdtrack.simulate.stages import (
     Accrual,
     BaselineMrd,
@@ -39,17 +40,6 @@ from mrdtrack.simulate.stages import (
     Treatment,
 )
 from mrdtrack.simulate.trials import NEGATIVE, NO_SAMPLE, NOT_EVALUABLE, POSITIVE
-
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - numba is a hard dependency; keep the module importable
-
-    def njit(*args, **kwargs):
-        def wrap(f):
-            return f
-
-        return wrap if not args or not callable(args[0]) else args[0]
-
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -212,7 +202,7 @@ def _visit_uniform(src, r, i, c):
 # functions of the same names in `mrdtrack.simulate.model`) --------------------------------
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def accrual(q, u_enrol):
     """Stage ``accrual`` ("accrual, cutoff"): enrolment day, cutoff study day, horizon."""
     enrol = np.floor(u_enrol * q.enrolment_days)
@@ -221,7 +211,7 @@ def accrual(q, u_enrol):
     return Accrual(enrol, cutoff, horizon)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def covariates(q, u_age, u_sex, u_asct, u_risk, u_iss, u_induction, iss_cum, ind_cum):
     """Stage ``covariates`` ("covariates"): age, sex, prior ASCT, high risk, ISS, induction."""
     age = min(max(q.age_mean + q.age_sd * ndtri(u_age), q.age_min), q.age_max)
@@ -236,7 +226,7 @@ def covariates(q, u_age, u_sex, u_asct, u_risk, u_iss, u_induction, iss_cum, ind
     )
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def baseline_mrd(q, asct, risk, u_negative, u_response, rn_cum, rp_cum):
     """Stage ``baseline_mrd`` ("true MRD state at day 0"), and the response given it."""
     logit = (
@@ -248,7 +238,7 @@ def baseline_mrd(q, asct, risk, u_negative, u_response, rn_cum, rp_cum):
     return BaselineMrd(neg0, _count_le(rn_cum if neg0 else rp_cum, u_response))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def mrd_path(q, neg0, risk, u, c_jump, jumps):
     """Stage ``mrd_path`` ("MRD dynamics"): the jump times, written into ``jumps``, from the
     uniforms ``u[c_jump:]``."""
@@ -270,7 +260,7 @@ def mrd_path(q, neg0, risk, u, c_jump, jumps):
         sneg = not sneg
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def progression(q, neg0, risk, age, jumps, u_prog, s0, s1, rt):
     """Stage ``progression`` ("progression"): the day of progression over the MRD segments
     (``s0``, ``s1``, ``rt``: scratch of ``2 (max_transitions + 1)`` segments)."""
@@ -314,7 +304,7 @@ def progression(q, neg0, risk, age, jumps, u_prog, s0, s1, rt):
     return np.inf  # no event in the used segments: empty ones follow
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def follow_up(q, acc, age, t_prog, u_death, u_ltfu, u_early, u_early_day):
     """Stage ``follow_up`` ("death, other causes", "loss to follow-up", the cutoff)."""
     t_death = -math.log1p(-u_death) / (
@@ -335,7 +325,7 @@ def follow_up(q, acc, age, t_prog, u_death, u_ltfu, u_early, u_early_day):
     )
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def treatment(q, acc, f, u_disc):
     """Stage ``treatment`` ("treatment"): end day (-1 ongoing), reason, cycles, duration."""
     if f.early:
@@ -367,7 +357,7 @@ def treatment(q, acc, f, u_disc):
     return Treatment(-1.0 if ongoing else tx_end, reason, cycles, tx_dur)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def assessments(q, neg0, jumps, f, u_day, u_missing, src, r, i, day_o, res_o, sens_o, cf_o):
     """Stage ``assessments`` ("MRD assessments") of patient ``i`` of row ``r``, written into
     ``day_o[r, i]``, ``res_o[r, i]``, ``sens_o[r, i]``, ``cf_o[r, i]``; visit draws from
@@ -417,7 +407,7 @@ def assessments(q, neg0, jumps, f, u_day, u_missing, src, r, i, day_o, res_o, se
         res_o[r, i, v] = res
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def adverse_events(duration, ae_any, ae_g3, ae_g4, src, r, i, c_ae, grade_o, onset_o, rel_o):
     """Stage ``adverse_events`` ("adverse events") of patient ``i`` of row ``r``, written into
     ``grade_o[r, i]``, ``onset_o[r, i]``, ``rel_o[r, i]``; the term columns of ``src``
@@ -441,7 +431,7 @@ def adverse_events(duration, ae_any, ae_g3, ae_g4, src, r, i, c_ae, grade_o, ons
             rel_o[r, i, m] = False
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def serious_event(q, duration, src, r, i, c_sae):
     """Stage ``serious_event`` ("adverse events"): columns ``c_sae`` (happens), ``+1`` (term),
     ``+2`` (onset), the last two drawn only for an event."""
@@ -544,7 +534,7 @@ def simulate_analyse_kernel(
     for r in range(reps.size):
         _simulate_rows(0, 1, seed, reps[r : r + 1], u_in, False, q, max_tr, nv, iss_cum,
                        ind_cum, rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv, *scratch)  # fmt: skip
-        _analyse_rows(
+        analyse_rows(
             0, 1, scratch[16], scratch[17], scratch[18], scratch[10], scratch[11], scratch[12],
             scratch[1], scratch[15], min_cycles, landmark, threshold, need,
             cls_o[r : r + 1], lcls_o[r : r + 1], time_o[r : r + 1], event_o[r : r + 1],

@@ -93,7 +93,16 @@ TREATMENT_END_REASONS = (
     "lost to follow-up",
     "adverse event or patient decision",
 )
-VISIT_LABELS = ("BASELINE", "YEAR1", "YEAR2", "YEAR3", "YEAR4", "YEAR5", "YEAR6", "YEAR7")
+
+
+def visit_labels(n_visits: int, interval_days: float) -> np.ndarray:
+    """Visit names: ``BASELINE``, then ``YEAR1``… for a yearly schedule (interval 365 or 365.25
+    days), else ``MONTH6``… (months after the baseline sample, days / 30.4375, rounded)."""
+    if 365.0 <= interval_days <= 365.25:
+        later = [f"YEAR{k}" for k in range(1, n_visits)]
+    else:
+        later = [f"MONTH{round(k * interval_days / 30.4375)}" for k in range(1, n_visits)]
+    return np.array(["BASELINE", *later])
 
 
 def _null_if(values: np.ndarray, missing: np.ndarray) -> list:
@@ -164,7 +173,7 @@ def trial_tables(trials: Trials, r: int) -> dict[str, pl.DataFrame]:
         {
             "patient_id": ids[pi],
             "day": t.visit_day[r][order][pi, vi],
-            "visit": np.array(VISIT_LABELS)[vi],
+            "visit": visit_labels(res.shape[-1], p.assessment.interval_days)[vi],
             "method": np.full(pi.size, p.assessment.method),
             "specimen": np.full(pi.size, p.assessment.specimen),
             "sensitivity": pl.Series(
