@@ -20,8 +20,8 @@ from mrdtrack.mrd.status import (
     Combine,
     PositiveBelow,
     StatusCalls,
-    _mrd_frame,
     call_status,
+    mrd_frame,
 )
 from mrdtrack.mrd.trajectory_codes import (
     CLASSES,
@@ -163,7 +163,7 @@ def restrict_assessments(
     Returns ``(kept, counts)`` where ``counts`` has per patient ``n_after_window`` and
     ``n_after_progression`` (assays set aside, never dropped silently).
     """
-    mrd = _mrd_frame(data)
+    mrd = mrd_frame(data)
     end = None if window_end is None else as_study_day(window_end, "window_end")
     prog = _progression_days(data)
     if prog is not None:
@@ -302,7 +302,7 @@ def classify_trajectories(
         same_visit_days=same_visit_days,
         disease=preset,
     )
-    ids = _patient_ids(data, _mrd_frame(data))
+    ids = _patient_ids(data, mrd_frame(data))
     if preset.name in guideline_classes.RULES:
         table = guideline_classes.classify(calls.visits, ids, preset)
     else:
@@ -376,8 +376,41 @@ def _class_codes(
 def _classify_visits(
     visits: pl.DataFrame, ids: pl.DataFrame, *, required_gap: int, sustained_to_conversion: bool
 ) -> pl.DataFrame:
-    """Vectorised class rules on visit-level calls (see `classify_trajectories`)."""
+    """Class (by the kernel), reason, known day and evidence of each patient from visit-level
+    calls (see `classify_trajectories`)."""
     v = visits.select("patient_id", "day", "status").sort("patient_id", "day")
+    codes = _class_codes(v, ids, required_gap, sustained_to_conversion)
+    t = (
+        _patient_facts(v, ids, required_gap)
+        .join(codes, on="patient_id", how="left")
+        .with_columns(_reason().alias("reason"))
+    )
+    known, evidence = _known_day_and_evidence()
+    t = t.with_columns(known.alias("known_day"), evidence.alias("evidence_days"))
+    return t.select(
+        "patient_id",
+        "mrd_class",
+        "reason",
+        "known_day",
+        "evidence_days",
+        "converted",
+        "sustained",
+        "then_sustained",
+        "sustained_day",
+        "first_negative_day",
+        "first_positive_day",
+        "loss_day",
+        "first_status",
+        "n_assessments",
+        "n_evaluable",
+        "n_negative",
+        "n_positive",
+        "n_not_evaluable",
+    )
+
+
+def _patient_facts(v: pl.DataFrame, ids: pl.DataFrame, required_gap: int) -> pl.DataFrame:
+    """Per patient: counts of calls, first/last days, the loss and sustained days, flags."""
     neg = pl.col("status") == "negative"
     pos = pl.col("status") == "positive"
     day = pl.col("day")
@@ -429,11 +462,16 @@ def _classify_visits(
         )
         .with_columns((pl.col("converted") & pl.col("sustained")).alias("then_sustained"))
     )
+    return t
+
+
+def _reason() -> pl.Expr:
+    """Why a patient is not classifiable (null otherwise)."""
     n_ev = pl.col("n_evaluable")
     has_loss = pl.col("loss_day").is_not_null()
     only_neg = pl.col("n_positive") == 0
     sustained = pl.col("sustained")
-    reason = (
+    return (
         pl.when(has_loss)
         .then(pl.lit(None, pl.String))
         .when(pl.col("n_assessments") == 0)
@@ -446,8 +484,10 @@ def _classify_visits(
         .then(pl.lit("negativity_not_confirmed"))
         .otherwise(pl.lit(None, pl.String))
     )
-    codes = _class_codes(v, ids, required_gap, sustained_to_conversion)
-    t = t.join(codes, on="patient_id", how="left").with_columns(reason.alias("reason"))
+
+
+def _known_day_and_evidence() -> tuple[pl.Expr, pl.Expr]:
+    """The day the class became known and the study days that establish it."""
     cls = pl.col("mrd_class")
     second_pos = pl.col("_pos_days").list.get(1, null_on_oob=True)
     known = (
@@ -474,27 +514,7 @@ def _classify_visits(
         .then(pl.concat_list("last_positive_day", "first_negative_day"))
         .otherwise(pl.lit([], dtype=pl.List(pl.Int64)))
     )
-    t = t.with_columns(known.alias("known_day"), evidence.alias("evidence_days"))
-    return t.select(
-        "patient_id",
-        "mrd_class",
-        "reason",
-        "known_day",
-        "evidence_days",
-        "converted",
-        "sustained",
-        "then_sustained",
-        "sustained_day",
-        "first_negative_day",
-        "first_positive_day",
-        "loss_day",
-        "first_status",
-        "n_assessments",
-        "n_evaluable",
-        "n_negative",
-        "n_positive",
-        "n_not_evaluable",
-    )
+    return known, evidence
 
 
 def prefix_classes(
@@ -558,7 +578,7 @@ def baseline_status(
     """
     lo, hi = window
     preset = with_threshold(preset_for(data, disease, disease_options), threshold)
-    mrd = _mrd_frame(data)
+    mrd = mrd_frame(data)
     inwin = mrd.filter(pl.col("day").is_between(lo, hi))
     calls = call_status(
         inwin,
