@@ -138,6 +138,20 @@ def trajectory_codes(
     return out.reshape(lead)
 
 
+def _runs(kernel, n_out, day, status, starts, required_gap, sustained_to_conversion):
+    """Call a run kernel on contiguous typed copies; ``n_out`` codes (per run or per visit)."""
+    out = np.empty(n_out, dtype=np.int8)
+    kernel(
+        np.ascontiguousarray(day, dtype=np.float64),
+        np.ascontiguousarray(status, dtype=np.int8),
+        np.ascontiguousarray(starts, dtype=np.int64),
+        float(required_gap),
+        bool(sustained_to_conversion),
+        out,
+    )
+    return out
+
+
 def trajectory_codes_of_runs(
     day: np.ndarray,
     status: np.ndarray,
@@ -149,17 +163,8 @@ def trajectory_codes_of_runs(
     """Class codes of patients stored one after another: patient ``k``'s visits are
     ``day[starts[k]:starts[k + 1]]`` (sorted by day); ``starts`` has one more entry than
     patients. Returns int8 codes indexing `CLASSES`."""
-    starts = np.ascontiguousarray(starts, dtype=np.int64)
-    out = np.empty(max(starts.size - 1, 0), dtype=np.int8)
-    _codes_of_runs(
-        np.ascontiguousarray(day, dtype=np.float64),
-        np.ascontiguousarray(status, dtype=np.int8),
-        starts,
-        float(required_gap),
-        bool(sustained_to_conversion),
-        out,
-    )
-    return out
+    n_out = max(len(starts) - 1, 0)
+    return _runs(_codes_of_runs, n_out, day, status, starts, required_gap, sustained_to_conversion)
 
 
 def prefix_codes_of_runs(
@@ -172,14 +177,6 @@ def prefix_codes_of_runs(
 ) -> np.ndarray:
     """For runs stored as in `trajectory_codes_of_runs`: the class code of each visit's prefix
     (that visit and the earlier ones of its patient), one per visit."""
-    starts = np.ascontiguousarray(starts, dtype=np.int64)
-    out = np.empty(len(day), dtype=np.int8)
-    _prefix_codes_of_runs(
-        np.ascontiguousarray(day, dtype=np.float64),
-        np.ascontiguousarray(status, dtype=np.int8),
-        starts,
-        float(required_gap),
-        bool(sustained_to_conversion),
-        out,
+    return _runs(
+        _prefix_codes_of_runs, len(day), day, status, starts, required_gap, sustained_to_conversion
     )
-    return out
