@@ -24,13 +24,13 @@ def _imwg_counts(cohort, until=None):
 
     m = cohort.mrd.sort(["patient_id", "day"])
     codes = {"negative": 1, "positive": 2, "not_evaluable": 3}
-    counts = dict.fromkeys(C.CLASS_LABELS, 0)
+    counts = dict.fromkeys(C.CLASSES, 0)
     for _, g in m.group_by("patient_id", maintain_order=True):
         d = g["day"].to_numpy()[None, :]
         r = np.array([[codes[x] for x in g["result"]]], dtype=np.int8)
         s = g["sensitivity"].fill_null(1.0).to_numpy()[None, :]
         c = C.classify(d, r, s, until=np.inf if until is None else until)[0]
-        counts[C.CLASS_LABELS[c]] += 1
+        counts[C.CLASSES[c]] += 1
     return counts
 
 
@@ -70,8 +70,8 @@ def test_published_counts_hold_exactly(cohort):
     assert cohort.outcomes["death_day"].drop_nulls().len() == 1
     counts = _imwg_counts(cohort)
     assert counts["sustained_negative"] == 45
-    assert counts["positive_to_negative"] == 8
-    assert counts["negative_to_positive"] == 10
+    assert counts["conversion"] == 8
+    assert counts["loss_of_negativity"] == 10
 
 
 def test_counts_with_the_mrd_module(cohort):

@@ -20,20 +20,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mrdtrack.mrd.trajectory_codes import CLASSES
 from mrdtrack.simulate import _kernels
 from mrdtrack.simulate.model import replicate_uniforms, simulate_trials, virtual_trials
 from mrdtrack.simulate.params import load_params
 
 warnings.filterwarnings("ignore", category=RuntimeWarning)
 STORED = Path(__file__).parent / "data" / "seeded_trial_hashes.json"
-# label of each class code (hashed instead of the code)
-CLASS_LABELS = (
-    "not_classifiable",
-    "sustained_negative",
-    "conversion",
-    "loss_of_negativity",
-    "persistent_positive",
-)
+# the label of each class code is hashed (the codes were renumbered to mrd's order)
+CLASS_LABELS = CLASSES
 
 
 def _hash(a: np.ndarray) -> str:

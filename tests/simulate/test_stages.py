@@ -76,14 +76,8 @@ class _Stages:
         self.sae = ref.serious_event(p, self.tx.duration, U("sae"), U("sae_term"), U("sae_onset"))
         self.q, arrays = ref._fast_inputs(p)
         self.iss_c, self.ind_c, self.rn_c, self.rp_c, self.a_any, self.a_g3, self.a_g4 = arrays
-        self.src = (
-            True,
-            self.u,
-            np.uint64(0),
-            np.uint64(0),
-            np.uint64(0),
-            self.lay.n_patient_level,
-        )
+        zero = np.uint64(0)
+        self.src = (True, zero, zero, zero, self.lay.n_patient_level)
 
     def patients(self):
         r, n = self.acc.enrol.shape
@@ -160,7 +154,7 @@ def test_assessments(stages):
     for r, i in s.patients():
         fast.assessments(
             q, bool(s.base.negative[r, i]), s.jumps[r, i].copy(), s.at(s.fol, r, i, FollowUp),
-            U("bday")[r, i], U("bmiss")[r, i], s.src, r, i, day, res, sens, cf,
+            U("bday")[r, i], U("bmiss")[r, i], s.u, s.src, r, i, day, res, sens, cf,
         )  # fmt: skip
     _close(day, s.vis.day.astype(np.int64), "assessments.day")
     _close(res, s.vis.result, "assessments.result")
@@ -178,8 +172,10 @@ def test_adverse_and_serious_events(stages):
     c_ae, c_sae = s.lay.slots["ae_any"].start, s.lay.slots["sae"].start
     for r, i in s.patients():
         d = float(s.tx.duration[r, i])
-        fast.adverse_events(d, s.a_any, s.a_g3, s.a_g4, s.src, r, i, c_ae, grade, onset, related)
-        got = fast.serious_event(q, d, s.src, r, i, c_sae)
+        fast.adverse_events(
+            d, s.a_any, s.a_g3, s.a_g4, s.u, s.src, r, i, c_ae, grade, onset, related
+        )
+        got = fast.serious_event(q, d, s.u, s.src, r, i, c_sae)
         for name, a, b in zip(s.sae._fields, got, s.sae, strict=True):
             _close(a, b[r, i], f"serious_event.{name} {r},{i}")
     _close(grade, s.ae.grade, "adverse_events.grade")

@@ -198,7 +198,9 @@ class StatusCalls:
         return "\n".join(lines)
 
 
-def _mrd_frame(data: Any) -> pl.DataFrame:
+def mrd_frame(data: Any) -> pl.DataFrame:
+    """The MRD table of a Cohort (or an MRD frame itself) as polars, its required columns
+    checked (``patient_id, day, method, result``)."""
     mrd = getattr(data, "mrd", None)
     frame = to_polars(mrd if mrd is not None else data)
     required = ("patient_id", "day", "method", "result")
@@ -440,7 +442,7 @@ def call_status(
         )
     if same_visit_days < 0:
         raise ValueError("same_visit_days must be >= 0")
-    frame = _mrd_frame(data)
+    frame = mrd_frame(data)
     used = pl.lit(True)
     if methods is not None:
         used = used & pl.col("method").is_in(list(methods))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 
 from mrdtrack._frames import to_polars
@@ -19,17 +20,17 @@ from mrdtrack.mrd.status import (
     Combine,
     PositiveBelow,
     StatusCalls,
-    _mrd_frame,
     call_status,
+    mrd_frame,
+)
+from mrdtrack.mrd.trajectory_codes import (
+    CLASSES,
+    NOT_EVALUABLE,
+    STATUS_CODES,
+    prefix_codes_of_runs,
+    trajectory_codes_of_runs,
 )
 
-CLASSES = (
-    "sustained_negative",
-    "conversion",
-    "loss_of_negativity",
-    "persistent_positive",
-    "not_classifiable",
-)
 NOT_CLASSIFIABLE_REASONS = (
     "no_assessment",
     "no_evaluable_assessment",
@@ -162,7 +163,7 @@ def restrict_assessments(
     Returns ``(kept, counts)`` where ``counts`` has per patient ``n_after_window`` and
     ``n_after_progression`` (assays set aside, never dropped silently).
     """
-    mrd = _mrd_frame(data)
+    mrd = mrd_frame(data)
     end = None if window_end is None else as_study_day(window_end, "window_end")
     prog = _progression_days(data)
     if prog is not None:
@@ -301,7 +302,7 @@ def classify_trajectories(
         same_visit_days=same_visit_days,
         disease=preset,
     )
-    ids = _patient_ids(data, _mrd_frame(data))
+    ids = _patient_ids(data, mrd_frame(data))
     if preset.name in guideline_classes.RULES:
         table = guideline_classes.classify(calls.visits, ids, preset)
     else:
@@ -335,11 +336,81 @@ def classify_trajectories(
     )
 
 
+def _visit_runs(visits: pl.DataFrame, ids: pl.DataFrame):
+    """Patients' visits one after another (patient order of ``ids``, then day): day and status
+    code arrays (`trajectory_codes.STATUS_CODES`) and the start of each patient's run."""
+    k = ids.select("patient_id").with_row_index("_k")
+    v = (
+        visits.join(k, on="patient_id", how="inner")
+        .sort("_k", "day", maintain_order=True)
+        .select(
+            "_k",
+            pl.col("day").cast(pl.Float64),
+            pl.col("status").replace_strict(
+                STATUS_CODES, default=NOT_EVALUABLE, return_dtype=pl.Int8
+            ),
+        )
+    )
+    starts = np.searchsorted(v["_k"].to_numpy(), np.arange(k.height + 1), side="left")
+    return v["day"].to_numpy(), v["status"].to_numpy(), starts
+
+
+def _class_codes(
+    visits: pl.DataFrame, ids: pl.DataFrame, required_gap: int, sustained_to_conversion: bool
+) -> pl.DataFrame:
+    """``patient_id, mrd_class`` by the one classifier kernel (`trajectory_codes`)."""
+    day, status, starts = _visit_runs(visits, ids)
+    codes = trajectory_codes_of_runs(
+        day,
+        status,
+        starts,
+        required_gap=required_gap,
+        sustained_to_conversion=sustained_to_conversion,
+    )
+    return pl.DataFrame(
+        {"patient_id": ids["patient_id"], "mrd_class": np.array(CLASSES, dtype=object)[codes]},
+        schema={"patient_id": pl.String, "mrd_class": pl.String},
+    )
+
+
 def _classify_visits(
     visits: pl.DataFrame, ids: pl.DataFrame, *, required_gap: int, sustained_to_conversion: bool
 ) -> pl.DataFrame:
-    """Vectorised class rules on visit-level calls (see `classify_trajectories`)."""
+    """Class (by the kernel), reason, known day and evidence of each patient from visit-level
+    calls (see `classify_trajectories`)."""
     v = visits.select("patient_id", "day", "status").sort("patient_id", "day")
+    codes = _class_codes(v, ids, required_gap, sustained_to_conversion)
+    t = (
+        _patient_facts(v, ids, required_gap)
+        .join(codes, on="patient_id", how="left")
+        .with_columns(_reason().alias("reason"))
+    )
+    known, evidence = _known_day_and_evidence()
+    t = t.with_columns(known.alias("known_day"), evidence.alias("evidence_days"))
+    return t.select(
+        "patient_id",
+        "mrd_class",
+        "reason",
+        "known_day",
+        "evidence_days",
+        "converted",
+        "sustained",
+        "then_sustained",
+        "sustained_day",
+        "first_negative_day",
+        "first_positive_day",
+        "loss_day",
+        "first_status",
+        "n_assessments",
+        "n_evaluable",
+        "n_negative",
+        "n_positive",
+        "n_not_evaluable",
+    )
+
+
+def _patient_facts(v: pl.DataFrame, ids: pl.DataFrame, required_gap: int) -> pl.DataFrame:
+    """Per patient: counts of calls, first/last days, the loss and sustained days, flags."""
     neg = pl.col("status") == "negative"
     pos = pl.col("status") == "positive"
     day = pl.col("day")
@@ -391,28 +462,16 @@ def _classify_visits(
         )
         .with_columns((pl.col("converted") & pl.col("sustained")).alias("then_sustained"))
     )
+    return t
+
+
+def _reason() -> pl.Expr:
+    """Why a patient is not classifiable (null otherwise)."""
     n_ev = pl.col("n_evaluable")
     has_loss = pl.col("loss_day").is_not_null()
     only_neg = pl.col("n_positive") == 0
-    only_pos = pl.col("n_negative") == 0
     sustained = pl.col("sustained")
-    conv_sustained = pl.lit(not sustained_to_conversion)
-    mrd_class = (
-        pl.when(has_loss)
-        .then(pl.lit("loss_of_negativity"))
-        .when(n_ev < 2)
-        .then(pl.lit("not_classifiable"))
-        .when(only_neg & sustained)
-        .then(pl.lit("sustained_negative"))
-        .when(only_neg)
-        .then(pl.lit("not_classifiable"))
-        .when(only_pos)
-        .then(pl.lit("persistent_positive"))
-        .when(sustained & conv_sustained)
-        .then(pl.lit("sustained_negative"))
-        .otherwise(pl.lit("conversion"))
-    )
-    reason = (
+    return (
         pl.when(has_loss)
         .then(pl.lit(None, pl.String))
         .when(pl.col("n_assessments") == 0)
@@ -425,7 +484,10 @@ def _classify_visits(
         .then(pl.lit("negativity_not_confirmed"))
         .otherwise(pl.lit(None, pl.String))
     )
-    t = t.with_columns(mrd_class.alias("mrd_class"), reason.alias("reason"))
+
+
+def _known_day_and_evidence() -> tuple[pl.Expr, pl.Expr]:
+    """The day the class became known and the study days that establish it."""
     cls = pl.col("mrd_class")
     second_pos = pl.col("_pos_days").list.get(1, null_on_oob=True)
     known = (
@@ -452,27 +514,7 @@ def _classify_visits(
         .then(pl.concat_list("last_positive_day", "first_negative_day"))
         .otherwise(pl.lit([], dtype=pl.List(pl.Int64)))
     )
-    t = t.with_columns(known.alias("known_day"), evidence.alias("evidence_days"))
-    return t.select(
-        "patient_id",
-        "mrd_class",
-        "reason",
-        "known_day",
-        "evidence_days",
-        "converted",
-        "sustained",
-        "then_sustained",
-        "sustained_day",
-        "first_negative_day",
-        "first_positive_day",
-        "loss_day",
-        "first_status",
-        "n_assessments",
-        "n_evaluable",
-        "n_negative",
-        "n_positive",
-        "n_not_evaluable",
-    )
+    return known, evidence
 
 
 def prefix_classes(
@@ -489,57 +531,26 @@ def prefix_classes(
 
     For visit-level calls (``patient_id, day, status``), returns the evaluable visits with
     ``mrd_class``: the class `classify_trajectories` would give with ``window_end`` = that
-    visit's day (same rules, computed with cumulative sums in one pass). Used for a
+    visit's day (the same kernel, `trajectory_codes`, on each prefix). Used for a
     time-dependent class covariate; property-tested against `classify_trajectories`.
     """
     if preset is not None and preset.name in guideline_classes.RULES:
         return guideline_classes.prefix_classes(visits, preset)
-    day = pl.col("day")
-    neg = pl.col("status") == "negative"
-    pos = pl.col("status") == "positive"
-    v = (
-        visits.filter(neg | pos)
-        .sort("patient_id", "day")
-        .with_columns(
-            pl.when(neg).then(day).cum_min().forward_fill().over("patient_id").alias("_first_neg"),
-            pl.int_range(1, pl.len() + 1).over("patient_id").alias("_n_ev"),
-            neg.cast(pl.Int64).cum_sum().over("patient_id").alias("_n_neg"),
-            pos.cast(pl.Int64).cum_sum().over("patient_id").alias("_n_pos"),
-        )
-        .with_columns(
-            (pos & (day > pl.col("_first_neg")))
-            .fill_null(False)
-            .cast(pl.Int64)
-            .cum_max()
-            .over("patient_id")
-            .alias("_loss"),
-            (neg & (day > pl.col("_first_neg")) & (day - pl.col("_first_neg") >= required_gap))
-            .fill_null(False)
-            .cast(pl.Int64)
-            .cum_max()
-            .over("patient_id")
-            .alias("_sustained"),
-        )
+    status = pl.col("status")
+    v = visits.filter(status.is_in(["negative", "positive"])).sort(
+        "patient_id", "day", maintain_order=True
     )
-    sustained = pl.col("_sustained") == 1
-    only_neg = pl.col("_n_pos") == 0
-    mrd_class = (
-        pl.when(pl.col("_loss") == 1)
-        .then(pl.lit("loss_of_negativity"))
-        .when(pl.col("_n_ev") < 2)
-        .then(pl.lit("not_classifiable"))
-        .when(only_neg & sustained)
-        .then(pl.lit("sustained_negative"))
-        .when(only_neg)
-        .then(pl.lit("not_classifiable"))
-        .when(pl.col("_n_neg") == 0)
-        .then(pl.lit("persistent_positive"))
-        .when(sustained & pl.lit(sustained_after_conversion == "sustained_negative"))
-        .then(pl.lit("sustained_negative"))
-        .otherwise(pl.lit("conversion"))
+    run = v.select(pl.col("patient_id").rle_id()).to_series().to_numpy()
+    starts = np.searchsorted(run, np.arange((run[-1] + 2) if run.size else 1), side="left")
+    codes = prefix_codes_of_runs(
+        v["day"].to_numpy(),
+        v.select(status.replace_strict(STATUS_CODES, return_dtype=pl.Int8)).to_series().to_numpy(),
+        starts,
+        required_gap=required_gap,
+        sustained_to_conversion=sustained_after_conversion == "conversion",
     )
-    out = v.with_columns(mrd_class.alias("mrd_class")).drop(
-        "_first_neg", "_n_ev", "_n_neg", "_n_pos", "_loss", "_sustained"
+    out = v.with_columns(
+        pl.Series("mrd_class", np.array(CLASSES, dtype=object)[codes], dtype=pl.String)
     )
     if preset is not None and preset.name == "cll":
         out = out.with_columns(pl.col("mrd_class").replace_strict(CLL_RENAME))
@@ -567,7 +578,7 @@ def baseline_status(
     """
     lo, hi = window
     preset = with_threshold(preset_for(data, disease, disease_options), threshold)
-    mrd = _mrd_frame(data)
+    mrd = mrd_frame(data)
     inwin = mrd.filter(pl.col("day").is_between(lo, hi))
     calls = call_status(
         inwin,

@@ -22,7 +22,7 @@ from typing import Any
 
 _NAMES = {
     "simulate_trials": "model",
-    "Trials": "model",
+    "Trials": "trials",
     "virtual_trials": "model",
     "analyse_landmark": "_kernels",
     "load_params": "params",

@@ -1,44 +1,86 @@
-"""IMWG 2016 MRD trajectory classes on simulated visit arrays, vectorised over trials and patients.
+"""IMWG trajectory classes of simulated visit arrays, by the classifier of `mrdtrack.mrd`.
 
-This is the simulator's own fast classifier for arrays ``(R, n, V)``; it follows the rules of
-`mrdtrack.mrd` (issue 12) and a test checks that both agree on the demo study when that module
-is installed. Rules (Kumar et al., Lancet Oncol 2016;17:e328-e346):
+The simulator calls the MRD status of its visit arrays ``(R, n, V)`` here and classifies them
+with `mrdtrack.mrd.trajectory_codes` — the kernel `mrdtrack.mrd.classify_trajectories` uses —
+so the simulator's classes, codes and labels are those of `mrdtrack.mrd` (tested: equal
+per-patient classes on simulated studies). Status calling at ``threshold`` (default 1e-5), as
+`mrdtrack.mrd.call_status` for the myeloma preset: *positive* when clonal cells were detected;
+*negative* only when the sample reached at least that sensitivity (a negative read at 1e-4 is
+not evaluable at 1e-5); inadequate samples are not evaluable. Sustained negativity needs
+negatives ``365 - tolerance_days`` days apart.
 
-- status calling at ``threshold`` (default 1e-5): *positive* when clonal cells were detected;
-  *negative* only when the sample reached at least that sensitivity (a negative read at 1e-4 is
-  not evaluable at 1e-5); inadequate samples are not evaluable;
-- *loss of negativity* (negative_to_positive): a positive after a negative;
-- *sustained negativity*: two negatives at least ``365 - tolerance_days`` days apart with no
-  positive in between (and no loss afterwards);
-- *conversion* (positive_to_negative): a negative after a positive, not (yet) sustained;
-- *persistent positivity*: at least two positives and no evaluable negative;
-- *not classifiable*: otherwise (fewer than two evaluable assessments, or negatives not yet
-  confirmed a year apart).
-
-Precedence, as listed: loss > sustained > conversion > persistent > not classifiable.
+The class codes (`CLASSES`, `SUSTAINED_NEGATIVE` …) are `mrdtrack.mrd.trajectory_codes`'s.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from mrdtrack.simulate.model import NEGATIVE, POSITIVE
-
-NOT_CLASSIFIABLE, SUSTAINED, CONVERTED, LOST, PERSISTENT = 0, 1, 2, 3, 4
-CLASS_LABELS = (
-    "not_classifiable",
-    "sustained_negative",
-    "positive_to_negative",
-    "negative_to_positive",
-    "persistent_positive",
+from mrdtrack.mrd.trajectory_codes import (
+    CLASSES,
+    CONVERSION,
+    LOSS_OF_NEGATIVITY,
+    NOT_CLASSIFIABLE,
+    PERSISTENT_POSITIVE,
+    SUSTAINED_NEGATIVE,
+    trajectory_codes,
 )
+from mrdtrack.mrd.trajectory_codes import NEGATIVE as NEGATIVE_CALL
+from mrdtrack.mrd.trajectory_codes import NOT_EVALUABLE as NOT_EVALUABLE_CALL
+from mrdtrack.mrd.trajectory_codes import POSITIVE as POSITIVE_CALL
+from mrdtrack.simulate.trials import NEGATIVE, POSITIVE
+
+__all__ = [
+    "CLASSES",
+    "CONVERSION",
+    "LOSS_OF_NEGATIVITY",
+    "NOT_CLASSIFIABLE",
+    "PERSISTENT_POSITIVE",
+    "SUSTAINED_NEGATIVE",
+    "ambiguous_patterns",
+    "call_status",
+    "classify",
+    "status_code",
+    "visit_status",
+]
+
+
+@njit(cache=True)
+def status_code(result, sensitivity, threshold):
+    """Status code (`mrdtrack.mrd.trajectory_codes`) of one simulated sample at ``threshold``:
+    positive if detected; negative if read negative at a sensitivity reaching the threshold;
+    otherwise (not evaluable, no sample, sensitivity too coarse) not evaluable."""
+    if result == POSITIVE:
+        return POSITIVE_CALL
+    if result == NEGATIVE and sensitivity <= threshold * (1 + 1e-9):
+        return NEGATIVE_CALL
+    return NOT_EVALUABLE_CALL
+
+
+@njit(cache=True)
+def _status_codes(result, sensitivity, threshold, out):
+    for k in range(result.size):
+        out[k] = status_code(result[k], sensitivity[k], threshold)
+
+
+def visit_status(result: np.ndarray, sensitivity: np.ndarray, threshold: float = 1e-5):
+    """Status codes of visit arrays (`status_code` element by element), int8."""
+    result, sensitivity = np.broadcast_arrays(np.asarray(result), np.asarray(sensitivity))
+    out = np.empty(result.size, dtype=np.int8)
+    _status_codes(
+        np.ascontiguousarray(result, dtype=np.int8).reshape(-1),
+        np.ascontiguousarray(sensitivity, dtype=np.float64).reshape(-1),
+        float(threshold),
+        out,
+    )
+    return out.reshape(result.shape)
 
 
 def call_status(result: np.ndarray, sensitivity: np.ndarray, threshold: float = 1e-5):
     """Evaluable negative and positive masks of each assessment at ``threshold``."""
-    neg = (result == NEGATIVE) & (sensitivity <= threshold * (1 + 1e-9))
-    pos = result == POSITIVE
-    return neg, pos
+    status = visit_status(result, sensitivity, threshold)
+    return status == NEGATIVE_CALL, status == POSITIVE_CALL
 
 
 def classify(
@@ -50,37 +92,14 @@ def classify(
     threshold: float = 1e-5,
     tolerance_days: float = 0.0,
 ) -> np.ndarray:
-    """Trajectory class codes ``(…, n)`` from visits ``(…, n, V)`` sorted by day.
-
-    Only assessments on or before ``until`` (a landmark day) are used.
-    """
-    neg, pos = call_status(result, sensitivity, threshold)
-    use = day <= np.asarray(until)[..., None] if np.ndim(until) else day <= until
-    neg, pos = neg & use, pos & use
-    shape = neg.shape[:-1]
-    seen_neg = np.zeros(shape, dtype=bool)
-    seen_pos = np.zeros(shape, dtype=bool)
-    lost = np.zeros(shape, dtype=bool)
-    converted = np.zeros(shape, dtype=bool)
-    sustained = np.zeros(shape, dtype=bool)
-    run_start = np.full(shape, np.nan)  # day of the first negative since the last positive
-    need = 365.0 - tolerance_days
-    # one pass over the visits (a handful), vectorised over trials and patients
-    for v in range(neg.shape[-1]):
-        n_v, p_v, d_v = neg[..., v], pos[..., v], day[..., v]
-        lost |= p_v & seen_neg
-        converted |= n_v & seen_pos
-        run_start = np.where(n_v & np.isnan(run_start), d_v, run_start)
-        sustained |= n_v & (d_v - run_start >= need)
-        run_start = np.where(p_v, np.nan, run_start)
-        seen_neg |= n_v
-        seen_pos |= p_v
-    persistent = (pos.sum(-1) >= 2) & ~seen_neg
-    return np.select(
-        [lost, sustained, converted, persistent],
-        [LOST, SUSTAINED, CONVERTED, PERSISTENT],
-        NOT_CLASSIFIABLE,
-    ).astype(np.int8)
+    """Trajectory class codes ``(…, n)`` (indexing `CLASSES`) from visits ``(…, n, V)`` sorted
+    by day; only assessments on or before ``until`` (a landmark day) are used."""
+    return trajectory_codes(
+        day,
+        visit_status(result, sensitivity, threshold),
+        until=until,
+        required_gap=365.0 - tolerance_days,
+    )
 
 
 def ambiguous_patterns(day, result, sensitivity, threshold: float = 1e-5) -> np.ndarray:

@@ -21,6 +21,13 @@ import math
 import numpy as np
 from numba import njit
 
+from mrdtrack.mrd.trajectory_codes import (
+    LOSS_OF_NEGATIVITY,
+    PERSISTENT_POSITIVE,
+    SUSTAINED_NEGATIVE,
+    trajectory_code,
+)
+from mrdtrack.simulate._classify import status_code
 from mrdtrack.survival.batch import two_group_tests
 
 
@@ -164,53 +171,17 @@ def landmark_tests_reference(time, event, group) -> np.ndarray:
 # --- the whole landmark analysis of many trials in one compiled pass -------------------------
 
 
-@njit(cache=True)
-def _classify_one(day, result, sens, until, threshold, need):
-    """IMWG class code of one patient (rules and codes of `mrdtrack.simulate._classify`)."""
-    seen_neg = False
-    seen_pos = False
-    lost = False
-    converted = False
-    sustained = False
-    run_start = np.nan
-    n_pos = 0
-    for v in range(day.size):
-        if day[v] > until:
-            continue
-        neg = result[v] == 1 and sens[v] <= threshold * (1 + 1e-9)
-        pos = result[v] == 2
-        if pos:
-            n_pos += 1
-            if seen_neg:
-                lost = True
-        if neg:
-            if seen_pos:
-                converted = True
-            if np.isnan(run_start):
-                run_start = day[v]
-            if day[v] - run_start >= need:
-                sustained = True
-        if pos:
-            run_start = np.nan
-        seen_neg = seen_neg or neg
-        seen_pos = seen_pos or pos
-    if lost:
-        return 3
-    if sustained:
-        return 1
-    if converted:
-        return 2
-    if n_pos >= 2 and not seen_neg:
-        return 4
-    return 0
-
-
 @njit(cache=True, error_model="numpy")
-def _analyse_rows(
+def analyse_rows(
     r0, r1, vday, vres, vsens, prog, death, last, cutoff, cycles, min_cycles, landmark,
     threshold, need, cls_o, lcls_o, time_o, event_o, per_o, sus_o,
 ):  # fmt: skip
+    """Classes (whole follow-up and landmark), PFS and both landmark comparisons of replicate
+    rows ``r0 .. r1 - 1`` (the kernel of `analyse_landmark`; `mrdtrack.simulate.model`'s
+    fused simulate-and-analyse loop calls it too). Classes by `mrdtrack.mrd.trajectory_codes`
+    on the visits' status codes (`_classify.status_code`)."""
     n = vday.shape[1]
+    status = np.empty(vday.shape[2], dtype=np.int8)
     lt = np.empty(n)
     g_per = np.empty(n, dtype=np.int64)
     g_sus = np.empty(n, dtype=np.int64)
@@ -234,22 +205,22 @@ def _analyse_rows(
             time_o[r, i] = t
             event_o[r, i] = e
             ev[i] = e
-            cls_o[r, i] = _classify_one(
-                vday[r, i], vres[r, i], vsens[r, i], np.inf, threshold, need
-            )
-            lc = _classify_one(vday[r, i], vres[r, i], vsens[r, i], landmark, threshold, need)
+            for v in range(status.size):
+                status[v] = status_code(vres[r, i, v], vsens[r, i, v], threshold)
+            cls_o[r, i] = trajectory_code(vday[r, i], status, np.inf, need, False)
+            lc = trajectory_code(vday[r, i], status, landmark, need, False)
             lcls_o[r, i] = lc
             at_risk = cycles[r, i] >= min_cycles and t > landmark
             lt[i] = t - landmark
             g_per[i] = -1
             g_sus[i] = -1
             if at_risk:
-                if lc == 3:
+                if lc == LOSS_OF_NEGATIVITY:
                     g_per[i] = 1
                     g_sus[i] = 1
-                elif lc == 4:
+                elif lc == PERSISTENT_POSITIVE:
                     g_per[i] = 0
-                elif lc == 1:
+                elif lc == SUSTAINED_NEGATIVE:
                     g_sus[i] = 0
         # only the patients of each comparison enter its sort and its Newton iterations
         m = 0
@@ -268,7 +239,7 @@ def _analyse_rows(
 
 @njit(cache=True)
 def _analyse_many(vday, *args):
-    _analyse_rows(0, vday.shape[0], vday, *args)
+    analyse_rows(0, vday.shape[0], vday, *args)
 
 
 def analyse_landmark(
@@ -277,7 +248,8 @@ def analyse_landmark(
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """Classes, PFS and the landmark comparisons of every replicate of ``tr`` in one pass.
 
-    The same numbers as `_classify.classify` (whole follow-up and ``until=landmark_day``),
+    The same numbers as `_classify.classify` (whole follow-up and ``until=landmark_day``;
+    codes of `mrdtrack.mrd.trajectory_codes.CLASSES`),
     `summaries.pfs_arrays`, `summaries.landmark_groups` and `landmark_tests` (tested), fused in
     one compiled loop over trials and patients.
 

@@ -3,11 +3,15 @@
 `mrdtrack.simulate.model.simulate_trials` is the plain-numpy reference (``engine="reference"``):
 it draws each replicate's uniform block from ``numpy.random.default_rng([seed, i])`` and
 evaluates the model with array operations. This module evaluates the *same* model, patient by
-patient, in one compiled loop (``engine="fast"``). Given the same uniform block both engines give
-the same trials (tested: integer outputs equal, floats to rounding). The fast engine draws its
-uniforms itself from a counter-based generator, so replicate ``i`` still depends only on
-``(seed, i)`` — whatever the batching or the number of workers — but its streams differ from the
-reference engine's: the two engines give different trials with the same distribution.
+patient, in one compiled loop (``engine="fast"``), in the same named stages
+(`mrdtrack.simulate.stages`: one njit function per stage, of the same name as the reference's,
+inlined into the loop; the loop runs without reference counting, ``_nrt=False``, its scratch
+arrays made by the caller, so that passing arrays to the stages costs nothing). Given the same
+uniform block both engines give the same trials (tested: integer outputs equal, floats to
+rounding). The fast engine draws its uniforms itself from a counter-based generator, so
+replicate ``i`` still depends only on ``(seed, i)`` — whatever the batching or the number of
+workers — but its streams differ from the reference engine's: the two engines give different
+trials with the same distribution.
 
 Counter-based streams: uniform number ``j`` of replicate ``i`` is
 ``splitmix64(key(seed, i) + (j + 1)·γ) / 2^64`` (SplitMix64 output function and Weyl increment
@@ -28,8 +32,9 @@ import math
 from collections import namedtuple
 
 import numpy as np
+from numba import njit
 
-from mrdtrack.simulate._kernels import _analyse_rows
+from mrdtrack.simulate._kernels import analyse_rows
 from mrdtrack.simulate.stages import (
     Accrual,
     BaselineMrd,
@@ -39,17 +44,6 @@ from mrdtrack.simulate.stages import (
     Treatment,
 )
 from mrdtrack.simulate.trials import NEGATIVE, NO_SAMPLE, NOT_EVALUABLE, POSITIVE
-
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - numba is a hard dependency; keep the module importable
-
-    def njit(*args, **kwargs):
-        def wrap(f):
-            return f
-
-        return wrap if not args or not callable(args[0]) else args[0]
-
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -189,20 +183,20 @@ FastParams = namedtuple("FastParams", PF_NAMES)
 
 
 @njit(cache=True, inline="always")
-def _patient_uniform(src, r, i, c):
+def _patient_uniform(u_in, src, r, i, c):
     """Patient-level column ``c`` of patient ``i`` of row ``r``: from the given block
     ``u_in[r, i, c]`` or the counter draw ``base + c``. ``src`` is the patient's uniform source
-    ``(use_in, u_in, key, base, vbase, k1)``."""
-    use_in, u_in, key, base, _vbase, _k1 = src
+    ``(use_in, key, base, vbase, k1)``."""
+    use_in, key, base, _vbase, _k1 = src
     if use_in:
         return u_in[r, i, c]
     return _uniform(key, base + np.uint64(c))
 
 
 @njit(cache=True, inline="always")
-def _visit_uniform(src, r, i, c):
+def _visit_uniform(u_in, src, r, i, c):
     """Visit column ``c``: ``u_in[r, i, k1 + c]`` or the counter draw ``vbase + c``."""
-    use_in, u_in, key, _base, vbase, k1 = src
+    use_in, key, _base, vbase, k1 = src
     if use_in:
         return u_in[r, i, k1 + c]
     return _uniform(key, vbase + np.uint64(c))
@@ -212,7 +206,7 @@ def _visit_uniform(src, r, i, c):
 # functions of the same names in `mrdtrack.simulate.model`) --------------------------------
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def accrual(q, u_enrol):
     """Stage ``accrual`` ("accrual, cutoff"): enrolment day, cutoff study day, horizon."""
     enrol = np.floor(u_enrol * q.enrolment_days)
@@ -221,7 +215,7 @@ def accrual(q, u_enrol):
     return Accrual(enrol, cutoff, horizon)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def covariates(q, u_age, u_sex, u_asct, u_risk, u_iss, u_induction, iss_cum, ind_cum):
     """Stage ``covariates`` ("covariates"): age, sex, prior ASCT, high risk, ISS, induction."""
     age = min(max(q.age_mean + q.age_sd * ndtri(u_age), q.age_min), q.age_max)
@@ -236,7 +230,7 @@ def covariates(q, u_age, u_sex, u_asct, u_risk, u_iss, u_induction, iss_cum, ind
     )
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def baseline_mrd(q, asct, risk, u_negative, u_response, rn_cum, rp_cum):
     """Stage ``baseline_mrd`` ("true MRD state at day 0"), and the response given it."""
     logit = (
@@ -248,7 +242,7 @@ def baseline_mrd(q, asct, risk, u_negative, u_response, rn_cum, rp_cum):
     return BaselineMrd(neg0, _count_le(rn_cum if neg0 else rp_cum, u_response))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def mrd_path(q, neg0, risk, u, c_jump, jumps):
     """Stage ``mrd_path`` ("MRD dynamics"): the jump times, written into ``jumps``, from the
     uniforms ``u[c_jump:]``."""
@@ -270,7 +264,7 @@ def mrd_path(q, neg0, risk, u, c_jump, jumps):
         sneg = not sneg
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def progression(q, neg0, risk, age, jumps, u_prog, s0, s1, rt):
     """Stage ``progression`` ("progression"): the day of progression over the MRD segments
     (``s0``, ``s1``, ``rt``: scratch of ``2 (max_transitions + 1)`` segments)."""
@@ -314,7 +308,7 @@ def progression(q, neg0, risk, age, jumps, u_prog, s0, s1, rt):
     return np.inf  # no event in the used segments: empty ones follow
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def follow_up(q, acc, age, t_prog, u_death, u_ltfu, u_early, u_early_day):
     """Stage ``follow_up`` ("death, other causes", "loss to follow-up", the cutoff)."""
     t_death = -math.log1p(-u_death) / (
@@ -335,7 +329,7 @@ def follow_up(q, acc, age, t_prog, u_death, u_ltfu, u_early, u_early_day):
     )
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def treatment(q, acc, f, u_disc):
     """Stage ``treatment`` ("treatment"): end day (-1 ongoing), reason, cycles, duration."""
     if f.early:
@@ -367,8 +361,8 @@ def treatment(q, acc, f, u_disc):
     return Treatment(-1.0 if ongoing else tx_end, reason, cycles, tx_dur)
 
 
-@njit(cache=True, error_model="numpy")
-def assessments(q, neg0, jumps, f, u_day, u_missing, src, r, i, day_o, res_o, sens_o, cf_o):
+@njit(cache=True, error_model="numpy", inline="always")
+def assessments(q, neg0, jumps, f, u_day, u_missing, u_in, src, r, i, day_o, res_o, sens_o, cf_o):
     """Stage ``assessments`` ("MRD assessments") of patient ``i`` of row ``r``, written into
     ``day_o[r, i]``, ``res_o[r, i]``, ``sens_o[r, i]``, ``cf_o[r, i]``; visit draws from
     ``src`` (`_visit_uniform`), made only when needed."""
@@ -377,7 +371,7 @@ def assessments(q, neg0, jumps, f, u_day, u_missing, src, r, i, day_o, res_o, se
     stop = min(f.last_contact_day, f.progression_day - 1 if f.progression_observed else np.inf)
     for v in range(nv):
         if v > 0:
-            wj = _visit_uniform(src, r, i, v)
+            wj = _visit_uniform(u_in, src, r, i, v)
             jit = np.floor(wj * (q.window_before_days + q.window_days + 1)) - q.window_before_days
         else:
             jit = 0.0
@@ -390,16 +384,16 @@ def assessments(q, neg0, jumps, f, u_day, u_missing, src, r, i, day_o, res_o, se
             if v == 0:
                 happens = u_missing >= q.missing
             else:
-                happens = not (_visit_uniform(src, r, i, nv + v) < q.missed)
+                happens = not (_visit_uniform(u_in, src, r, i, nv + v) < q.missed)
         if not happens:
             res_o[r, i, v] = NO_SAMPLE
             continue
         sens = q.lod
         if v > 0:
-            if _visit_uniform(src, r, i, 2 * nv + v) < q.inadequate:
+            if _visit_uniform(u_in, src, r, i, 2 * nv + v) < q.inadequate:
                 res_o[r, i, v] = NOT_EVALUABLE
                 continue
-            if _visit_uniform(src, r, i, 3 * nv + v) < q.low_sensitivity:
+            if _visit_uniform(u_in, src, r, i, 3 * nv + v) < q.low_sensitivity:
                 sens = q.low_lod
         sens_o[r, i, v] = sens
         nj = 0
@@ -409,7 +403,7 @@ def assessments(q, neg0, jumps, f, u_day, u_missing, src, r, i, day_o, res_o, se
         tneg = neg0 if nj % 2 == 0 else not neg0
         res = NEGATIVE
         if not tneg:
-            wc = _visit_uniform(src, r, i, 4 * nv + v)
+            wc = _visit_uniform(u_in, src, r, i, 4 * nv + v)
             cf = min(10.0 ** (q.clonal_log10_mean + q.clonal_log10_sd * ndtri(wc)), 0.5)
             if cf >= sens:
                 res = POSITIVE
@@ -417,46 +411,53 @@ def assessments(q, neg0, jumps, f, u_day, u_missing, src, r, i, day_o, res_o, se
         res_o[r, i, v] = res
 
 
-@njit(cache=True, error_model="numpy")
-def adverse_events(duration, ae_any, ae_g3, ae_g4, src, r, i, c_ae, grade_o, onset_o, rel_o):
+@njit(cache=True, error_model="numpy", inline="always")
+def adverse_events(duration, ae_any, ae_g3, ae_g4, u_in, src, r, i, c_ae, grade_o, onset_o, rel_o):
     """Stage ``adverse_events`` ("adverse events") of patient ``i`` of row ``r``, written into
     ``grade_o[r, i]``, ``onset_o[r, i]``, ``rel_o[r, i]``; the term columns of ``src``
     (`_patient_uniform`) start at ``c_ae`` (four blocks of ``T``)."""
     n_terms = ae_any.size
     span = max(duration - 1, 1.0)
     for m in range(n_terms):
-        ua = _patient_uniform(src, r, i, c_ae + m)
+        ua = _patient_uniform(u_in, src, r, i, c_ae + m)
         g = 0
         if ua < ae_g3[m] or ua < ae_any[m]:
-            ug = _patient_uniform(src, r, i, c_ae + n_terms + m)
+            ug = _patient_uniform(u_in, src, r, i, c_ae + n_terms + m)
             g = (4 if ug < ae_g4[m] else 3) if ua < ae_g3[m] else (1 if ug < 0.5 else 2)
         grade_o[r, i, m] = g
         if g > 0:
-            uo = _patient_uniform(src, r, i, c_ae + 2 * n_terms + m)
+            uo = _patient_uniform(u_in, src, r, i, c_ae + 2 * n_terms + m)
             onset_o[r, i, m] = int(1 + np.floor(uo * span))
-            ur = _patient_uniform(src, r, i, c_ae + 3 * n_terms + m)
+            ur = _patient_uniform(u_in, src, r, i, c_ae + 3 * n_terms + m)
             rel_o[r, i, m] = ur < 0.8
         else:
             onset_o[r, i, m] = 0
             rel_o[r, i, m] = False
 
 
-@njit(cache=True, error_model="numpy")
-def serious_event(q, duration, src, r, i, c_sae):
+@njit(cache=True, error_model="numpy", inline="always")
+def serious_event(q, duration, u_in, src, r, i, c_sae):
     """Stage ``serious_event`` ("adverse events"): columns ``c_sae`` (happens), ``+1`` (term),
     ``+2`` (onset), the last two drawn only for an event."""
-    if not _patient_uniform(src, r, i, c_sae) < q.serious_fraction:
+    if not _patient_uniform(u_in, src, r, i, c_sae) < q.serious_fraction:
         return SeriousEvent(False, 0, 0)
     span = max(duration - 1, 1.0)
-    term = int(np.floor(_patient_uniform(src, r, i, c_sae + 1) * q.n_serious_terms))
-    onset = int(1 + np.floor(_patient_uniform(src, r, i, c_sae + 2) * span))
+    term = int(np.floor(_patient_uniform(u_in, src, r, i, c_sae + 1) * q.n_serious_terms))
+    onset = int(1 + np.floor(_patient_uniform(u_in, src, r, i, c_sae + 2) * span))
     return SeriousEvent(True, term, onset)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True)
+def _work(max_tr):
+    """Scratch of `_simulate_rows`: the up-front uniforms, jumps and the progression segments."""
+    nseg = 2 * (max_tr + 1)
+    return np.empty(max_tr + 15), np.empty(max_tr), np.empty(nseg), np.empty(nseg), np.empty(nseg)
+
+
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _simulate_rows(
     r0, r1, seed, reps, u_in, use_in, q, max_tr, nv, iss_cum, ind_cum, rn_cum, rp_cum,
-    ae_any, ae_g3, ae_g4, k1, kv,
+    ae_any, ae_g3, ae_g4, k1, kv, work,
     enrol_o, cutoff_o, age_o, male_o, asct_o, risk_o, iss_o, ind_o, resp_o, neg0_o,
     prog_o, death_o, lc_o, txend_o, reason_o, cycles_o,
     vday_o, res_o, sens_o, cf_o, grade_o, onset_o, rel_o, sae_o, saet_o, saeon_o,
@@ -469,25 +470,20 @@ def _simulate_rows(
     c_prog = c_jump + max_tr
     c_ae = c_prog + 6
     c_tail = c_ae + 4 * ae_any.size
-    nseg = 2 * (max_tr + 1)
     n = enrol_o.shape[1]
-    u = np.empty(c_ae)
-    jumps = np.empty(max_tr)
-    s0 = np.empty(nseg)
-    s1 = np.empty(nseg)
-    rt = np.empty(nseg)
+    u, jumps, s0, s1, rt = work
     for r in range(r0, r1):
         key = stream_key(seed, np.uint64(reps[r]))
         for i in range(n):
-            src = (use_in, u_in, key, np.uint64(i * k1), _VISIT_OFFSET + np.uint64(i * kv), k1)
+            src = (use_in, key, np.uint64(i * k1), _VISIT_OFFSET + np.uint64(i * kv), k1)
             # the draws every patient needs; adverse-event, serious-event and visit draws are
             # made on demand in their stages (most are not needed)
             for c in range(c_ae):
-                u[c] = _patient_uniform(src, r, i, c)
+                u[c] = _patient_uniform(u_in, src, r, i, c)
             acc = accrual(q, u[0])
-            u_ind = _patient_uniform(src, r, i, c_tail + 3)
+            u_ind = _patient_uniform(u_in, src, r, i, c_tail + 3)
             cov = covariates(q, u[1], u[2], u[3], u[4], u[5], u_ind, iss_cum, ind_cum)
-            u_resp = _patient_uniform(src, r, i, c_tail + 4)
+            u_resp = _patient_uniform(u_in, src, r, i, c_tail + 4)
             base = baseline_mrd(q, cov.prior_transplant, cov.high_risk, u[8], u_resp, rn_cum,
                                 rp_cum)  # fmt: skip
             neg0 = base.negative
@@ -496,10 +492,11 @@ def _simulate_rows(
             f = follow_up(q, acc, cov.age, t_prog, u[c_prog + 1], u[c_prog + 5], u[c_prog + 2],
                           u[c_prog + 3])  # fmt: skip
             tx = treatment(q, acc, f, u[c_prog + 4])
-            assessments(q, neg0, jumps, f, u[6], u[7], src, r, i, vday_o, res_o, sens_o, cf_o)
-            adverse_events(tx.duration, ae_any, ae_g3, ae_g4, src, r, i, c_ae, grade_o, onset_o,
-                           rel_o)  # fmt: skip
-            sae = serious_event(q, tx.duration, src, r, i, c_tail)
+            assessments(q, neg0, jumps, f, u[6], u[7], u_in, src, r, i, vday_o, res_o, sens_o,
+                        cf_o)  # fmt: skip
+            adverse_events(tx.duration, ae_any, ae_g3, ae_g4, u_in, src, r, i, c_ae, grade_o,
+                           onset_o, rel_o)  # fmt: skip
+            sae = serious_event(q, tx.duration, u_in, src, r, i, c_tail)
             enrol_o[r, i] = int(acc.enrol)
             cutoff_o[r, i] = int(acc.cutoff)
             age_o[r, i] = cov.age
@@ -526,7 +523,7 @@ def simulate_kernel(seed, reps, u_in, use_in, q, max_tr, nv, iss_cum, ind_cum, r
                     ae_any, ae_g3, ae_g4, k1, kv, *out):  # fmt: skip
     """All replicate rows on one thread."""
     _simulate_rows(0, reps.size, seed, reps, u_in, use_in, q, max_tr, nv, iss_cum, ind_cum,
-                   rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv, *out)  # fmt: skip
+                   rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv, _work(max_tr), *out)  # fmt: skip
 
 
 @njit(cache=True)
@@ -541,10 +538,12 @@ def simulate_analyse_kernel(
     no per-trial output arrays: the virtual-trial loop of calibration-style sweeps.
     """
     u_in = np.zeros((1, 1, 1))
+    work = _work(max_tr)
     for r in range(reps.size):
         _simulate_rows(0, 1, seed, reps[r : r + 1], u_in, False, q, max_tr, nv, iss_cum,
-                       ind_cum, rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv, *scratch)  # fmt: skip
-        _analyse_rows(
+                       ind_cum, rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv, work,
+                       *scratch)  # fmt: skip
+        analyse_rows(
             0, 1, scratch[16], scratch[17], scratch[18], scratch[10], scratch[11], scratch[12],
             scratch[1], scratch[15], min_cycles, landmark, threshold, need,
             cls_o[r : r + 1], lcls_o[r : r + 1], time_o[r : r + 1], event_o[r : r + 1],

@@ -30,16 +30,18 @@ import dataclasses
 import datetime as _dt
 import hashlib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from scipy.stats import chi2
 
 from mrdtrack.io import read_study, write_adam
 from mrdtrack.simulate import _classify as C
 from mrdtrack.simulate._kernels import landmark_tests
 from mrdtrack.simulate.model import simulate_trials
-from mrdtrack.simulate.params import SimulationParams
+from mrdtrack.simulate.params import SimulationParams, loads_params
 from mrdtrack.simulate.summaries import km_at, km_median, landmark_groups, pfs_arrays
 from mrdtrack.simulate.trials import Trials, trial_tables
 
@@ -100,9 +102,9 @@ def _labels(tr: Trials) -> dict[str, np.ndarray]:
         "baseline_missing": ~base_eval,
         "baseline_negative": neg[0, :, 0],
         "baseline_positive": pos[0, :, 0],
-        "sustained_negative": cls == C.SUSTAINED,
-        "positive_to_negative": cls == C.CONVERTED,
-        "negative_to_positive": cls == C.LOST,
+        "sustained_negative": cls == C.SUSTAINED_NEGATIVE,
+        "positive_to_negative": cls == C.CONVERSION,
+        "negative_to_positive": cls == C.LOSS_OF_NEGATIVITY,
         "on_maintenance_at_cutoff": tr.treatment_end_day[0] < 0,
         "deaths": dead,
         "serious_ae": tr.sae[0] | dead,
@@ -167,8 +169,6 @@ def continuous_figures(tr: Trials) -> dict[str, float]:
     lt, g_per, g_sus = landmark_groups(tr, time, ev, LANDMARK_DAY)
     per = landmark_tests(lt, event, g_per)[0]
     sus = landmark_tests(lt, event, g_sus)[0]
-    from scipy.stats import chi2
-
     return {
         "median_followup_months": float(km_median(time, 1 - event, ev)[0] / 30.4375),
         "pfs_5y": float(km_at(time, event, ev, 5 * 365.25)[0]),
@@ -196,10 +196,6 @@ def _soft_loss(c: dict[str, float]) -> float:
 
 def demo_params() -> SimulationParams:
     """The parameters the shipped demo study was built from (`DEMO_PARAMS`)."""
-    from importlib import resources
-
-    from mrdtrack.simulate.params import loads_params
-
     res = resources.files("mrdtrack.data").joinpath(f"simulation/{DEMO_PARAMS}")
     return loads_params(res.read_text(encoding="utf-8"), source=DEMO_PARAMS)
 

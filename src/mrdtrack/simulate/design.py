@@ -177,7 +177,10 @@ def residual_pool(
     at_risk = t.size - np.arange(t.size)
     surv = np.cumprod(np.where(e == 1, 1 - 1 / at_risk, 1.0))
     base = simulate_trials(params, n_trials, seed, start=10_000_000, engine="fast")
-    nb0 = C.classify(base.visit_day, base.visit_result, base.visit_sensitivity) == C.LOST
+    nb0 = (
+        C.classify(base.visit_day, base.visit_result, base.visit_sensitivity)
+        == C.LOSS_OF_NEGATIVITY
+    )
     return t, surv, float(nb0.mean())
 
 

@@ -41,6 +41,11 @@ The model (rates per year, times in study days; day 0 = start of maintenance)
 - Adverse events: one record per patient and CTCAE term with per-patient probability of any
   grade and of grade >= 3; one serious event in a ``serious_fraction`` of patients; a grade-5
   event for a death.
+
+Both engines evaluate it in the same named stages (`mrdtrack.simulate.stages`): `accrual`,
+`covariates`, `baseline_mrd`, `mrd_path`, `progression`, `follow_up`, `treatment`,
+`assessments`, `adverse_events`, `serious_event` — functions of those names here (numpy) and in
+`mrdtrack.simulate._kernels_model` (numba), equal stage by stage on the same uniforms (tested).
 """
 
 from __future__ import annotations

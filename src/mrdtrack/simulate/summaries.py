@@ -81,9 +81,9 @@ def landmark_groups(tr: Trials, time, evaluable, landmark_day: float, threshold:
     lcls = C.classify(
         tr.visit_day, tr.visit_result, tr.visit_sensitivity, until=landmark_day, threshold=threshold
     )
-    lost = at_risk & (lcls == C.LOST)
-    g_per = np.where(lost, 1, np.where(at_risk & (lcls == C.PERSISTENT), 0, -1))
-    g_sus = np.where(lost, 1, np.where(at_risk & (lcls == C.SUSTAINED), 0, -1))
+    lost = at_risk & (lcls == C.LOSS_OF_NEGATIVITY)
+    g_per = np.where(lost, 1, np.where(at_risk & (lcls == C.PERSISTENT_POSITIVE), 0, -1))
+    g_sus = np.where(lost, 1, np.where(at_risk & (lcls == C.SUSTAINED_NEGATIVE), 0, -1))
     return time - landmark_day, g_per, g_sus
 
 
@@ -115,9 +115,10 @@ def trial_summaries(
         "cohort.on_maintenance_at_cutoff": (tr.treatment_end_day < 0).sum(1).astype(float),
         "mrd_baseline.negative": b_neg.sum(1).astype(float),
         "mrd_baseline.positive": b_pos.sum(1).astype(float),
-        "mrd_classes_whole_followup.sustained_negative": (cls == C.SUSTAINED).sum(1) * 1.0,
-        "mrd_classes_whole_followup.positive_to_negative": (cls == C.CONVERTED).sum(1) * 1.0,
-        "mrd_classes_whole_followup.negative_to_positive": (cls == C.LOST).sum(1) * 1.0,
+        "mrd_classes_whole_followup.sustained_negative": (cls == C.SUSTAINED_NEGATIVE).sum(1) * 1.0,
+        "mrd_classes_whole_followup.positive_to_negative": (cls == C.CONVERSION).sum(1) * 1.0,
+        "mrd_classes_whole_followup.negative_to_positive": (cls == C.LOSS_OF_NEGATIVITY).sum(1)
+        * 1.0,
     }
     bday = np.where(tr.visit_result[..., 0] > 0, tr.visit_day[..., 0].astype(float), np.nan)
     out["cohort.baseline_mrd_median_days_from_start"] = np.nanmedian(bday, axis=1)
@@ -144,7 +145,7 @@ def trial_summaries(
 
     # loss of negativity: how often, and how long before progression it was detected
     n_base_neg = np.maximum(b_neg.sum(1), 1)
-    lost = cls == C.LOST
+    lost = cls == C.LOSS_OF_NEGATIVITY
     out["mrd_classes_whole_followup.negative_to_positive_fraction_of_baseline_negative"] = (
         lost & b_neg
     ).sum(1) / n_base_neg

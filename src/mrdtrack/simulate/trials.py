@@ -93,7 +93,16 @@ TREATMENT_END_REASONS = (
     "lost to follow-up",
     "adverse event or patient decision",
 )
-VISIT_LABELS = ("BASELINE", "YEAR1", "YEAR2", "YEAR3", "YEAR4", "YEAR5", "YEAR6", "YEAR7")
+
+
+def visit_labels(n_visits: int, interval_days: float) -> np.ndarray:
+    """Visit names: ``BASELINE``, then ``YEAR1``… for a yearly schedule (interval 365 or 365.25
+    days), else ``MONTH6``… (months after the baseline sample, days / 30.4375, rounded)."""
+    if 365.0 <= interval_days <= 365.25:
+        later = [f"YEAR{k}" for k in range(1, n_visits)]
+    else:
+        later = [f"MONTH{round(k * interval_days / 30.4375)}" for k in range(1, n_visits)]
+    return np.array(["BASELINE", *later])
 
 
 def _null_if(values: np.ndarray, missing: np.ndarray) -> list:
@@ -105,22 +114,30 @@ def trial_tables(trials: Trials, r: int) -> dict[str, pl.DataFrame]:
 
     Patients are numbered ``"001"…`` in order of enrolment (ties by simulation order).
     """
-    t, p = trials, trials.params
-    order = np.argsort(t.enrol_day[r], kind="stable")
+    order = np.argsort(trials.enrol_day[r], kind="stable")
     n = order.size
     width = max(3, len(str(n)))
     ids = np.array([str(k + 1).zfill(width) for k in range(n)])
-    pid_of = np.empty(n, dtype=object)
-    pid_of[order] = ids
 
-    def g(a):
+    def g(a: np.ndarray) -> np.ndarray:  # replicate row r, patients in enrolment order
         return a[r][order]
 
+    return {
+        "patients": _patients_table(trials, g, ids),
+        "mrd": _mrd_table(trials, g, ids),
+        "outcomes": _outcomes_table(trials, g, ids),
+        "adverse_events": _adverse_events_table(trials, g, ids),
+    }
+
+
+def _patients_table(t: Trials, g, ids: np.ndarray) -> pl.DataFrame:
+    """The patients table (`mrdtrack.schema`); ``g`` picks the replicate row in patient order."""
+    p, n = t.params, ids.size
     # R-ISS without LDH (not simulated): I = ISS I and standard risk, III = ISS III and high
     # risk, II otherwise (Palumbo et al. 2015)
     iss, hr = g(t.iss), g(t.high_risk)
     riss = np.where((iss == 0) & ~hr, 0, np.where((iss == 2) & hr, 2, 1))
-    patients = pl.DataFrame(
+    return pl.DataFrame(
         {
             "patient_id": ids,
             "arm": np.full(n, "lenalidomide maintenance"),
@@ -137,9 +154,14 @@ def trial_tables(trials: Trials, r: int) -> dict[str, pl.DataFrame]:
             "cycles_completed": g(t.cycles_completed),
         }
     )
+
+
+def _outcomes_table(t: Trials, g, ids: np.ndarray) -> pl.DataFrame:
+    """The outcomes table: progression, death, last contact, end of treatment."""
+    p, n = t.params, ids.size
     prog, death, txe = g(t.progression_day), g(t.death_day), g(t.treatment_end_day)
     reason = np.array(TREATMENT_END_REASONS, dtype=object)[g(t.treatment_end_reason)]
-    outcomes = pl.DataFrame(
+    return pl.DataFrame(
         {
             "patient_id": ids,
             "progression_day": pl.Series(_null_if(prog, prog < 0), dtype=pl.Int64),
@@ -156,19 +178,23 @@ def trial_tables(trials: Trials, r: int) -> dict[str, pl.DataFrame]:
         }
     )
 
-    res = t.visit_result[r][order]
+
+def _mrd_table(t: Trials, g, ids: np.ndarray) -> pl.DataFrame:
+    """The mrd table: one row per sample taken (missed visits have none)."""
+    p = t.params
+    res = g(t.visit_result)
     pi, vi = np.nonzero(res != NO_SAMPLE)
     rv = res[pi, vi]
-    cf = t.visit_clonal_fraction[r][order][pi, vi]
-    mrd = pl.DataFrame(
+    cf = g(t.visit_clonal_fraction)[pi, vi]
+    return pl.DataFrame(
         {
             "patient_id": ids[pi],
-            "day": t.visit_day[r][order][pi, vi],
-            "visit": np.array(VISIT_LABELS)[vi],
+            "day": g(t.visit_day)[pi, vi],
+            "visit": visit_labels(res.shape[-1], p.assessment.interval_days)[vi],
             "method": np.full(pi.size, p.assessment.method),
             "specimen": np.full(pi.size, p.assessment.specimen),
             "sensitivity": pl.Series(
-                _null_if(t.visit_sensitivity[r][order][pi, vi], rv == NOT_EVALUABLE),
+                _null_if(g(t.visit_sensitivity)[pi, vi], rv == NOT_EVALUABLE),
                 dtype=pl.Float64,
             ),
             "result": np.array(RESULT_LABELS)[rv],
@@ -177,10 +203,15 @@ def trial_tables(trials: Trials, r: int) -> dict[str, pl.DataFrame]:
         }
     )
 
+
+def _adverse_events_table(t: Trials, g, ids: np.ndarray) -> pl.DataFrame:
+    """The adverse_events table: per-term events, the serious event, a grade-5 event per death."""
+    p = t.params
+    death = g(t.death_day)
     rows: list[pl.DataFrame] = []
     terms = p.safety.terms
     if terms:
-        gr = t.ae_grade[r][order]
+        gr = g(t.ae_grade)
         pa, ta = np.nonzero(gr > 0)
         rows.append(
             pl.DataFrame(
@@ -190,8 +221,8 @@ def trial_tables(trials: Trials, r: int) -> dict[str, pl.DataFrame]:
                     "body_system": np.array([x.body_system for x in terms])[ta],
                     "grade": gr[pa, ta].astype(np.int64),
                     "serious": np.zeros(pa.size, dtype=bool),
-                    "onset_day": t.ae_onset[r][order][pa, ta],
-                    "related": t.ae_related[r][order][pa, ta],
+                    "onset_day": g(t.ae_onset)[pa, ta],
+                    "related": g(t.ae_related)[pa, ta],
                 }
             )
         )
@@ -228,5 +259,4 @@ def trial_tables(trials: Trials, r: int) -> dict[str, pl.DataFrame]:
     ae = ae.with_columns(pl.col("term").alias("decod")).select(
         "patient_id", "term", "decod", "body_system", "grade", "serious", "onset_day", "related"
     )
-    ae = ae.sort(["patient_id", "onset_day", "term"])
-    return {"patients": patients, "mrd": mrd, "outcomes": outcomes, "adverse_events": ae}
+    return ae.sort(["patient_id", "onset_day", "term"])
