@@ -24,8 +24,8 @@ def test_class_counts_match_demo_table(demo):
     cohort, counts = demo
     got = classify_trajectories(cohort).as_dict()
     assert got["sustained_negative"] == counts["sustained_negative"]
-    assert got["conversion"] == counts["positive_to_negative"]
-    assert got["loss_of_negativity"] == counts["negative_to_positive"]
+    assert got["conversion"] == counts["conversion"]
+    assert got["loss_of_negativity"] == counts["loss_of_negativity"]
     assert sum(got.values()) == cohort.n_patients
 
 

@@ -34,8 +34,7 @@ def published():
             "positive": v["baseline_mrd_positive"].value,
         },
         "mrd_classes_whole_followup": {
-            k: v[k].value
-            for k in ("sustained_negative", "positive_to_negative", "negative_to_positive")
+            k: v[k].value for k in ("sustained_negative", "conversion", "loss_of_negativity")
         },
         "landmark_2y": {
             "lost_vs_persistent_p": v["landmark_lost_vs_persistent"].spec["p"],
@@ -78,8 +77,8 @@ def test_published_counts_hold_exactly(sections, published):
     c = sections["trajectories"]["values"]["whole_followup"]
     classes = published["mrd_classes_whole_followup"]
     assert c["sustained_negative"] == classes["sustained_negative"] == 45
-    assert c["conversion"] == classes["positive_to_negative"] == 8
-    assert c["loss_of_negativity"] == classes["negative_to_positive"] == 10
+    assert c["conversion"] == classes["conversion"] == 8
+    assert c["loss_of_negativity"] == classes["loss_of_negativity"] == 10
     s = sections["safety"]["values"]
     assert s["deaths_on_study"] == published["safety"]["on_study_deaths"] == 1
     assert s["deaths_related"] == published["safety"]["deaths_related"] == 0

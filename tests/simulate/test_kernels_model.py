@@ -100,7 +100,7 @@ def test_fast_engine_has_the_reference_distribution():
         "cohort.evaluable_pfs",
         "mrd_baseline.negative",
         "mrd_classes_whole_followup.sustained_negative",
-        "mrd_classes_whole_followup.negative_to_positive",
+        "mrd_classes_whole_followup.loss_of_negativity",
         "cohort.on_maintenance_at_cutoff",
         "pfs.five_year",
         "followup.median_months",

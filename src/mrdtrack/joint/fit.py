@@ -304,7 +304,11 @@ def _polish(obj: _Objective, theta: np.ndarray, n: int):
         except np.linalg.LinAlgError:
             break
         new = theta + step
-        obj.recentre(new)
+        try:
+            obj.recentre(new)
+        except np.linalg.LinAlgError:  # a random-effects posterior not positive definite there
+            obj.recentre(theta)
+            break
         ll_new, score_new = obj(new)
         if not np.isfinite(ll_new) or ll_new < ll - 1e-6 * abs(ll):
             obj.recentre(theta)

@@ -52,10 +52,10 @@ LOG_HR_CLIP = 5.0
 LOG10_P_CLIP = -12.0
 _Z975 = float(norm.ppf(0.975))
 _CLASS_CODE = {
-    "sustained_negative": C.SUSTAINED,
-    "positive_to_negative": C.CONVERTED,
-    "negative_to_positive": C.LOST,
-    "persistent_positive": C.PERSISTENT,
+    "sustained_negative": C.SUSTAINED_NEGATIVE,
+    "conversion": C.CONVERSION,
+    "loss_of_negativity": C.LOSS_OF_NEGATIVITY,
+    "persistent_positive": C.PERSISTENT_POSITIVE,
 }
 
 
@@ -307,7 +307,7 @@ def _loss(st: Study):
     resurgence = pos & before
     detected = resurgence.any(-1)
     day = np.take_along_axis(st.visit_day, np.argmax(resurgence, -1)[..., None], -1)[..., 0]
-    return _classes(st) == C.LOST, detected, np.where(detected, day, np.nan)
+    return _classes(st) == C.LOSS_OF_NEGATIVITY, detected, np.where(detected, day, np.nan)
 
 
 def _row_median(x: np.ndarray) -> np.ndarray:

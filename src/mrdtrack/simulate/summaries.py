@@ -116,9 +116,8 @@ def trial_summaries(
         "mrd_baseline.negative": b_neg.sum(1).astype(float),
         "mrd_baseline.positive": b_pos.sum(1).astype(float),
         "mrd_classes_whole_followup.sustained_negative": (cls == C.SUSTAINED_NEGATIVE).sum(1) * 1.0,
-        "mrd_classes_whole_followup.positive_to_negative": (cls == C.CONVERSION).sum(1) * 1.0,
-        "mrd_classes_whole_followup.negative_to_positive": (cls == C.LOSS_OF_NEGATIVITY).sum(1)
-        * 1.0,
+        "mrd_classes_whole_followup.conversion": (cls == C.CONVERSION).sum(1) * 1.0,
+        "mrd_classes_whole_followup.loss_of_negativity": (cls == C.LOSS_OF_NEGATIVITY).sum(1) * 1.0,
     }
     bday = np.where(tr.visit_result[..., 0] > 0, tr.visit_day[..., 0].astype(float), np.nan)
     out["cohort.baseline_mrd_median_days_from_start"] = np.nanmedian(bday, axis=1)
@@ -146,7 +145,7 @@ def trial_summaries(
     # loss of negativity: how often, and how long before progression it was detected
     n_base_neg = np.maximum(b_neg.sum(1), 1)
     lost = cls == C.LOSS_OF_NEGATIVITY
-    out["mrd_classes_whole_followup.negative_to_positive_fraction_of_baseline_negative"] = (
+    out["mrd_classes_whole_followup.loss_of_negativity_fraction_of_baseline_negative"] = (
         lost & b_neg
     ).sum(1) / n_base_neg
     nb = np.logical_or.accumulate(neg, axis=-1)

@@ -51,8 +51,8 @@ ENDPOINTS = ("pfs",)
 POPULATIONS = ("all", "evaluable")
 CLASSES = (
     "sustained_negative",
-    "positive_to_negative",
-    "negative_to_positive",
+    "conversion",
+    "loss_of_negativity",
     "persistent_positive",
 )
 STATUSES = ("negative", "positive")
