@@ -30,7 +30,7 @@ import polars as pl
 
 from mrdtrack.cohort import Cohort
 from mrdtrack.errors import EstimationError
-from mrdtrack.mrd._days import as_study_day
+from mrdtrack.mrd import as_study_day
 from mrdtrack.predict.evaluate import (
     MEASURES,
     PredictionAccuracy,

@@ -10,8 +10,7 @@ import numpy as np
 import polars as pl
 
 from mrdtrack.cohort import Cohort
-from mrdtrack.mrd import call_status
-from mrdtrack.mrd._days import as_study_day
+from mrdtrack.mrd import as_study_day, call_status
 from mrdtrack.predict.crossval import bootstrap_risk
 from mrdtrack.predict.supermodel import LandmarkSupermodel, current_rows
 from mrdtrack.schema import DAYS_PER_MONTH

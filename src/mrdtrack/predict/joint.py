@@ -33,7 +33,7 @@ from mrdtrack.joint import (
     fit_joint_model,
     joint_data_from_cohort,
 )
-from mrdtrack.mrd._days import as_study_day
+from mrdtrack.mrd import as_study_day
 from mrdtrack.predict.crossval import assign_folds, null_risk_km, score_horizons
 from mrdtrack.predict.evaluate import PredictionAccuracy, compare_models, score_predictions
 from mrdtrack.predict.stack import landmark_stack

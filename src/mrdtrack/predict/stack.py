@@ -19,8 +19,7 @@ import numpy as np
 import polars as pl
 
 from mrdtrack.cohort import Cohort
-from mrdtrack.mrd import call_status
-from mrdtrack.mrd._days import as_study_day
+from mrdtrack.mrd import as_study_day, call_status
 
 #: MRD history features computed at each landmark from evaluable calls on or before it.
 MRD_FEATURES = ("mrd_positive", "mrd_unknown", "lost_negativity")

@@ -41,7 +41,7 @@ import polars as pl
 
 from mrdtrack.cohort import Cohort
 from mrdtrack.errors import EstimationError
-from mrdtrack.mrd._days import as_study_day
+from mrdtrack.mrd import as_study_day
 from mrdtrack.predict.stack import MRD_FEATURES, landmark_stack, mrd_history
 from mrdtrack.survival.cox import breslow_cumhaz
 
