@@ -216,8 +216,8 @@ def test_export_salt_without_pseudonymise_is_an_error(tmp_path):
             ],
             "--workers must be at least 0, got -2",
         ),
-        (["simulate", "calibrate", "-n", "0"], "--replicates must be at least 1, got 0"),
-        (["simulate", "calibrate", "-n", "-5"], "--replicates must be at least 1, got -5"),
+        (["simulate", "calibrate", "-n", "0"], "--replicates must be at least 20, got 0"),
+        (["simulate", "calibrate", "-n", "-5"], "--replicates must be at least 20, got -5"),
         (
             ["simulate", "design", "--scenario", "schedule", "--out", "{tmp}/o"],
             "scenario file not found: schedule (the shipped scenarios",

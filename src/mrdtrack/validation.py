@@ -33,7 +33,6 @@ import polars as pl
 
 from mrdtrack._frames import to_polars
 from mrdtrack.errors import Problem, StudyValidationError
-from mrdtrack.mrd.presets import disease_problems
 from mrdtrack.notation import lab_number_expr, read_notation
 from mrdtrack.schema import EXCLUSIONS_SCHEMA, REQUIRED_TABLES, TABLES, Column, TableSpec
 
@@ -980,6 +979,10 @@ def check_disease(
     disease: Any, options: Mapping[str, Any] | None, source: str, out: Collector
 ) -> tuple[str, dict[str, Any]]:
     """The study's disease (lower case, default "myeloma") and options; problems to ``out``."""
+    # imported here, not at the top: importing mrdtrack.mrd.presets loads the mrd package (its
+    # numba kernels), and reading or validating a study must stay light (`import mrdtrack`)
+    from mrdtrack.mrd.presets import disease_problems
+
     disease = "myeloma" if disease is None else disease
     options = dict(options or {})
     for rule, details in disease_problems(disease, options):

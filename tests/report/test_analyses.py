@@ -61,7 +61,7 @@ def test_simon_makuch_uses_the_time_dependent_rows(sections):
 def test_landmark_series_12_24_36(sections):
     series = sections["landmark"]["values"]["series"]
     assert list(series) == ["12", "24", "36"]
-    assert series["24"]["at_risk"] == sections["landmark"]["values"]["at_risk"] == 74
+    assert series["24"]["at_risk"] == sections["landmark"]["values"]["at_risk"] == 73
     lp = series["24"]["lost_vs_persistent"]
     main = sections["landmark"]["values"]["comparisons"]["lost_vs_persistent"]
     assert lp["cox_ml"]["hazard_ratio"] == pytest.approx(main["cox_ml"]["hazard_ratio"])
