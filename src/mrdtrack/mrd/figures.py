@@ -9,7 +9,7 @@ byte-identical files on reruns (fixed ``svg.hashsalt``, no date metadata).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -18,12 +18,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from mrdtrack.cohort import Cohort
 from mrdtrack.mrd.status import DEFAULT_THRESHOLD
 from mrdtrack.mrd.transitions import STATES, _follow_up, patient_timeline, transitions
 from mrdtrack.schema import DAYS_PER_MONTH
-
-if TYPE_CHECKING:  # annotations only: mrdtrack.cohort imports the mrd presets at load time
-    from mrdtrack.cohort import Cohort
 
 # Okabe-Ito palette (colour-blind safe).
 COLOURS = {

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
 from mrdtrack._frames import to_polars
+from mrdtrack.cohort import Cohort
 from mrdtrack.errors import GuaranteeTimeBiasError
 from mrdtrack.mrd._days import as_study_day
 from mrdtrack.mrd.trajectories import TrajectoryClasses, classify_trajectories
 from mrdtrack.schema import DAYS_PER_MONTH, DAYS_PER_YEAR
-
-if TYPE_CHECKING:  # annotations only: mrdtrack.cohort imports the mrd presets at load time
-    from mrdtrack.cohort import Cohort
 
 _UNITS = {"days": 1.0, "months": DAYS_PER_MONTH, "years": DAYS_PER_YEAR}
 

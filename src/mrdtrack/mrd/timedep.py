@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
 from mrdtrack._frames import to_polars
+from mrdtrack.cohort import Cohort
 from mrdtrack.mrd.landmark import _unit_factor
 from mrdtrack.mrd.presets import Preset, preset_for, with_threshold
 from mrdtrack.mrd.status import (
@@ -18,9 +19,6 @@ from mrdtrack.mrd.status import (
     call_status,
 )
 from mrdtrack.mrd.trajectories import SustainedAfterConversion, prefix_classes
-
-if TYPE_CHECKING:  # annotations only: mrdtrack.cohort imports the mrd presets at load time
-    from mrdtrack.cohort import Cohort
 
 
 @dataclass(frozen=True)

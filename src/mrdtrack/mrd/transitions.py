@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
 from mrdtrack._frames import to_polars
+from mrdtrack.cohort import Cohort
 from mrdtrack.mrd.presets import Preset, preset_for, with_threshold
 from mrdtrack.mrd.status import (
     MRD_SPECIMENS,
@@ -17,9 +18,6 @@ from mrdtrack.mrd.status import (
 )
 from mrdtrack.mrd.trajectories import restrict_assessments
 from mrdtrack.schema import DAYS_PER_YEAR
-
-if TYPE_CHECKING:  # annotations only: mrdtrack.cohort imports the mrd presets at load time
-    from mrdtrack.cohort import Cohort
 
 MRD_STATES = ("negative", "positive", "not_evaluable")
 OTHER_STATES = ("missing", "progressed", "died", "censored")
