@@ -47,31 +47,39 @@ def best(fn, reps):
     return min(out)
 """
 
-WORKLOADS: dict[str, str] = {
-    "km_logrank_1e6_tied": r"""
-from mrdtrack.survival import kaplan_meier, logrank_test
-rng = np.random.default_rng(20261125)
-n = 1_000_000
-g = rng.integers(0, 2, n)
-t = np.ceil(rng.exponential(np.where(g == 1, 700.0, 1000.0)))
-c = np.ceil(rng.uniform(0, 1500, n))
-df = pl.DataFrame({"time": np.minimum(t, c), "event": (t <= c).astype(np.int64), "group": g})
-def run():
-    kaplan_meier(df, "time", "event").median()
-    logrank_test(df, "time", "event", "group").p_value
-""",
-    "km_logrank_1e6_untied": r"""
+KM = r"""
 from mrdtrack.survival import kaplan_meier, logrank_test
 rng = np.random.default_rng(20261125)
 n = 1_000_000
 g = rng.integers(0, 2, n)
 t = rng.exponential(np.where(g == 1, 700.0, 1000.0))
 c = rng.uniform(0, 1500, n)
-df = pl.DataFrame({"time": np.minimum(t, c), "event": (t <= c).astype(np.int64), "group": g})
+if {tied}:  # whole days: the counting path
+    t, c = np.ceil(t), np.ceil(c)
+df = pl.DataFrame({{"time": np.minimum(t, c), "event": (t <= c).astype(np.int64), "group": g}})
 def run():
     kaplan_meier(df, "time", "event").median()
     logrank_test(df, "time", "event", "group").p_value
-""",
+"""
+
+FIRTH = r"""
+from mrdtrack.survival import cox_ph
+rng = np.random.default_rng(1)
+n = {n}
+group = (rng.random(n) < 0.3).astype(float)
+age = rng.normal(0.0, 1.0, n)
+t = rng.exponential(np.exp(-(1.5 * group + 0.3 * age)) * 10.0)
+c = rng.uniform(0.0, 15.0, n)
+df = pl.DataFrame({{"time": np.round(np.minimum(t, c), 3) + 0.001,
+                   "event": (t <= c).astype(np.int64), "group": group, "age": age}})
+def run():
+    cox_ph(df, time="time", event="event", covariates=["group", "age"], ties="breslow",
+           firth=True).conf_int()
+"""
+
+WORKLOADS: dict[str, str] = {
+    "km_logrank_1e6_tied": KM.format(tied=True),
+    "km_logrank_1e6_untied": KM.format(tied=False),
     "batched_20k_trials": r"""
 from mrdtrack.survival.batch import analyse_trials
 rng = np.random.default_rng(7)
@@ -125,34 +133,8 @@ covs = [f"x{j}" for j in range(5)]
 def run():
     cox_ph(df, time="time", event="event", covariates=covs)
 """,
-    "firth_1e4": r"""
-from mrdtrack.survival import cox_ph
-rng = np.random.default_rng(1)
-n = 10_000
-group = (rng.random(n) < 0.3).astype(float)
-age = rng.normal(0.0, 1.0, n)
-t = rng.exponential(np.exp(-(1.5 * group + 0.3 * age)) * 10.0)
-c = rng.uniform(0.0, 15.0, n)
-df = pl.DataFrame({"time": np.round(np.minimum(t, c), 3) + 0.001,
-                   "event": (t <= c).astype(np.int64), "group": group, "age": age})
-def run():
-    cox_ph(df, time="time", event="event", covariates=["group", "age"], ties="breslow",
-           firth=True).conf_int()
-""",
-    "firth_1e5": r"""
-from mrdtrack.survival import cox_ph
-rng = np.random.default_rng(1)
-n = 100_000
-group = (rng.random(n) < 0.3).astype(float)
-age = rng.normal(0.0, 1.0, n)
-t = rng.exponential(np.exp(-(1.5 * group + 0.3 * age)) * 10.0)
-c = rng.uniform(0.0, 15.0, n)
-df = pl.DataFrame({"time": np.round(np.minimum(t, c), 3) + 0.001,
-                   "event": (t <= c).astype(np.int64), "group": group, "age": age})
-def run():
-    cox_ph(df, time="time", event="event", covariates=["group", "age"], ties="breslow",
-           firth=True).conf_int()
-""",
+    "firth_1e4": FIRTH.format(n=10_000),
+    "firth_1e5": FIRTH.format(n=100_000),
     "msm_mrd_1e4": r"""
 sys.path.insert(0, ROOT + "/tests/reference/multistate")
 from simulate_mrd import simulate_mrd_panel
