@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from typer.testing import CliRunner
@@ -69,7 +70,13 @@ def test_evaluate_on_the_demo_has_no_spurious_auc_below_half():
     assert res.exit_code == 0, res.output
     acc = json.loads(res.output)["accuracy"]
     assert len(acc) == 15
+    # at the 36-month landmark no demo patient is followed event-free to the horizon: no AUC
+    none = [r for r in acc if r["n_controls"] == 0]
+    assert {r["landmark"] for r in none} == {1095}
+    assert all(math.isnan(r["auc"]) for r in none)
     for r in acc:
+        if r["n_controls"] == 0:
+            continue
         if r["model"] == "baseline":
             assert r["auc"] == pytest.approx(0.5, abs=1e-12)
         assert r["auc_upper"] >= 0.5

@@ -19,7 +19,11 @@ def _flow(cohort):
 def test_demo_flow_reasons_from_the_data_and_children_add_up():
     f = _flow(load_study(None))
     assert (f["enrolled"], f["evaluable"], f["not_evaluable"]) == (108, 100, 8)
-    assert f["not_evaluable_reasons"] == {"withdrawal before cycle 5": 7, "lost to follow-up": 1}
+    assert f["not_evaluable_reasons"] == {
+        "withdrawal before cycle 5": 2,
+        "lost to follow-up": 2,
+        "progression": 4,
+    }
     assert f["evaluable"] + f["not_evaluable"] == f["enrolled"]
     assert f["evaluable_on"] + f["evaluable_off"] == f["evaluable"]
     assert sum(f["evaluable_off_reasons"].values()) == f["evaluable_off"]

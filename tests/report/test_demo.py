@@ -1,16 +1,18 @@
-"""The report on the embedded demo study reproduces the founding study's published figures.
+"""The report on the embedded demo study: published counts exactly, everything else computed.
 
-Counts hold exactly (the demo is built so that they do: docs/methods/simulate.md, section 3);
-continuous figures lie within the tolerances below — much narrower than the single-trial 95%
-intervals of the simulator's calibration (e.g. 5-year PFS [0.55, 0.86]), so they check that
-the report computes the figures the paper defines (population, time scale, landmark), not the
-simulator.
+Counts hold exactly (the demo is selected on them: docs/methods/simulate.md, section 3). Median
+follow-up, PFS and the landmark comparisons are NOT selected on (issue 19): they are what the
+simulation model gave, so they are checked against an independent computation on the same
+patients — R ``survival`` on the shipped CSV files (tests/reference/demo/demo_reference.R,
+output demo_reference.csv) — not against the paper.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import polars as pl
 import pytest
 
 from mrdtrack.simulate.targets import load_study_targets
@@ -84,48 +86,61 @@ def test_published_counts_hold_exactly(sections, published):
     assert s["deaths_related"] == published["safety"]["deaths_related"] == 0
 
 
-def test_continuous_figures_within_tolerance(sections, published):
+@pytest.fixture(scope="module")
+def r_ref():
+    f = Path(__file__).parents[1] / "reference" / "demo" / "demo_reference.csv"
+    return dict(pl.read_csv(f).iter_rows())
+
+
+def test_model_figures_match_r(sections, r_ref):
     fu = sections["followup"]["values"]
-    assert fu["median"] == pytest.approx(published["followup"]["median_months"], abs=2.0)
+    assert fu["median"] == pytest.approx(r_ref["median_followup_months"], rel=1e-9)
     pfs = sections["pfs"]["values"]
     assert pfs["median"]["estimate"] is None  # not reached, as published
+    assert pfs["events"] == r_ref["events"] and pfs["n"] == r_ref["evaluable"]
+    assert pfs["at"]["36"]["surv"] == pytest.approx(r_ref["pfs_36m"], rel=1e-12)
     five = pfs["at"]["60"]
     if five.get("beyond_follow_up"):
         five = pfs["last_follow_up"]
-    assert five["surv"] == pytest.approx(published["pfs"]["five_year"], abs=0.08)
+    assert five["surv"] == pytest.approx(r_ref["pfs_5y"], rel=1e-12)
+    assert pfs["quartiles"]["q25"]["estimate"] == pytest.approx(r_ref["pfs_q25_months"], rel=1e-9)
+
+
+def test_safety_fractions_are_the_selected_counts(sections, published):
     s = sections["safety"]["values"]
-    assert s["serious_ae_fraction"] == pytest.approx(
-        published["safety"]["serious_ae_fraction"], abs=0.03
-    )
+    assert s["serious_ae_fraction"] == 19 / 108
+    assert round(s["serious_ae_fraction"], 2) == published["safety"]["serious_ae_fraction"]
     by_term = s["by_term"]
     for term, key in (
         ("Lymphocyte count decreased", "grade3plus_lymphocyte_count_decreased"),
         ("Neutrophil count decreased", "grade3plus_neutrophil_count_decreased"),
     ):
-        assert by_term[term]["grade3plus_fraction"] == pytest.approx(
-            published["safety"][key], abs=0.05
-        )
+        assert by_term[term]["grade3plus_fraction"] == 48 / 108
+        assert round(by_term[term]["grade3plus_fraction"], 2) == published["safety"][key]
 
 
-def test_landmark_comparisons_as_published(sections, published):
+def test_landmark_comparisons_are_computed_and_match_r(sections, r_ref):
+    # not selected on: the demo's landmark comparisons are the model's (2 events among
+    # sustained negatives, so the HR is finite; the paper had none), and equal R's
     lm = sections["landmark"]["values"]
     assert lm["landmark_day"] == 730
-    lost_sus = lm["comparisons"]["lost_vs_sustained"]
-    # "HR infinite": no events in the sustained-negativity group after the landmark
-    assert lost_sus["counts"]["sustained_negative"]["events"] == 0
-    assert lost_sus["cox_ml"]["monotone"] is True
-    assert lost_sus["cox_ml"]["hazard_ratio"] == "inf"
-    assert lost_sus["cox_ml"]["display"] == "∞ (no events in reference)"
-    assert lost_sus["logrank"]["p"] < published["landmark_2y"]["lost_vs_sustained_p_max"]
-    firth = lost_sus["cox_firth"]
-    assert 1 < firth["hazard_ratio"] < float("inf")
-    assert firth["lower"] > 1 and firth["tests"]["likelihood_ratio"]["p"] < 0.05
-    lost_per = lm["comparisons"]["lost_vs_persistent"]
-    assert lost_per["cox_ml"]["monotone"] is False
-    assert 2.0 < lost_per["cox_ml"]["hazard_ratio"] < 15.0
-    assert lost_per["logrank"]["p"] == pytest.approx(
-        published["landmark_2y"]["lost_vs_persistent_p"], abs=0.01
-    )
+    assert lm["at_risk"] == r_ref["landmark_at_risk"]
+    for key, ref in (
+        ("lost_vs_sustained", "sustained_negative"),
+        ("lost_vs_persistent", "persistent_positive"),
+    ):
+        c = lm["comparisons"][key]
+        counts = c["counts"]
+        assert counts["loss_of_negativity"]["n"] == r_ref[f"{key}_n_lost"]
+        assert counts["loss_of_negativity"]["events"] == r_ref[f"{key}_events_lost"]
+        assert counts[ref]["n"] == r_ref[f"{key}_n_ref"]
+        assert counts[ref]["events"] == r_ref[f"{key}_events_ref"]
+        cox = c["cox_ml"]
+        assert cox["hazard_ratio"] == pytest.approx(r_ref[f"{key}_hr"], rel=1e-6)
+        assert cox["lower"] == pytest.approx(r_ref[f"{key}_lower"], rel=1e-6)
+        assert cox["upper"] == pytest.approx(r_ref[f"{key}_upper"], rel=1e-6)
+        assert c["logrank"]["p"] == pytest.approx(r_ref[f"{key}_logrank_p"], rel=1e-6)
+    assert lm["comparisons"]["lost_vs_sustained"]["cox_ml"]["monotone"] is False
 
 
 def test_dynamic_prediction_section(sections):
@@ -144,8 +159,12 @@ def test_dynamic_prediction_section(sections):
     # no bare internal term names, and a verdict in words
     assert all(lo < r < hi for lo, r, hi in zip(wl["lower"], wl["risks"], wl["upper"], strict=True))
     assert not wl["degenerate"]
-    assert all(abs(r["auc"] - 0.5) < 1e-12 for r in v["accuracy"] if r["model"] == "baseline")
-    assert all(r["auc_lower"] <= r["auc"] <= r["auc_upper"] for r in v["accuracy"])
+    # no AUC where no control is followed event-free to the horizon (the 36-month landmark)
+    acc = [r for r in v["accuracy"] if r["auc"] is not None]
+    assert all(r["n_controls"] == 0 for r in v["accuracy"] if r["auc"] is None)
+    assert len(acc) >= 3 * 6
+    assert all(abs(r["auc"] - 0.5) < 1e-12 for r in acc if r["model"] == "baseline")
+    assert all(r["auc_lower"] <= r["auc"] <= r["auc_upper"] for r in acc)
     labels = pred["tables"]["prediction_coefficients"]["rows"]
     assert not any(r["label"] in ("lm1", "lm2") for r in labels)
     assert isinstance(v["mrd_improves_prediction"], bool)
@@ -157,5 +176,5 @@ def test_baseline_mrd_comparison_states_its_guarantee_time(sections):
     # day 0; the report gives the window and the events inside it instead of claiming no bias
     t = sections["pfs"]["values"]["by_baseline_mrd"]["baseline_sample_timing"]
     assert (t["min_day"], t["max_day"]) == (0, 28)
-    assert t["median_day"] == 14.5
+    assert t["median_day"] == 13.0  # median of the 103 evaluable baseline days in mrd.csv
     assert t["events_before"] == 0

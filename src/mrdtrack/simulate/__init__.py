@@ -11,7 +11,8 @@ Public names (imported lazily, so ``import mrdtrack`` stays light):
 - `load_study_targets`, `StudyTargets` — a study's published figures with their roles (schema /2);
 - `calibrate`, `Posterior` — Bayesian synthetic likelihood calibration (a distribution);
 - `goodness_of_fit`, `CheckResult` — the check that can reject a model;
-- `build_demo`, `write_demo`, `DEMO_SEED`, `demo_params` — the embedded demo study;
+- `build_demo`, `write_demo`, `DEMO_SEED`, `demo_params`, `pfs_band_check` — the embedded demo
+  study (selected on counts only) and the check that its PFS is a plausible model draw;
 - `load_scenario`, `run_design`, `run_sweep` — design studies and resumable sweeps.
 """
 
@@ -41,6 +42,7 @@ _NAMES = {
     "write_demo": "demo",
     "DEMO_SEED": "demo",
     "demo_params": "demo",
+    "pfs_band_check": "demo",
     "load_scenario": "design",
     "run_design": "design",
     "DesignResult": "design",

@@ -58,13 +58,13 @@ def demo(
     params: ParamsOpt = None,
     adam: Annotated[bool, typer.Option(help="Also write ADaM .xpt files.")] = True,
 ) -> None:
-    """Build the demo study (108 patients; the founding study's counts hold exactly)."""
+    """Build the demo study (108 simulated patients, selected on the published counts only)."""
     from mrdtrack.simulate.demo import DEMO_SEED, write_demo
     from mrdtrack.simulate.params import load_params
 
     chk.check_out_dir(out, "--out")
     chk.check_int(seed, "--seed", 0)
-    # None: the demo's frozen parameters
+    # None: the demo's frozen parameters (DEMO_PARAMS, the BSL calibration 2-bsl)
     p = None if params is None else _load(load_params, params, "--params")
     d = write_demo(out, DEMO_SEED if seed is None else seed, p, adam=adam)
     typer.echo(d.summary())

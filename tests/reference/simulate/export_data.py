@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from mrdtrack.simulate.demo import demo_params
+from mrdtrack.simulate.calibrate import load_params_resource
 from mrdtrack.simulate.model import simulate_trials
 from mrdtrack.simulate.summaries import landmark_groups, pfs_arrays
 
 warnings.simplefilter("ignore")
 # version 1 of the founding parameters (frozen), so that a rerun rewrites the same CSV
-tr = simulate_trials(demo_params(), 30, seed=7)
+tr = simulate_trials(load_params_resource("founding_study_v1.toml"), 30, seed=7)
 time, event = pfs_arrays(tr)
 ev = tr.cycles_completed >= 4
 lt, g_per, g_sus = landmark_groups(tr, time, ev, 730.0)
