@@ -189,6 +189,7 @@ def analysis_work(n, n_visits):
         np.empty(n, dtype=np.int64),
         np.empty(n),
         np.empty(n, dtype=np.int64),
+        np.empty(n, dtype=np.int64),
     )
 
 
@@ -201,11 +202,11 @@ def analyse_rows(
     rows ``r0 .. r1 - 1`` (the kernel of `analyse_landmark`; `mrdtrack.simulate.model`'s
     fused simulate-and-analyse loop calls it too), with the scratch ``work``
     (`analysis_work`). Classes by `mrdtrack.mrd.trajectory_codes` on the visits' status codes
-    (`_classify.status_code`). The patients of either comparison are sorted by time once;
-    each comparison takes its own in that order (the same rows in the same order as sorting
-    each comparison alone: the sort is stable)."""
+    (`_classify.status_code`). The patients of either comparison are sorted by time once
+    (whole days: packed integer keys ``day * n + position``, a stable order without an index
+    sort); each comparison takes its own in that order (the rows of sorting each alone)."""
     n = vday.shape[1]
-    status, lt, code, tb, cb = work
+    status, lt, code, tb, cb, key = work
     for r in range(r0, r1):
         m = 0  # patients at risk at the landmark in a class of either comparison
         for i in range(n):
@@ -230,8 +231,12 @@ def analyse_rows(
             if cycles[r, i] >= min_cycles and t > landmark and lc in COMPARED:
                 lt[m] = t - landmark
                 code[m] = 2 * lc + e
+                key[m] = np.int64(t) * n + m  # t: whole days (from integer arrays)
                 m += 1
-        order = np.argsort(lt[:m], kind="mergesort")
+        order = key[:m]
+        order.sort()
+        for j in range(m):
+            order[j] = order[j] % n
         _compare(lt, code, order, PERSISTENT_POSITIVE, tb, cb, per_o[r])
         _compare(lt, code, order, SUSTAINED_NEGATIVE, tb, cb, sus_o[r])
 
