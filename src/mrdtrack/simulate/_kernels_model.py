@@ -294,9 +294,12 @@ def mrd_path(q, neg0, risk, u, c_jump, jumps, horizon=np.inf):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def progression(q, neg0, risk, age, jumps, u_prog, s0, s1, rt):
+def progression(q, neg0, risk, age, jumps, u_prog, s0, s1, rt, horizon=np.inf):
     """Stage ``progression`` ("progression"): the day of progression over the MRD segments
-    (``s0``, ``s1``, ``rt``: scratch of ``2 (max_transitions + 1)`` segments)."""
+    (``s0``, ``s1``, ``rt``: scratch of ``2 (max_transitions + 1)`` segments). ``inf`` without
+    its logarithm when the uniform alone puts it after ``horizon`` (`TRIALS`): the unit
+    exponential ``-log(1 - u)`` is at least ``u``, so ``u`` above the hazard accumulated by
+    ``horizon`` (with a margin) means no progression by then."""
     max_tr = jumps.size
     nseg = 2 * (max_tr + 1)
     mult = math.exp(q.high_risk_log_hr * (1.0 if risk else 0.0)
@@ -319,6 +322,13 @@ def progression(q, neg0, risk, age, jumps, u_prog, s0, s1, rt):
         start = end
         sneg = not sneg
         ever = ever or sneg
+    if horizon < np.inf:
+        by_horizon = 0.0
+        for m in range(used):
+            if s0[m] < horizon and s1[m] > s0[m] and rt[m] > 0:
+                by_horizon += rt[m] * (min(s1[m], horizon) - s0[m])
+        if u_prog > by_horizon * (1.0 + _U_MARGIN) + _U_MARGIN:
+            return np.inf
     e_prog = -math.log1p(-u_prog)
     cum = 0.0
     for m in range(used):
@@ -545,7 +555,8 @@ def _simulate_rows(
                                 rp_cum)  # fmt: skip
             neg0 = base.negative
             mrd_path(q, neg0, cov.high_risk, u, c_jump, jumps, acc.horizon + 1.0)
-            t_prog = progression(q, neg0, cov.high_risk, cov.age, jumps, u[c_prog], s0, s1, rt)
+            t_prog = progression(q, neg0, cov.high_risk, cov.age, jumps, u[c_prog], s0, s1, rt,
+                                 acc.horizon + 1.0)  # fmt: skip
             f = follow_up(q, acc, cov.age, t_prog, u[c_prog + 1], u[c_prog + 5], u[c_prog + 2],
                           u[c_prog + 3], lazy)  # fmt: skip
             tx = treatment(q, acc, f, u[c_prog + 4], lazy)
