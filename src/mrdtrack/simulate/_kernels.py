@@ -27,6 +27,9 @@ from mrdtrack.mrd.trajectory_codes import (
     SUSTAINED_NEGATIVE,
     trajectory_code,
 )
+from mrdtrack.mrd.trajectory_codes import (
+    NOT_EVALUABLE as NOT_EVALUABLE_CALL,
+)
 from mrdtrack.simulate._classify import status_code
 from mrdtrack.survival.batch import two_group_tests
 
@@ -223,10 +226,15 @@ def analyse_rows(
                 e = 0
             time_o[r, i] = t
             event_o[r, i] = e
+            last_call = -np.inf  # day of the last evaluable call
             for v in range(status.size):
                 status[v] = status_code(vres[r, i, v], vsens[r, i, v], threshold)
-            cls_o[r, i] = trajectory_code(vday[r, i], status, np.inf, need, False)
-            lc = trajectory_code(vday[r, i], status, landmark, need, False)
+                if status[v] != NOT_EVALUABLE_CALL:
+                    last_call = vday[r, i, v]
+            lc = trajectory_code(vday[r, i], status, np.inf, need, False)
+            cls_o[r, i] = lc
+            if last_call > landmark:  # else the landmark sees every call: the same class
+                lc = trajectory_code(vday[r, i], status, landmark, need, False)
             lcls_o[r, i] = lc
             if cycles[r, i] >= min_cycles and t > landmark and lc in COMPARED:
                 lt[m] = t - landmark
