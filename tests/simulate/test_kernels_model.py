@@ -248,3 +248,22 @@ def test_virtual_trials_same_for_any_number_of_workers():
         np.testing.assert_array_equal(part[k], x[297:304], err_msg=k)
     with pytest.raises(ValueError, match="workers"):
         virtual_trials(P, 2, 5, workers=-1)
+
+
+def test_horizon_cuts_the_mrd_path_and_progression():
+    """The laziness is not vacuous: past the horizon, jumps and progression are left out (inf)
+    where the exact stages give finite times, which the equality tests above then cover."""
+    q = _fast_q(BUSY)
+    u = np.full(4, 0.5)
+    exact, lazy = np.empty(4), np.empty(4)
+    K.mrd_path(q, True, False, u, 0, exact)
+    K.mrd_path(q, True, False, u, 0, lazy, exact[0])
+    # the first jump later than the horizon is drawn (a segment ends there), none after it
+    assert np.isfinite(exact).all() and exact[1] > exact[0]
+    np.testing.assert_array_equal(lazy, [exact[0], exact[1], np.inf, np.inf])
+    s0, s1, rt = (np.empty(10) for _ in range(3))
+    t = K.progression(q, True, False, 70.0, exact, 0.5, s0, s1, rt)
+    assert 100.0 < t < np.inf
+    # by day 100 the hazard is far below 0.5 <= -log(1 - 0.5): no progression by then
+    assert K.progression(q, True, False, 70.0, exact, 0.5, s0, s1, rt, 100.0) == np.inf
+    assert K.progression(q, True, False, 70.0, exact, 0.5, s0, s1, rt, t + 1.0) == t

@@ -198,12 +198,12 @@ PF_NAMES = (
 FastParams = namedtuple("FastParams", (*PF_NAMES, "age_cuts", "age_values"))
 
 # Laziness of the stages (``lazy``): EXACT computes every quantity; TRIALS leaves out what no
-# output of `Trials` can show (a death or an MRD jump later than the patient's follow-up
-# horizon); ANALYSIS also what the landmark analysis never reads (loss to follow-up and
-# discontinuation after the horizon, clonal fractions, the serious event). A quantity left out
-# is ``inf`` ("after the horizon"); whether it is left out is decided from its uniform against
-# a cut point with a margin (`model._fast_inputs`), so every output that is kept is the same,
-# bit for bit, as with EXACT (tested).
+# output of `Trials` can show (a death, an MRD jump or a progression later than a day after
+# the patient's follow-up horizon); ANALYSIS also what the landmark analysis never reads (loss
+# to follow-up and discontinuation after the horizon, clonal fractions, the serious event). A
+# quantity left out is ``inf`` ("after the horizon"); whether it is left out is decided from
+# its uniform against a cut point with a margin (`model._fast_inputs`), so every output that
+# is kept is the same, bit for bit, as with EXACT (tested).
 EXACT, TRIALS, ANALYSIS = 0, 1, 2
 _U_MARGIN = 1e-9  # uniforms this close to a cut point are decided by the exact computation
 
@@ -418,7 +418,7 @@ def assessments(q, neg0, jumps, f, u_day, u_missing, u_in, src, r, i, day_o, res
     """Stage ``assessments`` ("MRD assessments") of patient ``i`` of row ``r``, written into
     ``day_o[r, i]``, ``res_o[r, i]``, ``sens_o[r, i]``, ``cf_o[r, i]``; visit draws from
     ``src`` (`_visit_uniform`), made only when needed. Whether a true positive is detected is
-    read from its uniform's cut point (`_detected`); its clonal fraction is computed when it
+    read from its uniform's cut points (`_clonal_fraction`); its clonal fraction is computed when it
     is reported (not with `ANALYSIS`)."""
     nv = day_o.shape[2]
     bday = q.day_min + np.floor(u_day * (q.day_max - q.day_min + 1))
@@ -554,9 +554,11 @@ def _simulate_rows(
             base = baseline_mrd(q, cov.prior_transplant, cov.high_risk, u[8], u_resp, rn_cum,
                                 rp_cum)  # fmt: skip
             neg0 = base.negative
-            mrd_path(q, neg0, cov.high_risk, u, c_jump, jumps, acc.horizon + 1.0)
+            # past a day after the horizon, nothing observed depends on jumps or progression
+            horizon = acc.horizon + 1.0 if lazy >= TRIALS else np.inf
+            mrd_path(q, neg0, cov.high_risk, u, c_jump, jumps, horizon)
             t_prog = progression(q, neg0, cov.high_risk, cov.age, jumps, u[c_prog], s0, s1, rt,
-                                 acc.horizon + 1.0)  # fmt: skip
+                                 horizon)  # fmt: skip
             f = follow_up(q, acc, cov.age, t_prog, u[c_prog + 1], u[c_prog + 5], u[c_prog + 2],
                           u[c_prog + 3], lazy)  # fmt: skip
             tx = treatment(q, acc, f, u[c_prog + 4], lazy)
