@@ -27,6 +27,9 @@ from mrdtrack.mrd.trajectory_codes import (
     SUSTAINED_NEGATIVE,
     trajectory_code,
 )
+from mrdtrack.mrd.trajectory_codes import (
+    NOT_EVALUABLE as NOT_EVALUABLE_CALL,
+)
 from mrdtrack.simulate._classify import status_code
 from mrdtrack.survival.batch import two_group_tests
 
@@ -43,7 +46,12 @@ def _one(time, event, group, out):
             tb[m] = time[i]
             cb[m] = 2 * group[i] + (1 if event[i] > 0 else 0)
             m += 1
-    res = two_group_tests(tb, cb, m, True)
+    _fill(two_group_tests(tb, cb, m, True), out)
+
+
+@njit(cache=True, error_model="numpy")
+def _fill(res, out):
+    """`FIELDS` of one comparison from `two_group_tests`'s result."""
     out[0] = res.n_0
     out[1] = res.n_1
     out[2] = res.n_event_0
@@ -171,25 +179,39 @@ def landmark_tests_reference(time, event, group) -> np.ndarray:
 # --- the whole landmark analysis of many trials in one compiled pass -------------------------
 
 
+# the landmark classes that enter a comparison (loss of negativity vs either reference)
+COMPARED = (LOSS_OF_NEGATIVITY, PERSISTENT_POSITIVE, SUSTAINED_NEGATIVE)
+
+
+@njit(cache=True)
+def analysis_work(n, n_visits):
+    """Scratch of `analyse_rows` for trials of ``n`` patients (reused from trial to trial)."""
+    return (
+        np.empty(n_visits, dtype=np.int8),
+        np.empty(n),
+        np.empty(n, dtype=np.int64),
+        np.empty(n),
+        np.empty(n, dtype=np.int64),
+        np.empty(n, dtype=np.int64),
+    )
+
+
 @njit(cache=True, error_model="numpy")
 def analyse_rows(
     r0, r1, vday, vres, vsens, prog, death, last, cutoff, cycles, min_cycles, landmark,
-    threshold, need, cls_o, lcls_o, time_o, event_o, per_o, sus_o,
+    threshold, need, work, cls_o, lcls_o, time_o, event_o, per_o, sus_o,
 ):  # fmt: skip
     """Classes (whole follow-up and landmark), PFS and both landmark comparisons of replicate
     rows ``r0 .. r1 - 1`` (the kernel of `analyse_landmark`; `mrdtrack.simulate.model`'s
-    fused simulate-and-analyse loop calls it too). Classes by `mrdtrack.mrd.trajectory_codes`
-    on the visits' status codes (`_classify.status_code`)."""
+    fused simulate-and-analyse loop calls it too), with the scratch ``work``
+    (`analysis_work`). Classes by `mrdtrack.mrd.trajectory_codes` on the visits' status codes
+    (`_classify.status_code`). The patients of either comparison are sorted by time once
+    (whole days: packed integer keys ``day * n + position``, a stable order without an index
+    sort); each comparison takes its own in that order (the rows of sorting each alone)."""
     n = vday.shape[1]
-    status = np.empty(vday.shape[2], dtype=np.int8)
-    lt = np.empty(n)
-    g_per = np.empty(n, dtype=np.int64)
-    g_sus = np.empty(n, dtype=np.int64)
-    ev = np.empty(n, dtype=np.int64)
-    ct = np.empty(n)
-    ce = np.empty(n, dtype=np.int64)
-    cg = np.empty(n, dtype=np.int64)
+    status, lt, code, tb, cb, key = work
     for r in range(r0, r1):
+        m = 0  # patients at risk at the landmark in a class of either comparison
         for i in range(n):
             first = np.inf
             if prog[r, i] >= 0:
@@ -204,42 +226,46 @@ def analyse_rows(
                 e = 0
             time_o[r, i] = t
             event_o[r, i] = e
-            ev[i] = e
+            last_call = -np.inf  # day of the last evaluable call
             for v in range(status.size):
                 status[v] = status_code(vres[r, i, v], vsens[r, i, v], threshold)
-            cls_o[r, i] = trajectory_code(vday[r, i], status, np.inf, need, False)
-            lc = trajectory_code(vday[r, i], status, landmark, need, False)
+                if status[v] != NOT_EVALUABLE_CALL:
+                    last_call = vday[r, i, v]
+            lc = trajectory_code(vday[r, i], status, np.inf, need, False)
+            cls_o[r, i] = lc
+            if last_call > landmark:  # else the landmark sees every call: the same class
+                lc = trajectory_code(vday[r, i], status, landmark, need, False)
             lcls_o[r, i] = lc
-            at_risk = cycles[r, i] >= min_cycles and t > landmark
-            lt[i] = t - landmark
-            g_per[i] = -1
-            g_sus[i] = -1
-            if at_risk:
-                if lc == LOSS_OF_NEGATIVITY:
-                    g_per[i] = 1
-                    g_sus[i] = 1
-                elif lc == PERSISTENT_POSITIVE:
-                    g_per[i] = 0
-                elif lc == SUSTAINED_NEGATIVE:
-                    g_sus[i] = 0
-        # only the patients of each comparison enter its sort and its Newton iterations
-        m = 0
-        for i in range(n):
-            if g_per[i] >= 0:
-                ct[m], ce[m], cg[m] = lt[i], ev[i], g_per[i]
+            if cycles[r, i] >= min_cycles and t > landmark and lc in COMPARED:
+                lt[m] = t - landmark
+                code[m] = 2 * lc + e
+                key[m] = np.int64(t) * n + m  # t: whole days (from integer arrays)
                 m += 1
-        _one(ct[:m], ce[:m], cg[:m], per_o[r])
-        m = 0
-        for i in range(n):
-            if g_sus[i] >= 0:
-                ct[m], ce[m], cg[m] = lt[i], ev[i], g_sus[i]
-                m += 1
-        _one(ct[:m], ce[:m], cg[:m], sus_o[r])
+        order = key[:m]
+        order.sort()
+        for j in range(m):
+            order[j] = order[j] % n
+        _compare(lt, code, order, PERSISTENT_POSITIVE, tb, cb, per_o[r])
+        _compare(lt, code, order, SUSTAINED_NEGATIVE, tb, cb, sus_o[r])
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _compare(lt, code, order, reference, tb, cb, out):
+    """Loss of negativity (group 1) vs the ``reference`` class (group 0), rows in ``order``."""
+    k = 0
+    for i in order:
+        c = code[i] >> 1
+        if c in (LOSS_OF_NEGATIVITY, reference):
+            tb[k] = lt[i]
+            cb[k] = (2 if c == LOSS_OF_NEGATIVITY else 0) + (code[i] & 1)
+            k += 1
+    _fill(two_group_tests(tb, cb, k, True), out)
 
 
 @njit(cache=True)
-def _analyse_many(vday, *args):
-    analyse_rows(0, vday.shape[0], vday, *args)
+def _analyse_many(vday, vres, *args):
+    work = analysis_work(vday.shape[1], vday.shape[2])
+    analyse_rows(0, vday.shape[0], vday, vres, *args[:10], work, *args[10:])
 
 
 def analyse_landmark(

@@ -34,7 +34,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from mrdtrack.simulate._kernels import analyse_rows
+from mrdtrack.simulate._kernels import analyse_rows, analysis_work
 from mrdtrack.simulate.stages import (
     Accrual,
     BaselineMrd,
@@ -161,6 +161,18 @@ def _count_le(cum, u):
     return min(k, cum.size - 1)
 
 
+@njit(cache=True, inline="always")
+def _age(q, u):
+    """Age of the uniform ``u``: the table's (`covariates`), or computed near a cut point."""
+    cuts = q.age_cuts
+    k = np.searchsorted(cuts, u)
+    near = cuts.size == 0 or (k > 0 and u - cuts[k - 1] <= _U_MARGIN)
+    near = near or (k < cuts.size and cuts[k] - u <= _U_MARGIN)
+    if not near:
+        return q.age_values[k]
+    return np.rint(min(max(q.age_mean + q.age_sd * ndtri(u), q.age_min), q.age_max))
+
+
 # the scalar parameters, in the order `model._fast_params` fills them
 PF_NAMES = (
     "enrolment_days", "cutoff_calendar_day", "max_followup_days",
@@ -177,9 +189,23 @@ PF_NAMES = (
     "interval_days", "window_days", "window_before_days", "missed", "inadequate",
     "low_sensitivity", "lod", "low_lod",
     "serious_fraction", "n_serious_terms",
+    "clonal_lo_lod", "clonal_hi_lod", "clonal_lo_low_lod", "clonal_hi_low_lod",
+    "death_u_beyond", "ltfu_u_beyond", "disc_u_beyond",
 )  # fmt: skip
-# The model's scalar parameters as one flat named tuple of floats (``q`` in the stages).
-FastParams = namedtuple("FastParams", PF_NAMES)
+# The model's parameters as one flat named tuple (``q`` in the stages): the scalars `PF_NAMES`
+# (floats), then the age table (`model._age_table`: uniform cut points and the age of each
+# interval between them).
+FastParams = namedtuple("FastParams", (*PF_NAMES, "age_cuts", "age_values"))
+
+# Laziness of the stages (``lazy``): EXACT computes every quantity; TRIALS leaves out what no
+# output of `Trials` can show (a death, an MRD jump or a progression later than a day after
+# the patient's follow-up horizon); ANALYSIS also what the landmark analysis never reads (loss
+# to follow-up and discontinuation after the horizon, clonal fractions, the serious event). A
+# quantity left out is ``inf`` ("after the horizon"); whether it is left out is decided from
+# its uniform against a cut point with a margin (`model._fast_inputs`), so every output that
+# is kept is the same, bit for bit, as with EXACT (tested).
+EXACT, TRIALS, ANALYSIS = 0, 1, 2
+_U_MARGIN = 1e-9  # uniforms this close to a cut point are decided by the exact computation
 
 
 @njit(cache=True, inline="always")
@@ -217,11 +243,13 @@ def accrual(q, u_enrol):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def covariates(q, u_age, u_sex, u_asct, u_risk, u_iss, u_induction, iss_cum, ind_cum):
-    """Stage ``covariates`` ("covariates"): age, sex, prior ASCT, high risk, ISS, induction."""
-    age = min(max(q.age_mean + q.age_sd * ndtri(u_age), q.age_min), q.age_max)
-    age = np.rint(age)
+    """Stage ``covariates`` ("covariates"): age, sex, prior ASCT, high risk, ISS, induction.
+
+    The age is ``rint(clip(mean + sd * ndtri(u)))``: an integer constant between the table's cut
+    points (`model._age_table`), so it is read there, and computed only for a uniform within
+    ``_U_MARGIN`` of a cut point (the same age either way)."""
     return Covariates(
-        age,
+        _age(q, u_age),
         u_sex < q.male,
         u_asct < q.prior_transplant,
         u_risk < q.high_risk,
@@ -243,17 +271,18 @@ def baseline_mrd(q, asct, risk, u_negative, u_response, rn_cum, rp_cum):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def mrd_path(q, neg0, risk, u, c_jump, jumps):
+def mrd_path(q, neg0, risk, u, c_jump, jumps, horizon=np.inf):
     """Stage ``mrd_path`` ("MRD dynamics"): the jump times, written into ``jumps``, from the
-    uniforms ``u[c_jump:]``."""
+    uniforms ``u[c_jump:]``. Jumps after the first one later than ``horizon`` are not drawn
+    (``inf``): nothing observed depends on them (`TRIALS`)."""
     rr = math.exp(q.neg_to_pos_high_risk_log_rr * (1.0 if risk else 0.0)) / _YPD
     r_np_e, r_np_l = q.neg_to_pos_early * rr, q.neg_to_pos_late * rr
     r_pn_e, r_pn_l = q.pos_to_neg_early / _YPD, q.pos_to_neg_late / _YPD
     t = 0.0
     sneg = neg0
     for j in range(jumps.size):
-        if t == np.inf:  # the last jump never happens: neither do the later ones
-            jumps[j] = np.inf
+        if t == np.inf or t > horizon:  # the last jump never happens (or is not needed):
+            jumps[j] = np.inf  # neither are the later ones
             continue
         e = -math.log1p(-u[c_jump + j])
         if sneg:
@@ -265,9 +294,12 @@ def mrd_path(q, neg0, risk, u, c_jump, jumps):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def progression(q, neg0, risk, age, jumps, u_prog, s0, s1, rt):
+def progression(q, neg0, risk, age, jumps, u_prog, s0, s1, rt, horizon=np.inf):
     """Stage ``progression`` ("progression"): the day of progression over the MRD segments
-    (``s0``, ``s1``, ``rt``: scratch of ``2 (max_transitions + 1)`` segments)."""
+    (``s0``, ``s1``, ``rt``: scratch of ``2 (max_transitions + 1)`` segments). ``inf`` without
+    its logarithm when the uniform alone puts it after ``horizon`` (`TRIALS`): the unit
+    exponential ``-log(1 - u)`` is at least ``u``, so ``u`` above the hazard accumulated by
+    ``horizon`` (with a margin) means no progression by then."""
     max_tr = jumps.size
     nseg = 2 * (max_tr + 1)
     mult = math.exp(q.high_risk_log_hr * (1.0 if risk else 0.0)
@@ -290,6 +322,13 @@ def progression(q, neg0, risk, age, jumps, u_prog, s0, s1, rt):
         start = end
         sneg = not sneg
         ever = ever or sneg
+    if horizon < np.inf:
+        by_horizon = 0.0
+        for m in range(used):
+            if s0[m] < horizon and s1[m] > s0[m] and rt[m] > 0:
+                by_horizon += rt[m] * (min(s1[m], horizon) - s0[m])
+        if u_prog > by_horizon * (1.0 + _U_MARGIN) + _U_MARGIN:
+            return np.inf
     e_prog = -math.log1p(-u_prog)
     cum = 0.0
     for m in range(used):
@@ -309,12 +348,20 @@ def progression(q, neg0, risk, age, jumps, u_prog, s0, s1, rt):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def follow_up(q, acc, age, t_prog, u_death, u_ltfu, u_early, u_early_day):
-    """Stage ``follow_up`` ("death, other causes", "loss to follow-up", the cutoff)."""
-    t_death = -math.log1p(-u_death) / (
-        q.death_rate / _YPD * math.exp(q.death_age_log_hr * (age - q.age_mean))
-    )
-    t_ltfu = -math.log1p(-u_ltfu) / (q.loss_per_year / _YPD) if q.loss_per_year > 0 else np.inf
+def follow_up(q, acc, age, t_prog, u_death, u_ltfu, u_early, u_early_day, lazy=EXACT):
+    """Stage ``follow_up`` ("death, other causes", "loss to follow-up", the cutoff). With
+    ``lazy`` (`TRIALS`, `ANALYSIS`), a death (and with `ANALYSIS` a loss to follow-up) whose
+    uniform puts it after the horizon is ``inf``."""
+    if lazy >= TRIALS and u_death > q.death_u_beyond:
+        t_death = np.inf
+    else:
+        t_death = -math.log1p(-u_death) / (
+            q.death_rate / _YPD * math.exp(q.death_age_log_hr * (age - q.age_mean))
+        )
+    if q.loss_per_year <= 0 or (lazy >= ANALYSIS and u_ltfu > q.ltfu_u_beyond):
+        t_ltfu = np.inf
+    else:
+        t_ltfu = -math.log1p(-u_ltfu) / (q.loss_per_year / _YPD)
     early = u_early < q.early_discontinuation
     t_early = 1.0 + np.floor(u_early_day * (q.early_window_days - 1))
     prog_d = max(np.ceil(t_prog), 1.0)
@@ -330,10 +377,14 @@ def follow_up(q, acc, age, t_prog, u_death, u_ltfu, u_early, u_early_day):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def treatment(q, acc, f, u_disc):
-    """Stage ``treatment`` ("treatment"): end day (-1 ongoing), reason, cycles, duration."""
+def treatment(q, acc, f, u_disc, lazy=EXACT):
+    """Stage ``treatment`` ("treatment"): end day (-1 ongoing), reason, cycles, duration. With
+    `ANALYSIS`, a discontinuation after the horizon is ``inf`` (the cycles stay exact; the end
+    day and reason need not)."""
     if f.early:
         t_disc = f.early_day
+    elif lazy >= ANALYSIS and u_disc > q.disc_u_beyond:
+        t_disc = np.inf
     else:
         t_disc = q.early_window_days + -math.log1p(-u_disc) / (q.discontinuation_per_year / _YPD)
     fu_end = f.last_contact_day
@@ -362,10 +413,13 @@ def treatment(q, acc, f, u_disc):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def assessments(q, neg0, jumps, f, u_day, u_missing, u_in, src, r, i, day_o, res_o, sens_o, cf_o):
+def assessments(q, neg0, jumps, f, u_day, u_missing, u_in, src, r, i, day_o, res_o, sens_o, cf_o,
+                lazy=EXACT):  # fmt: skip
     """Stage ``assessments`` ("MRD assessments") of patient ``i`` of row ``r``, written into
     ``day_o[r, i]``, ``res_o[r, i]``, ``sens_o[r, i]``, ``cf_o[r, i]``; visit draws from
-    ``src`` (`_visit_uniform`), made only when needed."""
+    ``src`` (`_visit_uniform`), made only when needed. Whether a true positive is detected is
+    read from its uniform's cut points (`_clonal_fraction`); its clonal fraction is computed when it
+    is reported (not with `ANALYSIS`)."""
     nv = day_o.shape[2]
     bday = q.day_min + np.floor(u_day * (q.day_max - q.day_min + 1))
     stop = min(f.last_contact_day, f.progression_day - 1 if f.progression_observed else np.inf)
@@ -404,11 +458,23 @@ def assessments(q, neg0, jumps, f, u_day, u_missing, u_in, src, r, i, day_o, res
         res = NEGATIVE
         if not tneg:
             wc = _visit_uniform(u_in, src, r, i, 4 * nv + v)
-            cf = min(10.0 ** (q.clonal_log10_mean + q.clonal_log10_sd * ndtri(wc)), 0.5)
-            if cf >= sens:
+            low = sens != q.lod
+            lo = q.clonal_lo_low_lod if low else q.clonal_lo_lod
+            hi = q.clonal_hi_low_lod if low else q.clonal_hi_lod
+            if wc > hi or (wc >= lo and _clonal_fraction(q, wc) >= sens):
                 res = POSITIVE
-                cf_o[r, i, v] = np.rint(cf * 1e8) / 1e8
+                if lazy < ANALYSIS:
+                    cf_o[r, i, v] = np.rint(_clonal_fraction(q, wc) * 1e8) / 1e8
         res_o[r, i, v] = res
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _clonal_fraction(q, w):
+    """Clonal fraction of a true positive sample with uniform ``w``: log-normal, capped at 0.5.
+    It reaches the sample's sensitivity exactly when ``w`` is above that sensitivity's cut point
+    (`model._fast_inputs`: ``clonal_lo_*`` and ``clonal_hi_*`` bracket it by ``_U_MARGIN``);
+    `assessments` computes it only between the two, or to report it."""
+    return min(10.0 ** (q.clonal_log10_mean + q.clonal_log10_sd * ndtri(w)), 0.5)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -457,13 +523,14 @@ def _work(max_tr):
 @njit(cache=True, error_model="numpy", _nrt=False)
 def _simulate_rows(
     r0, r1, seed, reps, u_in, use_in, q, max_tr, nv, iss_cum, ind_cum, rn_cum, rp_cum,
-    ae_any, ae_g3, ae_g4, k1, kv, work,
+    ae_any, ae_g3, ae_g4, k1, kv, work, lazy,
     enrol_o, cutoff_o, age_o, male_o, asct_o, risk_o, iss_o, ind_o, resp_o, neg0_o,
     prog_o, death_o, lc_o, txend_o, reason_o, cycles_o,
     vday_o, res_o, sens_o, cf_o, grade_o, onset_o, rel_o, sae_o, saet_o, saeon_o,
 ):  # fmt: skip
     """Simulate replicate rows ``r0 .. r1 - 1`` into the output arrays, patient by patient, stage
-    by stage (``u_in`` used when ``use_in``; else the counter streams of ``seed``)."""
+    by stage (``u_in`` used when ``use_in``; else the counter streams of ``seed``), leaving out
+    what ``lazy`` allows (`TRIALS`, `ANALYSIS`)."""
     # columns of the patient-level block (`model._layout`): 9 single draws, the jumps, 6 more,
     # then the AE terms (4 blocks of T) and the serious event, induction and response
     c_jump = 9
@@ -487,16 +554,22 @@ def _simulate_rows(
             base = baseline_mrd(q, cov.prior_transplant, cov.high_risk, u[8], u_resp, rn_cum,
                                 rp_cum)  # fmt: skip
             neg0 = base.negative
-            mrd_path(q, neg0, cov.high_risk, u, c_jump, jumps)
-            t_prog = progression(q, neg0, cov.high_risk, cov.age, jumps, u[c_prog], s0, s1, rt)
+            # past a day after the horizon, nothing observed depends on jumps or progression
+            horizon = acc.horizon + 1.0 if lazy >= TRIALS else np.inf
+            mrd_path(q, neg0, cov.high_risk, u, c_jump, jumps, horizon)
+            t_prog = progression(q, neg0, cov.high_risk, cov.age, jumps, u[c_prog], s0, s1, rt,
+                                 horizon)  # fmt: skip
             f = follow_up(q, acc, cov.age, t_prog, u[c_prog + 1], u[c_prog + 5], u[c_prog + 2],
-                          u[c_prog + 3])  # fmt: skip
-            tx = treatment(q, acc, f, u[c_prog + 4])
+                          u[c_prog + 3], lazy)  # fmt: skip
+            tx = treatment(q, acc, f, u[c_prog + 4], lazy)
             assessments(q, neg0, jumps, f, u[6], u[7], u_in, src, r, i, vday_o, res_o, sens_o,
-                        cf_o)  # fmt: skip
+                        cf_o, lazy)  # fmt: skip
             adverse_events(tx.duration, ae_any, ae_g3, ae_g4, u_in, src, r, i, c_ae, grade_o,
                            onset_o, rel_o)  # fmt: skip
-            sae = serious_event(q, tx.duration, u_in, src, r, i, c_tail)
+            if lazy >= ANALYSIS:
+                sae = SeriousEvent(False, 0, 0)
+            else:
+                sae = serious_event(q, tx.duration, u_in, src, r, i, c_tail)
             enrol_o[r, i] = int(acc.enrol)
             cutoff_o[r, i] = int(acc.cutoff)
             age_o[r, i] = cov.age
@@ -520,32 +593,56 @@ def _simulate_rows(
 
 @njit(cache=True)
 def simulate_kernel(seed, reps, u_in, use_in, q, max_tr, nv, iss_cum, ind_cum, rn_cum, rp_cum,
-                    ae_any, ae_g3, ae_g4, k1, kv, *out):  # fmt: skip
-    """All replicate rows on one thread."""
+                    ae_any, ae_g3, ae_g4, k1, kv, lazy, *out):  # fmt: skip
+    """All replicate rows on one thread (``lazy``: `EXACT` or `TRIALS`, the same outputs)."""
     _simulate_rows(0, reps.size, seed, reps, u_in, use_in, q, max_tr, nv, iss_cum, ind_cum,
-                   rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv, _work(max_tr), *out)  # fmt: skip
+                   rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv, _work(max_tr), lazy,
+                   *out)  # fmt: skip
 
 
 @njit(cache=True)
+def _scratch_trial(n, nv, nt):
+    """One trial's output arrays (rows of one replicate), in `_simulate_rows`' order."""
+    i64, i8, f8, b1 = np.int64, np.int8, np.float64, np.bool_
+    return (
+        np.empty((1, n), i64), np.empty((1, n), i64), np.empty((1, n), f8),
+        np.empty((1, n), b1), np.empty((1, n), b1), np.empty((1, n), b1),
+        np.empty((1, n), i8), np.empty((1, n), i8), np.empty((1, n), i8), np.empty((1, n), b1),
+        np.empty((1, n), i64), np.empty((1, n), i64), np.empty((1, n), i64),
+        np.empty((1, n), i64), np.empty((1, n), i8), np.empty((1, n), i64),
+        np.empty((1, n, nv), i64), np.empty((1, n, nv), i8), np.empty((1, n, nv), f8),
+        np.empty((1, n, nv), f8),
+        np.empty((1, n, nt), i8), np.empty((1, n, nt), i64), np.empty((1, n, nt), b1),
+        np.empty((1, n), b1), np.empty((1, n), i64), np.empty((1, n), i64),
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
 def simulate_analyse_kernel(
     seed, reps, q, max_tr, nv, iss_cum, ind_cum, rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv,
-    scratch, min_cycles, landmark, threshold, need,
+    min_cycles, landmark, threshold, need,
     cls_o, lcls_o, time_o, event_o, per_o, sus_o,
 ):  # fmt: skip
     """Simulate each replicate into one reused scratch trial and analyse it at once.
 
     The same numbers as the fast engine followed by `_kernels.analyse_landmark` (tested), with
-    no per-trial output arrays: the virtual-trial loop of calibration-style sweeps.
+    no per-trial output arrays (the scratch and work arrays are made once per call) and only
+    what the analysis reads (`ANALYSIS`): the virtual-trial loop of calibration-style sweeps.
+    Releases the GIL: `model.virtual_trials` runs blocks of replicates on threads, each call
+    with its own scratch; row ``r`` of the outputs depends only on ``(seed, reps[r])``.
     """
+    n = cls_o.shape[1]
     u_in = np.zeros((1, 1, 1))
     work = _work(max_tr)
+    scratch = _scratch_trial(n, nv, ae_any.size)
+    a_work = analysis_work(n, nv)
     for r in range(reps.size):
         _simulate_rows(0, 1, seed, reps[r : r + 1], u_in, False, q, max_tr, nv, iss_cum,
-                       ind_cum, rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv, work,
+                       ind_cum, rn_cum, rp_cum, ae_any, ae_g3, ae_g4, k1, kv, work, ANALYSIS,
                        *scratch)  # fmt: skip
         analyse_rows(
             0, 1, scratch[16], scratch[17], scratch[18], scratch[10], scratch[11], scratch[12],
-            scratch[1], scratch[15], min_cycles, landmark, threshold, need,
+            scratch[1], scratch[15], min_cycles, landmark, threshold, need, a_work,
             cls_o[r : r + 1], lcls_o[r : r + 1], time_o[r : r + 1], event_o[r : r + 1],
             per_o[r : r + 1], sus_o[r : r + 1],
         )  # fmt: skip

@@ -50,8 +50,10 @@ Both engines evaluate it in the same named stages (`mrdtrack.simulate.stages`): 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-from scipy.special import ndtri
+from scipy.special import ndtr, ndtri
 
 from mrdtrack.simulate import _kernels_model as fast
 from mrdtrack.simulate.params import SimulationParams
@@ -516,7 +518,8 @@ def _uniform_columns(p: SimulationParams, u: np.ndarray):
 
 
 def _fast_inputs(p: SimulationParams) -> tuple:
-    """The scalar parameters (`_kernels_model.FastParams`) and the probability arrays."""
+    """The parameters (`_kernels_model.FastParams`: scalars, cut points, age table) and the
+    probability arrays."""
     tr, cv, bm, dyn, pr = p.trial, p.covariates, p.baseline_mrd, p.mrd_dynamics, p.progression
     tx, fu, asm, sf = p.treatment, p.followup, p.assessment, p.safety
     pf = (
@@ -535,6 +538,7 @@ def _fast_inputs(p: SimulationParams) -> tuple:
         fu.early_withdrawal_followup_days,
         asm.interval_days, asm.window_days, asm.window_before_days, asm.missed, asm.inadequate,
         asm.low_sensitivity, asm.lod, asm.low_lod, sf.serious_fraction, len(sf.serious_terms),
+        *_clonal_cuts(p, asm.lod), *_clonal_cuts(p, asm.low_lod), *_beyond_cuts(p),
     )  # fmt: skip
 
     def cum(x):
@@ -551,11 +555,69 @@ def _fast_inputs(p: SimulationParams) -> tuple:
         np.array([t.grade3plus for t in terms], dtype=float),
         np.array([t.grade4_given_3plus for t in terms], dtype=float),
     )
-    return fast.FastParams(*(float(x) for x in pf)), arrays
+    return fast.FastParams(*(float(x) for x in pf), *_age_table(p.covariates)), arrays
 
 
-def _simulate_fast(p: SimulationParams, seed: int, replicates: np.ndarray, uniforms) -> Trials:
-    """`simulate_trials` with ``engine="fast"`` (numba kernel; see `_kernels_model`)."""
+# --- cut points on the uniform scale that let the fast engine skip a computation whose result
+# they decide (`_kernels_model`: ``_U_MARGIN``, the laziness levels); the margin is many orders
+# above the rounding of the computation, so the decision is the computation's
+
+
+def _clonal_cuts(p: SimulationParams, sens: float) -> tuple[float, float]:
+    """``(lo, hi)``: a true positive's uniform below ``lo`` is not detected at sensitivity
+    ``sens``, above ``hi`` it is; in between the clonal fraction is computed."""
+    bm, m = p.baseline_mrd, fast._U_MARGIN
+    if sens > 0.5:  # the capped clonal fraction never reaches it
+        return 2.0, 2.0
+    if not bm.clonal_log10_sd >= 1e-3 or not sens > 0:
+        return -1.0, 2.0  # always computed
+    cut = float(ndtr((np.log10(sens) - bm.clonal_log10_mean) / bm.clonal_log10_sd))
+    return cut - m, cut + m
+
+
+def _beyond_cuts(p: SimulationParams) -> tuple[float, float, float]:
+    """Uniforms above which a death, a loss to follow-up and a discontinuation fall more than a
+    day after any patient's horizon (``min(cutoff, max follow-up)`` <= ``hmax``): 1 (never)
+    for a zero rate."""
+    tr, cv, tx = p.trial, p.covariates, p.treatment
+    days = min(tr.cutoff_calendar_day, tr.max_followup_days) + 2.0
+    ages = np.array([cv.age_min - 1.0, cv.age_max + 1.0]) - cv.age_mean
+    death = p.death.rate_at_mean_age * np.exp(np.max(p.death.age_log_hr_per_year * ages))
+    rates_days = (
+        (death, days),
+        (p.followup.loss_per_year, days),
+        (tx.discontinuation_per_year, days + max(-tx.early_window_days, 0.0)),
+    )
+    out = []
+    for rate, d in rates_days:
+        if not rate > 0:
+            out.append(1.0)
+            continue
+        u = -np.expm1(-d * rate / DAYS_PER_YEAR)  # P(event within d days) at this rate
+        out.append(min(u * (1 + fast._U_MARGIN) + fast._U_MARGIN, 1.0))
+    return tuple(out)
+
+
+def _age_table(cv) -> tuple[np.ndarray, np.ndarray]:
+    """The age ``rint(clip(mean + sd * z, min, max))`` is constant between the points where
+    ``mean + sd * z`` crosses ``min``, ``max`` or a half-integer between them: those points on
+    the uniform scale, ``z = ndtri(u)``, and the age on each side (empty for a tiny sd)."""
+    lo, hi, mean, sd = cv.age_min, cv.age_max, cv.age_mean, cv.age_sd
+    if not sd >= 0.01 or not hi > lo:
+        return np.zeros(0), np.zeros(1)
+    half = np.arange(np.floor(lo) + 0.5, hi, 1.0)
+    x = np.unique(np.concatenate([[lo, hi], half[(half > lo) & (half < hi)]]))
+    mids = np.concatenate([[lo - 1.0], (x[:-1] + x[1:]) / 2, [hi + 1.0]])
+    return ndtr((x - mean) / sd), np.round(np.clip(mids, lo, hi), 0)
+
+
+def _simulate_fast(
+    p: SimulationParams, seed: int, replicates: np.ndarray, uniforms, lazy: int = fast.TRIALS
+) -> Trials:
+    """`simulate_trials` with ``engine="fast"`` (numba kernel; see `_kernels_model`). ``lazy``
+    (`_kernels_model.EXACT` or ``TRIALS``) gives the same trials (tested); TRIALS is faster."""
+    if lazy not in (fast.EXACT, fast.TRIALS):
+        raise ValueError(f"lazy must be EXACT or TRIALS, not {lazy!r}")
     lay = _layout(p)
     k1, kv = lay.n_patient_level, lay.n - lay.n_patient_level
     r, n = len(replicates), p.trial.n_patients
@@ -603,7 +665,7 @@ def _simulate_fast(p: SimulationParams, seed: int, replicates: np.ndarray, unifo
     fast.simulate_kernel(
         np.uint64(int(seed) % 2**64), replicates, u_in, use_in, pf,
         p.mrd_dynamics.max_transitions, nv, iss_c, ind_c, rn_c, rp_c, a_any, a_g3, a_g4, k1, kv,
-        *out.values(),
+        lazy, *out.values(),
     )  # fmt: skip
     return Trials(params=p, seed=int(seed), replicates=replicates, **out)
 
@@ -617,42 +679,33 @@ def virtual_trials(
     landmark_day: float = 730.0,
     min_cycles: int = 4,
     threshold: float = 1e-5,
+    workers: int = 0,
 ) -> dict[str, np.ndarray]:
     """Simulate (fast engine) and analyse replicates ``start ..`` without keeping the trials.
 
     Each replicate is simulated into one reused scratch trial and analysed at once by
     `mrdtrack.simulate._kernels.analyse_landmark`'s kernel: the same numbers as
     ``analyse_landmark(simulate_trials(..., engine="fast"))`` (tested), without allocating the
-    per-trial arrays, and without simulating adverse events (never analysed). Returns that
-    function's dictionary (classes, PFS, both landmark tests).
+    per-trial arrays, and without simulating what the analysis never reads (adverse events,
+    the serious event, clonal fractions; deaths, losses to follow-up and discontinuations after
+    a patient's follow-up horizon). Returns that function's dictionary (classes, PFS, both
+    landmark tests).
+
+    ``workers``: threads (the compiled loop releases the GIL); 0 or 1 (default) runs on the
+    calling thread. Replicate ``i`` depends only on ``(seed, i)``, so the result is the same
+    for any number of workers (tested).
     """
     p = params
+    if int(workers) < 0:
+        raise ValueError(f"workers must be >= 0, not {workers}")
     lay = _layout(p)
     k1, kv = lay.n_patient_level, lay.n - lay.n_patient_level
     n = p.trial.n_patients
-    nv, nt = p.assessment.n_followup_visits + 1, len(p.safety.terms)
+    nv = p.assessment.n_followup_visits + 1
     pf, arrays = _fast_inputs(p)
-    # the analysis never reads adverse events: simulate none (the on-demand counter draws of
-    # every other quantity keep their column numbers, so the analysed numbers are unchanged)
-    none = np.zeros(0)
+    none = np.zeros(0)  # the analysis never reads adverse events: simulate none
     arrays = (*arrays[:4], none, none, none)
     reps = np.arange(start, start + n_replicates, dtype=np.int64)
-    i64 = np.int64
-    dt = (i64, i64, float, bool, bool, bool, np.int8, np.int8, np.int8, bool,
-          i64, i64, i64, i64, np.int8, i64)  # fmt: skip
-    scratch = (
-        *(np.empty((1, n), dtype=d) for d in dt),
-        np.empty((1, n, nv), i64),
-        np.empty((1, n, nv), np.int8),
-        np.empty((1, n, nv)),
-        np.empty((1, n, nv)),
-        np.empty((1, n, nt), np.int8),
-        np.empty((1, n, nt), i64),
-        np.empty((1, n, nt), bool),
-        np.empty((1, n), bool),
-        np.empty((1, n), i64),
-        np.empty((1, n), i64),
-    )
     r = n_replicates
     out = {
         "classes": np.zeros((r, n), np.int8),
@@ -662,9 +715,17 @@ def virtual_trials(
         "lost_vs_persistent": np.full((r, 9), np.nan),
         "lost_vs_sustained": np.full((r, 9), np.nan),
     }
-    fast.simulate_analyse_kernel(
-        np.uint64(int(seed) % 2**64), reps, pf, p.mrd_dynamics.max_transitions, nv, *arrays,
-        k1, kv, scratch, int(min_cycles), float(landmark_day), float(threshold), 365.0,
-        *out.values(),
-    )  # fmt: skip
+    args = (np.uint64(int(seed) % 2**64), pf, p.mrd_dynamics.max_transitions, nv, *arrays, k1,
+            kv, int(min_cycles), float(landmark_day), float(threshold), 365.0)  # fmt: skip
+
+    def block(a: int, b: int) -> None:  # replicate rows a .. b - 1
+        fast.simulate_analyse_kernel(args[0], reps[a:b], *args[1:], *(v[a:b] for v in out.values()))
+
+    if int(workers) <= 1 or r < 2:
+        block(0, r)
+        return out
+    # blocks of about 250 trials (a few ms each), handed out as threads come free
+    edges = np.linspace(0, r, max(int(workers), -(-r // 250)) + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=int(workers)) as pool:
+        list(pool.map(block, edges[:-1], edges[1:]))
     return out

@@ -22,7 +22,10 @@ model pieces are those of ``docs/methods/simulate.md``, section 1:
 
 Each stage returns one of the named tuples below: arrays ``(R, n)`` in the reference engine,
 scalars of one patient in the fast engine (where ``assessments`` and ``adverse_events`` write
-their per-visit and per-term values into the output arrays instead).
+their per-visit and per-term values into the output arrays instead). The fast engine's
+``mrd_path``, ``progression``, ``follow_up``, ``treatment`` and ``assessments`` take an optional
+last argument (a horizon, or a laziness level of `mrdtrack.simulate._kernels_model`) that lets
+them leave out what no output can show; by default they compute everything, as the reference.
 """
 
 from __future__ import annotations
