@@ -26,6 +26,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -35,6 +36,16 @@ from mrdtrack.errors import ConvergenceError, EstimationError
 from mrdtrack.survival._checks import check_ties
 from mrdtrack.survival._control import CoxTest, tests_table
 from mrdtrack.survival._coxdata import CoxData
+from mrdtrack.survival._kernels_firth import (
+    DeathBlocks,
+    death_blocks,
+    firth_derivs_eta,
+    firth_derivs_sorted,
+    newton_direction,
+    packed_design,
+    penalise,
+    secant_update,
+)
 
 __all__ = ["FirthCoxFit", "fit_firth", "penalised_loglik"]
 
@@ -55,26 +66,45 @@ class _Eval:
     converged: bool = True  # False: a profile point whose inner maximisation stalled
 
 
-def _evaluate(
-    cd: CoxData, z: np.ndarray, beta: np.ndarray, efron: bool, score: bool = True
-) -> _Eval:
-    """l*, l, U* and I at beta; ``z`` is the packed design of ``cd.X`` (packed_design)."""
-    from mrdtrack.survival._kernels_firth import firth_derivs_eta, penalise
+class _Sweep(NamedTuple):
+    """What one likelihood evaluation needs besides beta (all beta-free, built once per fit)."""
 
+    cd: CoxData
+    z: np.ndarray  # packed products of the design (packed_design)
+    blocks: DeathBlocks | None  # right-censored data: the death blocks (firth_derivs_sorted)
+
+
+def _sweep(cd: CoxData) -> _Sweep:
+    z = packed_design(cd.X)
+    blocks = None
+    if not cd.counting and z.ndim == 2:
+        blocks = death_blocks(cd.stop, cd.event, cd.weights, cd.strata, cd.X)
+    return _Sweep(cd, z, blocks)
+
+
+def _evaluate(sw: _Sweep, beta: np.ndarray, efron: bool, score: bool = True) -> _Eval:
+    """l*, l, U* and I at beta (the block kernel for right-censored data, else the general
+    (start, stop] kernel)."""
+    cd = sw.cd
     b = np.ascontiguousarray(beta, dtype=np.float64)
-    ll, u, imat, dimat = firth_derivs_eta(
-        cd.start,
-        cd.stop,
-        cd.event,
-        cd.X,
-        z,
-        cd.weights,
-        cd.strata,
-        cd.order_start,
-        b,
-        efron,
-        score,
-    )
+    out = None
+    if sw.blocks is not None:
+        out = firth_derivs_sorted(sw.z, cd.X, cd.event, cd.weights, sw.blocks, b, efron, score)
+    if out is None:
+        out = firth_derivs_eta(
+            cd.start,
+            cd.stop,
+            cd.event,
+            cd.X,
+            sw.z,
+            cd.weights,
+            cd.strata,
+            cd.order_start,
+            b,
+            efron,
+            score,
+        )
+    ll, u, imat, dimat = out
     if not np.isfinite(ll):
         return _Eval(-math.inf, ll, np.full(cd.p, np.nan), imat)
     # U*_r = U_r + 1/2 tr(I^{-1} dI/db_r)  (Heinze & Schemper 2001, eq. 2)
@@ -87,10 +117,7 @@ def _evaluate(
 def penalised_loglik(cd: CoxData, beta: Sequence[float], ties: str = "efron") -> float:
     """The Firth-penalised log partial likelihood l(b) + 1/2 log|I(b)| at ``beta``."""
     efron = check_ties(ties) == "efron"
-    from mrdtrack.survival._kernels_firth import packed_design
-
-    z = packed_design(cd.X)
-    return _evaluate(cd, z, np.asarray(beta, dtype=float), efron, score=False).pll
+    return _evaluate(_sweep(cd), np.asarray(beta, dtype=float), efron, score=False).pll
 
 
 @dataclass(frozen=True)
@@ -103,8 +130,7 @@ class _Max:
 
 
 def _maximise(
-    cd: CoxData,
-    z: np.ndarray,
+    sw: _Sweep,
     efron: bool,
     beta0: np.ndarray,
     free: np.ndarray,
@@ -125,16 +151,14 @@ def _maximise(
     extra evaluation. Converged when the next Newton step is at most ``xtol`` in every
     coefficient (or max |U*| <= ``gtol``).
     """
-    from mrdtrack.survival._kernels_firth import newton_direction, secant_update
-
     beta = beta0.astype(float).copy()
     # ev_start: an evaluation already made at beta0 (a profile point revisited more precisely)
-    ev = ev0 = _evaluate(cd, z, beta, efron) if ev_start is None else ev_start
+    ev = ev0 = _evaluate(sw, beta, efron) if ev_start is None else ev_start
     if not np.isfinite(ev.pll):
         raise EstimationError(
-            f"the information matrix is singular at the starting values: with {cd.n_events} "
-            f"event(s) the {cd.p} coefficient(s) are not identifiable (a covariate constant "
-            "within every risk set, or fewer events than covariates)"
+            f"the information matrix is singular at the starting values: with "
+            f"{sw.cd.n_events} event(s) the {sw.cd.p} coefficient(s) are not identifiable (a "
+            "covariate constant within every risk set, or fewer events than covariates)"
         )
     idx = np.flatnonzero(free).astype(np.int64)
     if idx.size == 0:
@@ -156,7 +180,7 @@ def _maximise(
         for _ in range(max_halfstep + 1):
             trial = beta.copy()
             trial[idx] += delta
-            ev_new = _evaluate(cd, z, trial, efron)
+            ev_new = _evaluate(sw, trial, efron)
             if np.isfinite(ev_new.pll) and ev_new.pll >= ev.pll - 1e-12 * max(1.0, abs(ev.pll)):
                 break
             delta = delta / 2.0
@@ -203,7 +227,7 @@ class FirthCoxFit:
     ties: str
     conf_level: float
     data: CoxData = field(repr=False)
-    packed: np.ndarray = field(repr=False, compare=False)  # beta-free products of the design
+    sweep: _Sweep = field(repr=False, compare=False)  # beta-free parts of the evaluations
     options: dict = field(repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -262,8 +286,7 @@ class FirthCoxFit:
         o = self.options
         try:
             res = _maximise(
-                self.data,
-                self.packed,
+                self.sweep,
                 efron,
                 beta0,
                 free,
@@ -323,8 +346,7 @@ class FirthCoxFit:
         free[idx] = False
         o = self.options
         res = _maximise(
-            self.data,
-            self.packed,
+            self.sweep,
             self.ties == "efron",
             beta0,
             free,
@@ -587,10 +609,8 @@ def fit_firth(
         raise ValueError("Firth's penalty needs at least one covariate")
     beta0 = np.zeros(p) if init is None else np.asarray(init, dtype=float).reshape(p)
     free = np.ones(p, dtype=bool)
-    from mrdtrack.survival._kernels_firth import packed_design
-
-    z = packed_design(cd.X)
-    res = _maximise(cd, z, efron, beta0, free, max_iter, max_step, max_halfstep, gtol, tol)
+    sw = _sweep(cd)
+    res = _maximise(sw, efron, beta0, free, max_iter, max_step, max_halfstep, gtol, tol)
     if not res.converged:
         warnings.warn(
             f"Firth fit did not converge in {res.iterations} iterations "
@@ -599,9 +619,7 @@ def fit_firth(
             stacklevel=2,
         )
     null = (
-        res.start
-        if init is None and res.start is not None
-        else _evaluate(cd, z, np.zeros(p), efron)
+        res.start if init is None and res.start is not None else _evaluate(sw, np.zeros(p), efron)
     )
     try:
         var = np.linalg.inv(res.ev.info)
@@ -630,7 +648,7 @@ def fit_firth(
         ties="efron" if efron else "breslow",
         conf_level=conf_level,
         data=cd,
-        packed=z,
+        sweep=sw,
         options={
             "max_iter": max_iter,
             "max_step": max_step,
