@@ -651,3 +651,60 @@ def secant_update(corr, info, score_new, score_old, idx, delta):  # pragma: no c
             for b in range(k):
                 out[a, b] += r[a] * r[b] / denom
     return out
+
+
+class ProfileStep(NamedTuple):
+    """Local quadratic model of the profile of coefficient k at a point (b_k, b_others)."""
+
+    step: np.ndarray  # (p,) Newton step of the other coefficients (0 at k)
+    tangent: np.ndarray  # (p,) d b_others / d b_k along the profile path (1 at k)
+    gain: float  # 1/2 U*_o' step: l* at the inner maximum minus l* here (second order)
+    slope: float  # d profile / d b_k: U*_k - I_ko step
+    ok: bool  # False if I_oo is not positive definite
+
+
+@njit(cache=True)
+def _profile_step(info, score, k):  # pragma: no cover - numba
+    p = info.shape[0]
+    step = np.zeros(p)
+    tangent = np.zeros(p)
+    tangent[k] = 1.0
+    if p == 1:
+        return step, tangent, 0.0, score[k], True
+    h = np.empty((p - 1, p - 1))
+    g = np.empty(p - 1)
+    c = np.empty(p - 1)
+    a = 0
+    for i in range(p):
+        if i == k:
+            continue
+        g[a] = score[i]
+        c[a] = -info[i, k]
+        b = 0
+        for j in range(p):
+            if j != k:
+                h[a, b] = info[i, j]
+                b += 1
+        a += 1
+    x, ok = _cholesky_solve(h, g)
+    t, ok2 = _cholesky_solve(h, c)
+    gain = 0.0
+    slope = score[k]
+    a = 0
+    for i in range(p):
+        if i == k:
+            continue
+        step[i] = x[a]
+        tangent[i] = t[a]
+        gain += 0.5 * g[a] * x[a]
+        slope -= info[k, i] * x[a]
+        a += 1
+    return step, tangent, gain, slope, ok and ok2
+
+
+def profile_step(info: np.ndarray, score: np.ndarray, k: int) -> ProfileStep:
+    """Newton step of the other coefficients with coefficient ``k`` held fixed (the
+    unpenalised information I as curvature, as the fit), the profile path's tangent
+    -I_oo^-1 I_ok, and the profile's value gain and slope predicted by that quadratic model
+    (Venzon & Moolgavkar 1988)."""
+    return ProfileStep(*_profile_step(info, score, k))

@@ -44,6 +44,7 @@ from mrdtrack.survival._kernels_firth import (
     newton_direction,
     packed_design,
     penalise,
+    profile_step,
     secant_update,
 )
 
@@ -195,6 +196,75 @@ def _maximise(
         # under monotone likelihood; the secant term restores fast convergence at no extra cost
         corr = secant_update(corr, ev.info, ev.score, ev_old.score, idx, delta)
     return _Max(beta, ev, max_iter, False)
+
+
+_JOINT_ITER = 30
+
+
+def _g_tol(lmax: float) -> float:
+    """Tolerance of a profile bound on g = 2 (l*max - profile) - chi2: rounding level of l*."""
+    return max(1e-9, 64.0 * np.finfo(float).eps * abs(lmax))
+
+
+def _joint_bound(
+    sw: _Sweep,
+    efron: bool,
+    fit: FirthCoxFit,
+    k: int,
+    crit: float,
+    direction: int,
+    span: float,
+) -> float | None:
+    """One profile bound by a joint Newton iteration on all coefficients, one evaluation each.
+
+    Venzon & Moolgavkar (1988) solve {profile(b_k) = l*max - chi2/2, U*_others = 0} jointly;
+    here, at each point, the other coefficients take their Newton step I_oo^-1 U*_o, the
+    profile's value and slope at b_k are predicted to second order for that step
+    (:func:`profile_step`), b_k takes a Newton step on the signed root r(b) = sqrt(2 (l*max -
+    profile(b))) = sqrt(chi2) (linear in b for a quadratic profile, so a few steps suffice
+    from the Wald bound), and the others follow the path's tangent. Accepted with the criteria
+    of :meth:`FirthCoxFit._profile_bound`: |g| within :func:`_g_tol` and an inner step of at
+    most ``tol``. None when the iteration leaves the region where its model holds (a profile
+    not decreasing outwards, an inner step above 1, the span, a singular information): the
+    caller then uses the safeguarded search.
+    """
+    xtol = fit.options["tol"]
+    tol_g = _g_tol(fit.loglik[1])
+    lmax = fit.loglik[1]
+    target = math.sqrt(crit)
+    bhat = float(fit.coef_array[k])
+    var = fit.var
+    dist = math.sqrt(var[k, k]) * target  # the Wald bound's distance from b_hat
+    beta = fit.coef_array + direction * dist * var[:, k] / var[k, k]
+    inside, outside = 0.0, math.inf  # bracket of the distance from b_hat
+    for _ in range(_JOINT_ITER):
+        if not 0.0 < dist <= span:
+            return None
+        ev = _evaluate(sw, beta, efron)
+        if not np.isfinite(ev.pll):
+            return None
+        st = profile_step(ev.info, ev.score, k)
+        big = float(np.max(np.abs(st.step)))
+        if not st.ok or big > 1.0:
+            return None
+        dev = 2.0 * (lmax - ev.pll - st.gain)  # profile deviance, to second order
+        if big <= xtol and abs(dev - crit) <= tol_g:
+            return float(beta[k])
+        slope = direction * st.slope  # d profile / d distance, negative outwards
+        if not (dev > 0.0 and slope < 0.0):
+            return None
+        if dev < crit:
+            inside = dist
+        else:
+            outside = dist
+        root = math.sqrt(dev)
+        new = dist + (target - root) * root / -slope  # Newton on r: dr/d dist = -slope / r
+        if not inside < new < outside:
+            new = 2.0 * inside if math.isinf(outside) else 0.5 * (inside + outside)
+        beta = beta + st.step + direction * (new - dist) * st.tangent
+        beta[k] = bhat + direction * new
+        dist = new
+    return None
 
 
 @dataclass(frozen=True)
@@ -377,6 +447,9 @@ class FirthCoxFit:
         lmax = self.loglik[1]
         sd = float(np.std(self.data.X[:, k]))
         span = _PROFILE_SPAN / sd if sd > 0 else _PROFILE_SPAN
+        fast = _joint_bound(self.sweep, self.ties == "efron", self, k, crit, direction, span)
+        if fast is not None:
+            return fast
         limit = bhat + direction * span
         others = np.array([j for j in range(len(self.names)) if j != k], dtype=np.int64)
         inside, outside = bhat, None
@@ -410,7 +483,7 @@ class FirthCoxFit:
                 dg = -2.0 * float(ev.score[k])
                 beta_prev, b_prev, info_prev = beta, b, ev.info
             # g is a difference of log-likelihoods of size |lmax|: solve it to rounding level
-            if abs(g) <= max(1e-9, 64.0 * np.finfo(float).eps * abs(lmax)):
+            if abs(g) <= _g_tol(lmax):
                 if precise and ev is not None and ev.converged:
                     return b
                 if precise:
