@@ -128,6 +128,7 @@ class _Max:
     iterations: int
     converged: bool
     start: _Eval | None = None  # the evaluation at the starting values
+    curvature: np.ndarray | None = None  # the secant estimate of the penalty's curvature
 
 
 def _maximise(
@@ -172,7 +173,7 @@ def _maximise(
             raise EstimationError("the information matrix is singular during Firth fitting")
         big = np.max(np.abs(delta))
         if big <= xtol or np.max(np.abs(g)) <= gtol:
-            return _Max(beta, ev, it, True, ev0)
+            return _Max(beta, ev, it, True, ev0, corr)
         if it == max_iter:
             break
         gain = float(g @ delta)  # increase of l* predicted by the full step
@@ -237,13 +238,17 @@ def _joint_bound(
     dist = math.sqrt(var[k, k]) * target  # the Wald bound's distance from b_hat
     beta = fit.coef_array + direction * dist * var[:, k] / var[k, k]
     inside, outside = 0.0, math.inf  # bracket of the distance from b_hat
+    curv = fit.curvature  # the penalty's curvature at the estimate: I + curv is l*'s
     for _ in range(_JOINT_ITER):
         if not 0.0 < dist <= span:
             return None
         ev = _evaluate(sw, beta, efron)
         if not np.isfinite(ev.pll):
             return None
-        st = profile_step(ev.info, ev.score, k)
+        st = profile_step(ev.info if curv is None else ev.info + curv, ev.score, k)
+        if not st.ok and curv is not None:
+            curv = None
+            st = profile_step(ev.info, ev.score, k)
         big = float(np.max(np.abs(st.step)))
         if not st.ok or big > 1.0:
             return None
@@ -300,6 +305,8 @@ class FirthCoxFit:
     sweep: _Sweep = field(repr=False, compare=False)  # beta-free parts of the evaluations
     options: dict = field(repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    # -(Hessian of the penalty) at the estimate, as estimated by the fit's secant updates
+    curvature: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     firth: bool = True
     monotone: dict = field(default_factory=dict)  # Firth estimates are finite
@@ -722,6 +729,7 @@ def fit_firth(
         conf_level=conf_level,
         data=cd,
         sweep=sw,
+        curvature=res.curvature,
         options={
             "max_iter": max_iter,
             "max_step": max_step,
