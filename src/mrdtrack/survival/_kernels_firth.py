@@ -37,13 +37,29 @@ def packed_design(X: np.ndarray) -> np.ndarray:
     ncol = 1 + p + p * (p + 1) // 2 + p * (p + 1) * (p + 2) // 6
     if n * ncol > _PACKED_MAX_VALUES:
         return np.empty(0)
-    cols = [np.ones(n)]
-    cols += [X[:, r] for r in range(p)]
-    cols += [X[:, r] * X[:, s] for r in range(p) for s in range(r + 1)]
-    cols += [
-        X[:, r] * X[:, s] * X[:, t] for r in range(p) for s in range(r + 1) for t in range(s + 1)
-    ]
-    return np.ascontiguousarray(np.column_stack(cols))
+    return _packed(np.ascontiguousarray(X), ncol)
+
+
+@njit(cache=True)
+def _packed(X, ncol):  # pragma: no cover - numba
+    n, p = X.shape
+    Z = np.empty((n, ncol))
+    for i in range(n):
+        Z[i, 0] = 1.0
+        k = 1
+        for r in range(p):
+            Z[i, k] = X[i, r]
+            k += 1
+        for r in range(p):
+            for s in range(r + 1):
+                Z[i, k] = X[i, r] * X[i, s]
+                k += 1
+        for r in range(p):
+            for s in range(r + 1):
+                for t in range(s + 1):
+                    Z[i, k] = X[i, r] * X[i, s] * X[i, t]
+                    k += 1
+    return Z
 
 
 def _accumulate(acc, wr, Z, X, m, zrow, ncol, p, third):
