@@ -21,6 +21,8 @@ from numba.extending import overload
 _LN2 = math.log(2.0)
 _LOW = 2.0**-400
 _HIGH = 2.0**400
+_LOW8 = 2.0**-50
+_HIGH8 = 2.0**50
 _PACKED_MAX_VALUES = 20_000_000  # 160 MB: beyond this the products are formed row by row
 
 
@@ -105,8 +107,53 @@ def _moments(wt, acc, p, third, u, imat, dimat):  # pragma: no cover - numba
     """Add wt times the (negative) mean, covariance and third central moment to u, I, dI.
 
     ``acc`` holds risk-set sums in the packed layout of :func:`packed_design`; only r >= s >= t
-    entries are accumulated (the caller fills the symmetric parts once at the end).
+    entries are accumulated (the caller fills the symmetric parts once at the end). One and two
+    covariates are written out (the same operations in the same order as the general loops,
+    hence the same numbers): at every death time, these loops are most of a sweep's cost.
     """
+    if p == 1:
+        _moments_1(wt, acc, third, u, imat, dimat)
+    elif p == 2:
+        _moments_2(wt, acc, third, u, imat, dimat)
+    else:
+        _moments_p(wt, acc, p, third, u, imat, dimat)
+
+
+@njit(cache=True, inline="always")
+def _moments_1(wt, acc, third, u, imat, dimat):  # pragma: no cover - numba
+    inv0 = 1.0 / acc[0]
+    m0 = acc[1] * inv0
+    u[0] -= wt * m0
+    e00 = acc[2] * inv0
+    imat[0, 0] += wt * (e00 - m0 * m0)
+    if third:
+        dimat[0, 0, 0] += wt * (acc[3] * inv0 - m0 * e00 - m0 * e00 - m0 * e00 + 2.0 * m0 * m0 * m0)
+
+
+@njit(cache=True, inline="always")
+def _moments_2(wt, acc, third, u, imat, dimat):  # pragma: no cover - numba
+    inv0 = 1.0 / acc[0]
+    m0 = acc[1] * inv0
+    m1 = acc[2] * inv0
+    e00 = acc[3] * inv0
+    e10 = acc[4] * inv0
+    e11 = acc[5] * inv0
+    u[0] -= wt * m0
+    imat[0, 0] += wt * (e00 - m0 * m0)
+    if third:
+        dimat[0, 0, 0] += wt * (acc[6] * inv0 - m0 * e00 - m0 * e00 - m0 * e00 + 2.0 * m0 * m0 * m0)
+    u[1] -= wt * m1
+    imat[1, 0] += wt * (e10 - m1 * m0)
+    if third:
+        dimat[1, 0, 0] += wt * (acc[7] * inv0 - m1 * e00 - m0 * e10 - m0 * e10 + 2.0 * m1 * m0 * m0)
+    imat[1, 1] += wt * (e11 - m1 * m1)
+    if third:
+        dimat[1, 1, 0] += wt * (acc[8] * inv0 - m1 * e10 - m1 * e10 - m0 * e11 + 2.0 * m1 * m1 * m0)
+        dimat[1, 1, 1] += wt * (acc[9] * inv0 - m1 * e11 - m1 * e11 - m1 * e11 + 2.0 * m1 * m1 * m1)
+
+
+@njit(cache=True, inline="always")
+def _moments_p(wt, acc, p, third, u, imat, dimat):  # pragma: no cover - numba
     inv0 = 1.0 / acc[0]
     base2 = 1 + p
     base3 = base2 + p * (p + 1) // 2
@@ -534,15 +581,12 @@ def firth_derivs_blocks(
                     ll -= mw * np.log(tmp[0])
                 _moments(mw, tmp, p, third, u, imat, dimat)
         else:
-            if wd == nd and _LOW < acc[0] < _HIGH:
+            if wd == nd and nd <= 8 and _LOW8 < acc[0] < _HIGH8:
                 # unit weights: log(denominator) through one running product (one log per
-                # evaluation instead of one per death time)
+                # evaluation instead of one per death time); at most 8 factors within
+                # 2^+-50 keep the product within 2^+-800 before it is renormalised below
                 for _ in range(nd):
                     lprod *= acc[0]
-                    if not _LOW < lprod < _HIGH:
-                        mant, e2 = math.frexp(lprod)
-                        lprod = mant
-                        lexp += e2
             else:
                 ll -= wd * np.log(acc[0])
             _moments(wd, acc, p, third, u, imat, dimat)
