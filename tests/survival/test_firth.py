@@ -528,3 +528,31 @@ def test_fast_profile_bounds_equal_brute_force_root_finding(monkeypatch):
             assert deviance_gap(k, root - sign * 1e-7) < 0 < deviance_gap(k, root + sign * 1e-7)
     # the three finite bounds came from the fast search; the infinite one from the fallback
     assert [b is not None for b in fast] == [True, False, True, True]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.booleans(), st.booleans(), st.booleans(), st.integers(1, 3))
+def test_block_kernel_equals_reference(seed, efron, stratified, weighted, p):
+    # the right-censored sweep over death blocks (one shift, beta-free death sums) against the
+    # O(n^2) definitions; one, two (written out) and three (general loops) covariates
+    from mrdtrack.survival._kernels_firth import death_blocks, firth_derivs_sorted
+
+    df = _random_design(seed).with_columns(x3=pl.col("x1") * pl.col("x2") + 0.5)
+    covs = ["x1", "x2", "x3"][:p]
+    cd = prepare_cox_data(
+        df,
+        "time",
+        "event",
+        covs,
+        strata="s" if stratified else None,
+        weights="w" if weighted else None,
+    )
+    b = np.array([0.4, -0.7, 0.2])[:p]
+    blocks = death_blocks(cd.stop, cd.event, cd.weights, cd.strata, cd.X)
+    z = packed_design(cd.X)
+    got = firth_derivs_sorted(z, cd.X, cd.event, cd.weights, blocks, b, efron, True)
+    want = reference_derivs(cd.start, cd.stop, cd.event, cd.X, cd.weights, cd.strata, b, efron)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-11)
+    # a linear predictor spanning more than exp can hold in one shift: the general kernel
+    assert firth_derivs_sorted(z, cd.X, cd.event, cd.weights, blocks, b * 1e4, efron, True) is None
