@@ -72,6 +72,7 @@ class _Eval:
     score: np.ndarray  # modified (penalised) score U*
     info: np.ndarray  # information of the ordinary partial likelihood
     converged: bool = True  # False: a profile point whose inner maximisation stalled
+    dinfo: np.ndarray | None = None  # dI/db (dinfo[r, s, t] = dI[s, t]/db[r]) when scored
 
 
 class _Sweep(NamedTuple):
@@ -119,7 +120,7 @@ def _evaluate(sw: _Sweep, beta: np.ndarray, efron: bool, score: bool = True) -> 
     pll, ustar, ok = penalise(ll, u, imat, dimat, score)
     if not ok:
         return _Eval(-math.inf, ll, np.full(cd.p, np.nan), imat)
-    return _Eval(float(pll), float(ll), ustar, imat)
+    return _Eval(float(pll), float(ll), ustar, imat, True, dimat if score else None)
 
 
 def penalised_loglik(cd: CoxData, beta: Sequence[float], ties: str = "efron") -> float:
@@ -214,6 +215,47 @@ def _g_tol(lmax: float) -> float:
     return max(1e-9, 64.0 * np.finfo(float).eps * abs(lmax))
 
 
+def _bound_start(fit: FirthCoxFit, k: int, crit: float, direction: int) -> np.ndarray:
+    """First point of :func:`_joint_bound`, from a cubic model of the profile deviance along the
+    profile path b_hat + d t + d^2 / 2 c (tangent t, curvature c from dI/db).
+
+    D(d) = d^2 / V - T d^3 / 3 = chi2, with V the k-th diagonal element of the inverse of l*'s
+    curvature at the estimate (I plus the fit's secant estimate for the penalty) and T the
+    third derivative of the log partial likelihood along the tangent (from dI/db; the
+    penalty's is O(1) against O(n)). The Wald distance sqrt(V chi2) when the cubic term would
+    move it by more than 20% (a profile far from quadratic: the iteration then starts
+    conservatively).
+    """
+    v = fit.var
+    if fit.curvature is not None:
+        with contextlib.suppress(np.linalg.LinAlgError):
+            h = np.linalg.inv(fit.var) + fit.curvature
+            if np.all(np.linalg.eigvalsh(h) > 0):
+                v = np.linalg.inv(h)
+    tangent = v[:, k] / v[k, k]
+    wald = math.sqrt(v[k, k] * crit)
+    if fit.dinfo is None:
+        return fit.coef_array + direction * wald * tangent
+    # path curvature: d/dd U*_o = 0 twice gives c_o = -H_oo^-1 sum_rs dI_or/db_s t_r t_s
+    bend = np.zeros_like(tangent)
+    others = np.arange(tangent.shape[0]) != k
+    if others.any():
+        w = np.einsum("rst,r,t->s", fit.dinfo, tangent, tangent)
+        h_oo = np.linalg.inv(v)[np.ix_(others, others)]
+        bend[others] = -np.linalg.solve(h_oo, w[others])
+    third = -direction * float(np.einsum("rst,r,s,t->", fit.dinfo, tangent, tangent, tangent))
+    dist = wald
+    for _ in range(4):  # Newton on the cubic
+        slope = 2.0 * dist / v[k, k] - third * dist * dist
+        if not slope > 0.0:
+            dist = wald
+            break
+        dist -= (dist * dist / v[k, k] - third * dist**3 / 3.0 - crit) / slope
+    if not 0.8 * wald < dist < 1.25 * wald:
+        dist = wald
+    return fit.coef_array + direction * dist * tangent + 0.5 * dist * dist * bend
+
+
 def _joint_bound(
     sw: _Sweep,
     efron: bool,
@@ -241,9 +283,8 @@ def _joint_bound(
     lmax = fit.loglik[1]
     target = math.sqrt(crit)
     bhat = float(fit.coef_array[k])
-    var = fit.var
-    dist = math.sqrt(var[k, k]) * target  # the Wald bound's distance from b_hat
-    beta = fit.coef_array + direction * dist * var[:, k] / var[k, k]
+    beta = _bound_start(fit, k, crit, direction)
+    dist = direction * (float(beta[k]) - bhat)
     inside, outside = 0.0, math.inf  # bracket of the distance from b_hat
     curv = fit.curvature  # the penalty's curvature at the estimate: I + curv is l*'s
     for _ in range(_JOINT_ITER):
@@ -314,6 +355,7 @@ class FirthCoxFit:
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
     # -(Hessian of the penalty) at the estimate, as estimated by the fit's secant updates
     curvature: np.ndarray | None = field(default=None, repr=False, compare=False)
+    dinfo: np.ndarray | None = field(default=None, repr=False, compare=False)  # dI/db there
 
     firth: bool = True
     monotone: dict = field(default_factory=dict)  # Firth estimates are finite
@@ -747,6 +789,7 @@ def fit_firth(
         data=cd,
         sweep=sw,
         curvature=res.curvature,
+        dinfo=res.ev.dinfo,
         options={
             "max_iter": max_iter,
             "max_step": max_step,
