@@ -153,7 +153,9 @@ def main() -> None:
         f"{platform.machine()}, {os.cpu_count()} cores shared with other work; load average "
         f"(1 / 5 / 15 min) {load_before} before, {load_after} after. Python "
         f"{platform.python_version()}; mrdtrack {mrdtrack.__version__}, firthmodels "
-        f"{version('firthmodels')}.",
+        f"{version('firthmodels')}; OPENBLAS_NUM_THREADS "
+        f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')} (OpenBLAS threads that wait for a "
+        "core slow both tools on a busy machine, firthmodels most).",
         "",
         "Fit + 95% profile penalised-likelihood CIs of both coefficients (binary group, "
         "continuous covariate), Breslow ties, right-censored; each tool from its usual input "
