@@ -226,12 +226,15 @@ def _bound_start(fit: FirthCoxFit, k: int, crit: float, direction: int) -> np.nd
     move it by more than 20% (a profile far from quadratic: the iteration then starts
     conservatively).
     """
-    v = fit.var
-    if fit.curvature is not None:
-        with contextlib.suppress(np.linalg.LinAlgError):
-            h = np.linalg.inv(fit.var) + fit.curvature
-            if np.all(np.linalg.eigvalsh(h) > 0):
-                v = np.linalg.inv(h)
+    if "penalised_var" not in fit._cache:
+        v = fit.var
+        if fit.curvature is not None:
+            with contextlib.suppress(np.linalg.LinAlgError):
+                h = np.linalg.inv(fit.var) + fit.curvature
+                if np.all(np.linalg.eigvalsh(h) > 0):
+                    v = np.linalg.inv(h)
+        fit._cache["penalised_var"] = (v, np.linalg.inv(v))
+    v, h = fit._cache["penalised_var"]
     tangent = v[:, k] / v[k, k]
     wald = math.sqrt(v[k, k] * crit)
     if fit.dinfo is None:
@@ -241,7 +244,7 @@ def _bound_start(fit: FirthCoxFit, k: int, crit: float, direction: int) -> np.nd
     others = np.arange(tangent.shape[0]) != k
     if others.any():
         w = np.einsum("rst,r,t->s", fit.dinfo, tangent, tangent)
-        h_oo = np.linalg.inv(v)[np.ix_(others, others)]
+        h_oo = h[np.ix_(others, others)]
         bend[others] = -np.linalg.solve(h_oo, w[others])
     third = -direction * float(np.einsum("rst,r,s,t->", fit.dinfo, tangent, tangent, tangent))
     dist = wald
