@@ -13,6 +13,7 @@ Run: python benchmarks/bench_firth.py [--sizes 1000 10000 100000] [--rounds 7] [
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -89,6 +90,18 @@ def count_evaluations(df: pl.DataFrame) -> tuple[int, int]:
     return n_fit, calls[0] - n_fit
 
 
+@contextlib.contextmanager
+def blas_threads(limit: str):
+    """BLAS thread pools as they are ("default") or limited to ``limit`` threads."""
+    if limit == "default":
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(limit), user_api="blas"):
+        yield
+
+
 def round_times(fns, df, rounds: int) -> list[tuple[list[float], np.ndarray]]:
     """Wall times of each function over interleaved rounds (A, B, A, B, ...), after a warm-up."""
     outs = [fn(df) for fn in fns]  # warm-up: numba compilation and caches
@@ -127,23 +140,26 @@ def main() -> None:
     for n in args.sizes:
         df = make_data(n)
         # more rounds for the small (noisy, millisecond) cases; the machine is shared
-        rounds = max(args.rounds, int(20_000 / n))
-        (t_us, ci_us), (t_fm, ci_fm) = round_times([run_mrdtrack, run_firthmodels], df, rounds)
+        rounds = max(args.rounds, int(200_000 / n))
         ci_tight = run_tight(df)
         evals = count_evaluations(df)
-        diff = float(np.max(np.abs(ci_us - ci_fm)))
-        err_us = float(np.max(np.abs(ci_us - ci_tight)))
-        err_fm = float(np.max(np.abs(ci_fm - ci_tight)))
-        ratios = [a / b for a, b in zip(t_us, t_fm, strict=True)]
-        rows.append(
-            (n, int(df["event"].sum()), rounds, t_us, t_fm, ratios, diff, err_us, err_fm, evals)
-        )
-        print(
-            f"n={n:>7}  mrdtrack {statistics.median(t_us):8.4f} s  firthmodels(numba) "
-            f"{statistics.median(t_fm):8.4f} s  ratio {statistics.median(ratios):5.2f}x  "
-            f"max |log CI diff| {diff:.2e}",
-            flush=True,
-        )
+        for blas in ("default", "1"):
+            with blas_threads(blas):
+                (t_us, ci_us), (t_fm, ci_fm) = round_times(
+                    [run_mrdtrack, run_firthmodels], df, rounds
+                )
+            diff = float(np.max(np.abs(ci_us - ci_fm)))
+            err_us = float(np.max(np.abs(ci_us - ci_tight)))
+            err_fm = float(np.max(np.abs(ci_fm - ci_tight)))
+            ratios = [a / b for a, b in zip(t_us, t_fm, strict=True)]
+            timing = (blas, rounds, t_us, t_fm, ratios)
+            rows.append((n, int(df["event"].sum()), *timing, diff, err_us, err_fm, evals))
+            print(
+                f"n={n:>7} BLAS threads {blas:>7}  mrdtrack {statistics.median(t_us):8.4f} s  "
+                f"firthmodels(numba) {statistics.median(t_fm):8.4f} s  ratio "
+                f"{statistics.median(ratios):5.2f}x  max |log CI diff| {diff:.2e}",
+                flush=True,
+            )
     load_after = load()
     lines = [
         "# Firth-penalised Cox with profile CIs: mrdtrack vs firthmodels (numba)",
@@ -154,13 +170,16 @@ def main() -> None:
         f"(1 / 5 / 15 min) {load_before} before, {load_after} after. Python "
         f"{platform.python_version()}; mrdtrack {mrdtrack.__version__}, firthmodels "
         f"{version('firthmodels')}; OPENBLAS_NUM_THREADS "
-        f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')} (OpenBLAS threads that wait for a "
-        "core slow both tools on a busy machine, firthmodels most).",
+        f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}. Each size is timed twice: with "
+        "the BLAS libraries' default thread pools, and limited to one thread "
+        "(threadpoolctl): on a busy machine OpenBLAS threads that wait for a core slow both "
+        "tools (mrdtrack in `prepare_cox_data`, firthmodels in its LAPACK calls), "
+        "firthmodels most.",
         "",
         "Fit + 95% profile penalised-likelihood CIs of both coefficients (binary group, "
         "continuous covariate), Breslow ties, right-censored; each tool from its usual input "
         "(mrdtrack: the data frame through `prepare_cox_data`, firthmodels: numpy arrays). "
-        "Interleaved rounds (max(rounds, 20000/n)) after a warm-up (compilation excluded); "
+        "Interleaved rounds (max(rounds, 200000/n)) after a warm-up (compilation excluded); "
         "min / median / max over rounds; ratio = median of the per-round ratios (range). "
         "Tolerances, each tool's defaults: mrdtrack Newton step <= 1e-9 in every coefficient "
         "(max |U*| <= 1e-12), profile bound solved to |2 (l*max - l*) - chi2| <= "
@@ -172,16 +191,17 @@ def main() -> None:
         "in an untimed run. Accuracy: CI bounds (log scale) against mrdtrack run with step "
         "tolerance 1e-12 (the reference).",
         "",
-        "| n | events | rounds | mrdtrack (s) min / median / max "
+        "| n | events | BLAS threads | rounds | mrdtrack (s) min / median / max "
         "| firthmodels (s) min / median / max | ratio (range) "
         "| max abs diff of log CI bounds | mrdtrack error | firthmodels error "
         "| mrdtrack evaluations (fit + CIs) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for n, d, r, a, b, rat, diff, eu, ef, (e_fit, e_ci) in rows:
+    for n, d, blas, r, a, b, rat, diff, eu, ef, (e_fit, e_ci) in rows:
         lines.append(
-            f"| {n:,} | {d:,} | {r} | {spread(a)} | {spread(b)} | {statistics.median(rat):.2f}x "
-            f"({min(rat):.2f}-{max(rat):.2f}) | {diff:.1e} | {eu:.1e} | {ef:.1e} "
+            f"| {n:,} | {d:,} | {blas} | {r} | {spread(a)} | {spread(b)} "
+            f"| {statistics.median(rat):.2f}x ({min(rat):.2f}-{max(rat):.2f}) "
+            f"| {diff:.1e} | {eu:.1e} | {ef:.1e} "
             f"| {e_fit} + {e_ci} |"
         )
     text = "\n".join(lines) + "\n"
