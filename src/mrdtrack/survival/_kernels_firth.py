@@ -763,8 +763,8 @@ def _profile_step(info, score, k):  # pragma: no cover - numba
 
 
 def profile_step(info: np.ndarray, score: np.ndarray, k: int) -> ProfileStep:
-    """Newton step of the other coefficients with coefficient ``k`` held fixed (the
-    unpenalised information I as curvature, as the fit), the profile path's tangent
-    -I_oo^-1 I_ok, and the profile's value gain and slope predicted by that quadratic model
-    (Venzon & Moolgavkar 1988)."""
+    """Newton step of the other coefficients with coefficient ``k`` held fixed (``info``, the
+    negative Hessian used as curvature, is the caller's: I, or I plus an estimate of the
+    penalty's), the profile path's tangent -H_oo^-1 H_ok, and the profile's value gain and
+    slope predicted by that quadratic model (Venzon & Moolgavkar 1988)."""
     return ProfileStep(*_profile_step(info, score, k))

@@ -271,11 +271,12 @@ def _joint_bound(
     """One profile bound by a joint Newton iteration on all coefficients, one evaluation each.
 
     Venzon & Moolgavkar (1988) solve {profile(b_k) = l*max - chi2/2, U*_others = 0} jointly;
-    here, at each point, the other coefficients take their Newton step I_oo^-1 U*_o, the
-    profile's value and slope at b_k are predicted to second order for that step
-    (:func:`profile_step`), b_k takes a Newton step on the signed root r(b) = sqrt(2 (l*max -
-    profile(b))) = sqrt(chi2) (linear in b for a quadratic profile, so a few steps suffice
-    from the Wald bound), and the others follow the path's tangent. Accepted with the criteria
+    here, at each point, the other coefficients take their Newton step H_oo^-1 U*_o (H: the
+    information plus the fit's secant estimate of the penalty's curvature), the profile's
+    value and slope at b_k are predicted to second order for that step (:func:`profile_step`),
+    b_k takes a Newton step on the signed root r(b) = sqrt(2 (l*max - profile(b))) =
+    sqrt(chi2) (linear in b for a quadratic profile), and the others follow the path's
+    tangent; the first point is :func:`_bound_start`'s. Accepted with the criteria
     of :meth:`FirthCoxFit._profile_bound`: |g| within :func:`_g_tol` and an inner step of at
     most ``tol``. None when the iteration leaves the region where its model holds (a profile
     not decreasing outwards, an inner step above 1, the span, a singular information): the
