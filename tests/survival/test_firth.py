@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import optimize
+from scipy import optimize, stats
 
 from mrdtrack.survival import firth as firth_mod
 from mrdtrack.survival._coxdata import cox_loglik_derivs, prepare_cox_data
@@ -464,3 +464,95 @@ def test_vectorised_weights_equal_per_row_exp(efron, scale):
     assert np.ptp(cd.X @ b) > 600 or scale == 1.0
     for a, c in zip(got, ref, strict=True):
         np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(c).max()))
+
+
+def test_fast_profile_bounds_equal_brute_force_root_finding(monkeypatch):
+    # the joint Newton search (_joint_bound) against brentq on the penalised profile written
+    # from the definitions (_naive_penalised, the other coefficient maximised by a bounded
+    # scalar search). Monotone likelihood: no events where g = 0, so the profile of g falls
+    # slowly (like the penalty) to the right; with a search span of 3.3 / sd(x) it does not
+    # reach the 99.9% cut inside the span there, and that upper bound is infinite
+    rng = np.random.default_rng(9)
+    n = 16
+    g = np.r_[np.zeros(n // 2), np.ones(n // 2)]
+    x = rng.normal(size=n)
+    time = rng.integers(1, 12, n).astype(float)
+    event = (rng.random(n) < 0.5).astype(int)
+    event[g == 0] = 0
+    df = pl.DataFrame({"time": time, "event": event, "g": g, "x": x})
+    level = 0.999
+    crit = float(stats.chi2.ppf(level, 1))
+    monkeypatch.setattr(firth_mod, "_PROFILE_SPAN", 3.3)
+    fast = []
+    joint = firth_mod._joint_bound
+    monkeypatch.setattr(firth_mod, "_joint_bound", lambda *a: fast.append(joint(*a)) or fast[-1])
+    fit = _fit(df, ["g", "x"])
+    ci = np.log(fit.conf_int(level).select("lower", "upper").to_numpy())
+    X = np.column_stack([g, x])
+    zeros, entry = np.zeros(n, dtype=int), np.full(n, -np.inf)
+
+    def pll(beta):
+        return _naive_penalised(np.asarray(beta), time, event, X, zeros, entry, False)
+
+    lmax = -optimize.minimize(
+        lambda b: -pll(b), fit.coef_array, method="Nelder-Mead", options={"xatol": 1e-12}
+    ).fun
+    np.testing.assert_allclose(lmax, fit.loglik[1], rtol=1e-12)
+
+    def deviance_gap(k, b):  # 2 (l*max - profile(b)) - chi2
+        def minus(v):
+            beta = np.empty(2)
+            beta[k], beta[1 - k] = b, v
+            return -pll(beta)
+
+        inner = optimize.minimize_scalar(minus, bounds=(-30, 30), options={"xatol": 1e-11})
+        return 2.0 * (lmax + inner.fun) - crit
+
+    bhat = fit.coef_array
+    span = 3.3 / np.std(X, axis=0)
+    for k in range(2):
+        for side, sign in ((0, -1), (1, +1)):
+            if k == 0 and side == 1:
+                # infinite: the cut is not reached within the span
+                assert np.isinf(ci[k, side]) and deviance_gap(k, bhat[k] + span[k]) < 0
+                continue
+            root = optimize.brentq(
+                lambda b, k=k: deviance_gap(k, b),
+                bhat[k],
+                bhat[k] + sign * span[k],
+                xtol=1e-13,
+                rtol=1e-15,
+            )
+            assert abs(ci[k, side] - root) < 1e-8
+            # the brute force resolves 1e-7: a bound off by that much would fail above
+            assert deviance_gap(k, root - sign * 1e-7) < 0 < deviance_gap(k, root + sign * 1e-7)
+    # the three finite bounds came from the fast search; the infinite one from the fallback
+    assert [b is not None for b in fast] == [True, False, True, True]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.booleans(), st.booleans(), st.booleans(), st.integers(1, 3))
+def test_block_kernel_equals_reference(seed, efron, stratified, weighted, p):
+    # the right-censored sweep over death blocks (one shift, beta-free death sums) against the
+    # O(n^2) definitions; one, two (written out) and three (general loops) covariates
+    from mrdtrack.survival._kernels_firth import death_blocks, firth_derivs_sorted
+
+    df = _random_design(seed).with_columns(x3=pl.col("x1") * pl.col("x2") + 0.5)
+    covs = ["x1", "x2", "x3"][:p]
+    cd = prepare_cox_data(
+        df,
+        "time",
+        "event",
+        covs,
+        strata="s" if stratified else None,
+        weights="w" if weighted else None,
+    )
+    b = np.array([0.4, -0.7, 0.2])[:p]
+    blocks = death_blocks(cd.stop, cd.event, cd.weights, cd.strata, cd.X)
+    z = packed_design(cd.X)
+    got = firth_derivs_sorted(z, cd.X, cd.event, cd.weights, blocks, b, efron, True)
+    want = reference_derivs(cd.start, cd.stop, cd.event, cd.X, cd.weights, cd.strata, b, efron)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-11)
+    # a linear predictor spanning more than exp can hold in one shift: the general kernel
+    assert firth_derivs_sorted(z, cd.X, cd.event, cd.weights, blocks, b * 1e4, efron, True) is None

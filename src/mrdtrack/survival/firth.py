@@ -10,6 +10,13 @@ R's ``coxphf`` and Python's ``firthmodels`` fit right-censored data without stra
 uses the same likelihood on the (start, stop] risk sets {start < t <= stop} within strata, with
 Breslow or Efron ties and case weights.
 
+Computation: each likelihood evaluation is one compiled sweep giving l, U, I and dI/db
+(:mod:`mrdtrack.survival._kernels_firth`; for right-censored data the risk-set sums only grow,
+so the sweep runs over precomputed death blocks with one exponent shift). A profile bound is
+found by Newton steps on all coefficients at once (Venzon & Moolgavkar 1988) starting from the
+Wald bound, with the signed root of the profile deviance as the equation for the fixed
+coefficient: usually two or three evaluations per bound.
+
 References
 ----------
 1. Firth D (1993). Bias reduction of maximum likelihood estimates. Biometrika 80:27-38.
@@ -26,6 +33,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -35,6 +43,17 @@ from mrdtrack.errors import ConvergenceError, EstimationError
 from mrdtrack.survival._checks import check_ties
 from mrdtrack.survival._control import CoxTest, tests_table
 from mrdtrack.survival._coxdata import CoxData
+from mrdtrack.survival._kernels_firth import (
+    DeathBlocks,
+    death_blocks,
+    firth_derivs_eta,
+    firth_derivs_sorted,
+    newton_direction,
+    packed_design,
+    penalise,
+    profile_step,
+    secant_update,
+)
 
 __all__ = ["FirthCoxFit", "fit_firth", "penalised_loglik"]
 
@@ -53,44 +72,61 @@ class _Eval:
     score: np.ndarray  # modified (penalised) score U*
     info: np.ndarray  # information of the ordinary partial likelihood
     converged: bool = True  # False: a profile point whose inner maximisation stalled
+    dinfo: np.ndarray | None = None  # dI/db (dinfo[r, s, t] = dI[s, t]/db[r]) when scored
 
 
-def _evaluate(
-    cd: CoxData, z: np.ndarray, beta: np.ndarray, efron: bool, score: bool = True
-) -> _Eval:
-    """l*, l, U* and I at beta; ``z`` is the packed design of ``cd.X`` (packed_design)."""
-    from mrdtrack.survival._kernels_firth import firth_derivs_eta, penalise
+class _Sweep(NamedTuple):
+    """What one likelihood evaluation needs besides beta (all beta-free, built once per fit)."""
 
+    cd: CoxData
+    z: np.ndarray  # packed products of the design (packed_design)
+    blocks: DeathBlocks | None  # right-censored data: the death blocks (firth_derivs_sorted)
+
+
+def _sweep(cd: CoxData) -> _Sweep:
+    z = packed_design(cd.X)
+    blocks = None
+    if not cd.counting and z.ndim == 2:
+        blocks = death_blocks(cd.stop, cd.event, cd.weights, cd.strata, cd.X)
+    return _Sweep(cd, z, blocks)
+
+
+def _evaluate(sw: _Sweep, beta: np.ndarray, efron: bool, score: bool = True) -> _Eval:
+    """l*, l, U* and I at beta (the block kernel for right-censored data, else the general
+    (start, stop] kernel)."""
+    cd = sw.cd
     b = np.ascontiguousarray(beta, dtype=np.float64)
-    ll, u, imat, dimat = firth_derivs_eta(
-        cd.start,
-        cd.stop,
-        cd.event,
-        cd.X,
-        z,
-        cd.weights,
-        cd.strata,
-        cd.order_start,
-        b,
-        efron,
-        score,
-    )
+    out = None
+    if sw.blocks is not None:
+        out = firth_derivs_sorted(sw.z, cd.X, cd.event, cd.weights, sw.blocks, b, efron, score)
+    if out is None:
+        out = firth_derivs_eta(
+            cd.start,
+            cd.stop,
+            cd.event,
+            cd.X,
+            sw.z,
+            cd.weights,
+            cd.strata,
+            cd.order_start,
+            b,
+            efron,
+            score,
+        )
+    ll, u, imat, dimat = out
     if not np.isfinite(ll):
         return _Eval(-math.inf, ll, np.full(cd.p, np.nan), imat)
     # U*_r = U_r + 1/2 tr(I^{-1} dI/db_r)  (Heinze & Schemper 2001, eq. 2)
     pll, ustar, ok = penalise(ll, u, imat, dimat, score)
     if not ok:
         return _Eval(-math.inf, ll, np.full(cd.p, np.nan), imat)
-    return _Eval(float(pll), float(ll), ustar, imat)
+    return _Eval(float(pll), float(ll), ustar, imat, True, dimat if score else None)
 
 
 def penalised_loglik(cd: CoxData, beta: Sequence[float], ties: str = "efron") -> float:
     """The Firth-penalised log partial likelihood l(b) + 1/2 log|I(b)| at ``beta``."""
     efron = check_ties(ties) == "efron"
-    from mrdtrack.survival._kernels_firth import packed_design
-
-    z = packed_design(cd.X)
-    return _evaluate(cd, z, np.asarray(beta, dtype=float), efron, score=False).pll
+    return _evaluate(_sweep(cd), np.asarray(beta, dtype=float), efron, score=False).pll
 
 
 @dataclass(frozen=True)
@@ -100,11 +136,11 @@ class _Max:
     iterations: int
     converged: bool
     start: _Eval | None = None  # the evaluation at the starting values
+    curvature: np.ndarray | None = None  # the secant estimate of the penalty's curvature
 
 
 def _maximise(
-    cd: CoxData,
-    z: np.ndarray,
+    sw: _Sweep,
     efron: bool,
     beta0: np.ndarray,
     free: np.ndarray,
@@ -125,16 +161,14 @@ def _maximise(
     extra evaluation. Converged when the next Newton step is at most ``xtol`` in every
     coefficient (or max |U*| <= ``gtol``).
     """
-    from mrdtrack.survival._kernels_firth import newton_direction, secant_update
-
     beta = beta0.astype(float).copy()
     # ev_start: an evaluation already made at beta0 (a profile point revisited more precisely)
-    ev = ev0 = _evaluate(cd, z, beta, efron) if ev_start is None else ev_start
+    ev = ev0 = _evaluate(sw, beta, efron) if ev_start is None else ev_start
     if not np.isfinite(ev.pll):
         raise EstimationError(
-            f"the information matrix is singular at the starting values: with {cd.n_events} "
-            f"event(s) the {cd.p} coefficient(s) are not identifiable (a covariate constant "
-            "within every risk set, or fewer events than covariates)"
+            f"the information matrix is singular at the starting values: with "
+            f"{sw.cd.n_events} event(s) the {sw.cd.p} coefficient(s) are not identifiable (a "
+            "covariate constant within every risk set, or fewer events than covariates)"
         )
     idx = np.flatnonzero(free).astype(np.int64)
     if idx.size == 0:
@@ -147,7 +181,7 @@ def _maximise(
             raise EstimationError("the information matrix is singular during Firth fitting")
         big = np.max(np.abs(delta))
         if big <= xtol or np.max(np.abs(g)) <= gtol:
-            return _Max(beta, ev, it, True, ev0)
+            return _Max(beta, ev, it, True, ev0, corr)
         if it == max_iter:
             break
         gain = float(g @ delta)  # increase of l* predicted by the full step
@@ -156,7 +190,7 @@ def _maximise(
         for _ in range(max_halfstep + 1):
             trial = beta.copy()
             trial[idx] += delta
-            ev_new = _evaluate(cd, z, trial, efron)
+            ev_new = _evaluate(sw, trial, efron)
             if np.isfinite(ev_new.pll) and ev_new.pll >= ev.pll - 1e-12 * max(1.0, abs(ev.pll)):
                 break
             delta = delta / 2.0
@@ -171,6 +205,123 @@ def _maximise(
         # under monotone likelihood; the secant term restores fast convergence at no extra cost
         corr = secant_update(corr, ev.info, ev.score, ev_old.score, idx, delta)
     return _Max(beta, ev, max_iter, False)
+
+
+_JOINT_ITER = 30
+
+
+def _g_tol(lmax: float) -> float:
+    """Tolerance of a profile bound on g = 2 (l*max - profile) - chi2: rounding level of l*."""
+    return max(1e-9, 64.0 * np.finfo(float).eps * abs(lmax))
+
+
+def _bound_start(fit: FirthCoxFit, k: int, crit: float, direction: int) -> np.ndarray:
+    """First point of :func:`_joint_bound`, from a cubic model of the profile deviance along the
+    profile path b_hat + d t + d^2 / 2 c (tangent t, curvature c from dI/db).
+
+    D(d) = d^2 / V - T d^3 / 3 = chi2, with V the k-th diagonal element of the inverse of l*'s
+    curvature at the estimate (I plus the fit's secant estimate for the penalty) and T the
+    third derivative of the log partial likelihood along the tangent (from dI/db; the
+    penalty's is O(1) against O(n)). The Wald distance sqrt(V chi2) when the cubic term would
+    move it by more than 20% (a profile far from quadratic: the iteration then starts
+    conservatively).
+    """
+    if "penalised_var" not in fit._cache:
+        v = fit.var
+        if fit.curvature is not None:
+            with contextlib.suppress(np.linalg.LinAlgError):
+                h = np.linalg.inv(fit.var) + fit.curvature
+                if np.all(np.linalg.eigvalsh(h) > 0):
+                    v = np.linalg.inv(h)
+        fit._cache["penalised_var"] = (v, np.linalg.inv(v))
+    v, h = fit._cache["penalised_var"]
+    tangent = v[:, k] / v[k, k]
+    wald = math.sqrt(v[k, k] * crit)
+    if fit.dinfo is None:
+        return fit.coef_array + direction * wald * tangent
+    # path curvature: d/dd U*_o = 0 twice gives c_o = -H_oo^-1 sum_rs dI_or/db_s t_r t_s
+    bend = np.zeros_like(tangent)
+    others = np.arange(tangent.shape[0]) != k
+    if others.any():
+        w = np.einsum("rst,r,t->s", fit.dinfo, tangent, tangent)
+        h_oo = h[np.ix_(others, others)]
+        bend[others] = -np.linalg.solve(h_oo, w[others])
+    third = -direction * float(np.einsum("rst,r,s,t->", fit.dinfo, tangent, tangent, tangent))
+    dist = wald
+    for _ in range(4):  # Newton on the cubic
+        slope = 2.0 * dist / v[k, k] - third * dist * dist
+        if not slope > 0.0:
+            dist = wald
+            break
+        dist -= (dist * dist / v[k, k] - third * dist**3 / 3.0 - crit) / slope
+    if not 0.8 * wald < dist < 1.25 * wald:
+        dist = wald
+    return fit.coef_array + direction * dist * tangent + 0.5 * dist * dist * bend
+
+
+def _joint_bound(
+    sw: _Sweep,
+    efron: bool,
+    fit: FirthCoxFit,
+    k: int,
+    crit: float,
+    direction: int,
+    span: float,
+) -> float | None:
+    """One profile bound by a joint Newton iteration on all coefficients, one evaluation each.
+
+    Venzon & Moolgavkar (1988) solve {profile(b_k) = l*max - chi2/2, U*_others = 0} jointly;
+    here, at each point, the other coefficients take their Newton step H_oo^-1 U*_o (H: the
+    information plus the fit's secant estimate of the penalty's curvature), the profile's
+    value and slope at b_k are predicted to second order for that step (:func:`profile_step`),
+    b_k takes a Newton step on the signed root r(b) = sqrt(2 (l*max - profile(b))) =
+    sqrt(chi2) (linear in b for a quadratic profile), and the others follow the path's
+    tangent; the first point is :func:`_bound_start`'s. Accepted with the criteria
+    of :meth:`FirthCoxFit._profile_bound`: |g| within :func:`_g_tol` and an inner step of at
+    most ``tol``. None when the iteration leaves the region where its model holds (a profile
+    not decreasing outwards, an inner step above 1, the span, a singular information): the
+    caller then uses the safeguarded search.
+    """
+    xtol = fit.options["tol"]
+    tol_g = _g_tol(fit.loglik[1])
+    lmax = fit.loglik[1]
+    target = math.sqrt(crit)
+    bhat = float(fit.coef_array[k])
+    beta = _bound_start(fit, k, crit, direction)
+    dist = direction * (float(beta[k]) - bhat)
+    inside, outside = 0.0, math.inf  # bracket of the distance from b_hat
+    curv = fit.curvature  # the penalty's curvature at the estimate: I + curv is l*'s
+    for _ in range(_JOINT_ITER):
+        if not 0.0 < dist <= span:
+            return None
+        ev = _evaluate(sw, beta, efron)
+        if not np.isfinite(ev.pll):
+            return None
+        st = profile_step(ev.info if curv is None else ev.info + curv, ev.score, k)
+        if not st.ok and curv is not None:
+            curv = None
+            st = profile_step(ev.info, ev.score, k)
+        big = float(np.max(np.abs(st.step)))
+        if not st.ok or big > 1.0:
+            return None
+        dev = 2.0 * (lmax - ev.pll - st.gain)  # profile deviance, to second order
+        if big <= xtol and abs(dev - crit) <= tol_g:
+            return float(beta[k])
+        slope = direction * st.slope  # d profile / d distance, negative outwards
+        if not (dev > 0.0 and slope < 0.0):
+            return None
+        if dev < crit:
+            inside = dist
+        else:
+            outside = dist
+        root = math.sqrt(dev)
+        new = dist + (target - root) * root / -slope  # Newton on r: dr/d dist = -slope / r
+        if not inside < new < outside:
+            new = 2.0 * inside if math.isinf(outside) else 0.5 * (inside + outside)
+        beta = beta + st.step + direction * (new - dist) * st.tangent
+        beta[k] = bhat + direction * new
+        dist = new
+    return None
 
 
 @dataclass(frozen=True)
@@ -203,9 +354,12 @@ class FirthCoxFit:
     ties: str
     conf_level: float
     data: CoxData = field(repr=False)
-    packed: np.ndarray = field(repr=False, compare=False)  # beta-free products of the design
+    sweep: _Sweep = field(repr=False, compare=False)  # beta-free parts of the evaluations
     options: dict = field(repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    # -(Hessian of the penalty) at the estimate, as estimated by the fit's secant updates
+    curvature: np.ndarray | None = field(default=None, repr=False, compare=False)
+    dinfo: np.ndarray | None = field(default=None, repr=False, compare=False)  # dI/db there
 
     firth: bool = True
     monotone: dict = field(default_factory=dict)  # Firth estimates are finite
@@ -262,8 +416,7 @@ class FirthCoxFit:
         o = self.options
         try:
             res = _maximise(
-                self.data,
-                self.packed,
+                self.sweep,
                 efron,
                 beta0,
                 free,
@@ -323,8 +476,7 @@ class FirthCoxFit:
         free[idx] = False
         o = self.options
         res = _maximise(
-            self.data,
-            self.packed,
+            self.sweep,
             self.ties == "efron",
             beta0,
             free,
@@ -342,6 +494,9 @@ class FirthCoxFit:
     def _profile_bound(self, k: int, level: float, direction: int) -> float:
         """Solve g(b) = 2 [l*(b_hat) - profile(b)] - chi2_{1, level} = 0 on one side of b_hat.
 
+        First by the joint Newton iteration of :func:`_joint_bound` (one likelihood evaluation
+        per step, from the Wald bound); where that leaves the region its quadratic model holds,
+        by the search below, which maximises the profile at every trial point.
         g'(b) = -2 U*_k at the constrained maximum (envelope theorem), so a safeguarded Newton
         iteration is used: Newton steps inside the current bracket, bisection otherwise, and,
         before a bracket exists, Newton steps capped at doubling the distance from b_hat. The other
@@ -353,8 +508,13 @@ class FirthCoxFit:
         crit = float(special.chdtri(1, 1.0 - level))
         bhat = float(self.coef_array[k])
         lmax = self.loglik[1]
-        sd = float(np.std(self.data.X[:, k]))
+        if ("sd", k) not in self._cache:
+            self._cache[("sd", k)] = float(np.std(self.data.X[:, k]))
+        sd = self._cache[("sd", k)]
         span = _PROFILE_SPAN / sd if sd > 0 else _PROFILE_SPAN
+        fast = _joint_bound(self.sweep, self.ties == "efron", self, k, crit, direction, span)
+        if fast is not None:
+            return fast
         limit = bhat + direction * span
         others = np.array([j for j in range(len(self.names)) if j != k], dtype=np.int64)
         inside, outside = bhat, None
@@ -388,7 +548,7 @@ class FirthCoxFit:
                 dg = -2.0 * float(ev.score[k])
                 beta_prev, b_prev, info_prev = beta, b, ev.info
             # g is a difference of log-likelihoods of size |lmax|: solve it to rounding level
-            if abs(g) <= max(1e-9, 64.0 * np.finfo(float).eps * abs(lmax)):
+            if abs(g) <= _g_tol(lmax):
                 if precise and ev is not None and ev.converged:
                     return b
                 if precise:
@@ -529,6 +689,20 @@ class FirthCoxFit:
         return self.summary()
 
 
+def _global_tests(b: np.ndarray, fitted: _Eval, null: _Eval) -> dict[str, CoxTest]:
+    """coxphf's global tests: penalised LR 2 [l*(b) - l*(0)], Wald b' I(b) b and the score
+    test U*(0)' I(0)^-1 U*(0)."""
+    p = b.shape[0]
+    lr = max(2.0 * (fitted.pll - null.pll), 0.0)
+    wald = float(b @ fitted.info @ b)
+    score = float(null.score @ np.linalg.solve(null.info, null.score))
+    return {
+        "likelihood_ratio": CoxTest(lr, p, float(special.chdtrc(p, lr))),
+        "wald": CoxTest(wald, p, float(special.chdtrc(p, wald))),
+        "score": CoxTest(score, p, float(special.chdtrc(p, score))),
+    }
+
+
 def fit_firth(
     cd: CoxData,
     ties: str = "efron",
@@ -587,10 +761,8 @@ def fit_firth(
         raise ValueError("Firth's penalty needs at least one covariate")
     beta0 = np.zeros(p) if init is None else np.asarray(init, dtype=float).reshape(p)
     free = np.ones(p, dtype=bool)
-    from mrdtrack.survival._kernels_firth import packed_design
-
-    z = packed_design(cd.X)
-    res = _maximise(cd, z, efron, beta0, free, max_iter, max_step, max_halfstep, gtol, tol)
+    sw = _sweep(cd)
+    res = _maximise(sw, efron, beta0, free, max_iter, max_step, max_halfstep, gtol, tol)
     if not res.converged:
         warnings.warn(
             f"Firth fit did not converge in {res.iterations} iterations "
@@ -599,30 +771,19 @@ def fit_firth(
             stacklevel=2,
         )
     null = (
-        res.start
-        if init is None and res.start is not None
-        else _evaluate(cd, z, np.zeros(p), efron)
+        res.start if init is None and res.start is not None else _evaluate(sw, np.zeros(p), efron)
     )
     try:
         var = np.linalg.inv(res.ev.info)
     except np.linalg.LinAlgError as exc:
         raise EstimationError("the information matrix is singular at the Firth estimate") from exc
-    b = res.beta
-    lr = max(2.0 * (res.ev.pll - null.pll), 0.0)
-    wald = float(b @ res.ev.info @ b)
-    score = float(null.score @ np.linalg.solve(null.info, null.score))
-    tests = {
-        "likelihood_ratio": CoxTest(lr, p, float(special.chdtrc(p, lr))),
-        "wald": CoxTest(wald, p, float(special.chdtrc(p, wald))),
-        "score": CoxTest(score, p, float(special.chdtrc(p, score))),
-    }
     return FirthCoxFit(
         names=cd.names,
-        coef_array=b,
+        coef_array=res.beta,
         var=var,
         loglik=(null.pll, res.ev.pll),
         loglik_unpenalised=(null.ll, res.ev.ll),
-        tests=tests,
+        tests=_global_tests(res.beta, res.ev, null),
         n=cd.n,
         n_events=cd.n_events,
         iterations=res.iterations,
@@ -630,7 +791,9 @@ def fit_firth(
         ties="efron" if efron else "breslow",
         conf_level=conf_level,
         data=cd,
-        packed=z,
+        sweep=sw,
+        curvature=res.curvature,
+        dinfo=res.ev.dinfo,
         options={
             "max_iter": max_iter,
             "max_step": max_step,
