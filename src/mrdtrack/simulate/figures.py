@@ -129,17 +129,15 @@ def simulate_study(
     n_replicates: int,
     seed: int,
     *,
-    start: int = 0,
     engine: str = "fast",
     arms: list[tuple[str, SimulationParams]] | None = None,
 ) -> Study:
-    """Simulate trials ``start .. start + n_replicates - 1`` of the targets' design (arm ``k``
-    from seed ``seed + 7919 k``; each arm's replicate ``i`` is independent of batching, so
-    batches ``[0, m)`` and ``[m, n)`` give the trials of one run of ``n``)."""
+    """Simulate ``n_replicates`` trials of the targets' design (arm ``k`` from seed
+    ``seed + 7919 k``; each arm's replicate ``i`` is independent of batching)."""
     arms = arm_params(params, targets) if arms is None else arms
     parts = []
     for k, (_, p) in enumerate(arms):
-        tr = simulate_trials(p, n_replicates, seed + 7919 * k, start=start, engine=engine)
+        tr = simulate_trials(p, n_replicates, seed + 7919 * k, engine=engine)
         parts.append((k, tr))
     asm = targets.assessments
     visits = np.array([a.visit for a in asm], dtype=np.int64)

@@ -35,9 +35,9 @@ parameter, and the spread of chain medians across starting points. No R counterp
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import difflib
-import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -278,19 +278,19 @@ def _is_int(params, key) -> bool:
     return isinstance(getattr(getattr(params, section), leaf), int)
 
 
-def fit_components(params, targets, arms, keys, seed, start, stop) -> np.ndarray:
-    """Raw ``fit`` components ``(stop - start, len(keys))`` of trials ``start .. stop - 1`` at
-    the arms' parameters (one unit of work: serial, or a task on a Dask worker)."""
-    st = simulate_study(params, targets, stop - start, seed, start=start, arms=arms)
-    s = figure_statistics(st, targets, roles=("fit",))
+def fit_components(model, keys, x, seed, n_sim) -> np.ndarray:
+    """Raw ``fit`` components ``(n_sim, len(keys))`` of ``n_sim`` trials at the free vector
+    ``x`` (one likelihood evaluation's simulations)."""
+    st = simulate_study(model.params, model.targets, n_sim, seed, arms=model.arms(x))
+    s = figure_statistics(st, model.targets, roles=("fit",))
     return np.column_stack([s[k] for k in keys])
 
 
 class SyntheticLikelihood:
     """Gaussian synthetic log likelihood of the ``fit`` components at a free vector.
 
-    ``pool``: an `EvaluationPool` that spreads the simulations over Dask workers (``None``:
-    serial). Trial ``i`` of an evaluation with seed ``s`` is the same trial either way.
+    ``pool``: an `EvaluationPool`; `simulate_many` then runs its evaluations on Dask workers
+    (each evaluation is its own seed's trials, so the result is the serial one).
     """
 
     def __init__(self, model: Model, n_sim: int, pool: EvaluationPool | None = None):
@@ -308,14 +308,10 @@ class SyntheticLikelihood:
         """Components ``(n_sim, k)`` at each free vector of ``xs``, all with ``seed`` (common
         random numbers; missing -> column median)."""
         self.n_eval += len(xs)
-        m = self.model
-        arms = [m.arms(x) for x in xs]
         if self.pool is None:
-            raw = [
-                fit_components(m.params, m.targets, a, self.keys, seed, 0, self.n_sim) for a in arms
-            ]
+            raw = [fit_components(self.model, self.keys, x, seed, self.n_sim) for x in xs]
         else:
-            raw = self.pool.evaluate(arms, seed, self.n_sim)
+            raw = self.pool.evaluate(xs, seed, self.n_sim)
         return [_impute(r) for r in raw]
 
     def simulate(self, x: np.ndarray, seed: int) -> np.ndarray:
@@ -333,42 +329,38 @@ def _impute(xs: np.ndarray) -> np.ndarray:
 
 
 class EvaluationPool:
-    """Likelihood evaluations on a Dask ``distributed`` client (Rocklin 2015, dask.org).
+    """Units of the calibration on a Dask ``distributed`` client (dask.org): the
+    identifiability step's evaluations (one task each) and the Metropolis chains (one task
+    each, `run_chain`). The model is scattered to every worker once.
 
-    The parameter file and targets are scattered to every worker once. An evaluation of
-    ``n_sim`` trials is cut into one batch per worker (trials ``[start, stop)``); several
-    evaluations at once (the identifiability Jacobian) are one task each. Each trial draws from
-    its own stream ``(seed, i)`` (`mrdtrack.simulate.model.simulate_trials`), so the components
-    are the serial run's whatever the batching or the number of workers.
+    Same result as the serial run, draw for draw: an evaluation is its own seed's trials
+    (`mrdtrack.simulate.model.simulate_trials`: trial ``i`` from stream ``(seed, i)``), and each
+    chain starts from the generator state at which the serial run starts it (`chain_plan`).
     """
 
     def __init__(self, client: Any, model: Model, keys: Sequence[str]):
         self.client = client
         self.keys = list(keys)
         self.n_workers = max(1, sum(client.nthreads().values()))
-        self._params, self._targets = client.scatter([model.params, model.targets], broadcast=True)
+        self._model = client.scatter(model, broadcast=True)
 
-    def evaluate(self, arms: Sequence, seed: int, n_sim: int) -> list[np.ndarray]:
-        n_batch = 1 if len(arms) >= self.n_workers else min(self.n_workers, n_sim)
-        cuts = np.linspace(0, n_sim, n_batch + 1).round().astype(int)
+    def evaluate(self, xs: Sequence[np.ndarray], seed: int, n_sim: int) -> list[np.ndarray]:
+        """`fit_components` of ``n_sim`` trials at each free vector of ``xs``."""
         futs = [
-            [
-                self.client.submit(
-                    fit_components,
-                    self._params,
-                    self._targets,
-                    a,
-                    self.keys,
-                    seed,
-                    int(lo),
-                    int(hi),
-                    pure=False,
-                )
-                for lo, hi in itertools.pairwise(cuts)
-            ]
-            for a in arms
+            self.client.submit(fit_components, self._model, self.keys, x, seed, n_sim, pure=False)
+            for x in xs
         ]
-        return [np.vstack(parts) for parts in self.client.gather(futs)]
+        return self.client.gather(futs)
+
+    def chains(self, n_sim: int, inf, plans, chol, n_iter) -> list:
+        """`run_chain` of every ``(start, generator state)`` of ``plans``, one task each."""
+        futs = [
+            self.client.submit(
+                run_chain, self._model, n_sim, inf, start, state, chol, n_iter, pure=False
+            )
+            for start, state in plans
+        ]
+        return self.client.gather(futs)
 
 
 @contextlib.contextmanager
@@ -707,24 +699,57 @@ def _posterior(model, ident, chains, acc, draws, n_eval, t0, c0) -> Posterior:
     )
 
 
+def chain_plan(rng, centre, cov, n_chains, n_iter) -> list:
+    """``(start, generator state)`` of each chain, as the serial run reaches them: chain ``c >
+    0`` starts at ``centre + 2 L z`` (``L L' = cov``, ``z`` from ``rng``), then ``rng`` moves on
+    by exactly the draws chain ``c`` takes (`run_chain`: a seed, then per iteration a normal
+    vector, a seed and a uniform; their number does not depend on the likelihood), so chains
+    can run at once and ``rng`` ends where the serial run leaves it."""
+    plans = []
+    for c in range(n_chains):
+        start = centre.copy()
+        if c > 0:
+            start += 2 * np.linalg.cholesky(cov) @ rng.standard_normal(len(centre))
+        plans.append((start, copy.deepcopy(rng.bit_generator.state)))
+        rng.integers(2**31)
+        for _ in range(n_iter):
+            rng.standard_normal(len(centre))
+            rng.integers(2**31)
+            rng.random()
+    return plans
+
+
+def run_chain(model, n_sim, inf, start, state, chol, n_iter):
+    """One Metropolis chain from ``start`` with the generator at ``state``: its post-burn-in
+    draws, acceptance rate and number of likelihood evaluations (one unit of work: serial, or
+    a task on a Dask worker)."""
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state
+    like = SyntheticLikelihood(model, n_sim)
+    draws, acc = _metropolis(like, model, inf, start, chol, n_iter, rng)
+    return draws[n_iter // 2 :], acc, like.n_eval
+
+
 def _run_chains(like, ident, n_chains, n_iter, rng, say):
-    """``n_chains`` Metropolis chains in turn on the informed block: post-burn-in draws and
-    acceptance rates (none when no parameter is informed)."""
+    """``n_chains`` Metropolis chains on the informed block (in turn, or at once on the
+    pool's workers: the same draws): post-burn-in draws and acceptance rates (none when no
+    parameter is informed)."""
     model, inf = like.model, np.flatnonzero(ident.informed)
-    chains, acc = [], []
     if not inf.size:
-        return chains, acc
+        return [], []
     cov = ident.laplace_cov[np.ix_(inf, inf)]
     chol = np.linalg.cholesky(cov * 2.38**2 / inf.size)
-    for c in range(n_chains):
-        say(f"chain {c + 1} of {n_chains}: {n_iter} iterations")
-        start = model.centre[inf].copy()
-        if c > 0:
-            start += 2 * np.linalg.cholesky(cov) @ rng.standard_normal(inf.size)
-        draws, a = _metropolis(like, model, inf, start, chol, n_iter, rng)
-        chains.append(draws[n_iter // 2 :])
-        acc.append(a)
-    return chains, acc
+    plans = chain_plan(rng, model.centre[inf], cov, n_chains, n_iter)
+    if like.pool is not None:
+        say(f"{n_chains} chains of {n_iter} iterations on {like.pool.n_workers} Dask workers")
+        out = like.pool.chains(like.n_sim, inf, plans, chol, n_iter)
+    else:
+        out = []
+        for c, (start, state) in enumerate(plans):
+            say(f"chain {c + 1} of {n_chains}: {n_iter} iterations")
+            out.append(run_chain(model, like.n_sim, inf, start, state, chol, n_iter))
+    like.n_eval += sum(n for _, _, n in out)
+    return [d for d, _, _ in out], [a for _, a, _ in out]
 
 
 def _metropolis(like, model, inf, start, chol, n_iter, rng):
