@@ -30,6 +30,14 @@ The Metropolis proposal is ``N(0, (2.38^2 / d) C_informed)`` (Roberts & Rosentha
 first half of each chain is burn-in. Convergence: split-R-hat (Gelman et al. 2013) per
 parameter, and the spread of chain medians across starting points. No R counterpart (R
 ``BSL`` implements the same likelihood).
+
+Constrained families (``tie``): a group of free parameters takes one value, so the fit is the
+best model of a family (e.g. every progression hazard equal: progression unrelated to MRD), to
+be checked by `mrdtrack.simulate.gof` — a fair test of a wrong family, unlike a perturbed model.
+
+Parallel runs (``workers`` / ``client``, Dask distributed): the identifiability evaluations and
+the chains are the units of work (`EvaluationPool`); `chain_plan` gives each chain the generator
+state at which the serial run starts it, so the draws do not depend on the number of workers.
 """
 
 from __future__ import annotations
