@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from mrdtrack.simulate.calibrate import default_params_for
-from mrdtrack.simulate.inference import calibrate
+from mrdtrack.simulate.inference import calibrate, local_cluster
 from mrdtrack.simulate.targets import load_study_targets
 
 HERE = Path(__file__).resolve().parent
@@ -74,15 +74,12 @@ def seeds_section(a, t, p) -> str:
 
 def scaling_section(a, t, p) -> str:
     # optional heavy dependency (the `distributed` extra), needed only here
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     warm = {}  # workers -> a running client (warmed: mrdtrack imported, kernels loaded)
     for w in a.workers:
         if w > 0:
-            cluster = LocalCluster(
-                n_workers=w, threads_per_worker=1, processes=True, dashboard_address=None
-            )
-            warm[w] = Client(cluster)
+            warm[w] = Client(local_cluster(w))
             calibrate(p, t, max_evaluations=80, n_chains=1, seed=1, client=warm[w])
     configs = [(w, False) for w in a.workers] + [(w, True) for w in a.workers if w > 0]
     times: dict[tuple[int, bool], list[float]] = {c: [] for c in configs}
@@ -111,7 +108,8 @@ def scaling_section(a, t, p) -> str:
         f"{a.max_evaluations}`: the founding study at a reduced budget ({post.n_evaluations} "
         f"evaluations of 200 trials, 2 chains, seed {a.seed}). `workers = 0`: simulations in "
         "this process; `workers = N`: `calibrate(workers=N)` (`--workers N`), a Dask "
-        "LocalCluster of N single-threaded processes started and closed inside the call "
+        "LocalCluster of N single-threaded processes (`inference.local_cluster`) started "
+        "and closed inside the call "
         "(start-up included: each worker imports mrdtrack and loads the numba kernels); "
         '"running": `calibrate(client=...)` on a LocalCluster of N workers already started '
         "and warmed (as on a standing cluster: `--scheduler`). Configurations interleaved over "
