@@ -361,11 +361,11 @@ class EvaluationPool:
         ]
         return self.client.gather(futs)
 
-    def chains(self, n_sim: int, inf, plans, chol, n_iter) -> list:
+    def chains(self, n_sim: int, inf, plans, chol, length) -> list:
         """`run_chain` of every ``(start, generator state)`` of ``plans``, one task each."""
         futs = [
             self.client.submit(
-                run_chain, self._model, n_sim, inf, start, state, chol, n_iter, pure=False
+                run_chain, self._model, n_sim, inf, start, state, chol, length, pure=False
             )
             for start, state in plans
         ]
@@ -729,12 +729,13 @@ def _posterior(model, ident, chains, acc, draws, n_eval, t0, c0) -> Posterior:
     )
 
 
-def chain_plan(rng, centre, cov, n_chains, n_iter) -> list:
-    """``(start, generator state)`` of each chain, as the serial run reaches them: chain ``c >
-    0`` starts at ``centre + 2 L z`` (``L L' = cov``, ``z`` from ``rng``), then ``rng`` moves on
-    by exactly the draws chain ``c`` takes (`run_chain`: a seed, then per iteration a normal
-    vector, a seed and a uniform; their number does not depend on the likelihood), so chains
-    can run at once and ``rng`` ends where the serial run leaves it."""
+def chain_plan(rng, centre, cov, n_chains, length) -> list:
+    """``(start, generator state)`` of each of ``n_chains`` chains of ``length`` iterations, as
+    the serial run reaches them: chain ``c > 0`` starts at ``centre + 2 L z`` (``L L' = cov``,
+    ``z`` from ``rng``), then ``rng`` moves on by exactly the draws chain ``c`` takes
+    (`run_chain`: a seed, then per iteration a normal vector, a seed and a uniform; their number
+    does not depend on the likelihood), so chains can run at once and ``rng`` ends where the
+    serial run leaves it."""
     plans = []
     for c in range(n_chains):
         start = centre.copy()
@@ -742,22 +743,22 @@ def chain_plan(rng, centre, cov, n_chains, n_iter) -> list:
             start += 2 * np.linalg.cholesky(cov) @ rng.standard_normal(len(centre))
         plans.append((start, copy.deepcopy(rng.bit_generator.state)))
         rng.integers(2**31)
-        for _ in range(n_iter):
+        for _ in range(length):
             rng.standard_normal(len(centre))
             rng.integers(2**31)
             rng.random()
     return plans
 
 
-def run_chain(model, n_sim, inf, start, state, chol, n_iter):
-    """One Metropolis chain from ``start`` with the generator at ``state``: its post-burn-in
-    draws, acceptance rate and number of likelihood evaluations (one unit of work: serial, or
-    a task on a Dask worker)."""
+def run_chain(model, n_sim, inf, start, state, chol, length):
+    """One Metropolis chain of ``length`` iterations from ``start`` with the generator at
+    ``state``: its post-burn-in draws, acceptance rate and number of likelihood evaluations
+    (one unit of work: serial, or a task on a Dask worker)."""
     rng = np.random.default_rng()
     rng.bit_generator.state = state
     like = SyntheticLikelihood(model, n_sim)
-    draws, acc = _metropolis(like, model, inf, start, chol, n_iter, rng)
-    return draws[n_iter // 2 :], acc, like.n_eval
+    draws, acc = _metropolis(like, model, inf, start, chol, length, rng)
+    return draws[length // 2 :], acc, like.n_eval
 
 
 def _run_chains(like, ident, n_chains, n_iter, rng, say):
