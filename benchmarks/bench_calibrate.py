@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import time
 import warnings
 from pathlib import Path
@@ -83,17 +84,24 @@ def scaling_section(a, t, p) -> str:
             calibrate(p, t, max_evaluations=80, n_chains=1, seed=1, client=warm[w])
     configs = [(w, False) for w in a.workers] + [(w, True) for w in a.workers if w > 0]
     times: dict[tuple[int, bool], list[float]] = {c: [] for c in configs}
+    cpus: dict[tuple[int, bool], list[float]] = {c: [] for c in configs}
     loads, reference, same = [], None, True
     for r in range(a.rounds):
         for w, is_warm in configs:
             loads.append(os.getloadavg()[0])
             kw = {"client": warm[w]} if is_warm else {"workers": w}
+            cpu0 = _cpu(warm.get(w) if is_warm else None)
             w0 = time.perf_counter()
             post = calibrate(p, t, max_evaluations=a.max_evaluations, seed=a.seed, **kw)
             times[(w, is_warm)].append(time.perf_counter() - w0)
+            cpus[(w, is_warm)].append(_cpu(warm.get(w) if is_warm else None) - cpu0)
             reference = post.draws if reference is None else reference
             same &= bool(np.array_equal(reference, post.draws))
-            print(f"round {r + 1}, workers {w} warm {is_warm}: {times[(w, is_warm)][-1]:.1f} s")
+            print(
+                f"round {r + 1}, workers {w} warm {is_warm}: {times[(w, is_warm)][-1]:.1f} s, "
+                f"CPU {cpus[(w, is_warm)][-1]:.1f} s",
+                flush=True,
+            )
     loads.append(os.getloadavg()[0])
     for c in warm.values():
         cluster = c.cluster
@@ -116,15 +124,18 @@ def scaling_section(a, t, p) -> str:
         f"{a.rounds} rounds on {os.cpu_count()} cores shared with other jobs; 1-minute load "
         f"average {min(loads):.1f}-{max(loads):.1f} during the runs.",
         "",
-        "| workers | wall s min | median | max | median / serial |",
-        "|---|---:|---:|---:|---:|",
+        "CPU = CPU seconds of every process of the run (this one, plus the workers: their "
+        "process time for a running cluster, the reaped children's for a started one).",
+        "",
+        "| workers | wall s min | median | max | median / serial | CPU s median |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for w, is_warm in configs:
         x = np.array(times[(w, is_warm)])
         label = "0 (serial)" if w == 0 else f"{w}, {'running cluster' if is_warm else 'started'}"
         lines.append(
             f"| {label} | {x.min():.1f} | {np.median(x):.1f} | {x.max():.1f} | "
-            f"{np.median(x) / base:.2f} |"
+            f"{np.median(x) / base:.2f} | {np.median(cpus[(w, is_warm)]):.1f} |"
         )
     lines += [
         "",
@@ -132,6 +143,16 @@ def scaling_section(a, t, p) -> str:
         + ("yes." if same else "**NO** (a bug: report it)."),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _cpu(client) -> float:
+    """CPU seconds so far of this process and its reaped children, plus the workers of
+    ``client`` (a running cluster)."""
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = time.process_time() + ch.ru_utime + ch.ru_stime
+    if client is not None:
+        total += sum(client.run(time.process_time).values())
+    return total
 
 
 def main() -> None:
