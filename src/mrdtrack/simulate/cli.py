@@ -176,8 +176,6 @@ def calibrate(
         (workers, "--workers", 0),
     ):
         chk.check_int(value, option, low)
-    if scheduler is not None and not scheduler.startswith("tcp://"):
-        chk.usage(f"--scheduler must be tcp://HOST:PORT, got {scheduler!r}")
     chk.check_out_file(write_params, "--write-params")
     chk.check_out_file(write_posterior, "--write-posterior")
     if (write_params or write_posterior or free or tie or workers or scheduler) and not fit:
@@ -214,6 +212,8 @@ def _fit(p, t, free, tie, seed, workers, scheduler, opts) -> Any:
     names = None if free is None else tuple(x.strip() for x in free.split(",") if x.strip())
     groups = [tuple(x.strip() for x in g.split("=")) for g in tie or ()]
     client = None
+    if scheduler is not None and not scheduler.startswith("tcp://"):
+        chk.usage(f"--scheduler must be tcp://HOST:PORT, got {scheduler!r}")
     if scheduler is not None:
         # optional heavy dependency (the `distributed` extra), imported only when asked for
         from distributed import Client
