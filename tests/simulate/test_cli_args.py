@@ -39,6 +39,17 @@ BAD = {
     "missing params": ["calibrate", "--params", "{d}/nosuch.toml"],
     "bad params TOML": ["calibrate", "--params", "{d}/bad.toml"],
     "unknown free": ["calibrate", "--fit", "--free", "progression__negatve"],
+    "misspelt tie": [
+        "calibrate",
+        "--fit",
+        "--tie",
+        "progression__lost_erly=progression__lost_late",
+    ],
+    "tie of one": ["calibrate", "--fit", "--tie", "progression__lost_late"],
+    "tie without fit": ["calibrate", "--tie", "progression__lost_early=progression__lost_late"],
+    "negative fit workers": ["calibrate", "--fit", "--workers", "-2"],
+    "workers without fit": ["calibrate", "--workers", "2"],
+    "bad fit scheduler": ["calibrate", "--fit", "--scheduler", "localhost:8786"],
     "logit of a parameter at 0": ["calibrate", "--fit", "--targets", "{d}/zero.toml"],
     "budget too small": ["calibrate", "--fit", "--max-evaluations", "5"],
     "write-params is a folder": ["calibrate", "--fit", "--write-params", "{d}"],
@@ -76,6 +87,9 @@ def test_misspelt_name_suggests_the_nearest(files):
     assert "did you mean 'enrolled'" in r.output
     r = CliRunner().invoke(app, ["calibrate", "--fit", "--free", "progression__negatve"])
     assert "progression__negatve" in r.output
+    tie = "progression__lost_erly=progression__lost_late"
+    r = CliRunner().invoke(app, ["calibrate", "--fit", "--tie", tie])
+    assert "did you mean 'progression__lost_early'" in r.output
 
 
 def test_calibrate_check_runs_and_prints_json():

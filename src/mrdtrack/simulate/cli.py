@@ -115,6 +115,14 @@ def calibrate(
         str | None,
         typer.Option("--free", help="Comma-separated free parameters (default: the targets')."),
     ] = None,
+    tie: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tie",
+            help="Free parameters constrained to one value, a=b[=c…] (repeatable): fit the "
+            "best model of a constrained family, e.g. progression unrelated to MRD.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fit.")] = 20210601,
     max_evaluations: Annotated[
         int, typer.Option("--max-evaluations", help="Budget of likelihood evaluations.")
@@ -123,6 +131,18 @@ def calibrate(
         int, typer.Option("--n-sim", help="Simulated trials per likelihood evaluation.")
     ] = 200,
     chains: Annotated[int, typer.Option("--chains", help="Metropolis chains.")] = 2,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Local Dask worker processes for the fit's simulations (0 = serial; the "
+            "result is the same).",
+        ),
+    ] = 0,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler tcp://HOST:PORT for the fit."),
+    ] = None,
     draws: Annotated[int, typer.Option("--draws", help="Posterior draws kept.")] = 1000,
     replicates: Annotated[
         int, typer.Option("--replicates", "-n", help="Simulated trials of the check.")
@@ -143,7 +163,6 @@ def calibrate(
     from mrdtrack.simulate.calibrate import default_params_for
     from mrdtrack.simulate.figures import check_design
     from mrdtrack.simulate.gof import goodness_of_fit
-    from mrdtrack.simulate.inference import calibrate as infer
     from mrdtrack.simulate.params import load_params
 
     for value, option, low in (
@@ -154,30 +173,22 @@ def calibrate(
         (n_sim, "--n-sim", 10),
         (chains, "--chains", 1),
         (draws, "--draws", 1),
+        (workers, "--workers", 0),
     ):
         chk.check_int(value, option, low)
     chk.check_out_file(write_params, "--write-params")
     chk.check_out_file(write_posterior, "--write-posterior")
-    if (write_params or write_posterior or free) and not fit:
-        chk.usage("--free, --write-params and --write-posterior need --fit")
+    if (write_params or write_posterior or free or tie or workers or scheduler) and not fit:
+        chk.usage(
+            "--free, --tie, --workers, --scheduler, --write-params, --write-posterior need --fit"
+        )
     t = _targets(targets)
     p = _load(load_params, params, "--params") if params else _fail_usage(default_params_for, t)
     _fail_usage(check_design, p, t)
     model: Any = p
     if fit:
-        names = None if free is None else tuple(x.strip() for x in free.split(",") if x.strip())
-        post = _fail_usage(
-            infer,
-            p,
-            t,
-            free=names,
-            n_sim=n_sim,
-            n_chains=chains,
-            max_evaluations=max_evaluations,
-            n_draws=draws,
-            seed=seed,
-            progress=(lambda m: typer.echo(m, err=True)) if sys.stderr.isatty() else None,
-        )
+        opts = dict(n_sim=n_sim, n_chains=chains, max_evaluations=max_evaluations, n_draws=draws)
+        post = _fit(p, t, free, tie, seed, workers, scheduler, opts)
         typer.echo(post.summary())
         if write_params:
             Path(write_params).write_text(post.median_params().to_toml(), encoding="utf-8")
@@ -191,6 +202,43 @@ def calibrate(
         typer.echo(rep.summary())
     if rep.rejected:
         raise typer.Exit(chk.EXIT_ESTIMATION)
+
+
+def _fit(p, t, free, tie, seed, workers, scheduler, opts) -> Any:
+    """The BSL fit of ``calibrate --fit``; bad names or settings exit 2, an unreachable
+    scheduler too."""
+    from mrdtrack.simulate.inference import calibrate as infer
+
+    names = None if free is None else tuple(x.strip() for x in free.split(",") if x.strip())
+    groups = [tuple(x.strip() for x in g.split("=")) for g in tie or ()]
+    client = None
+    if scheduler is not None and not scheduler.startswith("tcp://"):
+        chk.usage(f"--scheduler must be tcp://HOST:PORT, got {scheduler!r}")
+    if scheduler is not None:
+        # optional heavy dependency (the `distributed` extra), imported only when asked for
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            chk.usage(f"--scheduler: cannot connect to {scheduler} ({type(exc).__name__})")
+    progress = (lambda m: typer.echo(m, err=True)) if sys.stderr.isatty() else None
+    try:
+        return _fail_usage(
+            infer,
+            p,
+            t,
+            free=names,
+            tie=groups,
+            seed=seed,
+            workers=workers,
+            client=client,
+            progress=progress,
+            **opts,
+        )
+    finally:
+        if client is not None:
+            client.close()
 
 
 @app.command()

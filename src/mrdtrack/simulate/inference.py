@@ -30,16 +30,28 @@ The Metropolis proposal is ``N(0, (2.38^2 / d) C_informed)`` (Roberts & Rosentha
 first half of each chain is burn-in. Convergence: split-R-hat (Gelman et al. 2013) per
 parameter, and the spread of chain medians across starting points. No R counterpart (R
 ``BSL`` implements the same likelihood).
+
+Constrained families (``tie``): a group of free parameters takes one value, so the fit is the
+best model of a family (e.g. every progression hazard equal: progression unrelated to MRD), to
+be checked by `mrdtrack.simulate.gof` — a fair test of a wrong family, unlike a perturbed model.
+
+Parallel runs (``workers`` / ``client``, Dask distributed): the identifiability evaluations and
+the chains are the units of work (`EvaluationPool`); `chain_plan` gives each chain the generator
+state at which the serial run starts it, so the draws do not depend on the number of workers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import difflib
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -155,25 +167,63 @@ def check_free(params: SimulationParams, targets: StudyTargets, free: Sequence[s
         raise MrdtrackError("--free / [calibration] free: " + "; ".join(problems))
 
 
+def check_ties(free: Sequence[str], tie: Sequence[Sequence[str]]) -> None:
+    """Every tie group names two or more free parameters of one free scale, each only once."""
+    problems = []
+    seen: set[str] = set()
+    for group in tie:
+        label = "=".join(group)
+        if len(group) < 2:
+            problems.append(f"{label}: a tie needs two or more parameters (a=b)")
+        for name in group:
+            if name not in free:
+                near = difflib.get_close_matches(name, list(free), n=1, cutoff=0.6)
+                hint = f"did you mean {near[0]!r}?" if near else "add it to --free"
+                problems.append(f"{name}: not a free parameter ({hint})")
+            elif name in seen:
+                problems.append(f"{name}: tied twice (write one group a=b=c)")
+            seen.add(name)
+        scales = {scale_of(n) for n in group}
+        if len(scales) > 1:
+            problems.append(
+                f"{label}: parameters on different scales ({', '.join(sorted(scales))})"
+            )
+    if problems:
+        raise MrdtrackError("--tie: " + "; ".join(problems))
+
+
 @dataclass(frozen=True)
 class Model:
-    """Free parameters, their priors, and how a free vector becomes each arm's parameters."""
+    """Free parameters, their priors, and how a free vector becomes each arm's parameters.
+
+    ``names`` are the coordinates of the free vector; ``tied[j]`` lists the parameters that
+    take coordinate ``j``'s value (a constrained family, e.g. every progression hazard equal;
+    empty when coordinate ``j`` is one parameter). A tie group sits at the place of its first
+    name and takes that name's prior.
+    """
 
     params: SimulationParams
     targets: StudyTargets
     names: tuple[str, ...]
     centre: np.ndarray  # prior centre on the free scale
     sd: np.ndarray  # prior SD on the free scale
+    tied: tuple[tuple[str, ...], ...] = ()
 
     @classmethod
-    def build(cls, params, targets, free=None) -> Model:
+    def build(cls, params, targets, free=None, tie=None) -> Model:
         free = tuple(targets.free if free is None else free)
         if not free:
             raise MrdtrackError("no free parameters: give --free or [calibration] free")
         check_free(params, targets, free)
+        groups = [tuple(g) for g in (tie or ())]
+        check_ties(free, groups)
+        followers = {g[0]: g[1:] for g in groups}
+        dropped = {n for g in groups for n in g[1:]}
         arms = {a.name: a for a in targets.arms}
-        centre, sd = [], []
+        names, centre, sd = [], [], []
         for name in free:
+            if name in dropped:
+                continue
             arm, key = _split(name)
             prior = targets.priors.get(name) or targets.priors.get(key)
             if prior is not None and prior.centre is not None:
@@ -183,12 +233,35 @@ class Model:
             else:
                 section, leaf = key.split("__")
                 value = float(getattr(getattr(params, section), leaf))
+            names.append(name)
             centre.append(to_free(name, value))
             sd.append(prior.sd if prior is not None else 1.0)
-        return cls(params, targets, free, np.array(centre), np.array(sd))
+        tied = tuple(followers.get(n, ()) for n in names) if groups else ()
+        return cls(params, targets, tuple(names), np.array(centre), np.array(sd), tied)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Coordinate names for tables: ``a=b=c`` for a tie group."""
+        if not self.tied:
+            return self.names
+        return tuple("=".join((n, *t)) for n, t in zip(self.names, self.tied, strict=True))
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """Every parameter the free vector sets (a group's tied names after its first)."""
+        if not self.tied:
+            return self.names
+        return tuple(m for n, t in zip(self.names, self.tied, strict=True) for m in (n, *t))
+
+    def expand(self, values: np.ndarray) -> np.ndarray:
+        """Columns of ``values`` (``(..., len(names))``) repeated for the tied parameters."""
+        if not self.tied:
+            return values
+        return np.repeat(values, [1 + len(t) for t in self.tied], axis=-1)
 
     def natural(self, x: np.ndarray) -> dict[str, float]:
-        return {n: from_free(n, v) for n, v in zip(self.names, x, strict=True)}
+        vals = np.array([from_free(n, v) for n, v in zip(self.names, x, strict=True)])
+        return dict(zip(self.parameters, self.expand(vals).tolist(), strict=True))
 
     def arms(self, x: np.ndarray) -> list[tuple[str, SimulationParams]]:
         """Each arm's parameters at free vector ``x`` (shared values, then arm values)."""
@@ -214,10 +287,22 @@ def _is_int(params, key) -> bool:
     return isinstance(getattr(getattr(params, section), leaf), int)
 
 
-class SyntheticLikelihood:
-    """Gaussian synthetic log likelihood of the ``fit`` components at a free vector."""
+def fit_components(model, keys, x, seed, n_sim) -> np.ndarray:
+    """Raw ``fit`` components ``(n_sim, len(keys))`` of ``n_sim`` trials at the free vector
+    ``x`` (one likelihood evaluation's simulations)."""
+    st = simulate_study(model.params, model.targets, n_sim, seed, arms=model.arms(x))
+    s = figure_statistics(st, model.targets, roles=("fit",))
+    return np.column_stack([s[k] for k in keys])
 
-    def __init__(self, model: Model, n_sim: int):
+
+class SyntheticLikelihood:
+    """Gaussian synthetic log likelihood of the ``fit`` components at a free vector.
+
+    ``pool``: an `EvaluationPool`; `simulate_many` then runs its evaluations on Dask workers
+    (each evaluation is its own seed's trials, so the result is the serial one).
+    """
+
+    def __init__(self, model: Model, n_sim: int, pool: EvaluationPool | None = None):
         self.model = model
         self.n_sim = int(n_sim)
         obs = observed_components(model.targets, roles=("fit",))
@@ -226,21 +311,111 @@ class SyntheticLikelihood:
         self.keys = list(obs)
         self.y = np.array([obs[k] for k in self.keys])
         self.n_eval = 0
+        self.pool = pool
+
+    def simulate_many(self, xs: Sequence[np.ndarray], seed: int) -> list[np.ndarray]:
+        """Components ``(n_sim, k)`` at each free vector of ``xs``, all with ``seed`` (common
+        random numbers; missing -> column median)."""
+        self.n_eval += len(xs)
+        if self.pool is None:
+            raw = [fit_components(self.model, self.keys, x, seed, self.n_sim) for x in xs]
+        else:
+            raw = self.pool.evaluate(xs, seed, self.n_sim)
+        return [_impute(r) for r in raw]
 
     def simulate(self, x: np.ndarray, seed: int) -> np.ndarray:
         """Components ``(n_sim, k)`` of ``n_sim`` trials at ``x`` (missing -> column median)."""
-        self.n_eval += 1
-        st = simulate_study(
-            self.model.params, self.model.targets, self.n_sim, seed, arms=self.model.arms(x)
-        )
-        s = figure_statistics(st, self.model.targets, roles=("fit",))
-        xs = np.column_stack([s[k] for k in self.keys])
-        med = np.nanmedian(np.where(np.isfinite(xs), xs, np.nan), axis=0)
-        return np.where(np.isnan(xs), np.where(np.isnan(med), 0.0, med), xs)
+        return self.simulate_many([x], seed)[0]
 
     def loglik(self, x: np.ndarray, seed: int) -> float:
         sims = self.simulate(x, seed)
         return gaussian_loglik(self.y, sims)
+
+
+def _impute(xs: np.ndarray) -> np.ndarray:
+    med = np.nanmedian(np.where(np.isfinite(xs), xs, np.nan), axis=0)
+    return np.where(np.isnan(xs), np.where(np.isnan(med), 0.0, med), xs)
+
+
+class EvaluationPool:
+    """Units of the calibration on a Dask ``distributed`` client (dask.org): the
+    identifiability step's evaluations (one task each) and the Metropolis chains (one task
+    each, `run_chain`). The model is scattered to every worker once.
+
+    Same result as the serial run, draw for draw: an evaluation is its own seed's trials
+    (`mrdtrack.simulate.model.simulate_trials`: trial ``i`` from stream ``(seed, i)``), and each
+    chain starts from the generator state at which the serial run starts it (`chain_plan`).
+    """
+
+    def __init__(self, client: Any, model: Model, keys: Sequence[str]):
+        self.client = client
+        self.keys = list(keys)
+        self.n_workers = max(1, sum(client.nthreads().values()))
+        self._model = client.scatter(model, broadcast=True)
+
+    def evaluate(self, xs: Sequence[np.ndarray], seed: int, n_sim: int) -> list[np.ndarray]:
+        """`fit_components` of ``n_sim`` trials at each free vector of ``xs``."""
+        futs = [
+            self.client.submit(fit_components, self._model, self.keys, x, seed, n_sim, pure=False)
+            for x in xs
+        ]
+        return self.client.gather(futs)
+
+    def chains(self, n_sim: int, inf, plans, chol, length) -> list:
+        """`run_chain` of every ``(start, generator state)`` of ``plans``, one task each."""
+        futs = [
+            self.client.submit(
+                run_chain, self._model, n_sim, inf, start, state, chol, length, pure=False
+            )
+            for start, state in plans
+        ]
+        return self.client.gather(futs)
+
+
+def local_cluster(workers: int) -> Any:
+    """A Dask LocalCluster of ``workers`` single-threaded processes for the calibration.
+
+    Dask's default worker environment sets ``MALLOC_TRIM_THRESHOLD_=65536`` (memory handed back
+    to the system at once); a likelihood evaluation allocates and frees its trials' arrays
+    thousands of times, and that setting cost 20-30% more CPU per evaluation on a worker than
+    in this process (measured). These workers keep the C library's default; on a cluster of
+    your own, unset it in the workers' environment (``distributed.nanny.pre-spawn-environ``).
+    """
+    # optional heavy dependencies (the `distributed` extra), imported only when asked for
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # any free port: no clash with another cluster
+            silence_logs=logging.ERROR,
+        )
+
+
+@contextlib.contextmanager
+def evaluation_pool(workers: int, client: Any, model: Model, keys: Sequence[str]):
+    """An `EvaluationPool` on ``client``, or on a LocalCluster of ``workers`` single-threaded
+    processes (closed on exit); ``None`` (serial) when neither is given."""
+    if client is None and workers <= 0:
+        yield None
+        return
+    # optional heavy dependency (the `distributed` extra), imported only when asked for
+    from distributed import Client
+
+    own_cluster = own_client = None
+    if client is None:
+        own_cluster = local_cluster(workers)
+        client = own_client = Client(own_cluster)
+    try:
+        yield EvaluationPool(client, model, keys)
+    finally:
+        if own_client is not None:
+            own_client.close()
+        if own_cluster is not None:
+            own_cluster.close()
 
 
 def gaussian_loglik(y: np.ndarray, sims: np.ndarray) -> float:
@@ -298,14 +473,13 @@ def identifiability(
     """Jacobian of the simulated mean at ``x0`` (common random numbers, central differences)
     and the Laplace / Gauss-Newton posterior covariance ``(J' S^+ J + P)^-1``."""
     m = like.model
-    base = like.simulate(x0, seed)
+    steps = h * np.eye(len(x0))
+    base, *pm = like.simulate_many([x0, *(x0 + e for e in steps), *(x0 - e for e in steps)], seed)
     mu0, sd0 = base.mean(0), base.std(0)
     keep = sd0 > 1e-12
     jac = np.zeros((keep.sum(), len(x0)))
     for j in range(len(x0)):
-        e = np.zeros(len(x0))
-        e[j] = h
-        up, dn = like.simulate(x0 + e, seed), like.simulate(x0 - e, seed)
+        up, dn = pm[j], pm[len(x0) + j]
         jac[:, j] = (up.mean(0) - dn.mean(0))[keep] / (2 * h)
     z = (base[:, keep] - mu0[keep]) / sd0[keep]
     w, v = np.linalg.eigh(np.atleast_2d(np.cov(z, rowvar=False)))
@@ -318,7 +492,7 @@ def identifiability(
     lsd = np.sqrt(np.diag(cov))
     sv = np.linalg.svd(jw * m.sd[None, :], compute_uv=False)
     informed = lsd**2 <= 0.5 * m.sd**2
-    return Identifiability(m.names, m.sd.copy(), lsd, informed, sv, jac, cov)
+    return Identifiability(m.labels, m.sd.copy(), lsd, informed, sv, jac, cov)
 
 
 @dataclass(frozen=True)
@@ -337,7 +511,8 @@ class Posterior:
     seconds: float
     identifiability: Identifiability
     model: Model
-    cpu_seconds: float = float("nan")
+    cpu_seconds: float = float("nan")  # this process: Dask workers' CPU not included
+    workers: int = 0  # Dask workers the simulations ran on (0: this process)
     method: str = "Bayesian synthetic likelihood (Price et al. 2018), random-walk Metropolis"
 
     def quantiles(self) -> np.ndarray:
@@ -348,7 +523,7 @@ class Posterior:
         spread = np.ptp(self.chain_medians, axis=0) if len(self.chain_medians) else np.nan
         return pl.DataFrame(
             {
-                "parameter": list(self.names),
+                "parameter": list(self.model.labels),
                 "median": q[0],
                 "lower": q[1],
                 "upper": q[2],
@@ -364,8 +539,12 @@ class Posterior:
         lines = [
             f"Calibration: {self.method}",
             f"  {self.n_evaluations} likelihood evaluations in {self.seconds:.0f} s "
-            f"({self.cpu_seconds:.0f} s CPU); "
-            f"{len(self.chain_medians)} chains, acceptance "
+            + (
+                f"({self.cpu_seconds:.0f} s CPU); "
+                if not self.workers
+                else f"on {self.workers} Dask workers; "
+            )
+            + f"{len(self.chain_medians)} chains, acceptance "
             + ", ".join(f"{a:.2f}" for a in self.acceptance),
             f"  {'parameter':48s} {'median':>10s} {'95% interval':>23s} {'R-hat':>6s}  status",
         ]
@@ -398,21 +577,24 @@ class Posterior:
         x = np.array([to_free(n, v) for n, v in zip(self.names, self.quantiles()[0], strict=True)])
         x = np.where(self.informed, x, self.model.centre)  # exact prior medians
         p = self.model.at(x)
-        shared = [n for n in self.names if ":" not in n]
+        shared = [n for n in self.model.parameters if ":" not in n]
+        ties = [lab for lab in self.model.labels if "=" in lab]
+        constraint = f" under the constraint {'; '.join(ties)}" if ties else ""
         return p.replace(
             version=f"{p.version}-bsl",
             description=(
                 f"Posterior medians of {len(shared)} parameters calibrated to the targets "
-                f"'{self.model.targets.name}' by {self.method} (mrdtrack simulate calibrate "
-                f"--fit; {self.n_evaluations} evaluations); parameters the figures do not "
+                f"'{self.model.targets.name}'{constraint} by {self.method} "
+                f"(mrdtrack simulate calibrate --fit; {self.n_evaluations} evaluations); "
+                "parameters the figures do not "
                 f"inform at their prior medians; every other value from '{p.name}' version "
                 f"{p.version}."
             ),
         )
 
     def to_csv(self) -> str:
-        head = ",".join(self.names)
-        rows = [",".join(repr(float(v)) for v in r) for r in self.draws]
+        head = ",".join(self.model.parameters)
+        rows = [",".join(repr(float(v)) for v in r) for r in self.model.expand(self.draws)]
         return "\n".join([head, *rows]) + "\n"
 
 
@@ -435,11 +617,14 @@ def calibrate(
     targets: StudyTargets,
     *,
     free: Sequence[str] | None = None,
+    tie: Sequence[Sequence[str]] | None = None,
     n_sim: int = 200,
     n_chains: int = 2,
     max_evaluations: int = 2400,
     n_draws: int = 1000,
     seed: int = 20210601,
+    workers: int = 0,
+    client: Any = None,
     progress: Callable[[str], None] | None = None,
 ) -> Posterior:
     """Calibrate the free parameters to the ``fit`` figures (Bayesian synthetic likelihood).
@@ -452,6 +637,12 @@ def calibrate(
         The study (figures with roles, design, ``[calibration]`` free and priors).
     free : sequence of str, optional
         Free parameters (default: the targets' ``[calibration] free``).
+    tie : sequence of sequences of str, optional
+        Groups of free parameters constrained to one value each (e.g. ``[("progression__negative",
+        "progression__persistent_positive", "progression__lost_early",
+        "progression__lost_late")]``: progression unrelated to MRD). A group is one coordinate
+        of the fit, with the prior of its first name; `Posterior.to_csv` and `median_params`
+        write every tied parameter.
     n_sim : int
         Simulated trials per likelihood evaluation.
     n_chains : int
@@ -463,6 +654,13 @@ def calibrate(
         Posterior draws returned (pooled post-burn-in states, evenly thinned).
     seed : int
         Seed of everything (reproducible).
+    workers : int
+        Local Dask worker processes for the simulations (0 = serial in this process); the
+        result is the serial one, draw for draw (`EvaluationPool`).
+    client : distributed.Client, optional
+        Use this Dask client (a cluster of any size) instead of starting local workers.
+    progress : callable, optional
+        Called with a line of progress.
 
     Returns
     -------
@@ -475,7 +673,9 @@ def calibrate(
     for v, nm, lo in ((n_sim, "n_sim", 10), (n_chains, "n_chains", 1), (n_draws, "n_draws", 1)):
         if int(v) < lo:
             raise MrdtrackError(f"{nm} must be at least {lo}, got {v}")
-    model = Model.build(params, targets, free)
+    if int(workers) < 0:
+        raise MrdtrackError(f"workers must be at least 0, got {workers}")
+    model = Model.build(params, targets, free, tie)
     like = SyntheticLikelihood(model, n_sim)
     k = len(model.names)
     if max_evaluations < 2 * k + 1 + 20 * n_chains:
@@ -483,25 +683,24 @@ def calibrate(
             f"max_evaluations {max_evaluations} is too small for {k} free parameters "
             f"(at least {2 * k + 1 + 20 * n_chains})"
         )
-    say(f"identifiability: Jacobian of {len(like.keys)} components in {k} parameters")
-    ident = identifiability(like, model.centre, seed=seed)
-    inf = np.flatnonzero(ident.informed)
     rng = np.random.default_rng(seed)
-    budget = max_evaluations - like.n_eval
-    n_iter = (budget - n_chains) // n_chains  # each chain also evaluates its start
-    chains, acc = [], []
-    if inf.size:
-        cov = ident.laplace_cov[np.ix_(inf, inf)]
-        chol = np.linalg.cholesky(cov * 2.38**2 / inf.size)
-        for c in range(n_chains):
-            say(f"chain {c + 1} of {n_chains}: {n_iter} iterations")
-            start = model.centre[inf].copy()
-            if c > 0:
-                start += 2 * np.linalg.cholesky(cov) @ rng.standard_normal(inf.size)
-            draws, a = _metropolis(like, model, inf, start, chol, n_iter, rng)
-            chains.append(draws[n_iter // 2 :])
-            acc.append(a)
+    with evaluation_pool(workers, client, model, like.keys) as pool:
+        like.pool = pool
+        say(f"identifiability: Jacobian of {len(like.keys)} components in {k} parameters")
+        ident = identifiability(like, model.centre, seed=seed)
+        inf = np.flatnonzero(ident.informed)
+        n_iter = (max_evaluations - like.n_eval - n_chains) // n_chains  # + each chain's start
+        chains, acc = _run_chains(like, ident, n_chains, n_iter, rng, say)
+        n_workers = 0 if pool is None else pool.n_workers
+    like.pool = None
     draws = _pool(model, inf, chains, n_draws, rng)
+    post = _posterior(model, ident, chains, acc, draws, like.n_eval, t0, c0)
+    return dataclasses.replace(post, workers=n_workers)
+
+
+def _posterior(model, ident, chains, acc, draws, n_eval, t0, c0) -> Posterior:
+    """The `Posterior` of the pooled free-scale ``draws`` and the chains."""
+    k, inf = len(model.names), np.flatnonzero(ident.informed)
     nat = np.array([[from_free(n, v) for n, v in zip(model.names, d, strict=True)] for d in draws])
     med = np.zeros((len(chains), k))
     for c, ch in enumerate(chains):
@@ -522,12 +721,66 @@ def calibrate(
         chain_medians=med,
         rhat=rhat,
         acceptance=np.array(acc),
-        n_evaluations=like.n_eval,
+        n_evaluations=n_eval,
         seconds=time.perf_counter() - t0,
         cpu_seconds=time.process_time() - c0,
         identifiability=ident,
         model=model,
     )
+
+
+def chain_plan(rng, centre, cov, n_chains, length) -> list:
+    """``(start, generator state)`` of each of ``n_chains`` chains of ``length`` iterations, as
+    the serial run reaches them: chain ``c > 0`` starts at ``centre + 2 L z`` (``L L' = cov``,
+    ``z`` from ``rng``), then ``rng`` moves on by exactly the draws chain ``c`` takes
+    (`run_chain`: a seed, then per iteration a normal vector, a seed and a uniform; their number
+    does not depend on the likelihood), so chains can run at once and ``rng`` ends where the
+    serial run leaves it."""
+    plans = []
+    for c in range(n_chains):
+        start = centre.copy()
+        if c > 0:
+            start += 2 * np.linalg.cholesky(cov) @ rng.standard_normal(len(centre))
+        plans.append((start, copy.deepcopy(rng.bit_generator.state)))
+        rng.integers(2**31)
+        for _ in range(length):
+            rng.standard_normal(len(centre))
+            rng.integers(2**31)
+            rng.random()
+    return plans
+
+
+def run_chain(model, n_sim, inf, start, state, chol, length):
+    """One Metropolis chain of ``length`` iterations from ``start`` with the generator at
+    ``state``: its post-burn-in draws, acceptance rate and number of likelihood evaluations
+    (one unit of work: serial, or a task on a Dask worker)."""
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state
+    like = SyntheticLikelihood(model, n_sim)
+    draws, acc = _metropolis(like, model, inf, start, chol, length, rng)
+    return draws[length // 2 :], acc, like.n_eval
+
+
+def _run_chains(like, ident, n_chains, n_iter, rng, say):
+    """``n_chains`` Metropolis chains on the informed block (in turn, or at once on the
+    pool's workers: the same draws): post-burn-in draws and acceptance rates (none when no
+    parameter is informed)."""
+    model, inf = like.model, np.flatnonzero(ident.informed)
+    if not inf.size:
+        return [], []
+    cov = ident.laplace_cov[np.ix_(inf, inf)]
+    chol = np.linalg.cholesky(cov * 2.38**2 / inf.size)
+    plans = chain_plan(rng, model.centre[inf], cov, n_chains, n_iter)
+    if like.pool is not None:
+        say(f"{n_chains} chains of {n_iter} iterations on {like.pool.n_workers} Dask workers")
+        out = like.pool.chains(like.n_sim, inf, plans, chol, n_iter)
+    else:
+        out = []
+        for c, (start, state) in enumerate(plans):
+            say(f"chain {c + 1} of {n_chains}: {n_iter} iterations")
+            out.append(run_chain(model, like.n_sim, inf, start, state, chol, n_iter))
+    like.n_eval += sum(n for _, _, n in out)
+    return [d for d, _, _ in out], [a for _, a, _ in out]
 
 
 def _metropolis(like, model, inf, start, chol, n_iter, rng):
