@@ -147,10 +147,13 @@ def group_codes(df: pl.DataFrame, name: str, role: str = "group") -> tuple[np.nd
             s = s.cast(pl.Int64)
     if s.dtype.is_numeric():
         v = s.to_numpy()
-        if s.dtype.is_integer() and v.size and int(v.max()) - int(v.min()) <= max(v.size, 1024):
-            # small integer codes (0/1 arms, strata): presence per value, O(n), no sort
-            lo = int(v.min())
-            raw = v.astype(np.int64) - lo
+        lo, hi = (int(v.min()), int(v.max())) if s.dtype.is_integer() and v.size else (0, -1)
+        if hi >= lo and hi - lo <= max(v.size, 1024):
+            # small integer codes (0/1 arms, strata): presence per value, O(n), no sort; codes
+            # that already start at 0 are used as they are (no copy)
+            raw = v.astype(np.int64, copy=False)
+            if lo != 0:
+                raw = raw - lo
             present = np.bincount(raw) > 0
             levels = np.flatnonzero(present) + lo
             codes = raw if present.all() else (np.cumsum(present) - 1)[raw]
@@ -207,10 +210,15 @@ def survival_limits(
     check_conf_type(conf_type)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if conf_type == "log":
-            lx = np.log(np.where(surv == 0, np.nan, surv))
+            # the same operations in place: three arrays of the curve's length, not eight
+            lx = np.where(surv == 0, np.nan, surv)
+            np.log(lx, out=lx)
             zse = z * std_err
-            lower = np.exp(lx - zse)
-            upper = np.minimum(np.exp(lx + zse), 1.0)
+            upper = np.add(lx, zse)
+            np.exp(upper, out=upper)
+            np.minimum(upper, 1.0, out=upper)
+            lower = np.subtract(lx, zse, out=lx)
+            np.exp(lower, out=lower)
         elif conf_type == "log-log":
             xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
             se2 = z * std_err / np.log(xx)
