@@ -237,6 +237,15 @@ def test_time_keys_equal_numpy_reference() -> None:
     assert _kernels_km.time_keys(np.zeros(0), np.zeros(0)).shape == (0,)
 
 
+def test_scan_values_counts_as_numpy() -> None:
+    # the one-pass column check counts what the numpy expressions count (each bad kind alone)
+    x = np.r_[0.0, -0.0, 1.0, 0.5, -2.0, np.nan, np.inf, -np.inf, 3.0, -1.0, 1.0]
+    assert _kernels_km.scan_values(x) == _kernels_km.scan_values_reference(x) == (3, 2, 4)
+    ok = np.r_[0.0, 1.0, -0.0, 1.0]
+    assert _kernels_km.scan_values(ok) == (0, 0, 0)
+    assert _kernels_km.scan_values(np.zeros(0)) == (0, 0, 0)
+
+
 def test_counts_from_keys_matches_reference() -> None:
     rng = np.random.default_rng(9)
     t = np.round(rng.exponential(5.0, 2000), 1)

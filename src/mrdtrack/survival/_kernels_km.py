@@ -553,6 +553,23 @@ def _numba_kernels():
         return out_k, out_p
 
     @njit(cache=True)
+    def scan_values(x):
+        # one pass: values not finite; finite values < 0; finite values other than 0 and 1
+        nonfinite = 0
+        negative = 0
+        not01 = 0
+        for i in range(x.shape[0]):
+            v = x[i]
+            if not np.isfinite(v):
+                nonfinite += 1
+            else:
+                if v < 0:
+                    negative += 1
+                if v != 0 and v != 1:
+                    not01 += 1
+        return nonfinite, negative, not01
+
+    @njit(cache=True)
     def pack_keys(time, event, keys):
         # bits(time) << 1 | (event != 0) in one pass (-0.0 packed as +0.0)
         bits = time.view(np.uint64)
@@ -609,6 +626,7 @@ def _numba_kernels():
         survdiff_sorted2,
         km_sorted,
         pack_keys,
+        scan_values,
     )
 
 
@@ -721,6 +739,20 @@ def time_keys(time: np.ndarray, event: np.ndarray) -> np.ndarray:
     """
     t = np.ascontiguousarray(time, dtype=np.float64)
     return _numba_kernels()[16](t, np.ascontiguousarray(event), np.empty(t.shape[0], np.uint64))
+
+
+def scan_values(x: np.ndarray) -> tuple[int, int, int]:
+    """Counts of values that are not finite, finite and negative, finite and neither 0 nor 1:
+    the checks of a time or event column in one pass with no temporaries (numba).
+    Reference: :func:`scan_values_reference`."""
+    nonfinite, negative, not01 = _numba_kernels()[17](np.ascontiguousarray(x, dtype=np.float64))
+    return int(nonfinite), int(negative), int(not01)
+
+
+def scan_values_reference(x: np.ndarray) -> tuple[int, int, int]:
+    """:func:`scan_values` in numpy."""
+    fin = np.isfinite(x)
+    return int((~fin).sum()), int((fin & (x < 0)).sum()), int((fin & (x != 0) & (x != 1)).sum())
 
 
 def time_keys_reference(time: np.ndarray, event: np.ndarray) -> np.ndarray:
