@@ -10,8 +10,11 @@ subprocess with that worktree's ``src`` first on ``PYTHONPATH``, so the two vers
 process. Rounds are interleaved (before, after, before, after, ...) so that a change of machine
 load hits both sides alike. Inside a subprocess the workload's data are built, the numba kernels
 are warmed on the same data (compilation and cache loading are not timed), and then the best of
-``--reps`` calls is recorded. The table gives min / median / max over rounds and the ratio of the
-medians (after / before); the load average is printed with it. The workloads are the mrdtrack side
+``--reps`` calls is recorded, in wall-clock and in CPU seconds (``time.process_time``: every
+thread of the process, so multi-threaded workloads count their total work). The table gives
+wall-clock min / median / max over rounds, the ratio of the wall-clock medians (after / before)
+and the ratio of the CPU medians, which load from other work on a shared machine changes far
+less than wall time; the load average is printed with it. The workloads are the mrdtrack side
 of the benchmarks recorded in ``benchmarks/RESULTS.md`` (the anchors, R and the other tools, do not
 change between revisions, so a ratio of mrdtrack times is the ratio of the recorded ratios).
 
@@ -39,12 +42,13 @@ import polars as pl
 
 def best(fn, reps):
     fn()  # warm: numba cache load / compilation, first-touch allocations
-    out = []
+    wall, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        out.append(time.perf_counter() - t0)
-    return min(out)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return min(wall), min(cpu)
 """
 
 KM = r"""
@@ -175,12 +179,13 @@ def run():
 }
 
 
-def run_one(src: Path, name: str, reps: int) -> float:
+def run_one(src: Path, name: str, reps: int) -> tuple[float, float]:
+    """Best wall-clock and best CPU seconds (all threads of the process) of ``reps`` calls."""
     code = (
         COMMON
         + f"ROOT = {str(ROOT)!r}\n"
         + WORKLOADS[name]
-        + f"\nprint(json.dumps({{'seconds': best(run, {reps})}}))\n"
+        + f"\nprint(json.dumps(best(run, {reps})))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(src))
     proc = subprocess.run(
@@ -188,7 +193,8 @@ def run_one(src: Path, name: str, reps: int) -> float:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{name} at {src}: {proc.stderr.strip().splitlines()[-1:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
+    wall, cpu = json.loads(proc.stdout.strip().splitlines()[-1])
+    return wall, cpu
 
 
 def worktree(rev: str, where: Path) -> Path:
@@ -224,26 +230,30 @@ def main() -> None:
         f"{os.cpu_count()} cores.",
         "",
         "| workload | before s (min / median / max) | after s (min / median / max) "
-        "| after / before (medians) | load avg |",
-        "|---|---|---|---|---|",
+        "| after / before (medians) | CPU after / before (medians) | load avg |",
+        "|---|---|---|---|---|---|",
     ]
     try:
         for name in names:
             times: dict[str, list[float]] = {"before": [], "after": []}
+            cpus: dict[str, list[float]] = {"before": [], "after": []}
             loads = []
             for r in range(a.rounds):
                 order = ("before", "after") if r % 2 == 0 else ("after", "before")
                 for side in order:
-                    times[side].append(run_one(srcs[side], name, a.reps))
+                    wall, cpu = run_one(srcs[side], name, a.reps)
+                    times[side].append(wall)
+                    cpus[side].append(cpu)
                 loads.append(os.getloadavg()[0])
             med = {s: statistics.median(v) for s, v in times.items()}
+            cpu_ratio = statistics.median(cpus["after"]) / statistics.median(cpus["before"])
             cell = {
                 s: " / ".join(f"{x:.3f}" for x in (min(v), med[s], max(v)))
                 for s, v in times.items()
             }
             ratio = med["after"] / med["before"]
             row = (
-                f"| {name} | {cell['before']} | {cell['after']} | {ratio:.3f} "
+                f"| {name} | {cell['before']} | {cell['after']} | {ratio:.3f} | {cpu_ratio:.3f} "
                 f"| {min(loads):.1f}-{max(loads):.1f} |"
             )
             print(row, flush=True)

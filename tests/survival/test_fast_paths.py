@@ -221,6 +221,31 @@ def test_bucket_sort_equals_numpy_sort(kind: str) -> None:
     np.testing.assert_array_equal(only, got)
 
 
+def test_time_keys_equal_numpy_reference() -> None:
+    # the one-pass packer and the numpy expression give the same bits: -0.0 packed as +0.0,
+    # any non-zero event (also NaN, as ``event != 0``) sets the low bit
+    rng = np.random.default_rng(4)
+    t = np.r_[0.0, -0.0, 5e-324, rng.exponential(100.0, 997), 1e300]
+    for e in (
+        (rng.random(t.shape[0]) < 0.5).astype(np.float64),
+        rng.integers(0, 2, t.shape[0]),
+        np.r_[np.nan, 2.0, -1.0, np.zeros(t.shape[0] - 3)],
+    ):
+        got = _kernels_km.time_keys(t, e)
+        assert got.dtype == np.uint64
+        np.testing.assert_array_equal(got, _kernels_km.time_keys_reference(t, e))
+    assert _kernels_km.time_keys(np.zeros(0), np.zeros(0)).shape == (0,)
+
+
+def test_scan_values_counts_as_numpy() -> None:
+    # the one-pass column check counts what the numpy expressions count (each bad kind alone)
+    x = np.r_[0.0, -0.0, 1.0, 0.5, -2.0, np.nan, np.inf, -np.inf, 3.0, -1.0, 1.0]
+    assert _kernels_km.scan_values(x) == _kernels_km.scan_values_reference(x) == (3, 2, 4)
+    ok = np.r_[0.0, 1.0, -0.0, 1.0]
+    assert _kernels_km.scan_values(ok) == (0, 0, 0)
+    assert _kernels_km.scan_values(np.zeros(0)) == (0, 0, 0)
+
+
 def test_counts_from_keys_matches_reference() -> None:
     rng = np.random.default_rng(9)
     t = np.round(rng.exponential(5.0, 2000), 1)

@@ -18,6 +18,7 @@ import polars as pl
 from scipy import special
 
 from mrdtrack._frames import require_columns
+from mrdtrack.survival import _kernels_km
 
 __all__ = [
     "CONF_TYPES",
@@ -70,39 +71,49 @@ def column(df: pl.DataFrame, name: str, role: str) -> pl.Series:
     return s
 
 
-def numeric(df: pl.DataFrame, name: str, role: str) -> np.ndarray:
-    """A numeric or boolean column as finite float64 (True = 1)."""
+def _float_column(df: pl.DataFrame, name: str, role: str) -> np.ndarray:
     s = column(df, name, role)
     if s.dtype == pl.Boolean:
         s = s.cast(pl.Int8)
     if not s.dtype.is_numeric():
         raise ValueError(f"{role} column {name!r} must be numeric, got {s.dtype}")
-    x = s.cast(pl.Float64).to_numpy()
+    return s.cast(pl.Float64).to_numpy()
+
+
+def _nonfinite(name: str, count: int, role: str) -> ValueError:
+    return bad_rows(name, count, "a non-finite value (NaN or infinity)", role)
+
+
+def numeric(df: pl.DataFrame, name: str, role: str) -> np.ndarray:
+    """A numeric or boolean column as finite float64 (True = 1)."""
+    x = _float_column(df, name, role)
     bad = ~np.isfinite(x)
     if bad.any():
-        raise bad_rows(name, int(bad.sum()), "a non-finite value (NaN or infinity)", role)
+        raise _nonfinite(name, int(bad.sum()), role)
     return x
 
 
 def check_time(df: pl.DataFrame, name: str, role: str = "time") -> np.ndarray:
-    """A finite, non-negative time column as float64."""
-    t = numeric(df, name, role)
-    neg = t < 0
-    if neg.any():
+    """A finite, non-negative time column as float64 (checked in one compiled pass)."""
+    t = _float_column(df, name, role)
+    nonfinite, negative, _ = _kernels_km.scan_values(t)
+    if nonfinite:
+        raise _nonfinite(name, nonfinite, role)
+    if negative:
         raise bad_rows(
-            name, int(neg.sum()), "a negative time", role, "times are durations from the origin"
+            name, negative, "a negative time", role, "times are durations from the origin"
         )
     return t
 
 
 def check_event(df: pl.DataFrame, name: str, role: str = "event") -> np.ndarray:
-    """A 0/1 (or boolean) event column as float64 (1 = event, 0 = censored)."""
-    e = numeric(df, name, role)
-    bad = ~((e == 0) | (e == 1))
-    if bad.any():
-        raise bad_rows(
-            name, int(bad.sum()), "an event code outside {0, 1}", role, "1 = event, 0 = censored"
-        )
+    """A 0/1 (or boolean) event column as float64 (1 = event, 0 = censored; one pass)."""
+    e = _float_column(df, name, role)
+    nonfinite, _, not01 = _kernels_km.scan_values(e)
+    if nonfinite:
+        raise _nonfinite(name, nonfinite, role)
+    if not01:
+        raise bad_rows(name, not01, "an event code outside {0, 1}", role, "1 = event, 0 = censored")
     return e
 
 
@@ -147,10 +158,13 @@ def group_codes(df: pl.DataFrame, name: str, role: str = "group") -> tuple[np.nd
             s = s.cast(pl.Int64)
     if s.dtype.is_numeric():
         v = s.to_numpy()
-        if s.dtype.is_integer() and v.size and int(v.max()) - int(v.min()) <= max(v.size, 1024):
-            # small integer codes (0/1 arms, strata): presence per value, O(n), no sort
-            lo = int(v.min())
-            raw = v.astype(np.int64) - lo
+        lo, hi = (int(v.min()), int(v.max())) if s.dtype.is_integer() and v.size else (0, -1)
+        if hi >= lo and hi - lo <= max(v.size, 1024):
+            # small integer codes (0/1 arms, strata): presence per value, O(n), no sort; codes
+            # that already start at 0 are used as they are (no copy)
+            raw = v.astype(np.int64, copy=False)
+            if lo != 0:
+                raw = raw - lo
             present = np.bincount(raw) > 0
             levels = np.flatnonzero(present) + lo
             codes = raw if present.all() else (np.cumsum(present) - 1)[raw]
@@ -207,10 +221,15 @@ def survival_limits(
     check_conf_type(conf_type)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if conf_type == "log":
-            lx = np.log(np.where(surv == 0, np.nan, surv))
+            # the same operations in place: three arrays of the curve's length, not eight
+            lx = np.where(surv == 0, np.nan, surv)
+            np.log(lx, out=lx)
             zse = z * std_err
-            lower = np.exp(lx - zse)
-            upper = np.minimum(np.exp(lx + zse), 1.0)
+            upper = np.add(lx, zse)
+            np.exp(upper, out=upper)
+            np.minimum(upper, 1.0, out=upper)
+            lower = np.subtract(lx, zse, out=lx)
+            np.exp(lower, out=lower)
         elif conf_type == "log-log":
             xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
             se2 = z * std_err / np.log(xx)

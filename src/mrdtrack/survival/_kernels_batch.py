@@ -368,10 +368,12 @@ def km_median_finish(state, p, tol):
 
 @njit(cache=True)
 def one_trial(
-    idx, lo, hi, time, event, arm, times, efron, whole, iter_max, ctl, out, surv_at, fw, iw, cw
-):
-    """All analyses of rows idx[lo:hi]; ctl = (eps, toler_inf, span_inf, quantile tol,
-    toler_chol); fw, iw, cw: float, integer and Cox work arrays (reused across replicates)."""
+    idx, grouped, lo, hi, time, event, arm, times, efron, whole, iter_max, ctl, out, surv_at, fw,
+    iw, cw,
+):  # fmt: skip
+    """All analyses of rows idx[lo:hi] (rows lo:hi themselves when ``grouped``);
+    ctl = (eps, toler_inf, span_inf, quantile tol, toler_chol); fw, iw, cw: float, integer and
+    Cox work arrays (reused across replicates)."""
     eps, tol = ctl[0], ctl[3]
     tb, ut, sv, sv0, sv1 = fw[0], fw[1], fw[2], fw[3], fw[4]
     cb, n0, n1, d0, d1, rows0, rows1 = iw[0], iw[1], iw[2], iw[3], iw[4], iw[5], iw[6]
@@ -380,7 +382,7 @@ def one_trial(
     if whole:
         # whole-number times: sort packed keys time * 4 + code (no argsort, no gathers)
         for k in range(m_rows):
-            r = idx[lo + k]
+            r = lo + k if grouped else idx[lo + k]
             kb[k] = np.int64(time[r]) * 4 + 2 * arm[r] + (1 if event[r] > 0 else 0)
         kb[:m_rows].sort()
         for k in range(m_rows):
@@ -388,7 +390,7 @@ def one_trial(
             cb[k] = kb[k] & 3
     else:
         for k in range(m_rows):
-            r = idx[lo + k]
+            r = lo + k if grouped else idx[lo + k]
             kb[k] = 2 * arm[r] + (1 if event[r] > 0 else 0)
             fw[5][k] = time[r]
         order = np.argsort(fw[5][:m_rows])
@@ -481,7 +483,7 @@ def one_trial(
 
 @njit(cache=True)
 def run_chunk(
-    c0, c1, idx, bounds, time, event, arm, times, efron, whole, iter_max, ctl, out, surv_at
+    c0, c1, idx, grouped, bounds, time, event, arm, times, efron, whole, iter_max, ctl, out, surv_at
 ):
     maxrows = 5  # the last three work rows hold the median-search states (5 values)
     for r in range(c0, c1):
@@ -495,12 +497,15 @@ def run_chunk(
         o = out[r]
         sa = surv_at[r]
         one_trial(
-            idx, b0, b1, time, event, arm, times, efron, whole, iter_max, ctl, o, sa, fw, iw, cw
-        )
+            idx, grouped, b0, b1, time, event, arm, times, efron, whole, iter_max, ctl, o, sa, fw,
+            iw, cw,
+        )  # fmt: skip
 
 
 @njit(cache=True, parallel=True)
-def analyse_parallel(idx, bounds, time, event, arm, times, efron, whole, iter_max, ctl, nchunk):
+def analyse_parallel(
+    idx, grouped, bounds, time, event, arm, times, efron, whole, iter_max, ctl, nchunk
+):
     nrep = bounds.shape[0] - 1
     out = np.empty((nrep, ncol))
     surv_at = np.empty((nrep, 3, times.shape[0]))
@@ -508,19 +513,21 @@ def analyse_parallel(idx, bounds, time, event, arm, times, efron, whole, iter_ma
         c0 = (nrep * c) // nchunk
         c1 = (nrep * (c + 1)) // nchunk
         run_chunk(
-            c0, c1, idx, bounds, time, event, arm, times, efron, whole, iter_max, ctl, out, surv_at
-        )
+            c0, c1, idx, grouped, bounds, time, event, arm, times, efron, whole, iter_max, ctl, out,
+            surv_at,
+        )  # fmt: skip
     return out, surv_at
 
 
 @njit(cache=True)
-def analyse_serial(idx, bounds, time, event, arm, times, efron, whole, iter_max, ctl):
+def analyse_serial(idx, grouped, bounds, time, event, arm, times, efron, whole, iter_max, ctl):
     nrep = bounds.shape[0] - 1
     out = np.empty((nrep, ncol))
     surv_at = np.empty((nrep, 3, times.shape[0]))
     run_chunk(
-        0, nrep, idx, bounds, time, event, arm, times, efron, whole, iter_max, ctl, out, surv_at
-    )
+        0, nrep, idx, grouped, bounds, time, event, arm, times, efron, whole, iter_max, ctl, out,
+        surv_at,
+    )  # fmt: skip
     return out, surv_at
 
 
@@ -584,7 +591,7 @@ def group_rows(codes: np.ndarray, ncode: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def analyse(
-    idx: np.ndarray,
+    idx: np.ndarray | None,
     bounds: np.ndarray,
     time: np.ndarray,
     event: np.ndarray,
@@ -600,10 +607,13 @@ def analyse(
     parallel: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-replicate results (nrep x len(COLS)) and S at ``times`` (nrep x 3 x ntimes: pooled,
-    arm 0, arm 1) for the row blocks ``idx[bounds[r]:bounds[r + 1]]`` (numba)."""
+    arm 0, arm 1) for the row blocks ``idx[bounds[r]:bounds[r + 1]]``, or the rows
+    ``bounds[r]:bounds[r + 1]`` themselves when ``idx`` is None (rows grouped by replicate:
+    no permutation array) (numba)."""
     kern = _numba_kernels()
     args = (
-        np.ascontiguousarray(idx, dtype=np.int64),
+        np.zeros(0, dtype=np.int64) if idx is None else np.ascontiguousarray(idx, dtype=np.int64),
+        idx is None,
         np.ascontiguousarray(bounds, dtype=np.int64),
         np.ascontiguousarray(time, dtype=np.float64),
         np.ascontiguousarray(event, dtype=np.float64),

@@ -6,6 +6,12 @@ versions are compiled on first use (``cache=True`` keeps the machine code on dis
 import. Each kernel has a ``*_reference`` twin in plain numpy, used by the tests to check the
 kernel, whose arithmetic (operation order) matches the one-curve code in ``kaplan_meier.py`` so
 that batched and one-at-a-time results agree to the last bit.
+
+Arrays of the data's size that the one-curve kernels fill (sort keys, sorted keys, bucket
+counts, the Kaplan-Meier columns) are allocated by the numpy wrappers and passed in: numpy asks
+for transparent huge pages for large arrays, while memory allocated inside a kernel comes back
+from the C allocator in 4 KB pages that are faulted in again on every call (at 10^6 rows that
+cost about as much as the sort itself; benchmarks/results/consolidation_before_after.md).
 """
 
 from __future__ import annotations
@@ -453,18 +459,12 @@ def _numba_kernels():
         return obs, exp, var
 
     @njit(cache=True)
-    def km_sorted(keys):
+    def km_sorted(keys, tbits, n_risk, d, tot, surv, green):
         # Kaplan-Meier from sorted keys in one pass: distinct times (as bits), n at risk
         # (rows with time >= t, exact), deaths, rows; S and the Greenwood sum exactly as
-        # km_segments computes them
+        # km_segments computes them, written to the first j entries of the outputs; returns j
         one = np.uint64(1)
         n = keys.shape[0]
-        tbits = np.empty(n, dtype=np.uint64)
-        n_risk = np.empty(n)
-        d = np.empty(n)
-        tot = np.empty(n)
-        surv = np.empty(n)
-        green = np.empty(n)
         km = 1.0
         v = 0.0
         j = 0
@@ -487,15 +487,14 @@ def _numba_kernels():
             surv[j] = km
             green[j] = v
             j += 1
-        return tbits[:j], n_risk[:j], d[:j], tot[:j], surv[:j], green[:j]
+        return j
 
     @njit(cache=True)
-    def bucket_sort(keys, pay, has_pay):
-        # sort uint64 keys (and a payload along): counting sort on the leading bits of
-        # key - min into ~n buckets, then insertion sort within buckets (a sort for large ones)
+    def bucket_sort(keys, pay, has_pay, out_k, out_p, cnt):
+        # sort uint64 keys (and a payload along) into out_k (out_p): counting sort on the
+        # leading bits of key - min into nb = len(cnt) - 1 buckets (a power of 2 >= n; cnt
+        # zeroed), then insertion sort within buckets (a sort for large ones)
         n = keys.shape[0]
-        out_k = np.empty_like(keys)
-        out_p = np.empty_like(pay)
         if n == 0:
             return out_k, out_p
         kmin = keys[0]
@@ -506,30 +505,29 @@ def _numba_kernels():
                 kmin = v
             if v > kmax:
                 kmax = v
-        nb = 1
-        while nb < n:
-            nb *= 2
+        nb = cnt.shape[0] - 1
         span = kmax - kmin
         shift = np.uint64(0)
         while (span >> shift) >= np.uint64(nb):
             shift += np.uint64(1)
-        cnt = np.zeros(nb + 1, dtype=np.int64)
         for i in range(n):
             cnt[np.int64((keys[i] - kmin) >> shift) + 1] += 1
         for b in range(nb):
             cnt[b + 1] += cnt[b]
-        pos = cnt[:-1].copy()
+        # scatter with cnt[b] as bucket b's next free slot: afterwards cnt[b] is the end of
+        # bucket b (= the start of b + 1), so no second array of positions is needed
         for i in range(n):
             b = np.int64((keys[i] - kmin) >> shift)
-            j = pos[b]
+            j = cnt[b]
             out_k[j] = keys[i]
             if has_pay:
                 out_p[j] = pay[i]
-            pos[b] = j + 1
+            cnt[b] = j + 1
+        lo = 0
         for b in range(nb):
-            lo = cnt[b]
-            hi = cnt[b + 1]
+            hi = cnt[b]
             if hi - lo <= 1:
+                lo = hi
                 continue
             if hi - lo <= 48:
                 for i in range(lo + 1, hi):
@@ -551,7 +549,36 @@ def _numba_kernels():
                 if has_pay:
                     sp = out_p[lo:hi][o]
                     out_p[lo:hi] = sp
+            lo = hi
         return out_k, out_p
+
+    @njit(cache=True)
+    def scan_values(x):
+        # one pass: values not finite; finite values < 0; finite values other than 0 and 1
+        nonfinite = 0
+        negative = 0
+        not01 = 0
+        for i in range(x.shape[0]):
+            v = x[i]
+            if not np.isfinite(v):
+                nonfinite += 1
+            else:
+                if v < 0:
+                    negative += 1
+                if v != 0 and v != 1:
+                    not01 += 1
+        return nonfinite, negative, not01
+
+    @njit(cache=True)
+    def pack_keys(time, event, keys):
+        # bits(time) << 1 | (event != 0) in one pass (-0.0 packed as +0.0)
+        bits = time.view(np.uint64)
+        one = np.uint64(1)
+        zero = np.uint64(0)
+        for i in range(time.shape[0]):
+            b = zero if time[i] == 0.0 else bits[i]
+            keys[i] = (b << one) | (one if event[i] != 0 else zero)
+        return keys
 
     @njit(cache=True)
     def integer_range(time):
@@ -598,6 +625,8 @@ def _numba_kernels():
         bucket_sort,
         survdiff_sorted2,
         km_sorted,
+        pack_keys,
+        scan_values,
     )
 
 
@@ -705,8 +734,29 @@ def time_keys(time: np.ndarray, event: np.ndarray) -> np.ndarray:
 
     The IEEE-754 bit pattern of a non-negative double, read as an unsigned integer, orders as
     the number does (-0.0 is mapped to +0.0 first), so one plain sort of the keys orders the
-    rows by time and carries the event bit along: no argsort and no gathers.
+    rows by time and carries the event bit along: no argsort and no gathers. One compiled pass
+    writing only the keys (numba). Reference: :func:`time_keys_reference`.
     """
+    t = np.ascontiguousarray(time, dtype=np.float64)
+    return _numba_kernels()[16](t, np.ascontiguousarray(event), np.empty(t.shape[0], np.uint64))
+
+
+def scan_values(x: np.ndarray) -> tuple[int, int, int]:
+    """Counts of values that are not finite, finite and negative, finite and neither 0 nor 1:
+    the checks of a time or event column in one pass with no temporaries (numba).
+    Reference: :func:`scan_values_reference`."""
+    nonfinite, negative, not01 = _numba_kernels()[17](np.ascontiguousarray(x, dtype=np.float64))
+    return int(nonfinite), int(negative), int(not01)
+
+
+def scan_values_reference(x: np.ndarray) -> tuple[int, int, int]:
+    """:func:`scan_values` in numpy."""
+    fin = np.isfinite(x)
+    return int((~fin).sum()), int((fin & (x < 0)).sum()), int((fin & (x != 0) & (x != 1)).sum())
+
+
+def time_keys_reference(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """:func:`time_keys` in numpy (four temporaries of the size of the data)."""
     bits = np.ascontiguousarray(time + 0.0, dtype=np.float64).view(np.uint64)
     return (bits << np.uint64(1)) | (event != 0).astype(np.uint64)
 
@@ -809,7 +859,11 @@ def km_sorted(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """From sorted keys: distinct times (as bits), n at risk, deaths, rows, S, Greenwood sum;
     one pass (numba). Reference: ``counts_from_keys`` then ``km_segments``."""
-    return _numba_kernels()[15](np.ascontiguousarray(keys, dtype=np.uint64))
+    k = np.ascontiguousarray(keys, dtype=np.uint64)
+    n = k.shape[0]
+    out = (np.empty(n, np.uint64), *(np.empty(n) for _ in range(5)))
+    j = _numba_kernels()[15](k, *out)
+    return tuple(a[:j] for a in out)
 
 
 def sort_keys(
@@ -819,10 +873,17 @@ def sort_keys(
     arbitrary): a bucket sort on the leading bits, about twice as fast as ``np.sort`` on
     survival times (numba). Reference: ``np.sort``."""
     k = np.ascontiguousarray(keys, dtype=np.uint64)
+    n = k.shape[0]
+    nb = 1 << max(n - 1, 0).bit_length()  # buckets: the smallest power of 2 >= n
+    out_k = np.empty(n, np.uint64)
+    cnt = np.zeros(nb + 1, np.int64)
     if payload is None:
-        out, _ = _numba_kernels()[13](k, np.zeros(1, dtype=np.int64), False)
-        return out, None
+        none = np.zeros(1, dtype=np.int64)
+        _numba_kernels()[13](k, none, False, out_k, none, cnt)
+        return out_k, None
     # a small payload (group codes) travels as int8: less memory to move
     small = payload.size == 0 or (payload.min() >= 0 and payload.max() < 127)
     pay = np.ascontiguousarray(payload, dtype=np.int8 if small else np.int64)
-    return _numba_kernels()[13](k, pay, True)
+    out_p = np.empty_like(pay)
+    _numba_kernels()[13](k, pay, True, out_k, out_p, cnt)
+    return out_k, out_p

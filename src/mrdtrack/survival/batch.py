@@ -151,9 +151,12 @@ def _chisq1_sf(x: np.ndarray) -> np.ndarray:
 def _replicate_codes(rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct replicate ids and the 0-based code of each row (O(n) for small ints)."""
     n = rep.shape[0]
-    if rep.dtype.kind in "iub" and int(rep.max()) - int(rep.min()) <= 4 * n:
-        lo = int(rep.min())
-        raw = rep.astype(np.int64) - lo
+    lo, hi = (int(rep.min()), int(rep.max())) if rep.dtype.kind in "iub" else (0, -1)
+    if hi >= lo and hi - lo <= 4 * n:
+        # ids that already start at 0 are the codes themselves (no copy)
+        raw = rep.astype(np.int64, copy=False)
+        if lo != 0:
+            raw = raw - lo
         present = np.bincount(raw) > 0
         codes = raw if present.all() else (np.cumsum(present) - 1)[raw]
         return (np.flatnonzero(present) + lo).astype(rep.dtype), codes
@@ -166,7 +169,8 @@ def _arm_codes(grp: np.ndarray) -> tuple[tuple[str, str], np.ndarray]:
         lo, hi = int(grp.min()), int(grp.max())
         if hi - lo <= 1:
             levels = np.array([lo, hi]) if hi > lo else np.array([lo])
-            codes = (grp.astype(np.int64) - lo) if hi > lo else np.zeros(grp.shape, np.int64)
+            # 0/1 arms are their own codes (no copy)
+            codes = grp.astype(np.int64, copy=False) if lo == 0 else grp.astype(np.int64) - lo
         else:
             levels, codes = np.unique(grp, return_inverse=True)
     else:
@@ -249,8 +253,8 @@ def analyse_trials(
     reps, codes = _replicate_codes(rep)
     nrep = reps.shape[0]
     if n < 2 or _kernels_batch.is_grouped(codes):
-        # already grouped by replicate (simulation output usually is): no permutation
-        idx = np.arange(n, dtype=np.int64)
+        # already grouped by replicate (simulation output usually is): no permutation array
+        idx = None
         bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=nrep))].astype(np.int64)
     else:
         idx, bounds = _kernels_batch.group_rows(codes, nrep)

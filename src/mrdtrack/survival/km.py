@@ -116,13 +116,14 @@ def _km_points(
         if entry is None:
             # everything in one pass over the sorted keys (same arithmetic as below)
             tbits, n_risk, d, tot, surv, green = _kernels_km.km_sorted(keys)
+            # the kernel's own arrays are reused in place (no new arrays of the data's size)
             return {
                 "time": _kernels_km.key_times(tbits),
                 "n_risk": n_risk,
                 "n_event": d,
-                "n_censor": tot - d,
+                "n_censor": np.subtract(tot, d, out=tot),
                 "surv": surv,
-                "std_err": np.sqrt(green),
+                "std_err": np.sqrt(green, out=green),
             }
         tbits, tot, d = _kernels_km.counts_from_keys(keys)
         ut = _kernels_km.key_times(tbits)
