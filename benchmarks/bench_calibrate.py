@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from mrdtrack.simulate.calibrate import default_params_for
-from mrdtrack.simulate.inference import calibrate, local_cluster
+from mrdtrack.simulate.cluster import local_cluster
+from mrdtrack.simulate.inference import calibrate
 from mrdtrack.simulate.targets import load_study_targets
 
 HERE = Path(__file__).resolve().parent
@@ -116,7 +117,7 @@ def scaling_section(a, t, p) -> str:
         f"{a.max_evaluations}`: the founding study at a reduced budget ({post.n_evaluations} "
         f"evaluations of 200 trials, 2 chains, seed {a.seed}). `workers = 0`: simulations in "
         "this process; `workers = N`: `calibrate(workers=N)` (`--workers N`), a Dask "
-        "LocalCluster of N single-threaded processes (`inference.local_cluster`) started "
+        "LocalCluster of N single-threaded processes (`cluster.local_cluster`) started "
         "and closed inside the call "
         "(start-up included: each worker imports mrdtrack and loads the numba kernels); "
         '"running": `calibrate(client=...)` on a LocalCluster of N workers already started '

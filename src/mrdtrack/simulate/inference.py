@@ -46,7 +46,6 @@ import contextlib
 import copy
 import dataclasses
 import difflib
-import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -57,6 +56,7 @@ import numpy as np
 import polars as pl
 
 from mrdtrack.errors import MrdtrackError
+from mrdtrack.simulate.cluster import dask_client
 from mrdtrack.simulate.figures import (
     arm_params,
     figure_statistics,
@@ -372,50 +372,16 @@ class EvaluationPool:
         return self.client.gather(futs)
 
 
-def local_cluster(workers: int) -> Any:
-    """A Dask LocalCluster of ``workers`` single-threaded processes for the calibration.
-
-    Dask's default worker environment sets ``MALLOC_TRIM_THRESHOLD_=65536`` (memory handed back
-    to the system at once); a likelihood evaluation allocates and frees its trials' arrays
-    thousands of times, and that setting cost 20-30% more CPU per evaluation on a worker than
-    in this process (measured). These workers keep the C library's default; on a cluster of
-    your own, unset it in the workers' environment (``distributed.nanny.pre-spawn-environ``).
-    """
-    # optional heavy dependencies (the `distributed` extra), imported only when asked for
-    import dask
-    from distributed import LocalCluster
-
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-        return LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",  # any free port: no clash with another cluster
-            silence_logs=logging.ERROR,
-        )
-
-
 @contextlib.contextmanager
 def evaluation_pool(workers: int, client: Any, model: Model, keys: Sequence[str]):
     """An `EvaluationPool` on ``client``, or on a LocalCluster of ``workers`` single-threaded
-    processes (closed on exit); ``None`` (serial) when neither is given."""
+    processes (`mrdtrack.simulate.cluster.dask_client`, closed on exit); ``None`` (serial) when
+    neither is given."""
     if client is None and workers <= 0:
         yield None
         return
-    # optional heavy dependency (the `distributed` extra), imported only when asked for
-    from distributed import Client
-
-    own_cluster = own_client = None
-    if client is None:
-        own_cluster = local_cluster(workers)
-        client = own_client = Client(own_cluster)
-    try:
-        yield EvaluationPool(client, model, keys)
-    finally:
-        if own_client is not None:
-            own_client.close()
-        if own_cluster is not None:
-            own_cluster.close()
+    with dask_client(client, workers=workers) as c:
+        yield EvaluationPool(c, model, keys)
 
 
 def gaussian_loglik(y: np.ndarray, sims: np.ndarray) -> float:

@@ -33,6 +33,7 @@ from typing import Any
 import polars as pl
 
 from mrdtrack.errors import MrdtrackError
+from mrdtrack.simulate.cluster import dask_client
 
 
 @dataclass(frozen=True)
@@ -201,17 +202,10 @@ def run_sweep(
 
 
 def _run_dask(fn, points, seed, pending, done, client, scheduler) -> None:
-    from distributed import Client, LocalCluster
+    # optional heavy dependency (the `distributed` extra), imported only when asked for
     from distributed import as_completed as dask_completed
 
-    own_cluster = own_client = None
-    if client is None:
-        if scheduler == "local":
-            own_cluster = LocalCluster(processes=True, threads_per_worker=1)
-            client = own_client = Client(own_cluster)
-        else:
-            client = own_client = Client(scheduler)
-    try:
+    with dask_client(client, scheduler=scheduler) as client:
         futs = [
             client.submit(_run_chunk, fn, points[c.point], seed, c, pure=False, retries=2)
             for c in pending
@@ -222,11 +216,6 @@ def _run_dask(fn, points, seed, pending, done, client, scheduler) -> None:
         except BaseException:
             client.cancel(futs)
             raise
-    finally:
-        if own_client is not None:
-            own_client.close()
-        if own_cluster is not None:
-            own_cluster.close()
 
 
 def read_results(out: str | Path) -> pl.DataFrame:
