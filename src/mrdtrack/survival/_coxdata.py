@@ -30,7 +30,6 @@ from mrdtrack.survival._checks import (
 from mrdtrack.survival._design import design_matrix, is_categorical
 from mrdtrack.survival._kernels_cox import (
     counting_order_desc,
-    gather_rows,
     gather_rows_centred,
     loglik_derivs,
     union_sorted_unique,
@@ -353,7 +352,7 @@ def prepare_cox_data(
         entry_arrays = (
             np.ascontiguousarray(entry_sorted[order_start]),
             np.ascontiguousarray(s_sorted[order_start]),
-            gather_rows(Xc, order_start),
+            gather_rows_centred(Xc, order_start, np.zeros(Xc.shape[1])),
             np.ascontiguousarray(w_sorted[order_start]),
         )
     return CoxData(

@@ -1068,16 +1068,3 @@ def gather_rows_centred(X, order, means):
         for q in range(p):
             out[i, q] = X[r, q] - means[q]
     return out
-
-
-@njit(cache=True)
-def gather_rows(X, order):
-    """``X[order]`` for a C-contiguous (n, p) array, in one pass."""
-    n = order.shape[0]
-    p = X.shape[1]
-    out = np.empty((n, p))
-    for i in range(n):
-        r = order[i]
-        for q in range(p):
-            out[i, q] = X[r, q]
-    return out
